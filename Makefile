@@ -1,0 +1,71 @@
+# Equity Benchmarks: `make demo` runs the platform end to end; `make test` runs every test.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+GENERATED := shared/generated/.generated
+PROTOS := $(wildcard protos/jedi/v1/*.proto)
+KAFKA_ENV := .local/kafka.env
+BUF := .cache/buf/node_modules/.bin/buf
+# Load the local broker's address into a recipe's environment (no-op before kafka-up).
+WITH_KAFKA := set -a; [ -f $(KAFKA_ENV) ] && . ./$(KAFKA_ENV); set +a;
+
+.PHONY: install proto lint kafka-up kafka-down test unit integration e2e demo down bench lock clean
+
+install: $(INSTALLED) $(GENERATED)
+
+$(INSTALLED): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	touch $@
+
+# Generated protobuf code goes into shared/generated (the top-level package `jedi`); never edit it.
+$(GENERATED): $(INSTALLED) $(PROTOS)
+	rm -rf shared/generated && mkdir -p shared/generated
+	$(PY) -m grpc_tools.protoc -Iprotos --python_out=shared/generated --pyi_out=shared/generated \
+		--grpc_python_out=shared/generated $(PROTOS)
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+proto: $(GENERATED)
+
+# Writes requirements.lock from a resolution of pyproject.toml's pins (run after changing them).
+lock:
+	rm -rf .cache/lock-venv && $(PYTHON) -m venv .cache/lock-venv
+	.cache/lock-venv/bin/pip install --quiet ".[dev]" "setuptools>=68"
+	.cache/lock-venv/bin/pip freeze --all --exclude-editable | grep -vE "^(equity-benchmarks|pip)==" > requirements.lock
+
+$(BUF):
+	npm install --silent --no-audit --no-fund --prefix .cache/buf @bufbuild/buf@1.75.0
+
+lint: $(BUF)
+	cd protos && ../$(BUF) lint
+
+kafka-up:
+	bash scripts/kafka.sh up
+
+kafka-down:
+	bash scripts/kafka.sh down
+
+unit: install
+	$(PY) -m pytest tests/unit -q
+
+# The broker is stopped whatever the tests' outcome; the recipe exits with pytest's status.
+test: install lint
+	bash scripts/kafka.sh up
+	$(WITH_KAFKA) status=0; $(PY) -m pytest tests -q || status=$$?; \
+		bash scripts/kafka.sh down; exit $$status
+
+demo: install kafka-up
+	$(WITH_KAFKA) bash scripts/demo.sh
+
+down:
+	bash scripts/services.sh stop
+
+bench: install kafka-up
+	$(WITH_KAFKA) $(PY) -m benchmarks
+
+clean: down kafka-down
+	rm -rf .venv .local shared/generated

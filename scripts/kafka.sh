@@ -1,0 +1,322 @@
+#!/usr/bin/env bash
+# Local single-node Apache Kafka broker (KRaft, combined broker+controller) on 127.0.0.1.
+#
+#   bash scripts/kafka.sh up      start it (idempotent); writes .local/kafka.env
+#   bash scripts/kafka.sh down    stop it (idempotent)
+#   bash scripts/kafka.sh status  say whether it runs
+#   bash scripts/kafka.sh reset   stop it and delete its data (.local/kafka-data)
+#
+# Environment:
+#   KAFKA_BOOTSTRAP_SERVERS  use this running cluster instead; `up` only records it
+#   KAFKA_VERSION            broker version (default below)
+#   KAFKA_HOME               an unpacked Kafka distribution whose libs/ to use as is
+#   KAFKA_PORT               client port (default 19092)
+#   KAFKA_CONTROLLER_PORT    KRaft controller port (default 19093)
+#   KAFKA_HEAP_OPTS          JVM heap flags (default -Xms256m -Xmx512m)
+#   KAFKA_START_TIMEOUT      seconds to wait for the broker to answer (default 90)
+#
+# Jars come from Maven Central via scripts/kafka/pom.xml (when mvn exists) or from the
+# official release archive, cached in .cache/kafka/<version>/libs; nothing is hand-installed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+HERE="$ROOT/scripts/kafka"
+
+KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
+SCALA_VERSION="2.13"
+KAFKA_PORT="${KAFKA_PORT:-19092}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
+KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+STOP_TIMEOUT=30
+
+LOCAL_DIR="$ROOT/.local"
+DATA_DIR="$LOCAL_DIR/kafka-data"
+PID_FILE="$LOCAL_DIR/kafka.pid"
+LOG_FILE="$LOCAL_DIR/kafka.log"
+ENV_FILE="$LOCAL_DIR/kafka.env"
+CONFIG_FILE="$LOCAL_DIR/kafka-server.properties"
+CACHE_DIR="$ROOT/.cache/kafka/$KAFKA_VERSION"
+MARKER="$CACHE_DIR/.complete"
+
+BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
+JAVA=""
+LIBS=""
+
+log() { echo "kafka.sh: $*"; }
+die() { echo "kafka.sh: $*" >&2; exit 1; }
+
+# --- Java ------------------------------------------------------------------------------
+
+# Kafka 4.x brokers need Java 17+; say exactly what to install instead of a stack trace.
+require_java() {
+  local candidate="java" spec
+  [[ -n "${JAVA_HOME:-}" && -x "${JAVA_HOME}/bin/java" ]] && candidate="$JAVA_HOME/bin/java"
+  if ! command -v "$candidate" >/dev/null 2>&1; then
+    die "Java 17+ is required to run the local Kafka broker; install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"
+  fi
+  spec="$("$candidate" -XshowSettings:properties -version 2>&1 |
+    sed -n 's/^ *java\.specification\.version = //p' | head -n1)"
+  # "1.8" style versions (Java 8 and older) read as major 1.
+  if [[ ! "${spec%%.*}" =~ ^[0-9]+$ ]] || (( ${spec%%.*} < 17 )); then
+    die "Java 17+ is required to run the local Kafka broker (found Java ${spec:-unknown}); install OpenJDK 17 (apt-get install openjdk-17-jre-headless)"
+  fi
+  JAVA="$candidate"
+}
+
+# --- Jars --------------------------------------------------------------------------------
+
+fetch_with_maven() {
+  local tmp="$CACHE_DIR/libs.tmp"
+  local out="$CACHE_DIR/mvn.log"
+  rm -rf "$tmp"
+  # Output goes to a file and is shown only on failure: even with -q, mvn prints stray
+  # terminal escape codes that clutter CI logs.
+  if ! mvn -q -B -Dstyle.color=never -f "$HERE/pom.xml" \
+    -Dkafka.version="$KAFKA_VERSION" -DoutputDirectory="$tmp" \
+    dependency:copy-dependencies >"$out" 2>&1 </dev/null; then
+    cat "$out" >&2
+    die "mvn could not resolve org.apache.kafka:kafka_$SCALA_VERSION:$KAFKA_VERSION (output above)"
+  fi
+  rm -f "$out"
+  rm -rf "$CACHE_DIR/libs"
+  mv "$tmp" "$CACHE_DIR/libs"
+}
+
+fetch_release_archive() {
+  local name="kafka_${SCALA_VERSION}-${KAFKA_VERSION}"
+  local url="https://archive.apache.org/dist/kafka/${KAFKA_VERSION}/${name}.tgz"
+  local tgz="$CACHE_DIR/${name}.tgz" tmp="$CACHE_DIR/dist.tmp"
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --retry 3 -o "$tgz" "$url" || die "could not download $url"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -O "$tgz" "$url" || die "could not download $url"
+  else
+    die "need mvn, curl or wget to fetch Kafka $KAFKA_VERSION (or set KAFKA_HOME to an unpacked Kafka)"
+  fi
+  rm -rf "$tmp" && mkdir -p "$tmp"
+  tar -xzf "$tgz" -C "$tmp" --strip-components=1 || die "could not unpack $tgz"
+  rm -rf "$CACHE_DIR/libs"
+  mv "$tmp/libs" "$CACHE_DIR/libs"
+  rm -rf "$tmp" "$tgz"
+}
+
+# Sets LIBS to a directory of broker jars, fetching them once per version.
+resolve_libs() {
+  if [[ -n "${KAFKA_HOME:-}" ]]; then
+    [[ -d "$KAFKA_HOME/libs" ]] || die "KAFKA_HOME=$KAFKA_HOME has no libs/ directory"
+    LIBS="$KAFKA_HOME/libs"
+    return
+  fi
+  # The marker is written last, so an interrupted fetch is simply redone.
+  if [[ -f "$MARKER" && -d "$CACHE_DIR/libs" ]]; then
+    log "using cached Kafka $KAFKA_VERSION jars ($CACHE_DIR/libs)"
+  else
+    mkdir -p "$CACHE_DIR"
+    local started=$SECONDS source
+    if command -v mvn >/dev/null 2>&1; then
+      log "fetching Kafka $KAFKA_VERSION jars from Maven Central..."
+      fetch_with_maven
+      source="maven"
+    else
+      log "mvn not found; downloading the Kafka $KAFKA_VERSION release archive..."
+      fetch_release_archive
+      source="release archive"
+    fi
+    echo "kafka $KAFKA_VERSION from $source" >"$MARKER"
+    log "fetched Kafka $KAFKA_VERSION jars ($source) in $((SECONDS - started))s"
+  fi
+  LIBS="$CACHE_DIR/libs"
+}
+
+# Runs a short-lived Kafka tool (format, readiness probe) with the broker's jars.
+# C1-only JIT and serial GC roughly halve a tool's start-up time on a 2-core machine.
+run_kafka_class() {
+  local level="$1" class="$2"
+  shift 2
+  "$JAVA" -cp "$LIBS/*" \
+    -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
+    -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$HERE/log4j2.xml" \
+    -Dkafka.sh.loglevel="$level" \
+    "$class" "$@"
+}
+
+# --- Broker ------------------------------------------------------------------------------
+
+# Pid of the broker this script started, if it is still alive (guards against pid reuse).
+running_pid() {
+  local pid
+  [[ -f "$PID_FILE" ]] || return 1
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+  kill -0 "$pid" 2>/dev/null || return 1
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q "kafka.Kafka" || return 1
+  echo "$pid"
+}
+
+# A broker of ours whose pid file was lost: matched by this checkout's config path only.
+orphan_pids() {
+  pgrep -f "kafka\.Kafka $CONFIG_FILE" 2>/dev/null || true
+}
+
+port_open() {
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+write_env() {
+  mkdir -p "$LOCAL_DIR"
+  echo "KAFKA_BOOTSTRAP_SERVERS=$1" >"$ENV_FILE"
+}
+
+render_config() {
+  sed -e "s|@PORT@|$KAFKA_PORT|g" \
+    -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+    -e "s|@DATA_DIR@|$DATA_DIR|g" \
+    "$HERE/server.properties.template" >"$CONFIG_FILE"
+}
+
+# KRaft needs its log dir formatted once with a cluster id; later starts reuse it.
+format_storage() {
+  if [[ -f "$DATA_DIR/meta.properties" ]]; then
+    return
+  fi
+  local cluster_id
+  cluster_id="$(run_kafka_class WARN kafka.tools.StorageTool random-uuid)"
+  log "formatting $DATA_DIR (cluster id $cluster_id)"
+  mkdir -p "$DATA_DIR"
+  run_kafka_class WARN kafka.tools.StorageTool format \
+    --config "$CONFIG_FILE" --cluster-id "$cluster_id" --ignore-formatted >/dev/null
+}
+
+start_broker() {
+  local detach=()
+  command -v setsid >/dev/null 2>&1 && detach=(setsid)
+  : >"$LOG_FILE"
+  # setsid + nohup: the broker outlives this shell and its process group (make, CI steps).
+  # The inner shell records its own pid and then becomes java, so the pid file is java's.
+  # shellcheck disable=SC2086,SC2016  # heap opts are a list of flags; $$ is the inner shell's
+  nohup "${detach[@]}" bash -c 'echo $$ >"$0"; exec "$@"' "$PID_FILE" \
+    "$JAVA" $KAFKA_HEAP_OPTS \
+    -XX:+UseG1GC -XX:MaxGCPauseMillis=20 \
+    -Djava.awt.headless=true \
+    -Dlog4j2.configurationFile="$HERE/log4j2.xml" \
+    -cp "$LIBS/*" kafka.Kafka "$CONFIG_FILE" \
+    >>"$LOG_FILE" 2>&1 </dev/null &
+}
+
+fail_start() {
+  echo "kafka.sh: $1" >&2
+  echo "kafka.sh: last lines of $LOG_FILE:" >&2
+  tail -n 40 "$LOG_FILE" >&2 || true
+  echo "kafka.sh: (data formatted by another Kafka version? 'bash scripts/kafka.sh reset' wipes $DATA_DIR)" >&2
+  stop_broker >/dev/null 2>&1 || true
+  exit 1
+}
+
+# Ready means a real client round trip (metadata via the admin client), not just an open port.
+wait_until_ready() {
+  local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) pid
+  while ((SECONDS < deadline)); do
+    pid="$(running_pid)" || {
+      sleep 1 # the pid file is written by the child; give it a moment once
+      pid="$(running_pid)" || fail_start "the broker exited during startup"
+    }
+    if port_open "$KAFKA_PORT" &&
+      run_kafka_class ERROR org.apache.kafka.tools.TopicCommand \
+        --bootstrap-server "$BOOTSTRAP" --list >/dev/null 2>&1; then
+      return 0
+    fi
+    sleep 1
+  done
+  fail_start "the broker did not answer on $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s"
+}
+
+stop_broker() {
+  local pids pid deadline
+  pids="$(running_pid || true) $(orphan_pids)"
+  pids="$(echo "$pids" | tr ' ' '\n' | grep -E '^[0-9]+$' | sort -u | tr '\n' ' ' || true)"
+  if [[ -z "${pids// /}" ]]; then
+    rm -f "$PID_FILE"
+    log "broker not running"
+    return 0
+  fi
+  log "stopping broker (pid ${pids% })"
+  for pid in $pids; do kill -TERM "$pid" 2>/dev/null || true; done
+  # A clean shutdown flushes the logs, so the next start skips log recovery.
+  deadline=$((SECONDS + STOP_TIMEOUT))
+  for pid in $pids; do
+    while kill -0 "$pid" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.5; done
+    if kill -0 "$pid" 2>/dev/null; then
+      log "broker pid $pid ignored SIGTERM for ${STOP_TIMEOUT}s; sending SIGKILL"
+      kill -KILL "$pid" 2>/dev/null || true
+      while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    fi
+  done
+  rm -f "$PID_FILE"
+  log "broker stopped"
+}
+
+# --- Commands ------------------------------------------------------------------------------
+
+cmd_up() {
+  if [[ -n "${KAFKA_BOOTSTRAP_SERVERS:-}" ]]; then
+    write_env "$KAFKA_BOOTSTRAP_SERVERS"
+    log "using external Kafka at $KAFKA_BOOTSTRAP_SERVERS (wrote $ENV_FILE)"
+    return 0
+  fi
+  local pid
+  if pid="$(running_pid)"; then
+    write_env "$BOOTSTRAP"
+    log "broker already running (pid $pid) on $BOOTSTRAP"
+    return 0
+  fi
+  rm -f "$PID_FILE"
+
+  require_java
+  if port_open "$KAFKA_PORT" || port_open "$KAFKA_CONTROLLER_PORT"; then
+    die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT on 127.0.0.1 is already in use by another process; set KAFKA_PORT/KAFKA_CONTROLLER_PORT, or KAFKA_BOOTSTRAP_SERVERS to use that cluster"
+  fi
+  resolve_libs
+  mkdir -p "$LOCAL_DIR"
+  render_config
+  format_storage
+
+  local started=$SECONDS what="Kafka $KAFKA_VERSION"
+  [[ -n "${KAFKA_HOME:-}" ]] && what="Kafka from $KAFKA_HOME"
+  log "starting $what on $BOOTSTRAP (log: $LOG_FILE)"
+  start_broker
+  wait_until_ready
+  write_env "$BOOTSTRAP"
+  log "broker ready on $BOOTSTRAP (pid $(running_pid)) after $((SECONDS - started))s; wrote $ENV_FILE"
+}
+
+cmd_status() {
+  local pid
+  if pid="$(running_pid)"; then
+    log "running (pid $pid) on $BOOTSTRAP"
+  else
+    log "not running"
+  fi
+}
+
+cmd_reset() {
+  stop_broker
+  rm -rf "$DATA_DIR"
+  log "deleted $DATA_DIR"
+}
+
+main() {
+  case "${1:-}" in
+    up) cmd_up ;;
+    down) stop_broker ;;
+    status) cmd_status ;;
+    reset) cmd_reset ;;
+    *)
+      echo "usage: bash scripts/kafka.sh {up|down|status|reset}" >&2
+      exit 2
+      ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,16 @@
+"""`python -m services.ingest`: run the ingest gRPC service."""
+
+from shared.service_runner import run_service
+from shared.settings import load_settings
+
+from services.ingest.server import IngestServer
+from services.ingest.settings import IngestSettings
+
+
+def main() -> None:
+    settings = load_settings(IngestSettings)
+    run_service("ingest", settings, IngestServer(settings))
+
+
+if __name__ == "__main__":
+    main()

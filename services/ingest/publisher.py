@@ -1,0 +1,105 @@
+"""Publishes accepted events to Kafka and says only once the broker has them.
+
+The producer uses acks=all and idempotence. aiokafka's idempotent producer can get stuck
+raising OutOfOrderSequenceNumber after a short broker outage (aio-libs/aiokafka#1017)
+until it is restarted, so a failed publish replaces the producer (a new producer id resets
+the sequence numbers) and the caller answers UNAVAILABLE for what was not stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from typing import Sequence
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.kafka import make_producer
+from shared.telemetry import inject_trace_headers
+
+log = structlog.get_logger(__name__)
+
+
+class PublishFailed(Exception):
+    """Kafka did not confirm some records; they must be reported as not stored."""
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes
+    value: bytes
+    event_id: str
+
+
+class EventPublisher:
+    def __init__(self, bootstrap_servers: str, *, send_timeout_s: float = 20.0) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._send_timeout_s = send_timeout_s
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self._current_producer()
+
+    async def stop(self) -> None:
+        async with self._lock:
+            if self._producer is not None:
+                await self._producer.stop()
+                self._producer = None
+
+    async def publish(self, records: Sequence[OutgoingRecord]) -> list[bool]:
+        """Send every record; return, per record, whether Kafka acknowledged it."""
+        producer = await self._current_producer()
+        headers_base = inject_trace_headers()
+        futures = []
+        for record in records:
+            headers = [*headers_base, ("event-id", record.event_id.encode())]
+            try:
+                futures.append(
+                    await producer.send(record.topic, record.value, key=record.key, headers=headers)
+                )
+            except KafkaError as error:
+                futures.append(_failed(error))
+        outcomes = await asyncio.gather(
+            *(asyncio.wait_for(future, self._send_timeout_s) for future in futures),
+            return_exceptions=True,
+        )
+        stored = [not isinstance(outcome, BaseException) for outcome in outcomes]
+        if not all(stored):
+            first_error = next(o for o in outcomes if isinstance(o, BaseException))
+            log.warning("publish_failed", failed=stored.count(False), error=repr(first_error))
+            await self._discard(producer)
+        return stored
+
+    async def _current_producer(self) -> AIOKafkaProducer:
+        """The running producer, started anew after a failure discarded the last one."""
+        async with self._lock:
+            if self._producer is None:
+                producer = make_producer(self._bootstrap_servers)
+                try:
+                    await producer.start()
+                except Exception as error:
+                    await producer.stop()
+                    raise PublishFailed(f"cannot reach Kafka: {error!r}") from error
+                self._producer = producer
+            return self._producer
+
+    async def _discard(self, broken: AIOKafkaProducer) -> None:
+        async with self._lock:
+            if self._producer is not broken:
+                return  # a concurrent request already replaced it
+            self._producer = None
+        log.info("producer_discarded")
+        try:
+            await asyncio.wait_for(broken.stop(), 10)
+        except Exception as error:  # it is being thrown away regardless
+            log.warning("producer_stop_failed", error=repr(error))
+
+
+def _failed(error: BaseException) -> asyncio.Future:
+    future = asyncio.get_running_loop().create_future()
+    future.set_exception(error)
+    return future

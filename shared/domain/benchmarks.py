@@ -1,0 +1,163 @@
+"""From raw events to benchmark cells: the batch reference the streaming processor reproduces.
+
+The processor keeps a `SiteState` per site (see `aggregates`), and after each update calls the
+same functions as `compute_benchmarks` does here: `site_cells` for the site that changed,
+`cross_site_cells` over every site's latest cells, then `suppression.publishable_keys`. All
+floats are computed from the integer and exact-rational state in a fixed order, so streaming
+and batch agree bit for bit.
+
+Percent positive as AHRQ SOPS: an item's percent positive is positive / answered; a composite's
+is the average of its items' percent positive (computed exactly, rounded once).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from fractions import Fraction
+from typing import Iterable, Mapping
+
+from shared.domain.aggregates import ROLE, TOTAL, SiteState, apply_intervention, apply_survey_response, empty_site_state
+from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, Measure, RankCell
+from shared.domain.cells import CompositeCell, Experience, ExperienceCell, ResponseCell
+from shared.domain.comparisons import change_cells, disparity_cells
+from shared.domain.model import Composite, Instrument, InterventionEvent, Role, Site, SurveyResponse, Wave
+from shared.domain.reach import reach_cells
+from shared.domain.statistics import mean_with_interval, percentile_rank, percentiles, wilson_interval
+from shared.domain.suppression import DEFAULT_MIN_CELL_SIZE, DEFAULT_MIN_SITES, publishable
+from shared.domain.survey_state import CompositeTally
+
+# AHRQ SOPS: a site enters the cross-site comparison with at least 10 responses in the wave.
+SOPS_MIN_RESPONSES = 10
+
+
+def _percent_positive(tally: CompositeTally) -> float:
+    shares = [Fraction(item.positive, item.answered) for _, item in sorted(tally.items.items()) if item.answered]
+    return float(sum(shares, Fraction(0)) * 100 / len(shares))
+
+
+def _response_rate(n: int, site: Site, dimension: str, group: str) -> float | None:
+    if dimension == TOTAL:
+        headcount = sum(site.eligible_headcount.values())
+    elif dimension == ROLE:
+        headcount = site.eligible_headcount.get(Role(group), 0)
+    else:
+        return None
+    return n / headcount if headcount > 0 else None
+
+
+def _composite_cells(state: SiteState, site: Site) -> list[CompositeCell]:
+    cells = []
+    for (wave, composite, dimension, group), tally in sorted(state.survey.composites.items()):
+        estimate = mean_with_interval(tally.respondents, tally.score_sum, tally.score_square_sum)
+        cells.append(
+            CompositeCell(
+                site_id=state.site_id, wave=wave, composite=composite, dimension=dimension, group=group,
+                n=tally.respondents, mean=estimate.mean,
+                mean_low=estimate.interval.low if estimate.interval else None,
+                mean_high=estimate.interval.high if estimate.interval else None,
+                percent_positive=_percent_positive(tally),
+                response_rate=_response_rate(tally.respondents, site, dimension, group),
+            )
+        )
+    return cells
+
+
+def _response_and_experience_cells(state: SiteState, site: Site) -> list[ResponseCell | ExperienceCell]:
+    cells: list[ResponseCell | ExperienceCell] = []
+    for (wave, dimension, group), tally in sorted(state.survey.responses.items()):
+        rate = _response_rate(tally.responses, site, dimension, group)
+        cells.append(ResponseCell(state.site_id, wave, dimension, group, tally.responses, rate))
+        for experience, answered, yes in (
+            (Experience.EXPERIENCED, tally.experienced_answered, tally.experienced_yes),
+            (Experience.WITNESSED, tally.witnessed_answered, tally.witnessed_yes),
+        ):
+            if answered:
+                share = float(Fraction(yes, answered))
+                interval = wilson_interval(share, answered)
+                cells.append(
+                    ExperienceCell(
+                        state.site_id, wave, experience, dimension, group, answered,
+                        percent=share * 100.0, percent_low=interval.low * 100.0, percent_high=interval.high * 100.0,
+                    )
+                )
+    return cells
+
+
+def site_cells(state: SiteState, site: Site, *, as_of: datetime) -> list[Cell]:
+    """Every cell of one site, unsuppressed, sorted by key."""
+    if site.site_id != state.site_id:
+        raise ValueError("the state and the site differ")
+    composites = _composite_cells(state, site)
+    cells: list[Cell] = [
+        *composites,
+        *_response_and_experience_cells(state, site),
+        *disparity_cells(composites),
+        *change_cells(composites),
+        *reach_cells(state.interventions, site, as_of=as_of),
+    ]
+    return sorted(cells, key=lambda cell: cell.key)
+
+
+def cross_site_cells(cells: Iterable[Cell]) -> list[Cell]:
+    """Distributions and percentile ranks from the site-total cells of every site."""
+    cells = list(cells)
+    responses = {(c.site_id, c.wave): c.n for c in cells if isinstance(c, ResponseCell) and c.dimension == TOTAL}
+    totals = [
+        c for c in cells
+        if isinstance(c, CompositeCell) and c.dimension == TOTAL
+        and responses.get((c.site_id, c.wave), 0) >= SOPS_MIN_RESPONSES
+    ]
+    by_wave_composite: dict[tuple[Wave, Composite], list[CompositeCell]] = {}
+    for cell in totals:
+        by_wave_composite.setdefault((cell.wave, cell.composite), []).append(cell)
+    result: list[Cell] = []
+    for (wave, composite), eligible in sorted(by_wave_composite.items()):
+        for measure in Measure:
+            scores = [cell.percent_positive if measure == Measure.PERCENT_POSITIVE else cell.mean for cell in eligible]
+            result.append(DistributionCell(wave, composite, measure, len(scores), *percentiles(scores)))
+            for cell, score in zip(eligible, scores, strict=True):
+                rank = percentile_rank(score, scores)
+                result.append(RankCell(cell.site_id, wave, composite, measure, score, rank, len(scores)))
+    return sorted(result, key=lambda cell: cell.key)
+
+
+def fold_site_states(
+    sites: Iterable[Site],
+    instruments: Iterable[Instrument],
+    responses: Iterable[SurveyResponse],
+    interventions: Iterable[InterventionEvent],
+) -> dict[str, SiteState]:
+    states = {site.site_id: empty_site_state(site.site_id) for site in sites}
+    by_version = {(i.instrument_id, i.version): i for i in instruments}
+    for response in responses:
+        instrument = by_version.get((response.instrument_id, response.instrument_version))
+        if instrument is None or response.site_id not in states:
+            raise ValueError(f"response {response.event_id}: unknown site or instrument")
+        states[response.site_id] = apply_survey_response(states[response.site_id], response, instrument)
+    for event in interventions:
+        if event.site_id not in states:
+            raise ValueError(f"intervention {event.event_id}: unknown site {event.site_id!r}")
+        states[event.site_id] = apply_intervention(states[event.site_id], event)
+    return states
+
+
+def benchmark_cells(states: Mapping[str, SiteState], sites: Iterable[Site], *, as_of: datetime) -> BenchmarkSet:
+    """All cells, unsuppressed: never publish this set, only `publishable(...)` of it."""
+    per_site = [cell for site in sites for cell in site_cells(states[site.site_id], site, as_of=as_of)]
+    return BenchmarkSet.of(as_of, [*per_site, *cross_site_cells(per_site)])
+
+
+def compute_benchmarks(
+    sites: Iterable[Site],
+    instruments: Iterable[Instrument],
+    responses: Iterable[SurveyResponse],
+    interventions: Iterable[InterventionEvent],
+    *,
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+    min_sites: int = DEFAULT_MIN_SITES,
+    as_of: datetime,
+) -> BenchmarkSet:
+    """The publishable benchmarks of a collaborative: the batch reference."""
+    sites = list(sites)
+    states = fold_site_states(sites, instruments, responses, interventions)
+    return publishable(benchmark_cells(states, sites, as_of=as_of), min_cell_size, min_sites=min_sites)

@@ -1,0 +1,144 @@
+"""JSON-safe dictionaries for site state, so the processor can keep it in a Faust table.
+
+Exact round trip: integers stay integers, exact rationals travel as "numerator/denominator"
+strings, times as integer microseconds. Collections are written in sorted order, so equal
+states serialise to identical JSON however their events arrived.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any, Mapping
+
+from shared.domain.intervention_state import (
+    AffinityTally, FunnelRecord, IncidentRecord, InterventionState, MentoringRecord, PartnershipRecord,
+    TrainingRecord,
+)
+from shared.domain.model import (
+    Composite, IncidentCategory, Lever, PolicyStage, Principle, RecruitmentFunnelSnapshot, Role, TrainingTopic,
+    Wave,
+)
+from shared.domain.survey_state import CompositeTally, ItemTally, ResponseTally, SurveyState
+
+def survey_to_dict(state: SurveyState) -> dict[str, Any]:
+    return {
+        "composites": [
+            {
+                "wave": wave.value, "composite": composite.value, "dimension": dimension, "group": group,
+                "respondents": tally.respondents,
+                "score_sum": str(tally.score_sum),
+                "score_square_sum": str(tally.score_square_sum),
+                "items": {code: [item.answered, item.positive] for code, item in sorted(tally.items.items())},
+            }
+            for (wave, composite, dimension, group), tally in sorted(state.composites.items())
+        ],
+        "responses": [
+            {"wave": wave.value, "dimension": dimension, "group": group, **vars(tally)}
+            for (wave, dimension, group), tally in sorted(state.responses.items())
+        ],
+    }
+
+
+def survey_from_dict(data: Mapping[str, Any]) -> SurveyState:
+    composites = {
+        (Wave(row["wave"]), Composite(row["composite"]), row["dimension"], row["group"]): CompositeTally(
+            respondents=row["respondents"],
+            score_sum=Fraction(row["score_sum"]),
+            score_square_sum=Fraction(row["score_square_sum"]),
+            items={code: ItemTally(answered, positive) for code, (answered, positive) in row["items"].items()},
+        )
+        for row in data["composites"]
+    }
+    responses = {
+        (Wave(row["wave"]), row["dimension"], row["group"]): ResponseTally(
+            **{name: row[name] for name in ResponseTally.__dataclass_fields__}
+        )
+        for row in data["responses"]
+    }
+    return SurveyState(composites, responses)
+
+
+def _stamp(value: Any) -> tuple[int, str]:
+    occurred_at, event_id = value
+    return int(occurred_at), str(event_id)
+
+
+def interventions_to_dict(state: InterventionState) -> dict[str, Any]:
+    return {
+        "trainings": {
+            session_id: {
+                "stamp": list(record.stamp), "topic": record.topic.value, "audience_role": record.audience_role.value,
+                "invited": record.invited, "attended": record.attended, "completed": record.completed,
+            }
+            for session_id, record in sorted(state.trainings.items())
+        },
+        "mentoring": {
+            pairing_id: {
+                "stamp": list(record.stamp), "mentee_role": record.mentee_role.value,
+                "mentor_role": record.mentor_role.value,
+            }
+            for pairing_id, record in sorted(state.mentoring.items())
+        },
+        "policies": {policy_id: stage.value for policy_id, stage in sorted(state.policies.items())},
+        "incidents": {
+            incident_id: {
+                "reported": None if record.reported is None else list(record.reported),
+                "category": None if record.category is None else record.category.value,
+                "acknowledged_at": record.acknowledged_at,
+                "resolved_at": record.resolved_at,
+            }
+            for incident_id, record in sorted(state.incidents.items())
+        },
+        "recruitment": {
+            cycle: {"stamp": list(record.stamp), "snapshot": vars(record.snapshot)}
+            for cycle, record in sorted(state.recruitment.items())
+        },
+        "partnerships": {
+            partnership_id: {"stamp": list(record.stamp), "partner_kind": record.partner_kind}
+            for partnership_id, record in sorted(state.partnerships.items())
+        },
+        "affinity": {
+            group_id: [tally.meetings, tally.attendees] for group_id, tally in sorted(state.affinity.items())
+        },
+        "lever_events": {lever.value: count for lever, count in sorted(state.lever_events.items())},
+        "principle_events": {principle.value: count for principle, count in sorted(state.principle_events.items())},
+    }
+
+
+def interventions_from_dict(data: Mapping[str, Any]) -> InterventionState:
+    return InterventionState(
+        trainings={
+            session_id: TrainingRecord(
+                _stamp(row["stamp"]), TrainingTopic(row["topic"]), Role(row["audience_role"]),
+                row["invited"], row["attended"], row["completed"],
+            )
+            for session_id, row in data["trainings"].items()
+        },
+        mentoring={
+            pairing_id: MentoringRecord(_stamp(row["stamp"]), Role(row["mentee_role"]), Role(row["mentor_role"]))
+            for pairing_id, row in data["mentoring"].items()
+        },
+        policies={policy_id: PolicyStage(stage) for policy_id, stage in data["policies"].items()},
+        incidents={
+            incident_id: IncidentRecord(
+                reported=None if row["reported"] is None else _stamp(row["reported"]),
+                category=None if row["category"] is None else IncidentCategory(row["category"]),
+                acknowledged_at=row["acknowledged_at"],
+                resolved_at=row["resolved_at"],
+            )
+            for incident_id, row in data["incidents"].items()
+        },
+        recruitment={
+            cycle: FunnelRecord(_stamp(row["stamp"]), RecruitmentFunnelSnapshot(**row["snapshot"]))
+            for cycle, row in data["recruitment"].items()
+        },
+        partnerships={
+            partnership_id: PartnershipRecord(_stamp(row["stamp"]), row["partner_kind"])
+            for partnership_id, row in data["partnerships"].items()
+        },
+        affinity={
+            group_id: AffinityTally(meetings, attendees) for group_id, (meetings, attendees) in data["affinity"].items()
+        },
+        lever_events={Lever(lever): count for lever, count in data["lever_events"].items()},
+        principle_events={Principle(principle): count for principle, count in data["principle_events"].items()},
+    )

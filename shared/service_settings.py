@@ -1,0 +1,21 @@
+"""Settings every service shares: where Kafka is, how to log, where traces and metrics go."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.settings import env_var
+
+
+@dataclass(frozen=True)
+class CommonSettings:
+    kafka_bootstrap_servers: str = env_var("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:19092")
+    # Replication of the topics a service creates when they are missing (3 in production).
+    topic_replication_factor: int = 1
+    # Prefix of every topic name (tests use one per run; production leaves it empty).
+    topic_namespace: str = ""
+    log_level: str = "INFO"
+    # console, otlp (endpoint from OTEL_EXPORTER_OTLP_ENDPOINT) or none
+    traces_exporter: str = "none"
+    # Prometheus /metrics on this port; 0 turns the endpoint off.
+    metrics_port: int = 0

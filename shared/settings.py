@@ -1,0 +1,70 @@
+"""Typed settings read from the environment: one frozen dataclass per service.
+
+Each field maps to an environment variable: its `env` metadata when given, otherwise
+`JEDI_<FIELD_NAME>`. Defaults live on the dataclass; values are converted to the
+field's annotated type, and a bad value fails loudly naming the variable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+class SettingsError(ValueError):
+    """An environment variable holds a value its setting cannot take."""
+
+
+def env_var(name: str, default: Any = dataclasses.MISSING) -> Any:
+    """A settings field read from the environment variable `name` instead of `JEDI_<FIELD>`."""
+    return dataclasses.field(default=default, metadata={"env": name})
+
+
+def load_settings(cls: type[T], environ: Mapping[str, str] | None = None, **overrides: Any) -> T:
+    """Build `cls` from defaults, then the environment, then explicit `overrides`."""
+    environ = os.environ if environ is None else environ
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(cls):
+        if field.name in overrides:
+            values[field.name] = overrides[field.name]
+            continue
+        name = field.metadata.get("env", f"JEDI_{field.name.upper()}")
+        if name in environ:
+            values[field.name] = _convert(environ[name], hints[field.name], name)
+    return cls(**values)
+
+
+def _convert(raw: str, annotation: Any, name: str) -> Any:
+    optional = type(None) in typing.get_args(annotation)
+    if optional:
+        if raw == "":
+            return None
+        annotation = next(a for a in typing.get_args(annotation) if a is not type(None))
+    try:
+        if annotation is bool:
+            lowered = raw.strip().lower()
+            if lowered in _TRUE:
+                return True
+            if lowered in _FALSE:
+                return False
+            raise ValueError("expected true/false")
+        if annotation is int:
+            return int(raw)
+        if annotation is float:
+            return float(raw)
+        if annotation is Path:
+            return Path(raw)
+        if typing.get_origin(annotation) is tuple:
+            return tuple(part.strip() for part in raw.split(",") if part.strip())
+        return annotation(raw)
+    except ValueError as error:
+        raise SettingsError(f"{name}={raw!r}: {error}") from error

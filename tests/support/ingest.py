@@ -1,0 +1,85 @@
+"""An in-process ingest service on a real socket, against the real broker."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from jedi.v1 import ingest_pb2, ingest_pb2_grpc
+
+from shared.clients import call_metadata, open_channel
+from shared.convert import instrument_to_proto, site_to_proto
+from shared.demo_dataset import DemoDataset, build_demo_dataset
+from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.topics import Topics
+from services.ingest.server import IngestServer
+from services.ingest.settings import IngestSettings
+
+from tests.support.credentials import TestKeys, write_credentials
+from tests.support.kafka import bootstrap_servers, new_namespace
+
+# A fixed "now" for the dataset, so every test sees the same events.
+DATASET_NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+
+
+@dataclass
+class IngestHarness:
+    server: IngestServer
+    stub: ingest_pb2_grpc.IngestServiceStub
+    keys: TestKeys
+    topics: Topics
+    dataset: DemoDataset
+
+    @property
+    def settings(self) -> IngestSettings:
+        return self.server.settings
+
+    async def submit(self, events, *, key: str | None = "coordinator") -> ingest_pb2.SubmitEventsResponse:
+        api_key = self.keys.coordinator if key == "coordinator" else key
+        return await self.stub.SubmitEvents(
+            ingest_pb2.SubmitEventsRequest(events=events), metadata=call_metadata(api_key)
+        )
+
+
+def demo_dataset() -> DemoDataset:
+    return build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=0.2)
+
+
+@contextlib.asynccontextmanager
+async def running_ingest(tmp_path: Path, *, namespace: str | None = None, register: bool = True, **overrides):
+    dataset = demo_dataset()
+    keys = write_credentials(tmp_path, [site.site_id for site in dataset.sites])
+    settings = IngestSettings(
+        kafka_bootstrap_servers=bootstrap_servers(),
+        topic_namespace=namespace or new_namespace(),
+        port=0,
+        credentials_file=keys.path,
+    )
+    settings = dataclasses.replace(settings, **overrides)
+    server = IngestServer(settings)
+    await server.start()
+    channel = open_channel(f"127.0.0.1:{server.port}")
+    harness = IngestHarness(
+        server, ingest_pb2_grpc.IngestServiceStub(channel), keys,
+        Topics(settings.topic_namespace), dataset,
+    )
+    try:
+        if register:
+            await register_dataset(harness)
+        yield harness
+    finally:
+        await channel.close()
+        await server.stop()
+
+
+async def register_dataset(harness: IngestHarness) -> None:
+    metadata = call_metadata(harness.keys.coordinator)
+    await harness.stub.PutInstrument(
+        ingest_pb2.PutInstrumentRequest(instrument=instrument_to_proto(harness.dataset.instrument)),
+        metadata=metadata,
+    )
+    for site in harness.dataset.sites:
+        await harness.stub.PutSite(ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=metadata)

@@ -1,0 +1,393 @@
+"""Protobuf <-> domain translation: round trips, structural errors, and garbage never raising."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timezone
+
+import pytest
+from google.protobuf import message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import DecodeError, Message
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from jedi.v1 import common_pb2, events_pb2, ingest_pb2, registry_pb2, survey_pb2
+from shared import convert
+from shared.domain import model
+from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.domain.validation import FieldError, index_instruments
+
+from tests.unit.test_validation import NOW, VALID_DETAILS, VALID_RESPONSE, VALID_SITE, intervention
+
+REGISTRY = index_instruments([JEDI_CULTURE])
+
+
+def fields(errors: object) -> list[str]:
+    assert isinstance(errors, list), errors
+    return [error.field for error in errors]
+
+
+# --- Round trips ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("detail", VALID_DETAILS, ids=lambda d: type(d).__name__)
+def test_intervention_round_trip(detail: model.InterventionDetail) -> None:
+    event = intervention(
+        detail,
+        levers=frozenset(model.Lever),
+        principles=frozenset({model.Principle.CONFRONT_DEVALUING_PRACTICES}),
+        occurred_at=datetime(2026, 10, 7, 14, 3, 5, 123456, tzinfo=timezone.utc),
+    )
+    message = convert.intervention_to_proto(event)
+    assert message.WhichOneof("detail") == convert.event_to_proto(event).intervention.WhichOneof("detail")
+    assert convert.intervention_from_proto(message) == event
+    assert convert.intervention_from_proto(events_pb2.InterventionEvent.FromString(message.SerializeToString())) == event
+
+
+def test_survey_response_round_trip() -> None:
+    answered_only = replace(VALID_RESPONSE, answers={k: v for k, v in VALID_RESPONSE.answers.items() if v is not None})
+    message = convert.survey_response_to_proto(VALID_RESPONSE)
+    assert "INC1" not in message.answers  # None = not answered = absent on the wire
+    assert message.HasField("experienced_discrimination") and not message.experienced_discrimination
+    assert convert.survey_response_from_proto(message) == answered_only
+    wire = survey_pb2.SurveyResponse.FromString(message.SerializeToString())
+    assert convert.survey_response_from_proto(wire) == answered_only
+
+
+def test_unanswered_discrimination_items_stay_unanswered() -> None:
+    unanswered = replace(VALID_RESPONSE, answers={"BEL1": 3}, experienced_discrimination=None,
+                         witnessed_discrimination=None)
+    message = convert.survey_response_to_proto(unanswered)
+    assert not message.HasField("experienced_discrimination")
+    assert convert.survey_response_from_proto(message) == unanswered
+
+
+def test_group_order_is_kept() -> None:
+    groups = {model.GroupDimension.LGBTQ: "no", model.GroupDimension.URIM: "yes"}
+    message = convert.survey_response_to_proto(replace(VALID_RESPONSE, groups=groups))
+    result = convert.survey_response_from_proto(message)
+    assert isinstance(result, model.SurveyResponse)
+    assert list(result.groups.items()) == list(groups.items())
+
+
+def test_site_round_trip() -> None:
+    assert convert.site_from_proto(convert.site_to_proto(VALID_SITE)) == VALID_SITE
+
+
+def test_instrument_round_trip() -> None:
+    message = convert.instrument_to_proto(JEDI_CULTURE)
+    assert len(message.items) == 24 and len(message.waves) == 3
+    assert convert.instrument_from_proto(message) == JEDI_CULTURE
+
+
+def test_event_envelope_round_trip() -> None:
+    event = intervention(VALID_DETAILS[0])
+    assert convert.event_from_proto(convert.event_to_proto(event)) == event
+    assert convert.event_to_proto(VALID_RESPONSE).WhichOneof("payload") == "survey_response"
+    assert convert.submitted_event_id(convert.event_to_proto(event)) == "evt-0001"
+    assert convert.submitted_event_id(ingest_pb2.Event()) == ""
+
+
+@pytest.mark.parametrize(
+    ("domain_enum", "proto_enum"),
+    [
+        (model.Role, common_pb2.Role),
+        (model.Department, common_pb2.Department),
+        (model.Wave, common_pb2.Wave),
+        (model.Composite, common_pb2.Composite),
+        (model.GroupDimension, common_pb2.GroupDimension),
+        (model.Lever, common_pb2.Lever),
+        (model.Principle, common_pb2.Principle),
+        (model.Urbanicity, registry_pb2.Urbanicity),
+        (model.TeachingType, registry_pb2.TeachingType),
+        (model.TrainingTopic, events_pb2.TrainingTopic),
+        (model.PolicyStage, events_pb2.PolicyStage),
+        (model.IncidentCategory, events_pb2.IncidentCategory),
+    ],
+)
+def test_every_enum_matches_its_proto(domain_enum: type, proto_enum: object) -> None:
+    proto_names = set(proto_enum.keys()) - {n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")}  # type: ignore[attr-defined]
+    prefix = next(n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")).removesuffix("UNSPECIFIED")  # type: ignore[attr-defined]
+    assert proto_names == {prefix + member.name for member in domain_enum}
+    assert proto_enum.Value(prefix + "UNSPECIFIED") == 0  # type: ignore[attr-defined]
+
+
+# --- Structural errors ------------------------------------------------------------------
+
+
+def valid_intervention_proto() -> events_pb2.InterventionEvent:
+    return convert.intervention_to_proto(intervention(VALID_DETAILS[0]))
+
+
+def test_unspecified_enum_names_the_field() -> None:
+    message = valid_intervention_proto()
+    message.training_session.topic = events_pb2.TRAINING_TOPIC_UNSPECIFIED
+    errors = convert.intervention_from_proto(message)
+    assert fields(errors) == ["intervention.training_session.topic"]
+    assert "TRAINING_TOPIC_UNSPECIFIED" in errors[0].reason  # type: ignore[index]
+
+
+def test_unknown_enum_number_names_the_field() -> None:
+    message = valid_intervention_proto()
+    message.training_session.audience_role = 42
+    assert fields(convert.intervention_from_proto(message)) == ["intervention.training_session.audience_role"]
+
+
+def test_unspecified_lever_names_its_position() -> None:
+    message = valid_intervention_proto()
+    message.levers.append(common_pb2.LEVER_UNSPECIFIED)
+    assert fields(convert.intervention_from_proto(message)) == ["intervention.levers[1]"]
+
+
+def test_missing_detail_and_time_are_both_reported() -> None:
+    message = valid_intervention_proto()
+    message.ClearField("training_session")
+    message.ClearField("occurred_at")
+    assert fields(convert.intervention_from_proto(message)) == ["intervention.occurred_at", "intervention.detail"]
+
+
+@pytest.mark.parametrize(("seconds", "nanos"), [(2**62, 0), (-(2**62), 0), (1_760_000_000, -1), (1_760_000_000, 10**9)])
+def test_out_of_range_timestamp_names_the_field(seconds: int, nanos: int) -> None:
+    message = valid_intervention_proto()
+    message.occurred_at.seconds = seconds
+    message.occurred_at.nanos = nanos
+    assert fields(convert.intervention_from_proto(message)) == ["intervention.occurred_at"]
+
+
+def test_survey_structural_errors_name_the_fields() -> None:
+    message = convert.survey_response_to_proto(VALID_RESPONSE)
+    message.wave = common_pb2.WAVE_UNSPECIFIED
+    message.department = 99
+    message.ClearField("submitted_at")
+    message.groups.add(dimension=common_pb2.GROUP_DIMENSION_URIM, value="no")  # listed twice
+    message.groups.add(dimension=common_pb2.GROUP_DIMENSION_UNSPECIFIED, value="yes")
+    assert fields(convert.survey_response_from_proto(message)) == [
+        "survey_response.wave",
+        "survey_response.department",
+        "survey_response.submitted_at",
+        "survey_response.groups[2].dimension",
+        "survey_response.groups[3].dimension",
+    ]
+
+
+def test_missing_payload_is_reported() -> None:
+    assert fields(convert.event_from_proto(ingest_pb2.Event())) == ["payload"]
+
+
+def test_site_structural_errors() -> None:
+    message = convert.site_to_proto(VALID_SITE)
+    message.urbanicity = registry_pb2.URBANICITY_UNSPECIFIED
+    message.eligible_headcount.add(role=common_pb2.ROLE_RESIDENT, headcount=1)
+    assert fields(convert.site_from_proto(message)) == ["site.urbanicity", "site.eligible_headcount[2].role"]
+
+
+def test_instrument_structural_errors() -> None:
+    message = convert.instrument_to_proto(JEDI_CULTURE)
+    message.items[3].composite = common_pb2.COMPOSITE_UNSPECIFIED
+    message.waves[1].ClearField("opens_at")
+    assert fields(convert.instrument_from_proto(message)) == [
+        "instrument.items[3].composite",
+        "instrument.waves[1].opens_at",
+    ]
+
+
+def test_validated_event_from_proto() -> None:
+    good = convert.event_to_proto(VALID_RESPONSE)
+    assert isinstance(convert.validated_event_from_proto(good, REGISTRY, now=NOW), model.SurveyResponse)
+
+    bad_answer = convert.event_to_proto(VALID_RESPONSE)
+    bad_answer.survey_response.answers["BEL1"] = 0
+    assert fields(convert.validated_event_from_proto(bad_answer, REGISTRY, now=NOW)) == [
+        'survey_response.answers["BEL1"]'
+    ]
+
+    bad_counts = convert.event_to_proto(intervention(VALID_DETAILS[0]))
+    bad_counts.intervention.training_session.completed = 1000
+    assert fields(convert.validated_event_from_proto(bad_counts, REGISTRY, now=NOW)) == [
+        "intervention.training_session.completed"
+    ]
+
+
+def test_field_errors_to_proto() -> None:
+    [wire] = convert.field_errors_to_proto([FieldError("intervention.event_id", "is required")])
+    assert (wire.field, wire.reason) == ("intervention.event_id", "is required")
+
+
+# --- Garbage never raises ------------------------------------------------------------------
+
+# Strings that matter to the converters and validators, mixed with arbitrary text.
+INTERESTING_STRINGS = st.sampled_from(
+    ["", "BEL1", "TRU3", "jedi-culture", "site-north", "evt-1", "yes", "no", "prefer_not_to_say", "a b", "x" * 300]
+)
+STRINGS = st.one_of(INTERESTING_STRINGS, st.text(max_size=40))
+INT32 = st.one_of(st.integers(-3, 8), st.integers(-(2**31), 2**31 - 1))
+# Open enums: any int32 can arrive on the wire; small numbers hit real values most often.
+ENUM_NUMBERS = st.one_of(st.integers(0, 8), st.integers(-(2**31), 2**31 - 1))
+TIMESTAMPS = st.one_of(
+    st.tuples(st.integers(1_735_689_600, 1_798_761_600), st.integers(0, 999_999_999)),  # 2025..2026
+    st.tuples(st.integers(-(2**63), 2**63 - 1), st.integers(-(2**31), 2**31 - 1)),
+)
+
+
+def _scalar(field: FieldDescriptor) -> st.SearchStrategy:
+    if field.type == FieldDescriptor.TYPE_STRING:
+        return STRINGS
+    if field.type == FieldDescriptor.TYPE_ENUM:
+        return ENUM_NUMBERS
+    if field.type == FieldDescriptor.TYPE_BOOL:
+        return st.booleans()
+    if field.type in (FieldDescriptor.TYPE_INT32, FieldDescriptor.TYPE_SINT32):
+        return INT32
+    if field.type in (FieldDescriptor.TYPE_INT64, FieldDescriptor.TYPE_SINT64):
+        return st.integers(-(2**63), 2**63 - 1)
+    raise NotImplementedError(field.full_name)
+
+
+def _is_map(field: FieldDescriptor) -> bool:
+    return field.message_type is not None and field.message_type.GetOptions().map_entry
+
+
+@st.composite
+def random_message(draw: st.DrawFn, descriptor: Descriptor, depth: int = 0, density: int = 50) -> Message:
+    """Any message of this type: fields set or not, oneofs any way, values from valid to absurd.
+
+    `density` is the percentage chance that each field (and each oneof) is set.
+    """
+    message = message_factory.GetMessageClass(descriptor)()
+    if descriptor.full_name == "google.protobuf.Timestamp":
+        message.seconds, message.nanos = draw(TIMESTAMPS)
+        return message
+
+    def present() -> bool:
+        return draw(st.integers(0, 99)) < density
+
+    chosen_in_oneof = {
+        oneof.name: draw(st.sampled_from(list(oneof.fields))) if present() else None for oneof in descriptor.oneofs
+    }
+    for field in descriptor.fields:
+        oneof = field.containing_oneof
+        if oneof is not None and not oneof.name.startswith("_"):  # real oneof, not proto3 `optional`
+            if chosen_in_oneof[oneof.name] is not field:
+                continue
+        elif not present():
+            continue
+        target = getattr(message, field.name)
+        if _is_map(field):
+            key_field, value_field = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
+            for key, value in draw(st.dictionaries(_scalar(key_field), _scalar(value_field), max_size=6)).items():
+                target[key] = value
+        elif field.type == FieldDescriptor.TYPE_MESSAGE and depth < 4:
+            count = draw(st.integers(0, 4)) if field.is_repeated else 1
+            for _ in range(count):
+                sub = draw(random_message(field.message_type, depth + 1, density))
+                (target.add() if field.is_repeated else target).CopyFrom(sub)
+        elif field.type != FieldDescriptor.TYPE_MESSAGE:
+            if field.is_repeated:
+                target.extend(draw(st.lists(_scalar(field), max_size=4)))
+            else:
+                setattr(message, field.name, draw(_scalar(field)))
+    return message
+
+
+def assert_domain_or_errors(result: object, domain_types: tuple[type, ...]) -> None:
+    if isinstance(result, list):
+        assert result, "an empty error list must never stand for a rejection"
+        assert all(isinstance(e, FieldError) and e.field and e.reason for e in result)
+    else:
+        assert isinstance(result, domain_types), result
+
+
+FUZZ = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@FUZZ
+@given(random_message(ingest_pb2.Event.DESCRIPTOR))
+def test_random_events_convert_and_validate_without_raising(message: ingest_pb2.Event) -> None:
+    event_types = (model.InterventionEvent, model.SurveyResponse)
+    converted = convert.event_from_proto(message)
+    assert_domain_or_errors(converted, event_types)
+    assert_domain_or_errors(convert.validated_event_from_proto(message, REGISTRY, now=NOW), event_types)
+    if not isinstance(converted, list):
+        # Whatever converts, converts back to the same domain value.
+        assert convert.event_from_proto(convert.event_to_proto(converted)) == converted
+
+
+VALID_SURVEY_EVENT = convert.event_to_proto(VALID_RESPONSE)
+VALID_INTERVENTION_EVENTS = [convert.event_to_proto(intervention(detail)) for detail in VALID_DETAILS]
+
+
+@st.composite
+def mutated_valid_event(draw: st.DrawFn) -> ingest_pb2.Event:
+    """A valid event with a few fields overwritten, so validation (not just conversion) is exercised."""
+    event = ingest_pb2.Event()
+    event.CopyFrom(draw(st.one_of(st.just(VALID_SURVEY_EVENT), st.sampled_from(VALID_INTERVENTION_EVENTS))))
+    payload = getattr(event, event.WhichOneof("payload"))
+    payload.MergeFrom(draw(random_message(payload.DESCRIPTOR, density=12)))
+    return event
+
+
+@FUZZ
+@given(mutated_valid_event())
+def test_mutated_valid_events_convert_and_validate_without_raising(message: ingest_pb2.Event) -> None:
+    event_types = (model.InterventionEvent, model.SurveyResponse)
+    assert_domain_or_errors(convert.event_from_proto(message), event_types)
+    assert_domain_or_errors(convert.validated_event_from_proto(message, REGISTRY, now=NOW), event_types)
+
+
+@FUZZ
+@given(st.binary(max_size=200))
+def test_random_bytes_never_raise_past_parsing(data: bytes) -> None:
+    try:
+        message = ingest_pb2.Event.FromString(data)
+    except DecodeError:
+        return  # the gRPC layer refuses undecodable bytes before our code sees them
+    assert_domain_or_errors(
+        convert.validated_event_from_proto(message, REGISTRY, now=NOW), (model.InterventionEvent, model.SurveyResponse)
+    )
+
+
+@FUZZ
+@given(random_message(registry_pb2.Site.DESCRIPTOR))
+def test_random_sites_never_raise(message: registry_pb2.Site) -> None:
+    from shared.domain.validation import validate_site
+
+    site = convert.site_from_proto(message)
+    assert_domain_or_errors(site, (model.Site,))
+    if isinstance(site, model.Site):
+        validate_site(site)
+        assert convert.site_from_proto(convert.site_to_proto(site)) == site
+
+
+@FUZZ
+@given(random_message(registry_pb2.Instrument.DESCRIPTOR))
+def test_random_instruments_never_raise(message: registry_pb2.Instrument) -> None:
+    from shared.domain.validation import validate_instrument
+
+    instrument = convert.instrument_from_proto(message)
+    assert_domain_or_errors(instrument, (model.Instrument,))
+    if isinstance(instrument, model.Instrument):
+        validate_instrument(instrument)
+        assert convert.instrument_from_proto(convert.instrument_to_proto(instrument)) == instrument
+
+
+@FUZZ
+@given(
+    st.fixed_dictionaries(
+        {
+            "answers": st.dictionaries(STRINGS, st.one_of(st.none(), INT32), max_size=8),
+            "groups": st.dictionaries(st.sampled_from(model.GroupDimension), STRINGS, max_size=6),
+            "submitted_at": st.datetimes(timezones=st.just(timezone.utc)),
+            "instrument_version": INT32,
+            "event_id": STRINGS,
+        }
+    )
+)
+def test_random_domain_survey_values_never_raise(changes: dict) -> None:
+    from shared.domain.validation import validate_survey_response
+
+    response = replace(VALID_RESPONSE, **changes)
+    errors = validate_survey_response(response, REGISTRY, now=NOW)
+    assert all(isinstance(e, FieldError) for e in errors)
+    wire = convert.survey_response_to_proto(response)
+    assert_domain_or_errors(convert.survey_response_from_proto(wire), (model.SurveyResponse,))
