@@ -54,7 +54,7 @@ def new_api_key(key_id: str) -> str:
 
 class CredentialStore:
     def __init__(self, credentials: Iterable[StoredCredential]) -> None:
-        self._credentials = tuple(credentials)
+        self.credentials = tuple(credentials)
 
     @classmethod
     def from_file(cls, path: Path) -> "CredentialStore":
@@ -75,7 +75,7 @@ class CredentialStore:
         if not api_key:
             return None
         offered = hash_key(api_key)
-        for credential in self._credentials:
+        for credential in self.credentials:
             if hmac.compare_digest(offered, credential.key_sha256):
                 return Principal(credential.key_id, credential.role, credential.site_id)
         return None

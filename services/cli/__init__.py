@@ -1,0 +1,30 @@
+"""`jedi`: the command line for sites and coordinators.
+
+Each subcommand lives in its own module with `add_parser(subparsers)`, which registers
+the command and sets `handler` (a function taking the parsed arguments, returning the
+exit status).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from services.cli import credentials, push, query
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="jedi", description=__doc__.splitlines()[0])
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for module in (credentials, push, query):
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = build_parser().parse_args(argv)
+    return arguments.handler(arguments)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
