@@ -8,6 +8,8 @@ GENERATED := shared/generated/.generated
 PROTOS := $(wildcard protos/jedi/v1/*.proto)
 KAFKA_ENV := .local/kafka.env
 BUF := .cache/buf/node_modules/.bin/buf
+KUSTOMIZE_VERSION := v5.8.2
+KUSTOMIZE := .cache/bin/kustomize
 # Load the local broker's address into a recipe's environment (no-op before kafka-up).
 WITH_KAFKA := set -a; [ -f $(KAFKA_ENV) ] && . ./$(KAFKA_ENV); set +a;
 
@@ -35,10 +37,15 @@ proto: $(GENERATED)
 lock:
 	rm -rf .cache/lock-venv && $(PYTHON) -m venv .cache/lock-venv
 	.cache/lock-venv/bin/pip install --quiet ".[dev]" "setuptools>=68"
-	.cache/lock-venv/bin/pip freeze --all --exclude-editable | grep -vE "^(equity-benchmarks|pip)==" > requirements.lock
+	.cache/lock-venv/bin/pip freeze --all --exclude-editable | grep -vE "^(equity-benchmarks|pip)( @|==)" > requirements.lock
 
 $(BUF):
 	npm install --silent --no-audit --no-fund --prefix .cache/buf @bufbuild/buf@1.75.0
+
+# kustomize renders the deploy/k8s overlays in the tests (built from the Go module proxy).
+$(KUSTOMIZE):
+	mkdir -p .cache/bin
+	GOBIN=$(CURDIR)/.cache/bin GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
 lint: $(BUF)
 	cd protos && ../$(BUF) lint
@@ -49,11 +56,11 @@ kafka-up:
 kafka-down:
 	bash scripts/kafka.sh down
 
-unit: install
+unit: install $(KUSTOMIZE)
 	$(PY) -m pytest tests/unit -q
 
 # The broker is stopped whatever the tests' outcome; the recipe exits with pytest's status.
-test: install lint
+test: install lint $(KUSTOMIZE)
 	bash scripts/kafka.sh up
 	$(WITH_KAFKA) status=0; $(PY) -m pytest tests -q || status=$$?; \
 		bash scripts/kafka.sh down; exit $$status

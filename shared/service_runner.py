@@ -23,12 +23,8 @@ def run_service(name: str, settings: CommonSettings, service: Service) -> None:
     configure_logging(name, settings.log_level)
     configure_tracing(name, settings.traces_exporter)
     if settings.metrics_port:
-        start_http_server(settings.metrics_port, addr="0.0.0.0" if _in_container(settings) else "127.0.0.1")
+        start_http_server(settings.metrics_port, addr=settings.metrics_host)
     asyncio.run(_run(service))
-
-
-def _in_container(settings: CommonSettings) -> bool:
-    return getattr(settings, "host", "127.0.0.1") == "0.0.0.0"
 
 
 async def _run(service: Service) -> None:

@@ -19,3 +19,5 @@ class CommonSettings:
     traces_exporter: str = "none"
     # Prometheus /metrics on this port; 0 turns the endpoint off.
     metrics_port: int = 0
+    # 0.0.0.0 in a container, so the cluster's Prometheus can scrape it.
+    metrics_host: str = "127.0.0.1"

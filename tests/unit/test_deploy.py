@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
@@ -30,7 +31,22 @@ from typing import Any, Iterable
 
 import pytest
 
-yaml = pytest.importorskip("yaml", reason="PyYAML is a dev dependency: pip install PyYAML")
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
+def _missing(message: str) -> None:
+    """Skip on a developer's machine; under CI a missing tool or package is a failure."""
+    if _in_ci():
+        pytest.fail(f"{message} (CI is set: this is a failure, not a skip)", pytrace=False)
+    pytest.skip(message, allow_module_level=True)
+
+
+try:
+    import yaml
+except ImportError:  # pragma: no cover - depends on the environment
+    _missing("PyYAML is a dev dependency (pip install PyYAML)")
 
 from services.ingest.settings import IngestSettings  # noqa: E402
 from services.processor.settings import ProcessorSettings  # noqa: E402
@@ -66,10 +82,6 @@ DEMO_SITES = {"site-north", "site-south", "site-east"}
 
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
 
 
 def _kustomize_binary() -> str | None:
@@ -116,6 +128,13 @@ def selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
         if operator == "DoesNotExist" and key in labels:
             return False
     return True
+
+
+def _import(module: str):
+    try:
+        return __import__(module)
+    except ImportError:
+        _missing(f"{module} is a dev dependency (pip install {module.replace('_', '-')})")
 
 
 def render(kustomize: str, overlay_dir: Path) -> list[dict]:
@@ -259,9 +278,7 @@ def kustomize() -> str:
             "kustomize not found ($KUSTOMIZE, .cache/bin/kustomize or PATH): install it with "
             "GOBIN=$PWD/.cache/bin go install sigs.k8s.io/kustomize/kustomize/v5@v5.8.2"
         )
-        if _in_ci():
-            pytest.fail(message + " (CI is set: a missing kustomize is a failure, not a skip)")
-        pytest.skip(message)
+        _missing(message)
     return binary
 
 
@@ -284,8 +301,8 @@ def test_there_are_dev_and_prod_overlays():
 
 
 def test_every_object_validates(rendered):
-    import jsonschema
-    import kubernetes_validate
+    jsonschema = _import("jsonschema")
+    kubernetes_validate = _import("kubernetes_validate")
 
     errors = []
     for obj in rendered.objects:
@@ -523,49 +540,45 @@ def test_network_policies_deny_by_default_and_allow_what_each_service_needs(rend
                                 for peer in peers), f"{workload_id(workload)} is not a listener peer"
 
 
-def _credentials_of(rendered: Rendered, workload: dict) -> CredentialStore:
+def check_credentials(document: dict) -> set[str]:
+    """Validate a credentials document (shared/auth.py's format); return its site ids."""
+    key_ids = [entry["key_id"] for entry in document["credentials"]]
+    assert len(key_ids) == len(set(key_ids)), f"duplicate key ids {key_ids}"
+    for entry in document["credentials"]:
+        role = PrincipalRole(entry["role"])
+        assert (role is PrincipalRole.SITE) == bool(entry.get("site_id")), (
+            f"{entry['key_id']}: a site key names its site, a coordinator key none"
+        )
+    return {entry["site_id"] for entry in document["credentials"] if entry.get("site_id")}
+
+
+def mounted_credentials(rendered: Rendered, workload: dict) -> dict:
+    """The credentials document a workload reads at JEDI_CREDENTIALS_FILE."""
     container = the_container(workload)
     env = container_env(rendered, workload, container)
     settings = load_service_settings(service_module(container), env, workload_id(workload))
     directory = str(PurePosixPath(settings.credentials_file).parent)
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == directory)
     volume = next(v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
-    document = json.loads(rendered.secret_data(volume["secret"]["secretName"])[settings.credentials_file.name])
-    for entry in document["credentials"]:
-        role = PrincipalRole(entry["role"])
-        assert (role is PrincipalRole.SITE) == bool(entry.get("site_id")), entry["key_id"]
-    key_ids = [entry["key_id"] for entry in document["credentials"]]
-    assert len(key_ids) == len(set(key_ids)), f"duplicate key ids {key_ids}"
-    return _store_from_document(document)
+    return json.loads(rendered.secret_data(volume["secret"]["secretName"])[settings.credentials_file.name])
 
 
-def _store_from_document(document: dict) -> CredentialStore:
-    import tempfile
-
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
-        json.dump(document, handle)
-    try:
-        return CredentialStore.from_file(Path(handle.name))
-    finally:
-        os.unlink(handle.name)
-
-
-def _site_ids(store: CredentialStore) -> set[str]:
-    return {c.site_id for c in store._credentials if c.site_id}  # noqa: SLF001 - test reads the store
-
-
-def test_site_credentials_parse_and_cover_every_dedicated_ingest(rendered):
+def test_site_credentials_parse_and_cover_every_dedicated_ingest(rendered, tmp_path):
     for workload in rendered.workloads:
         container = the_container(workload)
         module = service_module(container)
         if module not in ("services.ingest", "services.query"):
             continue
-        store = _credentials_of(rendered, workload)
+        document = mounted_credentials(rendered, workload)
+        site_ids = check_credentials(document)
+        path = tmp_path / f"{workload['metadata']['name']}.json"
+        path.write_text(json.dumps(document))
+        CredentialStore.from_file(path)  # the service's own reader accepts it
         env = container_env(rendered, workload, container)
         settings = load_service_settings(module, env, workload_id(workload))
         if getattr(settings, "site_id", None):
             assert settings.site_id != "unset", f"{workload_id(workload)}: label the site ingest with its site id"
-            assert settings.site_id in _site_ids(store), f"{settings.site_id} has no credentials"
+            assert settings.site_id in site_ids, f"{settings.site_id} has no credentials"
             assert workload["metadata"]["name"].endswith(settings.site_id), workload_id(workload)
 
 
@@ -588,7 +601,7 @@ def test_adding_a_site_is_one_credentials_entry(kustomize, tmp_path):
         assert old_secret["metadata"]["name"] != new_secret["metadata"]["name"], "no rollout"
         for workload in after.workloads:
             if service_module(the_container(workload)) in ("services.ingest", "services.query"):
-                assert "new-site" in _site_ids(_credentials_of(after, workload)), workload_id(workload)
+                assert "new-site" in check_credentials(mounted_credentials(after, workload)), workload_id(workload)
         rename = {old_secret["metadata"]["name"]: new_secret["metadata"]["name"]}
         normalised = [
             obj for obj in (
@@ -599,7 +612,7 @@ def test_adding_a_site_is_one_credentials_entry(kustomize, tmp_path):
 
 
 def test_strimzi_schemas_reject_what_strimzi_would():
-    import jsonschema
+    jsonschema = _import("jsonschema")
 
     topic = {
         "apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
@@ -716,9 +729,10 @@ def test_compose_services_agree_with_the_settings(compose):
         if hasattr(settings, "credentials_file"):
             source = _compose_mounts(service).get(str(settings.credentials_file))
             assert source, f"{where}: nothing mounted at JEDI_CREDENTIALS_FILE"
-            store = CredentialStore.from_file(REPO / source)
+            CredentialStore.from_file(REPO / source)
+            site_ids = check_credentials(json.loads((REPO / source).read_text()))
             if getattr(settings, "site_id", None):
-                assert settings.site_id in _site_ids(store), f"{where}: no credentials for {settings.site_id}"
+                assert settings.site_id in site_ids, f"{where}: no credentials for {settings.site_id}"
         if hasattr(settings, "state_dir"):
             source = _compose_mounts(service).get(str(settings.state_dir))
             assert source in (compose.get("volumes") or {}), f"{where}: JEDI_STATE_DIR is not a named volume"
@@ -756,12 +770,12 @@ def _run_healthcheck(test: list[str], env: dict[str, str]) -> int:
 
 def test_compose_grpc_healthcheck_reports_serving_only():
     """The one-liner the gRPC services' healthcheck runs, against a real health server."""
-    grpc = pytest.importorskip("grpc")
+    import grpc
     from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
     compose = yaml.safe_load(COMPOSE_FILE.read_text())
     test = compose["services"]["query"]["healthcheck"]["test"]
-    server = grpc.server(__import__("concurrent.futures").futures.ThreadPoolExecutor(max_workers=2))
+    server = grpc.server(ThreadPoolExecutor(max_workers=2))
     servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
