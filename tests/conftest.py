@@ -8,6 +8,11 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from shared.telemetry import configure_tracing
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that stop and restart the broker run last, so they disturb nothing else."""
+    items.sort(key=lambda item: item.get_closest_marker("broker_restart") is not None)
+
+
 @pytest.fixture(scope="session")
 def span_exporter() -> InMemorySpanExporter:
     return _EXPORTER

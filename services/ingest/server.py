@@ -32,7 +32,9 @@ class IngestServer:
         self.port: int | None = None
         self._stop_following = asyncio.Event()
         self._registry_task: asyncio.Task | None = None
-        self._publisher = EventPublisher(settings.kafka_bootstrap_servers)
+        self._publisher = EventPublisher(
+            settings.kafka_bootstrap_servers, send_timeout_s=settings.publish_timeout_s
+        )
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:

@@ -19,3 +19,5 @@ class IngestSettings(CommonSettings):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
     max_events_per_request: int = 5000
+    # How long a publish may wait for Kafka before the call answers UNAVAILABLE.
+    publish_timeout_s: float = 20.0

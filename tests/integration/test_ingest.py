@@ -205,3 +205,20 @@ async def test_an_acknowledged_event_survives_a_restart_of_ingest(ingest):
         assert {dict(r.headers)["event-id"].decode() for r in records} == {e.event_id for e in survey}
         parsed = [survey_pb2.SurveyResponse.FromString(r.value) for r in records]
         assert {p.event_id for p in parsed} == {e.event_id for e in survey}
+
+
+async def test_client_streaming_submit_answers_every_event(ingest):
+    survey, interventions = _site_events(ingest, "site-south", responses=30, interventions=8)
+    events = [event_to_proto(e) for e in survey + interventions]
+    events.append(event_to_proto(dataclasses.replace(survey[0], event_id="bad-one", wave=survey[0].wave,
+                                                     answers={"BEL1": 9})))
+
+    async def requests():
+        for event in events:
+            yield ingest_pb2.StreamEventsRequest(event=event)
+
+    from shared.clients import call_metadata
+    reply = await ingest.stub.StreamEvents(requests(), metadata=call_metadata(ingest.keys.sites["site-south"]))
+    assert [r.index for r in reply.results] == list(range(len(events)))
+    assert reply.accepted_count == len(events) - 1 and reply.rejected_count == 1
+    assert reply.results[-1].errors[0].field == 'survey_response.answers["BEL1"]'
