@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# `make demo`: credentials, every service in the background, a multi-site dataset pushed
+# through ingest, and the benchmarks printed from the query service. Services keep running.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+PY=.venv/bin/python
+SITES=site-north,site-south,site-east,site-west,site-lakes,site-plains,site-coast,site-hills,site-river,site-metro,site-desert,site-pines,site-island
+
+if [[ ! -f .local/credentials.json || ! -f .local/demo-keys.env ]]; then
+  "$PY" -m services.cli credentials create --sites "$SITES" \
+    --file .local/credentials.json --keys-out .local/demo-keys.env
+fi
+bash scripts/services.sh start
+
+{
+  echo "# Written by make demo: where the services listen and the demo's API keys."
+  echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
+  echo "JEDI_INGEST_ADDRESS=127.0.0.1:${JEDI_INGEST_PORT:-50051}"
+  echo "JEDI_QUERY_ADDRESS=127.0.0.1:${JEDI_QUERY_PORT:-50061}"
+  cat .local/demo-keys.env
+} > .local/demo.env
+chmod 600 .local/demo.env
+
+"$PY" -m services.demo --ingest "127.0.0.1:${JEDI_INGEST_PORT:-50051}" \
+  --query "127.0.0.1:${JEDI_QUERY_PORT:-50061}" --keys .local/demo-keys.env
+
+cat <<EOT
+
+The services keep running in the background (logs in .local/logs/):
+  ingest  127.0.0.1:${JEDI_INGEST_PORT:-50051}   query  127.0.0.1:${JEDI_QUERY_PORT:-50061} (gRPC reflection on)
+Addresses and demo API keys: .local/demo.env. Try:
+  set -a; . .local/demo.env; set +a
+  .venv/bin/jedi query compare --composite belonging --wave baseline --api-key "\$JEDI_KEY_COORDINATOR"
+Stop them with 'make down', and the broker with 'make kafka-down'.
+EOT

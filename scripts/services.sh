@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Starts the platform's services in the background (one process each) and stops them.
+#   scripts/services.sh start   ingest, processor and query, waiting until each is healthy
+#   scripts/services.sh stop    stops every service started here; leaves no process behind
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PY="$ROOT/.venv/bin/python"
+PIDS="$ROOT/.local/pids"
+LOGS="$ROOT/.local/logs"
+
+log() { echo "services.sh: $*"; }
+
+start_one() {
+  local name="$1"; shift
+  local pid_file="$PIDS/$name.pid"
+  if [[ -f "$pid_file" ]] && kill -0 "$(cat "$pid_file")" 2>/dev/null; then
+    log "$name already runs (pid $(cat "$pid_file"))"
+    return
+  fi
+  # setsid: the service gets its own process group, so `stop` can end its children too.
+  (cd "$ROOT" && setsid env "$@" >"$LOGS/$name.log" 2>&1 < /dev/null & echo $! >"$pid_file")
+  log "started $name (pid $(cat "$pid_file"), log .local/logs/$name.log)"
+}
+
+wait_healthy() {
+  local name="$1" address="$2"
+  for _ in $(seq 1 180); do
+    if "$PY" -m services.healthcheck "$address" >/dev/null 2>&1; then
+      log "$name is serving on $address"
+      return
+    fi
+    if ! kill -0 "$(cat "$PIDS/$name.pid")" 2>/dev/null; then
+      log "$name exited; last lines of its log:"; tail -n 30 "$LOGS/$name.log"; exit 1
+    fi
+    sleep 0.5
+  done
+  log "$name did not become healthy on $address"; tail -n 30 "$LOGS/$name.log"; exit 1
+}
+
+cmd_start() {
+  mkdir -p "$PIDS" "$LOGS"
+  : "${KAFKA_BOOTSTRAP_SERVERS:?load .local/kafka.env first (make kafka-up)}"
+  local common=(KAFKA_BOOTSTRAP_SERVERS="$KAFKA_BOOTSTRAP_SERVERS" JEDI_CREDENTIALS_FILE="$ROOT/.local/credentials.json")
+  start_one ingest "${common[@]}" JEDI_PORT="${JEDI_INGEST_PORT:-50051}" JEDI_METRICS_PORT=9101 \
+    "$PY" -m services.ingest
+  wait_healthy ingest "127.0.0.1:${JEDI_INGEST_PORT:-50051}"
+  start_one processor "${common[@]}" JEDI_STATE_DIR="$ROOT/.local/processor-state" JEDI_METRICS_PORT=9102 \
+    "$PY" -m services.processor
+  start_one query "${common[@]}" JEDI_PORT="${JEDI_QUERY_PORT:-50061}" JEDI_METRICS_PORT=9103 \
+    "$PY" -m services.query
+  wait_healthy query "127.0.0.1:${JEDI_QUERY_PORT:-50061}"
+}
+
+stop_one() {
+  local name="$1" pid_file="$PIDS/$1.pid"
+  [[ -f "$pid_file" ]] || return 0
+  local pid; pid="$(cat "$pid_file")"
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL -- "-$pid" 2>/dev/null || true
+    log "stopped $name"
+  fi
+  rm -f "$pid_file"
+}
+
+cmd_stop() {
+  for name in query processor ingest; do stop_one "$name"; done
+}
+
+case "${1:-}" in
+  start) cmd_start ;;
+  stop) cmd_stop ;;
+  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+esac

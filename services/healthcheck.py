@@ -1,0 +1,26 @@
+"""`python -m services.healthcheck HOST:PORT [SERVICE]`: exit 0 when the gRPC server is SERVING."""
+
+from __future__ import annotations
+
+import sys
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def main(argv: list[str]) -> int:
+    address, service = argv[0], (argv[1] if len(argv) > 1 else "")
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=service), timeout=3
+            )
+        except grpc.RpcError as error:
+            print(f"{address}: {error.code().name}", file=sys.stderr)
+            return 1
+    print(f"{address}: {health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)}")
+    return 0 if reply.status == health_pb2.HealthCheckResponse.SERVING else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
