@@ -49,8 +49,11 @@ def demo_dataset() -> DemoDataset:
 
 
 @contextlib.asynccontextmanager
-async def running_ingest(tmp_path: Path, *, namespace: str | None = None, register: bool = True, **overrides):
-    dataset = demo_dataset()
+async def running_ingest(
+    tmp_path: Path, *, namespace: str | None = None, register: bool = True,
+    dataset: DemoDataset | None = None, **overrides,
+):
+    dataset = dataset or demo_dataset()
     keys = write_credentials(tmp_path, [site.site_id for site in dataset.sites])
     settings = IngestSettings(
         kafka_bootstrap_servers=bootstrap_servers(),
