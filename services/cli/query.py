@@ -1,10 +1,263 @@
-"""`jedi query`: scorecards and comparisons from the query service, printed as tables."""
+"""`jedi query`: scorecards, comparisons and the rest from the query service, printed as tables.
+
+The address and API key come from --address / --api-key or JEDI_QUERY_ADDRESS / JEDI_API_KEY.
+Lists are read page after page to the end. Exits 1 when the service refuses the call.
+"""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
+
+from shared.clients import call_metadata, open_channel
+from shared.demo_dataset import DemoDataset
+from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.cells import CompositeCell
+from shared.domain.model import Composite, GroupDimension, Wave
+
+from services.query import tables
+
+_WAVES = [wave.value for wave in Wave]
+_COMPOSITES = [composite.value for composite in Composite]
+
+
+def _number(enum_type, prefix: str, value: str | None) -> int:
+    return enum_type.Value(f"{prefix}_{value.upper()}") if value else 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("query", help="read benchmarks from the query service")
-    parser.set_defaults(handler=lambda arguments: parser.error("not available yet"))
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--address", default=os.environ.get("JEDI_QUERY_ADDRESS", "127.0.0.1:50061"))
+    common.add_argument("--api-key", default=os.environ.get("JEDI_API_KEY"), help="default: $JEDI_API_KEY")
+    common.add_argument("--ca-file", type=Path, help="CA bundle: connect with TLS")
+    common.add_argument("--timeout", type=float, default=10.0, help="deadline of each call, seconds")
+    commands = parser.add_subparsers(dest="query", required=True)
+
+    def command(name: str, help_text: str, run):
+        sub = commands.add_parser(name, help=help_text, parents=[common])
+        sub.set_defaults(handler=lambda arguments: asyncio.run(_call(run, arguments)))
+        return sub
+
+    sub = command("scorecard", "one site's scorecard for a wave", _scorecard)
+    sub.add_argument("--site", default="", help="site id (a site's key: its own by default)")
+    sub.add_argument("--wave", required=True, choices=_WAVES)
+    sub = command("compare", "coordinators: every site on one composite", _compare)
+    sub.add_argument("--composite", required=True, choices=_COMPOSITES)
+    sub.add_argument("--wave", required=True, choices=_WAVES)
+    sub.add_argument("--measure", choices=["percent_positive", "mean"])
+    sub.add_argument("--sites", default="", help="comma-separated site ids (default: all)")
+    sub = command("distribution", "the anonymous cross-site distribution", _distribution)
+    sub.add_argument("--wave", required=True, choices=_WAVES)
+    sub.add_argument("--composite", choices=_COMPOSITES)
+    sub.add_argument("--measure", choices=["percent_positive", "mean"])
+    sub.add_argument("--site", default="", help="also this site's percentile ranks")
+    sub = command("disparities", "disparity gaps, largest significant first", _disparities)
+    sub.add_argument("--site", default="")
+    sub.add_argument("--wave", choices=_WAVES)
+    sub.add_argument("--composite", choices=_COMPOSITES)
+    sub.add_argument("--dimension", choices=[d.value for d in GroupDimension])
+    sub.add_argument("--all", action="store_true", help="include gaps that are not significant")
+    sub = command("trend", "a site's composites over the waves", _trend)
+    sub.add_argument("--site", default="")
+    sub.add_argument("--composite", choices=_COMPOSITES)
+    sub.add_argument("--dimension", default="")
+    sub.add_argument("--group", default="")
+    sub = command("reach", "a site's intervention reach", _reach)
+    sub.add_argument("--site", default="")
+    sub.add_argument("--metric", default="")
+    command("sites", "the sites you may see", _sites)
+    command("composites", "the composites and their waves", _composites)
+    sub = command("watch", "follow benchmark changes live", _watch)
+    sub.add_argument("--site", default="")
+    sub.add_argument("--kind", action="append", default=[],
+                     choices=[name.removeprefix("CELL_KIND_").lower() for name in query_pb2.CellKind.keys()[1:]])
+    sub.add_argument("--wave", choices=_WAVES)
+    sub.add_argument("--composite", choices=_COMPOSITES)
+    sub.add_argument("--count", type=int, default=0, help="stop after this many change messages")
+
+
+async def _call(run, arguments: argparse.Namespace) -> int:
+    async with open_channel(arguments.address, ca_file=arguments.ca_file) as channel:
+        stub = query_pb2_grpc.BenchmarkServiceStub(channel)
+        options = {"metadata": call_metadata(arguments.api_key), "timeout": arguments.timeout}
+        try:
+            print(await run(stub, arguments, options))
+        except grpc.aio.AioRpcError as error:
+            print(describe_error(error), file=sys.stderr)
+            return 1
+    return 0
+
+
+def describe_error(error: grpc.aio.AioRpcError) -> str:
+    lines = [f"error: {error.code().name}: {error.details()}"]
+    status = rpc_status.from_call(error)
+    for detail in status.details if status else ():
+        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            lines += [f"  {v.field}: {v.description}" for v in bad.field_violations]
+    return "\n".join(lines)
+
+
+async def _all_pages(method, request, options) -> list:
+    replies = []
+    while True:
+        reply = await method(request, **options)
+        replies.append(reply)
+        if not reply.next_page_token:
+            return replies
+        request.page_token = reply.next_page_token
+
+
+async def _scorecard(stub, a, options) -> str:
+    request = query_pb2.GetSiteScorecardRequest(site_id=a.site, wave=_number(common_pb2.Wave, "WAVE", a.wave))
+    return tables.scorecard(await stub.GetSiteScorecard(request, **options))
+
+
+async def _compare(stub, a, options) -> str:
+    request = query_pb2.CompareSitesRequest(
+        composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        wave=_number(common_pb2.Wave, "WAVE", a.wave),
+        measure=_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
+        site_ids=[s.strip() for s in a.sites.split(",") if s.strip()],
+    )
+    replies = await _all_pages(stub.CompareSites, request, options)
+    return tables.comparison(replies, request.composite, request.wave)
+
+
+async def _distribution(stub, a, options) -> str:
+    request = query_pb2.GetDistributionRequest(
+        wave=_number(common_pb2.Wave, "WAVE", a.wave), composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        measure=_number(benchmarks_pb2.Measure, "MEASURE", a.measure), site_id=a.site,
+    )
+    return tables.distribution(await stub.GetDistribution(request, **options))
+
+
+async def _disparities(stub, a, options) -> str:
+    request = query_pb2.ListDisparitiesRequest(
+        site_id=a.site, wave=_number(common_pb2.Wave, "WAVE", a.wave),
+        composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        dimension=_number(common_pb2.GroupDimension, "GROUP_DIMENSION", a.dimension),
+        include_not_significant=a.all,
+    )
+    return tables.disparities(await _all_pages(stub.ListDisparities, request, options))
+
+
+async def _trend(stub, a, options) -> str:
+    request = query_pb2.GetTrendRequest(
+        site_id=a.site, composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        dimension=a.dimension, group=a.group,
+    )
+    return tables.trend(await stub.GetTrend(request, **options))
+
+
+async def _reach(stub, a, options) -> str:
+    request = query_pb2.GetInterventionReachRequest(site_id=a.site, metric=a.metric)
+    return tables.reach(await stub.GetInterventionReach(request, **options))
+
+
+async def _sites(stub, a, options) -> str:
+    return tables.sites(await _all_pages(stub.ListSites, query_pb2.ListSitesRequest(), options))
+
+
+async def _composites(stub, a, options) -> str:
+    return tables.composites(await _all_pages(stub.ListComposites, query_pb2.ListCompositesRequest(), options))
+
+
+async def _watch(stub, a, options) -> str:
+    request = query_pb2.WatchRequest(
+        site_id=a.site, kinds=[query_pb2.CellKind.Value(f"CELL_KIND_{k.upper()}") for k in a.kind],
+        wave=_number(common_pb2.Wave, "WAVE", a.wave), composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
+    )
+    changes = 0
+    async for message in stub.Watch(request, metadata=options["metadata"]):  # no deadline: it follows
+        print(tables.watch_line(message), flush=True)
+        changes += message.phase == query_pb2.WATCH_PHASE_CHANGE
+        if a.count and changes >= a.count:
+            break
+    return f"{changes} change messages"
+
+
+async def print_demo_report(address: str, coordinator_key: str, site_key: str, site_id: str,
+                            dataset: DemoDataset, *, wait_s: float = 900.0) -> int:
+    """Waits until the service serves the composite totals the batch reference predicts, then
+    prints a coordinator's comparison and one site's scorecard (read with that site's key)."""
+    reference = compute_benchmarks(dataset.sites, [dataset.instrument], dataset.responses, dataset.interventions,
+                                   as_of=max(r.submitted_at for r in dataset.responses))
+    expected = {
+        (c.site_id, c.wave.value, c.composite.value): (c.n, c.percent_positive)
+        for c in reference.of_type(CompositeCell) if c.dimension == "all"
+    }
+    waves = sorted({wave for _, wave, _ in expected}, key=_WAVES.index)
+    async with open_channel(address) as channel:
+        stub = query_pb2_grpc.BenchmarkServiceStub(channel)
+        coordinator = {"metadata": call_metadata(coordinator_key), "timeout": 30.0}
+        started, served, last_report = time.monotonic(), {}, 0.0
+        while True:
+            try:
+                served = await _served_totals(stub, waves, coordinator)
+            except grpc.aio.AioRpcError as error:
+                served = {}
+                if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                    print(describe_error(error), file=sys.stderr)
+                    return 1
+            if _same_totals(served, expected):
+                break
+            elapsed = time.monotonic() - started
+            if elapsed > wait_s:
+                print(f"demo: the query service serves {len(served)} of {len(expected)} expected composite "
+                      f"totals after {elapsed:.0f} s; giving up", file=sys.stderr)
+                return 1
+            if elapsed - last_report >= 10:
+                last_report = elapsed
+                print(f"demo: query service serves {len(served)}/{len(expected)} composite totals "
+                      f"as the batch reference predicts; waiting")
+            await asyncio.sleep(1.0)
+        print(f"demo: the query service agrees with the batch reference on all {len(expected)} composite totals "
+              f"({time.monotonic() - started:.1f} s after the push)\n")
+        wave = waves[-1]
+        request = query_pb2.CompareSitesRequest(
+            composite=common_pb2.COMPOSITE_BELONGING, wave=_number(common_pb2.Wave, "WAVE", wave),
+        )
+        print(tables.comparison(await _all_pages(stub.CompareSites, request, coordinator),
+                                request.composite, request.wave))
+        print()
+        scorecard = await stub.GetSiteScorecard(
+            query_pb2.GetSiteScorecardRequest(wave=request.wave),
+            metadata=call_metadata(site_key), timeout=30.0,
+        )
+        print(tables.scorecard(scorecard))
+        print(f"(read with {site_id}'s own key: its peers appear only as the median and IQR)")
+    return 0
+
+
+async def _served_totals(stub, waves: list[str], options) -> dict:
+    served = {}
+    for wave in waves:
+        for composite in Composite:
+            request = query_pb2.CompareSitesRequest(
+                composite=_number(common_pb2.Composite, "COMPOSITE", composite.value),
+                wave=_number(common_pb2.Wave, "WAVE", wave),
+            )
+            for reply in await _all_pages(stub.CompareSites, request, options):
+                for row in reply.sites:
+                    body = row.total.composite
+                    served[(body.site_id, wave, composite.value)] = (body.n, body.percent_positive)
+    return served
+
+
+def _same_totals(served: dict, expected: dict) -> bool:
+    return served.keys() == expected.keys() and all(
+        served[key][0] == n and math.isclose(served[key][1], pp, abs_tol=1e-9) for key, (n, pp) in expected.items()
+    )

@@ -1,0 +1,16 @@
+"""`python -m services.query`: run the benchmark query service."""
+
+from shared.service_runner import run_service
+from shared.settings import load_settings
+
+from services.query.server import QueryServer
+from services.query.settings import QuerySettings
+
+
+def main() -> None:
+    settings = load_settings(QuerySettings)
+    run_service("query", settings, QueryServer(settings))
+
+
+if __name__ == "__main__":
+    main()

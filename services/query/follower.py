@@ -1,0 +1,126 @@
+"""Follows the benchmarks and sites topics from the beginning into the view, live."""
+
+from __future__ import annotations
+
+import asyncio
+
+import structlog
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from services.query.records import decode_cell_record, decode_site_record
+from services.query.view import View
+
+log = structlog.get_logger(__name__)
+
+
+class ViewFollower:
+    """Reads both compacted topics into `view`, one applied batch per fetch.
+
+    Marks the view caught up once every partition reached the end offset it had when
+    following began. Remembers its positions, so that running it again after an error goes
+    on where it stopped instead of replaying (and re-announcing) everything.
+    """
+
+    def __init__(
+        self, bootstrap_servers: str, *, cells_topic: str, sites_topic: str, view: View,
+        min_cell_size: int, min_sites: int, max_records: int = 2000,
+    ) -> None:
+        self.bootstrap_servers = bootstrap_servers
+        self.cells_topic, self.sites_topic = cells_topic, sites_topic
+        self.view = view
+        self.min_cell_size, self.min_sites = min_cell_size, min_sites
+        self.max_records = max_records
+        self._positions: dict[TopicPartition, int] = {}
+        self._end_offsets: dict[TopicPartition, int] | None = None
+
+    async def run(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            partitions = await self._assign(consumer)
+            if self._end_offsets is None:
+                self._end_offsets = await consumer.end_offsets(partitions)
+            while not stop.is_set():
+                await self._check_caught_up(consumer)
+                batches = await consumer.getmany(timeout_ms=200, max_records=self.max_records)
+                self._apply(batches)
+        finally:
+            await consumer.stop()
+
+    async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
+        partitions = await _partitions_of(self.bootstrap_servers, [self.cells_topic, self.sites_topic])
+        consumer.assign(partitions)
+        for tp in partitions:
+            if tp in self._positions:
+                consumer.seek(tp, self._positions[tp])
+            else:
+                await consumer.seek_to_beginning(tp)
+        return partitions
+
+    def _apply(self, batches: dict) -> None:
+        cell_updates, site_updates = [], []
+        for tp, records in batches.items():
+            for record in records:
+                if tp.topic == self.cells_topic:
+                    update = decode_cell_record(
+                        record.key, record.value, min_cell_size=self.min_cell_size, min_sites=self.min_sites
+                    )
+                    if update is not None:
+                        cell_updates.append(update)
+                else:
+                    site_update = decode_site_record(record.key, record.value)
+                    if site_update is not None:
+                        site_updates.append(site_update)
+            if records:
+                self._positions[tp] = records[-1].offset + 1
+        if cell_updates or site_updates:
+            self.view.apply(cell_updates, site_updates)
+
+    async def _check_caught_up(self, consumer: AIOKafkaConsumer) -> None:
+        if self.view.ready.is_set() or self._end_offsets is None:
+            return
+        for tp, end in self._end_offsets.items():
+            position = await consumer.position(tp)
+            self._positions[tp] = position
+            if position < end:
+                return
+        self.view.mark_caught_up()
+
+
+async def _partitions_of(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        descriptions = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    found = {d["topic"]: d for d in descriptions if d["error_code"] == 0}
+    missing = [topic for topic in topics if topic not in found]
+    if missing:
+        raise RuntimeError(f"topics not found: {missing}")
+    return [
+        TopicPartition(topic, partition["partition"])
+        for topic in topics
+        for partition in sorted(found[topic]["partitions"], key=lambda p: p["partition"])
+    ]
+
+
+async def follow_forever(follower: ViewFollower, stop: asyncio.Event, retry_s: float = 1.0) -> None:
+    """Runs the follower until `stop`, starting it again after an error."""
+    while not stop.is_set():
+        try:
+            await follower.run(stop)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the view must keep following whatever happened
+            log.exception("view_follower_failed", retry_in_s=retry_s)
+            try:
+                await asyncio.wait_for(stop.wait(), retry_s)
+            except asyncio.TimeoutError:
+                pass

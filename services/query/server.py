@@ -1,0 +1,88 @@
+"""Wires the query service together: topics, the view and its follower, the gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import grpc
+import structlog
+from jedi.v1 import query_pb2, query_pb2_grpc
+
+from shared.auth import CredentialStore
+from shared.grpc_support import add_health_and_reflection, bind, set_serving
+from shared.kafka import ensure_topics
+from shared.topics import Topics
+
+from services.query.follower import ViewFollower, follow_forever
+from services.query.servicer import BenchmarkServicer
+from services.query.settings import QuerySettings
+from services.query.view import View
+
+log = structlog.get_logger(__name__)
+SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["BenchmarkService"].full_name
+
+
+class QueryServer:
+    """`start()` listens at once (health NOT_SERVING) and follows the topics; health turns
+    SERVING once the view caught up with the end offsets seen at start. `stop()` ends it."""
+
+    def __init__(self, settings: QuerySettings) -> None:
+        self.settings = settings
+        self.port: int | None = None
+        self.view = View()
+        self._stop_following = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._server: grpc.aio.Server | None = None
+
+    async def start(self) -> None:
+        settings = self.settings
+        topics = Topics(settings.topic_namespace)
+        await ensure_topics(
+            settings.kafka_bootstrap_servers, [topics.benchmarks, topics.sites],
+            replication_factor=settings.topic_replication_factor,
+        )
+        self._server = grpc.aio.server()
+        query_pb2_grpc.add_BenchmarkServiceServicer_to_server(
+            BenchmarkServicer(
+                view=self.view, credentials=CredentialStore.from_file(settings.credentials_file),
+                settings=settings, closing=self._closing,
+            ),
+            self._server,
+        )
+        health = add_health_and_reflection(self._server, [SERVICE_NAME])
+        await set_serving(health, [SERVICE_NAME], False)
+        self.port = bind(self._server, f"{settings.host}:{settings.port}",
+                         settings.tls_cert_file, settings.tls_key_file)
+        await self._server.start()
+        follower = ViewFollower(
+            settings.kafka_bootstrap_servers, cells_topic=topics.benchmarks.name, sites_topic=topics.sites.name,
+            view=self.view, min_cell_size=settings.min_cell_size, min_sites=settings.min_sites,
+        )
+        self._tasks = [
+            asyncio.create_task(follow_forever(follower, self._stop_following), name="query-view-follower"),
+            asyncio.create_task(self._serve_once_caught_up(health), name="query-health"),
+        ]
+        log.info("query_listening", host=settings.host, port=self.port, namespace=settings.topic_namespace)
+
+    async def wait_serving(self) -> None:
+        """Returns once the view caught up and health says SERVING."""
+        await self.view.ready.wait()
+        await asyncio.gather(*self._tasks[1:])
+
+    async def _serve_once_caught_up(self, health) -> None:
+        await self.view.ready.wait()
+        await set_serving(health, [SERVICE_NAME], True)
+        log.info("query_serving", cells=len(self.view.current.cells), port=self.port)
+
+    async def stop(self, grace: float | None = None) -> None:
+        self._closing.set()  # Watch streams end with UNAVAILABLE: clients reconnect elsewhere
+        if self._server is not None:
+            await self._server.stop(self.settings.shutdown_grace_s if grace is None else grace)
+        self._stop_following.set()
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        log.info("query_stopped")
