@@ -1,8 +1,9 @@
 """From raw events to benchmark cells: the batch reference the streaming processor reproduces.
 
 The processor keeps a `SiteState` per site (see `aggregates`), and after each update calls the
-same functions as `compute_benchmarks` does here: `site_cells` for the site that changed,
-`cross_site_cells` over every site's latest cells, then `suppression.publishable_keys`. All
+same functions as `compute_benchmarks` does here: `site_cells` and `suppression.hidden_site_keys`
+for the site that changed, then, from every site's `cross_site.site_scores`, the cross-site cells of
+the groups that changed (`cross_site.group_cells`) and `suppression.hidden_cross_site_keys`. All
 floats are computed from the integer and exact-rational state in a fixed order, so streaming
 and batch agree bit for bit.
 
@@ -17,18 +18,15 @@ from fractions import Fraction
 from typing import Iterable, Mapping
 
 from shared.domain.aggregates import ROLE, TOTAL, SiteState, apply_intervention, apply_survey_response, empty_site_state
-from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, Measure, RankCell
+from shared.domain.benchmark_set import BenchmarkSet, Cell
 from shared.domain.cells import CompositeCell, Experience, ExperienceCell, ResponseCell
 from shared.domain.comparisons import change_cells, disparity_cells
-from shared.domain.model import Composite, Instrument, InterventionEvent, Role, Site, SurveyResponse, Wave
+from shared.domain.cross_site import SOPS_MIN_RESPONSES, cross_site_cells  # noqa: F401 (re-exported)
+from shared.domain.model import Instrument, InterventionEvent, Role, Site, SurveyResponse
 from shared.domain.reach import reach_cells
-from shared.domain.statistics import mean_with_interval, percentile_rank, percentiles, wilson_interval
+from shared.domain.statistics import mean_with_interval, wilson_interval
 from shared.domain.suppression import DEFAULT_MIN_CELL_SIZE, DEFAULT_MIN_SITES, publishable
 from shared.domain.survey_state import CompositeTally
-
-# AHRQ SOPS: a site enters the cross-site comparison with at least 10 responses in the wave.
-SOPS_MIN_RESPONSES = 10
-
 
 def _percent_positive(tally: CompositeTally) -> float:
     shares = [Fraction(item.positive, item.answered) for _, item in sorted(tally.items.items()) if item.answered]
@@ -96,29 +94,6 @@ def site_cells(state: SiteState, site: Site, *, as_of: datetime) -> list[Cell]:
         *reach_cells(state.interventions, site, as_of=as_of),
     ]
     return sorted(cells, key=lambda cell: cell.key)
-
-
-def cross_site_cells(cells: Iterable[Cell]) -> list[Cell]:
-    """Distributions and percentile ranks from the site-total cells of every site."""
-    cells = list(cells)
-    responses = {(c.site_id, c.wave): c.n for c in cells if isinstance(c, ResponseCell) and c.dimension == TOTAL}
-    totals = [
-        c for c in cells
-        if isinstance(c, CompositeCell) and c.dimension == TOTAL
-        and responses.get((c.site_id, c.wave), 0) >= SOPS_MIN_RESPONSES
-    ]
-    by_wave_composite: dict[tuple[Wave, Composite], list[CompositeCell]] = {}
-    for cell in totals:
-        by_wave_composite.setdefault((cell.wave, cell.composite), []).append(cell)
-    result: list[Cell] = []
-    for (wave, composite), eligible in sorted(by_wave_composite.items()):
-        for measure in Measure:
-            scores = [cell.percent_positive if measure == Measure.PERCENT_POSITIVE else cell.mean for cell in eligible]
-            result.append(DistributionCell(wave, composite, measure, len(scores), *percentiles(scores)))
-            for cell, score in zip(eligible, scores, strict=True):
-                rank = percentile_rank(score, scores)
-                result.append(RankCell(cell.site_id, wave, composite, measure, score, rank, len(scores)))
-    return sorted(result, key=lambda cell: cell.key)
 
 
 def fold_site_states(

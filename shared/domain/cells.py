@@ -19,7 +19,11 @@ from shared.domain.model import Composite, Wave
 
 
 def key_of(*segments: str) -> str:
-    return "/".join(str(segment).replace("%", "%25").replace("/", "%2F") for segment in segments)
+    parts = [str(segment) for segment in segments]
+    joined = "/".join(parts)
+    if "%" not in joined and joined.count("/") == len(parts) - 1:
+        return joined  # nothing to escape: the common case, and a hot path of the processor
+    return "/".join(part.replace("%", "%25").replace("/", "%2F") for part in parts)
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,18 @@ Rules, with k the minimum cell size (default 10):
 3. A distribution over fewer than `min_sites` sites is hidden: with five percentiles of a handful
    of sites, each site's value can be solved for.
 4. A disparity, change or rank cell is hidden when any cell it is computed from is hidden.
+
+Rules 1, 2 and 4 for disparity and change cells need one site's cells only (`hidden_site_keys`);
+rules 3 and 4 for ranks need the cross-site cells and which site totals are shown
+(`hidden_cross_site_keys`). `publishable_keys` is the two together.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Mapping
+from typing import AbstractSet as Set, Iterable, Mapping
 
-from shared.domain.benchmark_set import BenchmarkSet, DistributionCell, RankCell, ReachCell
+from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.survey_state import TOTAL
 
@@ -50,9 +54,9 @@ def hidden_in_partition(total: int, cells: Mapping[str, int], k: int) -> set[str
     return hidden
 
 
-def _hidden_breakdown_keys(benchmarks: BenchmarkSet, k: int) -> set[str]:
+def _hidden_breakdown_keys(cells: Iterable[Cell], k: int) -> set[str]:
     families: dict[str, list[CompositeCell | ResponseCell | ExperienceCell]] = defaultdict(list)
-    for cell in benchmarks.cells:
+    for cell in cells:
         if isinstance(cell, (CompositeCell, ResponseCell, ExperienceCell)):
             families[cell.family].append(cell)
     hidden: set[str] = set()
@@ -70,24 +74,55 @@ def _hidden_breakdown_keys(benchmarks: BenchmarkSet, k: int) -> set[str]:
     return hidden
 
 
+def _check_limits(k: int, min_sites: int) -> None:
+    if k < 1 or min_sites < 1:
+        raise ValueError("the minimum cell size and the minimum number of sites are at least 1")
+
+
+def _hidden_derived_keys(cells: Iterable[Cell], hidden: Set[str], present: Set[str]) -> set[str]:
+    return {
+        cell.key for cell in cells
+        if isinstance(cell, (DisparityCell, ChangeCell, RankCell))
+        and any(key in hidden or key not in present for key in cell.depends_on)
+    }
+
+
+def hidden_site_keys(cells: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE) -> set[str]:
+    """Rules 1, 2 and 4 over sites' own cells (no distribution or rank): the keys to withhold.
+
+    Every rule here looks at one site's cells only, so the processor applies it to the site
+    that changed, and the batch reference to all sites at once, with the same result.
+    """
+    _check_limits(k, 1)
+    cells = list(cells)
+    hidden = _hidden_breakdown_keys(cells, k)
+    hidden.update(
+        cell.key for cell in cells if isinstance(cell, ReachCell) and cell.describes_people and cell.n < k
+    )
+    return hidden | _hidden_derived_keys(cells, hidden, {cell.key for cell in cells})
+
+
+def hidden_cross_site_keys(
+    cells: Iterable[Cell], shown_site_keys: Set[str], min_sites: int = DEFAULT_MIN_SITES
+) -> set[str]:
+    """Rules 3 and 4 over distribution and rank cells, given which sites' cells are shown."""
+    _check_limits(1, min_sites)
+    cells = list(cells)
+    hidden = {cell.key for cell in cells if isinstance(cell, DistributionCell) and cell.sites < min_sites}
+    present = {cell.key for cell in cells} | shown_site_keys
+    return hidden | _hidden_derived_keys(cells, hidden, present)
+
+
 def publishable_keys(
     benchmarks: BenchmarkSet, k: int = DEFAULT_MIN_CELL_SIZE, *, min_sites: int = DEFAULT_MIN_SITES
 ) -> frozenset[str]:
     """Keys of the cells that may be shown; the processor tombstones any other key it published."""
-    if k < 1 or min_sites < 1:
-        raise ValueError("the minimum cell size and the minimum number of sites are at least 1")
-    hidden = _hidden_breakdown_keys(benchmarks, k)
-    for cell in benchmarks.cells:
-        if isinstance(cell, DistributionCell) and cell.sites < min_sites:
-            hidden.add(cell.key)
-        elif isinstance(cell, ReachCell) and cell.describes_people and cell.n < k:
-            hidden.add(cell.key)
-    present = benchmarks.keys()
-    for cell in benchmarks.cells:
-        if isinstance(cell, (DisparityCell, ChangeCell, RankCell)):
-            if any(key in hidden or key not in present for key in cell.depends_on):
-                hidden.add(cell.key)
-    return present - hidden
+    _check_limits(k, min_sites)
+    cross = [cell for cell in benchmarks.cells if isinstance(cell, (DistributionCell, RankCell))]
+    own = [cell for cell in benchmarks.cells if not isinstance(cell, (DistributionCell, RankCell))]
+    hidden = hidden_site_keys(own, k)
+    hidden |= hidden_cross_site_keys(cross, {cell.key for cell in own} - hidden, min_sites)
+    return benchmarks.keys() - hidden
 
 
 def publishable(

@@ -1,0 +1,144 @@
+"""Stage one's batch loop: records in, cells and summaries out, then the site values stored.
+
+For a batch (any mix of partitions, sites and input topics) it groups the records by site,
+folds each site's inputs into its stored record (`site_stage.site_step`), writes everything
+to the outbox, waits for Kafka to acknowledge it all, and only then stores the new records.
+Each event is handled in a span continuing the trace its producer put in the headers; the
+cells of a site are sent in a span continuing the last event's trace, and carry its context.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Callable, Iterator, Mapping, Protocol, Sequence
+
+import structlog
+from opentelemetry import trace
+
+from shared.domain.model import Instrument, SurveyResponse
+from shared.telemetry import context_from_headers, inject_trace_headers
+
+from services.processor.inputs import InputRecord, SiteTopics, site_input
+from services.processor.outbox import Outbox
+from services.processor.site_record import decode_record, encode_record, new_record
+from services.processor.site_stage import SiteEvent, SiteInput, SiteStep, site_step
+
+log = structlog.get_logger(__name__)
+tracer = trace.get_tracer(__name__)
+MAX_LINKS = 64
+
+
+class RecordStore(Protocol):
+    """The site table. `anchor` is a record of the partition the key lives in."""
+
+    def load(self, anchor: InputRecord, key: str) -> bytes | None: ...
+    def save(self, anchor: InputRecord, key: str, value: bytes) -> None: ...
+
+
+class Instruments(Protocol):
+    @property
+    def instruments(self) -> Mapping[tuple[str, int], Instrument]: ...
+    async def refresh(self) -> None: ...
+
+
+@dataclass
+class SiteStageSettings:
+    min_cell_size: int
+    as_of: Callable[[], datetime]
+    next_revision: Callable[[int], int]
+
+
+class _EventScope:
+    def __init__(self, span: trace.Span) -> None:
+        self._span = span
+
+    def outcome(self, outcome: str, reason: str | None) -> None:
+        self._span.set_attribute("jedi.outcome", outcome)
+        if reason:
+            self._span.set_attribute("jedi.rejection", reason)
+
+
+@contextlib.contextmanager
+def _event_span(item: SiteInput[InputRecord]) -> Iterator[_EventScope]:
+    record = item.ref
+    with tracer.start_as_current_span(
+        "processor.apply", context=context_from_headers(record.headers), kind=trace.SpanKind.CONSUMER,
+        attributes={
+            "messaging.destination.name": record.topic, "messaging.kafka.partition": record.partition,
+            "messaging.kafka.offset": record.offset, "jedi.site_id": record.site_id,
+            "jedi.event_id": getattr(item, "event_id", ""),
+        },
+    ) as span:
+        yield _EventScope(span)
+
+
+class SiteDriver:
+    def __init__(
+        self, *, topics: SiteTopics, store: RecordStore, outbox: Outbox, instruments: Instruments,
+        settings: SiteStageSettings,
+    ) -> None:
+        self._topics = topics
+        self._store = store
+        self._outbox = outbox
+        self._instruments = instruments
+        self._settings = settings
+
+    async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
+        by_site: dict[tuple[int, str], list[SiteInput[InputRecord]]] = {}
+        for record in records:
+            if not record.key:
+                await self._outbox.dead_letter(record, "the record has no key (a site id)")
+                continue
+            by_site.setdefault((record.partition, record.site_id), []).append(site_input(record, self._topics))
+        await self._refresh_instruments_if_needed(by_site.values())
+        as_of = self._settings.as_of()
+        steps = []
+        for (_, site_id), inputs in by_site.items():
+            stored = self._store.load(inputs[0].ref, site_id)
+            step = site_step(
+                decode_record(stored) if stored is not None else new_record(site_id), inputs,
+                self._instruments.instruments, as_of=as_of, min_cell_size=self._settings.min_cell_size,
+                next_revision=self._settings.next_revision, around=_event_span,
+            )
+            await self._publish(step, inputs, as_of)
+            steps.append((inputs[0].ref, site_id, step))
+        await self._outbox.flush()  # everything is on Kafka: now the values may say so
+        for anchor, site_id, step in steps:
+            self._store.save(anchor, site_id, encode_record(step.record))
+        return [step for _, _, step in steps]
+
+    async def _refresh_instruments_if_needed(self, groups) -> None:
+        known = self._instruments.instruments
+        for inputs in groups:
+            for item in inputs:
+                payload = getattr(item, "payload", None)
+                if isinstance(payload, SurveyResponse) and (payload.instrument_id, payload.instrument_version) not in known:
+                    await self._instruments.refresh()  # registered a moment ago? read the registry to its end
+                    return
+
+    async def _publish(self, step: SiteStep[InputRecord], inputs: list[SiteInput[InputRecord]], as_of: datetime) -> None:
+        events = [item.ref for item in inputs if isinstance(item, SiteEvent)] or [inputs[-1].ref]
+        links = [
+            trace.Link(span_context)
+            for record in events[-MAX_LINKS - 1:-1]
+            if (span_context := trace.get_current_span(context_from_headers(record.headers)).get_span_context()).is_valid
+        ]
+        with tracer.start_as_current_span(
+            "processor.publish_site", context=context_from_headers(events[-1].headers), links=links,
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"jedi.site_id": step.record.site_id, "jedi.cells": len(step.cells),
+                        "jedi.withdrawn": len(step.withdrawn), "jedi.applied": step.applied,
+                        "jedi.duplicates": step.duplicates},
+        ):
+            headers = inject_trace_headers()
+            for cell in step.cells:
+                await self._outbox.cell(cell, as_of=as_of, revision=step.record.revision, headers=headers)
+            for key in step.withdrawn:
+                await self._outbox.withdraw(key, headers=headers)
+            await self._outbox.summary(step.summary, headers=headers)
+            for rejection in step.rejected:
+                await self._outbox.dead_letter(rejection.ref, rejection.reason)
+                log.warning("event_dead_lettered", site_id=step.record.site_id, reason=rejection.reason,
+                            topic=rejection.ref.topic, offset=rejection.ref.offset)

@@ -1,0 +1,86 @@
+"""Cross-site cells: distributions over the eligible sites and each site's percentile rank.
+
+A site enters the comparison of a wave with its site-total composite cells once it has at least
+`SOPS_MIN_RESPONSES` responses in that wave (AHRQ SOPS). Everything here is a function of a few
+numbers per site (`SiteScore`), so the streaming processor can keep just those numbers per
+(wave, composite) group and recompute one group when one site's score changes; the batch
+reference calls the same functions over every site's cells.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+from shared.domain.benchmark_set import Cell, DistributionCell, Measure, RankCell
+from shared.domain.cells import CompositeCell, ResponseCell
+from shared.domain.model import Composite, Wave
+from shared.domain.statistics import percentile_rank, percentiles
+from shared.domain.survey_state import TOTAL
+
+# AHRQ SOPS: a site enters the cross-site comparison with at least 10 responses in the wave.
+SOPS_MIN_RESPONSES = 10
+
+Group = tuple[Wave, Composite]
+
+
+@dataclass(frozen=True)
+class SiteScore:
+    """An eligible site's total for one wave and composite: what the cross-site cells use."""
+
+    site_id: str
+    wave: Wave
+    composite: Composite
+    percent_positive: float
+    mean: float
+
+    @property
+    def group(self) -> Group:
+        return self.wave, self.composite
+
+    def value(self, measure: Measure) -> float:
+        return self.percent_positive if measure == Measure.PERCENT_POSITIVE else self.mean
+
+
+def site_scores(cells: Iterable[Cell]) -> list[SiteScore]:
+    """The scores of the sites eligible in each wave, from one or more sites' (unsuppressed) cells."""
+    cells = list(cells)
+    responses = {(c.site_id, c.wave): c.n for c in cells if isinstance(c, ResponseCell) and c.dimension == TOTAL}
+    return [
+        SiteScore(c.site_id, c.wave, c.composite, c.percent_positive, c.mean)
+        for c in cells
+        if isinstance(c, CompositeCell) and c.dimension == TOTAL
+        and responses.get((c.site_id, c.wave), 0) >= SOPS_MIN_RESPONSES
+    ]
+
+
+def group_cells(wave: Wave, composite: Composite, scores: Iterable[SiteScore]) -> list[Cell]:
+    """Distribution and ranks of one wave and composite, both measures; empty without scores.
+
+    The order of `scores` does not matter: percentiles sort, ranks count.
+    """
+    eligible = [score for score in scores if score.group == (wave, composite)]
+    if not eligible:
+        return []
+    result: list[Cell] = []
+    for measure in Measure:
+        values = [score.value(measure) for score in eligible]
+        result.append(DistributionCell(wave, composite, measure, len(values), *percentiles(values)))
+        for score, value in zip(eligible, values, strict=True):
+            result.append(
+                RankCell(score.site_id, wave, composite, measure, value, percentile_rank(value, values), len(values))
+            )
+    return result
+
+
+def cross_site_cells_of(scores: Iterable[SiteScore]) -> list[Cell]:
+    by_group: dict[Group, list[SiteScore]] = {}
+    for score in scores:
+        by_group.setdefault(score.group, []).append(score)
+    result = [cell for (wave, composite), group in by_group.items() for cell in group_cells(wave, composite, group)]
+    return sorted(result, key=lambda cell: cell.key)
+
+
+def cross_site_cells(cells: Iterable[Cell]) -> list[Cell]:
+    """Distributions and percentile ranks from the site-total cells of every site."""
+    return cross_site_cells_of(site_scores(cells))

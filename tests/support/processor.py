@@ -1,0 +1,412 @@
+"""Test support for the processor: an in-memory pipeline, what the public topic shows, privacy checks,
+and the processor as a real subprocess.
+
+The in-memory pipeline runs the service's own drivers (`SiteDriver`, `CrossDriver`) over
+records in lists, with crashes injected between "Kafka has the cells" and "the table has the
+value": the contract every path that produces benchmarks must meet is tested without Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+from jedi.v1 import benchmarks_pb2
+
+from shared.convert import event_to_proto, site_to_proto
+from shared.convert_benchmarks import cell_as_of, cell_from_proto
+from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
+from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
+from shared.domain.survey_state import TOTAL
+from shared.topics import Topics
+
+from services.processor.cross_driver import CrossDriver
+from services.processor.inputs import EVENT_ID_HEADER, SITE_VERSION_HEADER, InputRecord, SiteTopics
+from services.processor.outbox import KafkaOutbox
+from services.processor.site_driver import SiteDriver, SiteStageSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+SITE_CHANGES = "site-changes"
+SUMMARIES = "site-summaries"
+PARTITIONS = 6
+
+
+# --- the public topic ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Published:
+    """One record of the benchmarks topic: a cell, or a tombstone (cell None)."""
+
+    key: str
+    cell: Cell | None
+    as_of: datetime | None = None
+    revision: int = 0
+
+    @classmethod
+    def of(cls, key: bytes, value: bytes | None) -> Published:
+        if value is None:
+            return cls(key.decode(), None)
+        message = benchmarks_pb2.BenchmarkCell.FromString(value)
+        return cls(message.key, cell_from_proto(message), cell_as_of(message), message.revision)
+
+
+def latest(records: Iterable[Published]) -> dict[str, Published]:
+    """What a compacted topic finally holds: the last record per key, tombstones remove."""
+    view: dict[str, Published] = {}
+    for record in records:
+        if record.cell is None:
+            view.pop(record.key, None)
+        else:
+            view[record.key] = record
+    return view
+
+
+def _publication_of(cell: Cell, revision: int) -> tuple:
+    if isinstance(cell, DistributionCell):
+        return "cross", cell.wave, cell.composite, revision
+    if isinstance(cell, RankCell):
+        return "cross", cell.wave, cell.composite, revision
+    return "site", cell.site_id, revision
+
+
+def record_problems(records: Iterable[Published], k: int, min_sites: int) -> list[str]:
+    """Each record on its own: no breakdown cell below k, no derived cell over a group below k,
+    no reach value about fewer than k people, no distribution over fewer than `min_sites` sites."""
+    problems: list[str] = []
+    for record in records:
+        cell = record.cell
+        if isinstance(cell, (CompositeCell, ResponseCell, ExperienceCell)) and cell.n < k:
+            problems.append(f"{cell.key}: n={cell.n} < {k}")
+        elif isinstance(cell, DisparityCell) and min(cell.n, cell.reference_n) < k:
+            problems.append(f"{cell.key}: compares {cell.n} with {cell.reference_n} people")
+        elif isinstance(cell, ChangeCell) and min(cell.from_n, cell.to_n) < k:
+            problems.append(f"{cell.key}: compares {cell.from_n} with {cell.to_n} people")
+        elif isinstance(cell, ReachCell) and cell.describes_people and cell.n < k:
+            problems.append(f"{cell.key}: about {cell.n} people")
+        elif isinstance(cell, DistributionCell) and cell.sites < min_sites:
+            problems.append(f"{cell.key}: over {cell.sites} sites")
+    return problems
+
+
+def publications(records: Iterable[Published]) -> list[dict[str, Cell]]:
+    """The records grouped into publications: one site's cells, or one cross-site group's, at one revision."""
+    grouped: dict[tuple, dict[str, Cell]] = defaultdict(dict)
+    for record in records:
+        if record.cell is not None:
+            grouped[_publication_of(record.cell, record.revision)][record.key] = record.cell
+    return list(grouped.values())
+
+
+def privacy_violations(
+    records: Sequence[Published], k: int, min_sites: int, *, published_together: Iterable[Sequence[Published]] | None = None
+) -> list[str]:
+    """Every way a record ever written, or a publication it belongs to, could reveal fewer than k people.
+
+    Each record on its own (`record_problems`), and each publication: a derived cell only with
+    the cells it comes from, and no subtraction of shown cells from a shown total leaving between
+    1 and k-1 people. Publications are the records grouped by revision; a crash can cut one
+    short, so where crashes happen pass `published_together`: what each publication was in full.
+    """
+    problems = record_problems(records, k, min_sites)
+    if published_together is None:
+        groups = publications(records)
+    else:
+        groups = [cells for together in published_together for cells in publications(together)]
+    for cells in groups:
+        problems.extend(_publication_problems(cells, k))
+    return problems
+
+
+def _publication_problems(cells: Mapping[str, Cell], k: int) -> list[str]:
+    problems = []
+    families: dict[str, list] = defaultdict(list)
+    for cell in cells.values():
+        if isinstance(cell, (CompositeCell, ResponseCell, ExperienceCell)):
+            families[cell.family].append(cell)
+        if isinstance(cell, (DisparityCell, ChangeCell)):
+            missing = [key for key in cell.depends_on if key not in cells]
+            if missing:
+                problems.append(f"{cell.key} is shown without {missing}")
+        if isinstance(cell, RankCell) and cell.depends_on[1] not in cells:
+            problems.append(f"{cell.key} is shown without its distribution")
+    for family, members in families.items():
+        total = next((cell for cell in members if cell.dimension == TOTAL), None)
+        by_dimension: dict[str, int] = defaultdict(int)
+        for cell in members:
+            if cell.dimension != TOTAL:
+                by_dimension[cell.dimension] += cell.n
+        if total is None:
+            continue  # without a total, nothing is subtracted from anything
+        for dimension, shown in by_dimension.items():
+            left = total.n - shown
+            if 0 < left < k:
+                problems.append(f"{family}: {total.n} in total minus {shown} shown by {dimension} leaves {left}")
+    return problems
+
+
+# --- an in-memory pipeline running the service's drivers --------------------------------
+
+
+class Crash(Exception):
+    """The process died here: nothing after this point of the batch happened."""
+
+
+class MemoryTopic:
+    def __init__(self) -> None:
+        self.records: list[tuple[bytes | None, bytes | None, list]] = []
+
+
+class MemoryOutbox(KafkaOutbox):
+    """The Kafka outbox writing to lists; `flush` may crash before anything is "acknowledged"."""
+
+    def __init__(self, topics: dict[str, MemoryTopic], chaos: random.Random | None, crash_rate: float) -> None:
+        super().__init__(self._send, benchmarks="benchmarks", summaries=SUMMARIES, deadletter="deadletter")
+        self.topics = topics
+        self._chaos = chaos
+        self._crash_rate = crash_rate
+        self._unflushed: list[tuple[str, bytes | None, bytes | None, list]] = []
+        self.attempted: list[list[Published]] = []  # each flush in full, even when a crash cut it short
+
+    async def _send(self, topic, key, value, headers):
+        self._unflushed.append((topic, key, value, headers))
+        done = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+    async def flush(self) -> None:
+        unflushed, self._unflushed = self._unflushed, []
+        self.attempted.append([Published.of(key, value) for topic, key, value, _ in unflushed if topic == "benchmarks"])
+        if self._chaos and self._chaos.random() < self._crash_rate:
+            # Some of it reached Kafka before the crash.
+            unflushed = unflushed[: self._chaos.randint(0, len(unflushed))]
+            self._write(unflushed)
+            raise Crash("before the flush returned")
+        self._write(unflushed)
+        await super().flush()
+
+    def _write(self, records) -> None:
+        for topic, key, value, headers in records:
+            self.topics.setdefault(topic, MemoryTopic()).records.append((key, value, headers))
+
+
+class MemoryStore:
+    """A table: key -> value per partition; `save` may crash part-way through a batch."""
+
+    def __init__(self, chaos: random.Random | None, crash_rate: float) -> None:
+        self.values: dict[tuple[int, str], bytes] = {}
+        self._chaos = chaos
+        self._crash_rate = crash_rate
+
+    def load(self, anchor: InputRecord, key: str) -> bytes | None:
+        return self.values.get((anchor.partition, key))
+
+    def save(self, anchor: InputRecord, key: str, value: bytes) -> None:
+        if self._chaos and self._chaos.random() < self._crash_rate:
+            raise Crash("while storing")
+        self.values[(anchor.partition, key)] = value
+
+
+@dataclass
+class StaticInstruments:
+    instruments: dict[tuple[str, int], Instrument]
+    refreshes: int = 0
+
+    async def refresh(self) -> None:
+        self.refreshes += 1
+
+
+def partition_of(site_id: str) -> int:
+    return zlib.crc32(site_id.encode()) % PARTITIONS
+
+
+def event_records(
+    events: Iterable[SurveyResponse | InterventionEvent], topics: SiteTopics, *, start_offset: int = 0
+) -> list[InputRecord]:
+    records = []
+    for offset, event in enumerate(events, start_offset):
+        envelope = event_to_proto(event)
+        payload = getattr(envelope, envelope.WhichOneof("payload"))
+        topic = topics.survey_responses if isinstance(event, SurveyResponse) else topics.interventions
+        records.append(InputRecord(
+            topic, partition_of(event.site_id), offset, event.site_id.encode(), payload.SerializeToString(),
+            [(EVENT_ID_HEADER, event.event_id.encode())],
+        ))
+    return records
+
+
+def site_change_records(sites: Iterable[Site], *, version: int = 0) -> list[InputRecord]:
+    return [
+        InputRecord(SITE_CHANGES, partition_of(site.site_id), version, site.site_id.encode(),
+                    site_to_proto(site).SerializeToString(), [(SITE_VERSION_HEADER, str(version).encode())])
+        for site in sites
+    ]
+
+
+@dataclass
+class MemoryPipeline:
+    """Both stages over in-memory topics; `crash_rate` > 0 kills "the process" now and then."""
+
+    instruments: Sequence[Instrument]
+    as_of: datetime
+    min_cell_size: int = 10
+    min_sites: int = 10
+    seed: int = 0
+    crash_rate: float = 0.0
+    crashes: int = 0
+    topics: dict[str, MemoryTopic] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        chaos = random.Random(self.seed) if self.crash_rate else None
+        self._chaos = random.Random(self.seed)
+        self.outbox = MemoryOutbox(self.topics, chaos, self.crash_rate)
+        self.site_store = MemoryStore(chaos, self.crash_rate)
+        self.group_store = MemoryStore(chaos, self.crash_rate)
+        self.site_topics = SiteTopics("survey-responses", "interventions", SITE_CHANGES)
+        self._revision = 0
+        self.site_driver = SiteDriver(
+            topics=self.site_topics, store=self.site_store, outbox=self.outbox,
+            instruments=StaticInstruments({(i.instrument_id, i.version): i for i in self.instruments}),
+            settings=SiteStageSettings(self.min_cell_size, lambda: self.as_of, self._next_revision),
+        )
+        self.cross_driver = CrossDriver(
+            store=self.group_store, outbox=self.outbox, min_sites=self.min_sites, next_revision=self._next_revision
+        )
+        self._summaries_read = 0
+
+    def _next_revision(self, last: int) -> int:
+        # A clock that may go backwards across "workers": the revision still grows per value.
+        self._revision += 1
+        return max(last + 1, self._revision - self._chaos.randint(0, 3))
+
+    async def _consume(self, driver, records: Sequence[InputRecord], max_batch: int, after=None) -> None:
+        """Like a Faust consumer: random batches; offsets committed now and then; after a crash
+        everything since the last commit comes again."""
+        position = committed = 0
+        while position < len(records):
+            batch = records[position:position + self._chaos.randint(1, max_batch)]
+            try:
+                await driver.process(batch)
+            except Crash:
+                self.crashes += 1
+                self.outbox._unflushed.clear()
+                position = committed
+                continue
+            position += len(batch)
+            if self._chaos.random() < 0.5:
+                committed = position
+            if after is not None:
+                await after()
+
+    async def feed(self, records: Sequence[InputRecord], *, max_batch: int = 50) -> None:
+        """Stage one over `records` in arrival order; stage two catches up after each batch."""
+        await self._consume(self.site_driver, records, max_batch, lambda: self.drain_summaries(max_batch=max_batch))
+
+    async def drain_summaries(self, *, max_batch: int = 50) -> None:
+        summaries = self.topics.get(SUMMARIES, MemoryTopic()).records
+        if self._summaries_read >= len(summaries):
+            return
+        start, self._summaries_read = self._summaries_read, len(summaries)
+        batch = [
+            InputRecord(SUMMARIES, 0, offset, key, value, headers)
+            for offset, (key, value, headers) in enumerate(summaries[start:], start)
+        ]
+        await self._consume(self.cross_driver, batch, max_batch)
+
+    def published(self) -> list[Published]:
+        return [Published.of(key, value) for key, value, _ in self.topics.get("benchmarks", MemoryTopic()).records]
+
+    def dead_letters(self) -> list[tuple[bytes | None, bytes | None, list]]:
+        return self.topics.get("deadletter", MemoryTopic()).records
+
+
+# --- the processor as a real subprocess ---------------------------------------------------
+
+
+@dataclass
+class ProcessorProcess:
+    """`python -m services.processor` with its own settings; logs go to a file."""
+
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen | None = None
+
+    def start(self) -> ProcessorProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "services.processor"], cwd=ROOT, env={**os.environ, **self.env},
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        log.close()
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def kill(self) -> None:
+        """SIGKILL: no shutdown hook runs, nothing is flushed or committed."""
+        if self.running:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(30)
+
+    def terminate(self, timeout: float = 60) -> int | None:
+        if self.process is None:
+            return None
+        if self.running:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                return self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        return self.process.returncode
+
+    def log_tail(self, lines: int = 40) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except FileNotFoundError:
+            return ""
+
+
+def processor_env(
+    *, namespace: str, state_dir: Path, servers: str, app_id: str = "jedi-processor", **settings: object
+) -> dict[str, str]:
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": servers,
+        "JEDI_TOPIC_NAMESPACE": namespace,
+        "JEDI_APP_ID": app_id,
+        "JEDI_STATE_DIR": str(state_dir),
+        "JEDI_WEB_ENABLED": "false",
+        "JEDI_METRICS_PORT": "0",
+        "JEDI_LOG_LEVEL": "INFO",
+        "PYTHONUNBUFFERED": "1",
+    }
+    env.update({f"JEDI_{name.upper()}": str(value) for name, value in settings.items()})
+    return env
+
+
+def wait_until(condition, timeout: float, interval: float = 0.5, message: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {message}")
+
+
+def topics_of(namespace: str) -> Topics:
+    return Topics(namespace)
