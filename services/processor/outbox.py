@@ -15,7 +15,7 @@ from typing import Any, Awaitable, Callable, Protocol, Sequence
 from shared.convert_benchmarks import cell_to_proto
 from shared.domain.benchmark_set import Cell
 
-from services.processor.inputs import Headers, InputRecord
+from services.processor.inputs import SITE_VERSION_HEADER, Headers, InputRecord
 from services.processor.summary import SiteSummary, encode_summary
 
 Send = Callable[[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]], Awaitable[Awaitable[Any]]]
@@ -68,3 +68,18 @@ class KafkaOutbox:
         pending, self._pending = self._pending, []
         if pending:
             await asyncio.gather(*pending)
+
+
+async def forward_site_records(send, site_changes: str, records: Sequence[InputRecord]) -> None:
+    """Registry records of sites, to the site changes topic, versioned by their offset."""
+    futures = [
+        await send(
+            site_changes, record.key, record.value,
+            [*[(k, v) for k, v in record.headers if k != SITE_VERSION_HEADER],
+             (SITE_VERSION_HEADER, str(record.offset).encode())],
+        )
+        for record in records
+        if record.key
+    ]
+    if futures:
+        await asyncio.gather(*futures)

@@ -10,9 +10,32 @@ from shared.service_settings import CommonSettings
 
 @dataclass(frozen=True)
 class ProcessorSettings(CommonSettings):
+    # The Faust app id: the consumer group, and the prefix of its changelog and internal topics
+    # (after the topic namespace). Every worker of one processor shares it.
     app_id: str = "jedi-processor"
+    # Local table state (RocksDB); a worker recovers what is missing from the changelogs.
     state_dir: Path = Path(".local/processor-state")
+    # "rocksdb" or "memory" (recovers everything from the changelogs at every start).
+    table_store: str = "rocksdb"
     # Faust's web server: /healthz style checks and its own metrics.
+    web_enabled: bool = True
+    web_host: str = "127.0.0.1"
     web_port: int = 6066
     # Minimum cell size k: no cell with fewer respondents is published.
     min_cell_size: int = 10
+    # A cross-site distribution over fewer sites is not published.
+    min_sites: int = 10
+    # A site stage batch: at most this many records, or what arrived within the window.
+    batch_size: int = 500
+    batch_window_s: float = 0.5
+    # How often the leader checks whether the UTC day (the end of rolling windows) changed.
+    as_of_check_interval_s: float = 30.0
+    # How long an event for an unknown instrument waits for the registry to catch up.
+    registry_wait_s: float = 10.0
+    # Kafka group membership: a worker that stops heartbeating loses its partitions after this.
+    session_timeout_s: float = 10.0
+    heartbeat_interval_s: float = 1.0
+    # Standby copies of each table partition kept by other workers, for a fast takeover.
+    standby_replicas: int = 1
+    # Largest table value or record the processor writes (a site's record grows with its events).
+    max_record_bytes: int = 8 * 1024 * 1024

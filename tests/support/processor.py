@@ -410,3 +410,119 @@ def wait_until(condition, timeout: float, interval: float = 0.5, message: str = 
 
 def topics_of(namespace: str) -> Topics:
     return Topics(namespace)
+
+
+async def topic_partitions(servers: str, topic: str, *, wait_s: float = 20) -> list[int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        deadline = time.monotonic() + wait_s
+        while True:
+            [description] = await admin.describe_topics([topic])
+            if description["error_code"] == 0 and description["partitions"]:
+                return sorted(p["partition"] for p in description["partitions"])
+            if time.monotonic() > deadline:
+                raise AssertionError(f"topic {topic} does not exist")
+            await asyncio.sleep(0.2)
+    finally:
+        await admin.close()
+
+
+class BenchmarksFollower:
+    """Follows the benchmarks topic from its beginning: every record ever written, and the latest view."""
+
+    def __init__(self, servers: str, topic: str) -> None:
+        self._servers = servers
+        self._topic = topic
+        self.records: list[Published] = []
+        self.view: dict[str, Published] = {}
+        self.last_change = time.monotonic()
+        self._consumer = None
+
+    async def __aenter__(self) -> BenchmarksFollower:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._servers, enable_auto_commit=False, isolation_level="read_committed"
+        )
+        await self._consumer.start()
+        try:
+            partitions = await topic_partitions(self._servers, self._topic)
+            tps = [TopicPartition(self._topic, p) for p in partitions]
+            self._consumer.assign(tps)
+            await self._consumer.seek_to_beginning(*tps)
+        except BaseException:
+            await self._consumer.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *exc) -> None:
+        await self._consumer.stop()
+
+    async def poll(self, timeout_ms: int = 200) -> int:
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
+        count = 0
+        for records in batches.values():
+            for record in records:
+                published = Published.of(record.key, record.value)
+                self.records.append(published)
+                if published.cell is None:
+                    self.view.pop(published.key, None)
+                else:
+                    self.view[published.key] = published
+                count += 1
+        if count:
+            self.last_change = time.monotonic()
+        return count
+
+    def cells(self) -> dict[str, Cell]:
+        return {key: record.cell for key, record in self.view.items()}
+
+    def as_of(self) -> set[datetime]:
+        return {record.as_of for record in self.view.values()}
+
+    async def wait_for(self, expected, *, timeout: float, quiet_s: float = 3.0, alive=lambda: True) -> None:
+        """Until the view equals `expected(as_of)` (as_of: the one the cells carry) and stays so,
+        with nothing new written, for `quiet_s` seconds."""
+        deadline = time.monotonic() + timeout
+        reference = None
+        while time.monotonic() < deadline:
+            await self.poll()
+            stamps = self.as_of()
+            if len(stamps) == 1:
+                as_of = next(iter(stamps))
+                if reference is None or reference.as_of != as_of:
+                    reference = expected(as_of)
+                if self.cells() == reference.by_key() and time.monotonic() - self.last_change >= quiet_s:
+                    return
+            if not alive():
+                raise AssertionError("the processor exited")
+        raise AssertionError(self.describe_difference(reference))
+
+    def describe_difference(self, reference) -> str:
+        if reference is None:
+            return f"timed out: cells carry as_of {sorted(self.as_of())}; {len(self.view)} cells"
+        expected, shown = reference.by_key(), self.cells()
+        missing, extra = sorted(set(expected) - set(shown)), sorted(set(shown) - set(expected))
+        differ = sorted(key for key in set(expected) & set(shown) if expected[key] != shown[key])
+        return (f"timed out: {len(shown)} cells shown, {len(expected)} expected; missing {len(missing)} "
+                f"{missing[:5]}, unexpected {len(extra)} {extra[:5]}, different {len(differ)} {differ[:5]}")
+
+
+def arrival_order(events: Iterable[SurveyResponse | InterventionEvent]) -> list:
+    """As sites send them: in time order, so incident steps arrive in lifecycle order."""
+    return sorted(events, key=lambda event: getattr(event, "occurred_at", None) or event.submitted_at)
+
+
+async def submit_events(ingest, events: Sequence, *, batch: int = 500) -> int:
+    """Push events through the ingest service over gRPC (coordinator key); the number accepted."""
+    accepted = 0
+    for start in range(0, len(events), batch):
+        reply = await ingest.submit([event_to_proto(event) for event in events[start:start + batch]])
+        if reply.rejected_count:
+            reasons = [r for r in reply.results if r.status != 1][:3]
+            raise AssertionError(f"ingest rejected {reply.rejected_count} events: {reasons}")
+        accepted += reply.accepted_count
+    return accepted

@@ -1,0 +1,64 @@
+"""The Faust agents: translators from a batch of Kafka events to a driver call.
+
+- `site-stage` reads the event topics and the site changes (all keyed by site id, same
+  partitions), in batches, and runs the `SiteDriver`.
+- `cross-site-stage` reads the site summaries (one partition) and runs the `CrossDriver`.
+- `site-registry` forwards the sites registry (one partition) to the site changes, so each
+  site's registry record reaches the worker that owns the site, in the site's partition.
+
+A batch is acknowledged (and its offsets become committable) only when the agent asks for the
+next one. A failure is retried in place; if it persists, the process exits without unwinding
+(Faust would acknowledge the batch on the way out) and a restart replays the batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import TYPE_CHECKING, Awaitable, Callable, Sequence
+
+import structlog
+
+from services.processor.faust_context import input_record
+from services.processor.inputs import InputRecord
+from services.processor.settings import ProcessorSettings
+
+if TYPE_CHECKING:
+    from services.processor.wiring import Wiring
+
+log = structlog.get_logger(__name__)
+RETRIES = 5
+EXIT_CODE = 70  # EX_SOFTWARE
+
+
+async def process_or_exit(name: str, process: Callable[[Sequence[InputRecord]], Awaitable], batch) -> None:
+    for attempt in range(1, RETRIES + 1):
+        try:
+            await process(batch)
+            return
+        except Exception:
+            log.exception("batch_failed", stage=name, attempt=attempt, records=len(batch))
+            if attempt == RETRIES:
+                log.critical("stage_failed_exiting", stage=name, exit_code=EXIT_CODE)
+                os._exit(EXIT_CODE)  # crash-only: the uncommitted batch is replayed after a restart
+            await asyncio.sleep(min(2.0**attempt, 20.0))
+
+
+def register_agents(wiring: Wiring, settings: ProcessorSettings) -> None:
+    app = wiring.app
+
+    @app.agent(wiring.faust_topics.site_inputs, name="site-stage")
+    async def site_stage(stream) -> None:
+        await wiring.instruments.refresh()  # the registry as it is now, before the first batch
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
+            await process_or_exit("site", wiring.site_driver.process, [input_record(e) for e in events])
+
+    @app.agent(wiring.faust_topics.site_summaries, name="cross-site-stage")
+    async def cross_site_stage(stream) -> None:
+        async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
+            await process_or_exit("cross-site", wiring.cross_driver.process, [input_record(e) for e in events])
+
+    @app.agent(wiring.faust_topics.sites, name="site-registry")
+    async def site_registry(stream) -> None:
+        async for events in stream.take_events(100, within=0.2):
+            await process_or_exit("site-registry", wiring.forward_sites, [input_record(e) for e in events])

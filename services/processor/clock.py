@@ -1,0 +1,26 @@
+"""Time, as the processor sees it: the `as_of` of its cells and the revision of a publication."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def day_start(moment: datetime) -> datetime:
+    """The UTC midnight starting `moment`'s day: the end of the rolling windows published that day."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def current_as_of() -> datetime:
+    return day_start(utc_now())
+
+
+def next_revision(last: int) -> int:
+    """Greater than the last revision of the same value, and than any earlier wall-clock revision:
+    microseconds since the epoch, so a worker taking over a partition keeps revisions growing."""
+    return max(last + 1, time.time_ns() // 1000)

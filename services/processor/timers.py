@@ -1,0 +1,64 @@
+"""The leader's timer: when the UTC day changes, every site is published again for the new as_of.
+
+Reach cells count training sessions in the twelve months ending at `as_of`, the start of the
+current UTC day. When the day changes, the leader forwards every site's registry record again;
+each reaches the worker owning the site, which publishes its cells for the new day (and its
+summary, so the cross-site cells follow). After a start the first check always refreshes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+import structlog
+from aiokafka import ConsumerRecord
+
+from shared.kafka import replay_topics
+
+from services.processor import clock
+from services.processor.inputs import InputRecord
+from services.processor.settings import ProcessorSettings
+
+if TYPE_CHECKING:
+    from services.processor.wiring import Wiring
+
+log = structlog.get_logger(__name__)
+
+
+async def registered_sites(bootstrap_servers: str, topic: str) -> list[InputRecord]:
+    """The latest record of every site in the (compacted) sites topic."""
+    latest: dict[bytes, ConsumerRecord] = {}
+    await replay_topics(bootstrap_servers, [topic], lambda record: latest.__setitem__(record.key, record))
+    return [
+        InputRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
+        for r in latest.values()
+        if r.key
+    ]
+
+
+class AsOfRefresher:
+    def __init__(self, wiring: Wiring, settings: ProcessorSettings) -> None:
+        self._wiring = wiring
+        self._settings = settings
+        self.refreshed_for: datetime | None = None
+
+    async def check(self) -> bool:
+        as_of = clock.current_as_of()
+        if as_of == self.refreshed_for:
+            return False
+        sites = await registered_sites(self._settings.kafka_bootstrap_servers, self._wiring.topics.platform.sites.name)
+        await self._wiring.forward_sites(sites)
+        self.refreshed_for = as_of
+        log.info("as_of_refreshed", as_of=as_of.isoformat(), sites=len(sites))
+        return True
+
+
+def register_timers(wiring: Wiring, settings: ProcessorSettings) -> AsOfRefresher:
+    refresher = AsOfRefresher(wiring, settings)
+
+    @wiring.app.timer(settings.as_of_check_interval_s, on_leader=True, name="as-of-refresh")
+    async def refresh_as_of() -> None:
+        await refresher.check()
+
+    return refresher

@@ -1,0 +1,102 @@
+"""Wires the processor: the Faust app, its topics and tables, the drivers and their adapters.
+
+Nothing is created at import time; `wire` builds everything from the settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable, Sequence
+
+import faust
+
+from services.processor import clock
+from services.processor.cross_driver import CrossDriver
+from services.processor.faust_context import FaustTableStore
+from services.processor.inputs import InputRecord, SiteTopics
+from services.processor.outbox import KafkaOutbox, forward_site_records
+from services.processor.registry import InstrumentRegistry
+from services.processor.settings import ProcessorSettings
+from services.processor.site_driver import SiteDriver, SiteStageSettings
+from services.processor.topics import GROUP_TABLE, SITE_TABLE, ProcessorTopics
+
+
+@dataclass
+class FaustTopics:
+    site_inputs: Any  # the event topics and the site changes, all keyed by site id
+    site_summaries: Any
+    sites: Any
+
+
+@dataclass
+class Wiring:
+    app: faust.App
+    topics: ProcessorTopics
+    faust_topics: FaustTopics
+    instruments: InstrumentRegistry
+    site_driver: SiteDriver
+    cross_driver: CrossDriver
+    forward_sites: Callable[[Sequence[InputRecord]], Any]
+    send: Callable[..., Any]
+
+
+def _raw() -> faust.Schema:
+    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+
+
+def _raw_topic(app: faust.App, *names: str, partitions: int):
+    return app.topic(*names, schema=_raw(), partitions=partitions)
+
+
+def _raw_table(app: faust.App, name: str, partitions: int, help: str):
+    return app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, help=help)
+
+
+def faust_send(app: faust.App):
+    """`send(topic, key, value, headers)` through the app's producer; returns the delivery future."""
+
+    async def send(topic: str, key: bytes | None, value: bytes | None, headers) -> Any:
+        return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=list(headers))
+
+    return send
+
+
+def _outbox(send, topics: ProcessorTopics) -> KafkaOutbox:
+    return KafkaOutbox(
+        send, benchmarks=topics.platform.benchmarks.name, summaries=topics.site_summaries.name,
+        deadletter=topics.platform.deadletter.name,
+    )
+
+
+def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -> Wiring:
+    platform = topics.platform
+    faust_topics = FaustTopics(
+        site_inputs=_raw_topic(
+            app, platform.survey_responses.name, platform.interventions.name, topics.site_changes.name,
+            partitions=topics.site_partitions,
+        ),
+        site_summaries=_raw_topic(app, topics.site_summaries.name, partitions=1),
+        sites=_raw_topic(app, platform.sites.name, partitions=platform.sites.partitions),
+    )
+    site_table = _raw_table(app, SITE_TABLE, topics.site_partitions, "Each site's state, applied event ids, site")
+    group_table = _raw_table(app, GROUP_TABLE, 1, "Each (wave, composite) group's site scores")
+    instruments = InstrumentRegistry(
+        bootstrap_servers=settings.kafka_bootstrap_servers, topic=platform.instruments.name,
+        wait_s=settings.registry_wait_s,
+    )
+    app.service(instruments)
+    send = faust_send(app)
+    site_driver = SiteDriver(
+        topics=SiteTopics.of(platform, topics.site_changes.name), store=FaustTableStore(site_table),
+        outbox=_outbox(send, topics), instruments=instruments,
+        settings=SiteStageSettings(settings.min_cell_size, clock.current_as_of, clock.next_revision),
+    )
+    cross_driver = CrossDriver(
+        store=FaustTableStore(group_table), outbox=_outbox(send, topics), min_sites=settings.min_sites,
+        next_revision=clock.next_revision,
+    )
+    return Wiring(
+        app, topics, faust_topics, instruments, site_driver, cross_driver,
+        partial(forward_site_records, send, topics.site_changes.name), send,
+    )
