@@ -73,4 +73,6 @@ class CrossDriver:
         await self._outbox.flush()
         for step in steps:
             self._store.save(anchor, group_key((step.record.wave, step.record.composite)), encode_group(step.record))
+        log.info("cross_site_batch", summaries=len(records), sites=len(summaries), groups_changed=len(steps),
+                 cells=sum(len(s.cells) for s in steps), withdrawn=sum(len(s.withdrawn) for s in steps))
         return steps

@@ -107,7 +107,13 @@ class SiteDriver:
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
         for anchor, site_id, step in steps:
             self._store.save(anchor, site_id, encode_record(step.record))
-        return [step for _, _, step in steps]
+        done = [step for _, _, step in steps]
+        log.info(
+            "site_batch", records=len(records), sites=len(done), applied=sum(s.applied for s in done),
+            duplicates=sum(s.duplicates for s in done), rejected=sum(len(s.rejected) for s in done),
+            cells=sum(len(s.cells) for s in done), withdrawn=sum(len(s.withdrawn) for s in done),
+        )
+        return done
 
     async def _refresh_instruments_if_needed(self, groups) -> None:
         known = self._instruments.instruments

@@ -1,0 +1,205 @@
+"""The processor killed with SIGKILL mid-stream: nothing lost, nothing counted twice.
+
+Small datasets and small batches, so that a kill lands between publishing and storing, and
+between storing and committing. After each restart the benchmarks topic must again equal the
+batch reference exactly: a replayed event counted twice, or a batch lost, would change some n.
+
+- one worker, killed and restarted on its RocksDB state; then, once the broker has compacted
+  the changelogs, a worker with empty local state recovers everything from them, and events
+  published a second time (a producer's retry) are recognised as already applied;
+- two workers sharing the partitions, one killed: the other takes its partitions over
+  through a rebalance; the killed one comes back and takes some back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from pathlib import Path
+
+import pytest
+
+from shared.convert import event_to_proto
+from shared.demo_dataset import build_demo_dataset
+from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.model import SurveyResponse
+from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.kafka import ensure_topics, make_producer
+from shared.topics import TopicSpec
+
+from services.processor.settings import ProcessorSettings
+from services.processor.topics import ProcessorTopics
+
+from tests.support.ingest import DATASET_NOW, running_ingest
+from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
+from tests.support.processor import (
+    BenchmarksFollower, ProcessorProcess, arrival_order, processor_env, submit_events,
+)
+
+pytestmark = pytest.mark.kafka
+
+SCALE = 0.12  # about 650 responses and 450 intervention events
+FAST = {"batch_size": 25, "batch_window_s": 0.2, "as_of_check_interval_s": 2}
+TIMEOUT_S = 150
+
+
+@pytest.fixture(scope="module")
+def dataset():
+    return build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=SCALE)
+
+
+def expected(dataset):
+    return lambda as_of: compute_benchmarks(
+        dataset.sites, [dataset.instrument], dataset.responses, dataset.interventions, as_of=as_of
+    )
+
+
+def start(tmp_path: Path, name: str, namespace: str, state: str, **settings) -> ProcessorProcess:
+    env = processor_env(namespace=namespace, state_dir=tmp_path / state, servers=bootstrap_servers(),
+                        **{**FAST, **settings})
+    return ProcessorProcess(env, tmp_path / f"{name}.log").start()
+
+
+def batches_logged(process: ProcessorProcess, field: str) -> int:
+    text = process.log_path.read_text(errors="replace") if process.log_path.exists() else ""
+    return sum(int(n) for n in re.findall(rf'"{field}": (\d+)', text))
+
+
+async def wait_for_progress(process: ProcessorProcess, applied: int, timeout: float = 60) -> None:
+    """Until the process has applied at least `applied` events (from its batch logs)."""
+    deadline = time.monotonic() + timeout
+    while batches_logged(process, "applied") < applied:
+        if time.monotonic() > deadline or not process.running:
+            raise AssertionError(f"no progress:\n{process.log_tail()}")
+        await asyncio.sleep(0.1)
+
+
+async def wait_for_log(process: ProcessorProcess, condition, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition(process):
+        if time.monotonic() > deadline or not process.running:
+            raise AssertionError(f"timed out:\n{process.log_tail()}")
+        await asyncio.sleep(0.2)
+
+
+def says(text: str):
+    return lambda process: process.log_path.exists() and text in process.log_path.read_text(errors="replace")
+
+
+async def create_topics_with_eager_compaction(namespace: str) -> ProcessorTopics:
+    """The processor's topics, its changelogs rolled and compacted by the broker within seconds."""
+    topics = ProcessorTopics.of(ProcessorSettings(topic_namespace=namespace))
+    eager = {"segment.ms": "300", "min.cleanable.dirty.ratio": "0.001"}
+    specs = [
+        TopicSpec(spec.name, spec.partitions, {**spec.config, **eager}) if spec.name.endswith("-changelog") else spec
+        for spec in topics.all
+    ]
+    await ensure_topics(bootstrap_servers(), specs)
+    return topics
+
+
+async def compacted(topic: str) -> bool:
+    """Whether the broker removed superseded values: fewer records than offsets."""
+    records = await read_topic(bootstrap_servers(), topic)
+    last = {}
+    for record in records:
+        last[record.partition] = max(last.get(record.partition, -1), record.offset)
+    return len(records) < sum(offset + 1 for offset in last.values())
+
+
+async def publish_again(namespace_topics: ProcessorTopics, events) -> None:
+    """Events a producer published twice (a retry after a lost acknowledgement), bypassing ingest."""
+    producer = make_producer(bootstrap_servers())
+    await producer.start()
+    try:
+        for event in events:
+            envelope = event_to_proto(event)
+            payload = getattr(envelope, envelope.WhichOneof("payload"))
+            topic = namespace_topics.platform.survey_responses if isinstance(event, SurveyResponse) \
+                else namespace_topics.platform.interventions
+            await producer.send_and_wait(topic.name, payload.SerializeToString(), key=event.site_id.encode(),
+                                         headers=[("event-id", event.event_id.encode())])
+    finally:
+        await producer.stop()
+
+
+async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_path, dataset):
+    namespace = new_namespace()
+    topics = await create_topics_with_eager_compaction(namespace)
+    events = arrival_order([*dataset.responses, *dataset.interventions])
+    first = start(tmp_path, "first", namespace, "state-a")
+    processes = [first]
+    try:
+        async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
+            await submit_events(ingest, events[: len(events) // 2])
+            await wait_for_progress(first, 100)
+            pushing = asyncio.create_task(submit_events(ingest, events[len(events) // 2:], batch=50))
+            await wait_for_progress(first, len(events) // 2 + 100)
+            first.kill()  # mid-stream: the second half is still arriving
+            killed_after = batches_logged(first, "applied")
+            await pushing
+        assert killed_after < len(events), "the kill came too late to be mid-stream"
+
+        second = start(tmp_path, "second", namespace, "state-a")  # same local RocksDB
+        processes.append(second)
+        async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
+            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: second.running)
+        assert second.terminate() == 0, second.log_tail()
+
+        changelog = topics.changelog("sites", topics.site_partitions).name
+        deadline = time.monotonic() + 90
+        while not await compacted(changelog):
+            assert time.monotonic() < deadline, "the broker did not compact the changelog"
+            await asyncio.sleep(2)
+        third = start(tmp_path, "third", namespace, "state-empty")  # recovers from the changelogs alone
+        processes.append(third)
+        duplicates = [*dataset.responses[:40], *dataset.interventions[:10]]
+        await publish_again(topics, duplicates)
+        # Its first timer tick publishes every site again, from the recovered values alone.
+        await wait_for_log(third, lambda p: batches_logged(p, "duplicates") >= len(duplicates)
+                           and batches_logged(p, "sites") >= len(dataset.sites) and says("as_of_refreshed")(p))
+        async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
+            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: third.running)
+        assert batches_logged(third, "applied") == 0  # every event was already in the recovered state
+    except BaseException:
+        for process in processes:
+            print(f"--- {process.log_path.name}\n{process.log_tail(30)}")
+        raise
+    finally:
+        for process in processes:
+            process.terminate()
+
+
+async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, dataset):
+    namespace = new_namespace()
+    topics = await create_topics_with_eager_compaction(namespace)
+    events = arrival_order([*dataset.responses, *dataset.interventions])
+    workers = [start(tmp_path, "worker-1", namespace, "state-1"), start(tmp_path, "worker-2", namespace, "state-2")]
+    processes = list(workers)
+    try:
+        async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
+            await submit_events(ingest, events[: len(events) // 3])
+            await wait_for_progress(workers[0], 50)
+            await wait_for_progress(workers[1], 50)  # both own partitions of the site stage
+            pushing = asyncio.create_task(submit_events(ingest, events[len(events) // 3:], batch=50))
+            await asyncio.sleep(1.0)
+            workers[0].kill()
+            await pushing
+        async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
+            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: workers[1].running)
+            back = start(tmp_path, "worker-1-again", namespace, "state-1")  # rebalances again
+            processes.append(back)
+            await wait_for_log(back, says("Worker ready"))
+            duplicates = [*dataset.responses[:60], *dataset.interventions[:20]]
+            await publish_again(topics, duplicates)
+            survivors = [workers[1], back]
+            await wait_for_log(back, lambda _: sum(batches_logged(p, "duplicates") for p in survivors) >= len(duplicates))
+            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: back.running and workers[1].running)
+    except BaseException:
+        for process in processes:
+            print(f"--- {process.log_path.name}\n{process.log_tail(30)}")
+        raise
+    finally:
+        for process in processes:
+            process.terminate()
