@@ -9,7 +9,8 @@ summary, so the cross-site cells follow). After a start the first check always r
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
+from functools import partial
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 import structlog
 from aiokafka import ConsumerRecord
@@ -38,24 +39,32 @@ async def registered_sites(bootstrap_servers: str, topic: str) -> list[InputReco
 
 
 class AsOfRefresher:
-    def __init__(self, wiring: Wiring, settings: ProcessorSettings) -> None:
-        self._wiring = wiring
-        self._settings = settings
+    def __init__(
+        self, *, read_sites: Callable[[], Awaitable[list[InputRecord]]],
+        forward: Callable[[list[InputRecord]], Awaitable[None]], today: Callable[[], datetime] = clock.current_as_of,
+    ) -> None:
+        self._read_sites = read_sites
+        self._forward = forward
+        self._today = today
         self.refreshed_for: datetime | None = None
 
     async def check(self) -> bool:
-        as_of = clock.current_as_of()
+        """Forward every site again if the day changed since the last refresh (or none happened)."""
+        as_of = self._today()
         if as_of == self.refreshed_for:
             return False
-        sites = await registered_sites(self._settings.kafka_bootstrap_servers, self._wiring.topics.platform.sites.name)
-        await self._wiring.forward_sites(sites)
+        sites = await self._read_sites()
+        await self._forward(sites)
         self.refreshed_for = as_of
         log.info("as_of_refreshed", as_of=as_of.isoformat(), sites=len(sites))
         return True
 
 
 def register_timers(wiring: Wiring, settings: ProcessorSettings) -> AsOfRefresher:
-    refresher = AsOfRefresher(wiring, settings)
+    refresher = AsOfRefresher(
+        read_sites=partial(registered_sites, settings.kafka_bootstrap_servers, wiring.topics.platform.sites.name),
+        forward=wiring.forward_sites,
+    )
 
     @wiring.app.timer(settings.as_of_check_interval_s, on_leader=True, name="as-of-refresh")
     async def refresh_as_of() -> None:

@@ -4,27 +4,35 @@ A realistic collaborative (13 sites, two waves, several thousand survey response
 of intervention) goes through the real ingest service and a real processor process on the
 local broker. Once the benchmarks topic is quiet, every cell on it (latest value per key,
 tombstones removed) equals the batch reference `compute_benchmarks` for the `as_of` the cells
-carry, and no record ever written to it could reveal fewer than k people.
+carry, no record ever written to it could reveal fewer than k people, each cell carries the
+trace of the submission it comes from, and records ingest would have refused are dead-lettered.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
+from opentelemetry import trace
 
+from shared.telemetry import inject_trace_headers
+
+from shared.convert import survey_response_to_proto
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.kafka import make_producer
 
 from tests.support.ingest import DATASET_NOW, running_ingest
-from tests.support.kafka import bootstrap_servers, new_namespace
+from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
 from tests.support.processor import (
     BenchmarksFollower, ProcessorProcess, arrival_order, privacy_violations, processor_env, submit_events,
 )
 
 pytestmark = pytest.mark.kafka
 
+tracer = trace.get_tracer(__name__)
 SCALE = 0.65  # about 3,500 survey responses and 450 intervention events
 TIMEOUT_S = 240
 
@@ -42,28 +50,64 @@ def reference_for(dataset):
     return expected
 
 
-async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset):
+async def publish_bad_records(topics) -> tuple[list[str], str]:
+    """Records ingest would have refused, written straight to the event topics: the processor
+    must dead-letter them, not count them. Returns their event ids and the trace they were sent in."""
+    unknown = replace(build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=0.01, seed=7).responses[0],
+                      instrument_id="ghost-survey", site_id="site-north")
+    producer = make_producer(bootstrap_servers())
+    await producer.start()
+    try:
+        with tracer.start_as_current_span("test-producer") as span:
+            headers = inject_trace_headers()
+            await producer.send_and_wait(topics.survey_responses.name, b"\xffnot a response", key=b"site-north",
+                                         headers=[*headers, ("event-id", b"garbage-1")])
+            await producer.send_and_wait(
+                topics.survey_responses.name, survey_response_to_proto(unknown).SerializeToString(),
+                key=b"site-north", headers=[*headers, ("event-id", unknown.event_id.encode())])
+    finally:
+        await producer.stop()
+    return ["garbage-1", unknown.event_id], format(span.get_span_context().trace_id, "032x")
+
+
+async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset, span_exporter):
     servers = bootstrap_servers()
     namespace = new_namespace()
     processor = ProcessorProcess(
-        processor_env(namespace=namespace, state_dir=tmp_path / "state", servers=servers), tmp_path / "processor.log"
+        processor_env(namespace=namespace, state_dir=tmp_path / "state", servers=servers, as_of_check_interval_s=3600),
+        tmp_path / "processor.log",
     )
     events = arrival_order([*dataset.responses, *dataset.interventions])
     assert len(dataset.responses) > 3000 and len(dataset.sites) == 13
     assert len({type(event.detail) for event in dataset.interventions}) == 9  # every intervention kind
     started = time.monotonic()
     try:
-        async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
+        async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest, \
+                BenchmarksFollower(servers, ingest.topics.benchmarks.name) as topic:
             processor.start()
+            # The registry first, as a collaborative starts: every site's (empty) reach cells appear.
+            await topic.wait_until(lambda view: all(f"reach/{s.site_id}/community_partnerships" in view
+                                                    for s in dataset.sites), timeout=60)
+            ready = time.monotonic()
             assert await submit_events(ingest, events) == len(events)
+            bad, bad_trace = await publish_bad_records(ingest.topics)
             pushed = time.monotonic()
-            async with BenchmarksFollower(servers, ingest.topics.benchmarks.name) as topic:
-                await topic.wait_for(reference_for(dataset), timeout=TIMEOUT_S, alive=lambda: processor.running)
-                finished = time.monotonic()
-                assert any(key.startswith("distribution/") for key in topic.view)
-                assert any(key.startswith("rank/") for key in topic.view)
-                assert privacy_violations(topic.records, 10, min_sites=10) == []
-        print(f"\ne2e: {len(events)} events pushed in {pushed - started:.1f} s, "
+            await topic.wait_for(reference_for(dataset), timeout=TIMEOUT_S, alive=lambda: processor.running)
+            finished = time.monotonic()
+            assert any(key.startswith("distribution/") for key in topic.view)
+            assert any(key.startswith("rank/") for key in topic.view)
+            assert privacy_violations(topic.records, 10, min_sites=10) == []
+            # One trace from the site's call to ingest, through the processor, to each cell.
+            trace.get_tracer_provider().force_flush()
+            calls = {format(span.context.trace_id, "032x") for span in span_exporter.get_finished_spans()
+                     if span.name == "IngestService/SubmitEvents"}
+            traces = {record.trace_id for record in topic.view.values()}
+            assert traces <= calls | {bad_trace} and traces & calls
+            letters = await read_topic(servers, ingest.topics.deadletter.name)
+            assert sorted(dict(r.headers)["event-id"].decode() for r in letters) == sorted(bad)
+            reasons = " ".join(dict(r.headers)["deadletter-reason"].decode() for r in letters)
+            assert "unknown instrument ghost-survey" in reasons and "SurveyResponse" in reasons
+        print(f"\ne2e: processor ready in {ready - started:.1f} s, {len(events)} events pushed in {pushed - ready:.1f} s, "
               f"benchmarks complete {finished - pushed:.1f} s later; {len(topic.records)} records written")
     except BaseException:
         print(processor.log_tail(60))

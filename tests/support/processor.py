@@ -54,13 +54,16 @@ class Published:
     cell: Cell | None
     as_of: datetime | None = None
     revision: int = 0
+    trace_id: str | None = None  # of the W3C traceparent header, if any
 
     @classmethod
-    def of(cls, key: bytes, value: bytes | None) -> Published:
+    def of(cls, key: bytes, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()) -> Published:
+        parent = dict(headers).get("traceparent")
+        trace_id = parent.decode().split("-")[1] if parent else None
         if value is None:
-            return cls(key.decode(), None)
+            return cls(key.decode(), None, trace_id=trace_id)
         message = benchmarks_pb2.BenchmarkCell.FromString(value)
-        return cls(message.key, cell_from_proto(message), cell_as_of(message), message.revision)
+        return cls(message.key, cell_from_proto(message), cell_as_of(message), message.revision, trace_id)
 
 
 def latest(records: Iterable[Published]) -> dict[str, Published]:
@@ -466,7 +469,7 @@ class BenchmarksFollower:
         count = 0
         for records in batches.values():
             for record in records:
-                published = Published.of(record.key, record.value)
+                published = Published.of(record.key, record.value, record.headers)
                 self.records.append(published)
                 if published.cell is None:
                     self.view.pop(published.key, None)
@@ -500,6 +503,13 @@ class BenchmarksFollower:
             if not alive():
                 raise AssertionError("the processor exited")
         raise AssertionError(self.describe_difference(reference))
+
+    async def wait_until(self, condition, *, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition(self.view):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out; {len(self.view)} cells on the topic")
+            await self.poll()
 
     def describe_difference(self, reference) -> str:
         if reference is None:

@@ -1,0 +1,78 @@
+"""The processor service's wiring, checked without a broker: settings, topics, topology, the day timer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from shared.settings import SettingsError, load_settings
+
+from services.processor.app import create_processor
+from services.processor.clock import day_start, next_revision
+from services.processor.inputs import InputRecord
+from services.processor.settings import ProcessorSettings
+from services.processor.timers import AsOfRefresher
+from services.processor.topics import ProcessorTopics
+
+
+def test_settings_come_from_the_environment():
+    settings = load_settings(ProcessorSettings, {
+        "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "JEDI_TOPIC_NAMESPACE": "t.", "JEDI_MIN_CELL_SIZE": "5",
+        "JEDI_TABLE_STORE": "memory", "JEDI_WEB_ENABLED": "false", "JEDI_BATCH_WINDOW_S": "0.2",
+    })
+    assert (settings.min_cell_size, settings.table_store, settings.web_enabled, settings.batch_window_s) == (
+        5, "memory", False, 0.2)
+    with pytest.raises(SettingsError):
+        load_settings(ProcessorSettings, {"JEDI_MIN_SITES": "many"})
+
+
+def test_changelogs_and_internal_topics_are_compacted_and_never_deleted():
+    topics = ProcessorTopics.of(ProcessorSettings(topic_namespace="t.", app_id="proc"))
+    internal = [spec for spec in topics.all if spec.name.startswith("t.proc-")]
+    assert {spec.name for spec in internal} == {
+        "t.proc-site-changes", "t.proc-site-summaries", "t.proc-sites-changelog", "t.proc-groups-changelog"}
+    for spec in internal:
+        assert spec.config["cleanup.policy"] == "compact" and "retention.ms" not in spec.config
+    partitions = {spec.name: spec.partitions for spec in topics.all}
+    assert partitions["t.proc-sites-changelog"] == partitions["t.jedi.survey-responses.v1"] == 6
+    assert partitions["t.proc-site-summaries"] == partitions["t.proc-groups-changelog"] == 1
+
+
+def test_the_factory_builds_the_topology_without_touching_kafka(tmp_path):
+    wiring = create_processor(ProcessorSettings(
+        kafka_bootstrap_servers="nowhere:1", topic_namespace="t.", app_id="proc", state_dir=tmp_path,
+        table_store="memory"))
+    app = wiring.app
+    assert app.conf.id == "t.proc"
+    assert set(app.agents) == {"site-stage", "cross-site-stage", "site-registry"}
+    assert {table.name: table.partitions for table in app.tables.values()} == {"sites": 6, "groups": 1}
+    assert wiring.faust_topics.site_inputs.topics == (
+        "t.jedi.survey-responses.v1", "t.jedi.interventions.v1", "t.proc-site-changes")
+    with pytest.raises(ValueError, match="JEDI_TABLE_STORE"):
+        create_processor(ProcessorSettings(table_store="redis"))
+
+
+def test_as_of_is_the_start_of_the_utc_day_and_revisions_only_grow():
+    assert day_start(datetime(2026, 3, 1, 23, 59, tzinfo=timezone.utc)) == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert next_revision(10**20) == 10**20 + 1
+    assert next_revision(0) > 1_700_000_000_000_000  # microseconds of the wall clock
+
+
+async def test_the_leader_forwards_every_site_again_when_the_day_changes():
+    today = [datetime(2026, 3, 1, tzinfo=timezone.utc)]
+    forwarded: list[list[InputRecord]] = []
+    sites = [InputRecord("sites", 0, offset, f"s{offset}".encode(), b"site") for offset in range(3)]
+
+    async def read_sites():
+        return sites
+
+    async def forward(records):
+        forwarded.append(records)
+
+    refresher = AsOfRefresher(read_sites=read_sites, forward=forward, today=lambda: today[0])
+    assert await refresher.check()  # the first check after a start always refreshes
+    assert not await refresher.check()
+    today[0] = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    assert await refresher.check()
+    assert forwarded == [sites, sites]
