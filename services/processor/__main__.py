@@ -34,7 +34,9 @@ def main() -> int:
     asyncio.set_event_loop(loop)
     topics = ProcessorTopics.of(settings)
     created = loop.run_until_complete(
-        ensure_topics(settings.kafka_bootstrap_servers, topics.all, replication_factor=settings.topic_replication_factor)
+        ensure_topics(
+            settings.kafka_bootstrap_servers, topics.all, replication_factor=settings.topic_replication_factor
+        )
     )
     log.info("processor_starting", app_id=topics.app_id, created_topics=created, store=settings.table_store,
              state_dir=str(settings.state_dir))

@@ -14,7 +14,10 @@ from opentelemetry import trace
 
 from shared.telemetry import context_from_headers, inject_trace_headers
 
-from services.processor.cross_stage import ALL_GROUPS, GroupRecord, GroupStep, decode_group, encode_group, group_key, group_step
+from services.processor import metrics
+from services.processor.cross_stage import (
+    ALL_GROUPS, GroupRecord, GroupStep, decode_group, encode_group, group_key, group_step,
+)
 from services.processor.inputs import InputRecord
 from services.processor.outbox import Outbox
 from services.processor.site_driver import RecordStore
@@ -46,6 +49,10 @@ class CrossDriver:
         return latest
 
     async def process(self, records: Sequence[InputRecord]) -> list[GroupStep]:
+        with metrics.BATCH_SECONDS.labels("cross_site").time():
+            return await self._process(records)
+
+    async def _process(self, records: Sequence[InputRecord]) -> list[GroupStep]:
         if not records:
             return []
         summaries = await self._summaries(records)
@@ -64,8 +71,9 @@ class CrossDriver:
                 )
                 if step is None:
                     continue
+                as_of, revision = step.record.as_of, step.record.revision
                 for cell in step.cells:
-                    await self._outbox.cell(cell, as_of=step.record.as_of, revision=step.record.revision, headers=headers)
+                    await self._outbox.cell(cell, as_of=as_of, revision=revision, headers=headers)
                 for key in step.withdrawn:
                     await self._outbox.withdraw(key, headers=headers)
                 steps.append(step)
@@ -73,6 +81,8 @@ class CrossDriver:
         await self._outbox.flush()
         for step in steps:
             self._store.save(anchor, group_key((step.record.wave, step.record.composite)), encode_group(step.record))
+        metrics.PUBLISHED.labels("cross_site", "cell").inc(sum(len(s.cells) for s in steps))
+        metrics.PUBLISHED.labels("cross_site", "tombstone").inc(sum(len(s.withdrawn) for s in steps))
         log.info("cross_site_batch", summaries=len(records), sites=len(summaries), groups_changed=len(steps),
                  cells=sum(len(s.cells) for s in steps), withdrawn=sum(len(s.withdrawn) for s in steps))
         return steps

@@ -95,7 +95,8 @@ def encode_group(record: GroupRecord) -> bytes:
             "wave": record.wave.value,
             "composite": record.composite.value,
             "scores": {
-                site_id: [s.score.percent_positive, s.score.mean, s.shown] for site_id, s in sorted(record.scores.items())
+                site_id: [shown.score.percent_positive, shown.score.mean, shown.shown]
+                for site_id, shown in sorted(record.scores.items())
             },
             "as_of": None if record.as_of is None else record.as_of.isoformat(),
             "published": sorted(record.published),

@@ -20,6 +20,7 @@ from opentelemetry import trace
 from shared.domain.model import Instrument, SurveyResponse
 from shared.telemetry import context_from_headers, inject_trace_headers
 
+from services.processor import metrics
 from services.processor.inputs import InputRecord, SiteTopics, site_input
 from services.processor.outbox import Outbox
 from services.processor.site_record import decode_record, encode_record, new_record
@@ -74,6 +75,10 @@ def _event_span(item: SiteInput[InputRecord]) -> Iterator[_EventScope]:
         yield _EventScope(span)
 
 
+def _span_context(record: InputRecord) -> trace.SpanContext:
+    return trace.get_current_span(context_from_headers(record.headers)).get_span_context()
+
+
 class SiteDriver:
     def __init__(
         self, *, topics: SiteTopics, store: RecordStore, outbox: Outbox, instruments: Instruments,
@@ -86,6 +91,10 @@ class SiteDriver:
         self._settings = settings
 
     async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
+        with metrics.BATCH_SECONDS.labels("site").time():
+            return await self._process(records)
+
+    async def _process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
         by_site: dict[tuple[int, str], list[SiteInput[InputRecord]]] = {}
         for record in records:
             if not record.key:
@@ -108,6 +117,12 @@ class SiteDriver:
         for anchor, site_id, step in steps:
             self._store.save(anchor, site_id, encode_record(step.record))
         done = [step for _, _, step in steps]
+        for step in done:
+            metrics.INPUTS.labels("applied").inc(step.applied)
+            metrics.INPUTS.labels("duplicate").inc(step.duplicates)
+            metrics.INPUTS.labels("rejected").inc(len(step.rejected))
+            metrics.PUBLISHED.labels("site", "cell").inc(len(step.cells))
+            metrics.PUBLISHED.labels("site", "tombstone").inc(len(step.withdrawn))
         log.info(
             "site_batch", records=len(records), sites=len(done), applied=sum(s.applied for s in done),
             duplicates=sum(s.duplicates for s in done), rejected=sum(len(s.rejected) for s in done),
@@ -120,17 +135,18 @@ class SiteDriver:
         for inputs in groups:
             for item in inputs:
                 payload = getattr(item, "payload", None)
-                if isinstance(payload, SurveyResponse) and (payload.instrument_id, payload.instrument_version) not in known:
+                if isinstance(payload, SurveyResponse) and (
+                    (payload.instrument_id, payload.instrument_version) not in known
+                ):
                     await self._instruments.refresh()  # registered a moment ago? read the registry to its end
                     return
 
-    async def _publish(self, step: SiteStep[InputRecord], inputs: list[SiteInput[InputRecord]], as_of: datetime) -> None:
+    async def _publish(
+        self, step: SiteStep[InputRecord], inputs: list[SiteInput[InputRecord]], as_of: datetime
+    ) -> None:
         events = [item.ref for item in inputs if isinstance(item, SiteEvent)] or [inputs[-1].ref]
-        links = [
-            trace.Link(span_context)
-            for record in events[-MAX_LINKS - 1:-1]
-            if (span_context := trace.get_current_span(context_from_headers(record.headers)).get_span_context()).is_valid
-        ]
+        contexts = [_span_context(record) for record in events[-MAX_LINKS - 1:-1]]
+        links = [trace.Link(context) for context in contexts if context.is_valid]
         with tracer.start_as_current_span(
             "processor.publish_site", context=context_from_headers(events[-1].headers), links=links,
             kind=trace.SpanKind.PRODUCER,

@@ -29,7 +29,8 @@ class ProcessorTopics:
         return cls(Topics(namespace), f"{namespace}{settings.app_id}", settings.max_record_bytes)
 
     def _internal(self, name: str, partitions: int) -> TopicSpec:
-        return TopicSpec(f"{self.app_id}-{name}", partitions, {**COMPACTED, "max.message.bytes": str(self.max_record_bytes)})
+        config = {**COMPACTED, "max.message.bytes": str(self.max_record_bytes)}
+        return TopicSpec(f"{self.app_id}-{name}", partitions, config)
 
     @property
     def site_partitions(self) -> int:

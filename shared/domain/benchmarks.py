@@ -21,7 +21,7 @@ from shared.domain.aggregates import ROLE, TOTAL, SiteState, apply_intervention,
 from shared.domain.benchmark_set import BenchmarkSet, Cell
 from shared.domain.cells import CompositeCell, Experience, ExperienceCell, ResponseCell
 from shared.domain.comparisons import change_cells, disparity_cells
-from shared.domain.cross_site import SOPS_MIN_RESPONSES, cross_site_cells  # noqa: F401 (re-exported)
+from shared.domain.cross_site import cross_site_cells
 from shared.domain.model import Instrument, InterventionEvent, Role, Site, SurveyResponse
 from shared.domain.reach import reach_cells
 from shared.domain.statistics import mean_with_interval, wilson_interval

@@ -107,7 +107,8 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
             assert sorted(dict(r.headers)["event-id"].decode() for r in letters) == sorted(bad)
             reasons = " ".join(dict(r.headers)["deadletter-reason"].decode() for r in letters)
             assert "unknown instrument ghost-survey" in reasons and "SurveyResponse" in reasons
-        print(f"\ne2e: processor ready in {ready - started:.1f} s, {len(events)} events pushed in {pushed - ready:.1f} s, "
+        print(f"\ne2e: processor ready in {ready - started:.1f} s, "
+              f"{len(events)} events pushed in {pushed - ready:.1f} s, "
               f"benchmarks complete {finished - pushed:.1f} s later; {len(topic.records)} records written")
     except BaseException:
         print(processor.log_tail(60))

@@ -193,11 +193,14 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
             back = start(tmp_path, "worker-1-again", namespace, "state-1")  # rebalances again
             processes.append(back)
             await wait_for_log(back, says("Worker ready"))
+            survivors = [workers[1], back]
+            seen = sum(batches_logged(p, "duplicates") for p in survivors)
             duplicates = [*dataset.responses[:60], *dataset.interventions[:20]]
             await publish_again(topics, duplicates)
-            survivors = [workers[1], back]
-            await wait_for_log(back, lambda _: sum(batches_logged(p, "duplicates") for p in survivors) >= len(duplicates))
-            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: back.running and workers[1].running)
+            await wait_for_log(
+                back, lambda _: sum(batches_logged(p, "duplicates") for p in survivors) >= seen + len(duplicates))
+            both_alive = lambda: back.running and workers[1].running  # noqa: E731
+            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=both_alive)
     except BaseException:
         for process in processes:
             print(f"--- {process.log_path.name}\n{process.log_tail(30)}")

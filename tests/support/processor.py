@@ -114,7 +114,8 @@ def publications(records: Iterable[Published]) -> list[dict[str, Cell]]:
 
 
 def privacy_violations(
-    records: Sequence[Published], k: int, min_sites: int, *, published_together: Iterable[Sequence[Published]] | None = None
+    records: Sequence[Published], k: int, min_sites: int, *,
+    published_together: Iterable[Sequence[Published]] | None = None,
 ) -> list[str]:
     """Every way a record ever written, or a publication it belongs to, could reveal fewer than k people.
 

@@ -39,7 +39,8 @@ async def test_events_the_core_refuses_are_dead_lettered_once_with_the_reason():
     assert any("1..5" in reason for reason in reasons)
     assert any("SurveyResponse" in reason for reason in reasons)
     assert headers_of(letters, "deadletter-topic") == [pipeline.site_topics.survey_responses.encode()] * 3
-    assert [value for key, value, _ in letters][:1] == [survey_response_to_proto(unknown_instrument).SerializeToString()]
+    original = survey_response_to_proto(unknown_instrument).SerializeToString()
+    assert [value for key, value, _ in letters][:1] == [original]
     expected = reference([SITES[0]], [INSTRUMENT], good, k=1, min_sites=1)
     assert {key: r.cell for key, r in latest(pipeline.published()).items()} == expected.by_key()
 
