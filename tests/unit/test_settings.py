@@ -1,0 +1,32 @@
+"""Settings come from defaults, then the environment, then explicit overrides; bad values name the variable."""
+
+from pathlib import Path
+
+import pytest
+
+from shared.settings import SettingsError, load_settings
+from services.ingest.settings import IngestSettings
+from services.processor.settings import ProcessorSettings
+
+
+def test_defaults_without_environment():
+    settings = load_settings(IngestSettings, environ={})
+    assert settings.port == 50051 and settings.host == "127.0.0.1"
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:19092"
+    assert settings.site_id is None
+
+
+def test_environment_then_overrides():
+    environ = {"KAFKA_BOOTSTRAP_SERVERS": "k:9092", "JEDI_PORT": "6000", "JEDI_SITE_ID": "site-north",
+               "JEDI_CREDENTIALS_FILE": "/etc/jedi/keys.json", "JEDI_TLS_CERT_FILE": ""}
+    settings = load_settings(IngestSettings, environ=environ, port=7000)
+    assert settings.kafka_bootstrap_servers == "k:9092"
+    assert settings.port == 7000
+    assert settings.site_id == "site-north"
+    assert settings.credentials_file == Path("/etc/jedi/keys.json")
+    assert settings.tls_cert_file is None
+
+
+def test_a_bad_value_names_the_variable():
+    with pytest.raises(SettingsError, match="JEDI_MIN_CELL_SIZE='ten'"):
+        load_settings(ProcessorSettings, environ={"JEDI_MIN_CELL_SIZE": "ten"})
