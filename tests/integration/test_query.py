@@ -28,18 +28,19 @@ from shared.domain.benchmark_set import DistributionCell, Measure, RankCell, Rea
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.model import WAVE_ORDER, Composite, GroupDimension, Wave
 from services import cli
+from services.cli import query as query_cli
 from services.query import enums
 
 from tests.support.query import dataset, reference, running_query, unsuppressed
 
-pytestmark = [pytest.mark.kafka, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = pytest.mark.kafka
 
 SITE_IDS = [site.site_id for site in dataset().sites]
 WAVES = sorted({c.wave for c in reference().of_type(CompositeCell)}, key=WAVE_ORDER.index)
 SERVICE = "jedi.v1.BenchmarkService"
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def query(tmp_path_factory):
     async with running_query(tmp_path_factory.mktemp("query")) as harness:
         yield harness
@@ -529,3 +530,15 @@ async def test_cli_prints_tables_and_refuses_a_site_the_comparison(query, capsys
         status = await asyncio.to_thread(cli.main, ["query", *command, *common, "--api-key", query.key("coordinator")])
         assert status == 0, command
         assert "(nothing published)" not in capsys.readouterr().out, command
+
+
+async def test_the_demo_report_waits_for_the_reference_then_prints_both_tables(query, capsys):
+    status = await query_cli.print_demo_report(
+        query.address, query.key("coordinator"), query.key("site-north"), "site-north", dataset(), wait_s=30,
+    )
+    out = capsys.readouterr().out
+    assert status == 0
+    assert "agrees with the batch reference" in out
+    assert "Sites compared on belonging, wave follow_up" in out and "Riverside Teaching Hospital" in out
+    scorecard = out[out.index("Scorecard:"):]
+    assert scorecard.startswith("Scorecard: Northern University Hospital") and "Riverside" not in scorecard
