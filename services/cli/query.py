@@ -96,6 +96,8 @@ async def _call(run, arguments: argparse.Namespace) -> int:
         except grpc.aio.AioRpcError as error:
             print(describe_error(error), file=sys.stderr)
             return 1
+        except BrokenPipeError:  # piped into `head`: the reader has what it wanted
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
