@@ -21,8 +21,10 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def kafka_script(command: str) -> None:
+    # Without KAFKA_BOOTSTRAP_SERVERS: with it set, kafka.sh uses that cluster and starts nothing.
+    environment = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
     subprocess.run(["bash", str(REPO / "scripts/kafka.sh"), command], check=True, cwd=REPO,
-                   stdout=subprocess.DEVNULL, timeout=180)
+                   env=environment, stdout=subprocess.DEVNULL, timeout=180)
 
 
 @pytest.mark.skipif(not (REPO / ".local/kafka.pid").exists(),
