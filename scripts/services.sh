@@ -18,8 +18,9 @@ start_one() {
     log "$name already runs (pid $(cat "$pid_file"))"
     return
   fi
-  # setsid: the service gets its own process group, so `stop` can end its children too.
-  (cd "$ROOT" && setsid env "$@" >"$LOGS/$name.log" 2>&1 < /dev/null & echo $! >"$pid_file")
+  # exec: the recorded pid is the service itself, which `stop` signals.
+  (cd "$ROOT" && exec env "$@") >"$LOGS/$name.log" 2>&1 < /dev/null &
+  echo $! >"$pid_file"
   log "started $name (pid $(cat "$pid_file"), log .local/logs/$name.log)"
 }
 
@@ -57,9 +58,9 @@ stop_one() {
   [[ -f "$pid_file" ]] || return 0
   local pid; pid="$(cat "$pid_file")"
   if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
-    kill -KILL -- "-$pid" 2>/dev/null || true
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    kill -KILL "$pid" 2>/dev/null || true
     log "stopped $name"
   fi
   rm -f "$pid_file"

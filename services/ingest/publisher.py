@@ -63,15 +63,15 @@ class EventPublisher:
                 )
             except KafkaError as error:
                 futures.append(_failed(error))
-        outcomes = await asyncio.gather(
-            *(asyncio.wait_for(future, self._send_timeout_s) for future in futures),
-            return_exceptions=True,
-        )
-        stored = [not isinstance(outcome, BaseException) for outcome in outcomes]
-        if not all(stored):
-            first_error = next(o for o in outcomes if isinstance(o, BaseException))
-            log.warning("publish_failed", failed=stored.count(False), error=repr(first_error))
+        # asyncio.wait, not wait_for: a record's future must not be cancelled, so that what the
+        # producer still delivers while being discarded is known as stored.
+        _, late = await asyncio.wait(futures, timeout=self._send_timeout_s)
+        if late or any(future.exception() is not None for future in futures):
             await self._discard(producer)
+        stored = [future.done() and not future.cancelled() and future.exception() is None
+                  for future in futures]
+        if not all(stored):
+            log.warning("publish_failed", failed=stored.count(False), of=len(stored))
         return stored
 
     async def _current_producer(self) -> AIOKafkaProducer:
@@ -93,6 +93,9 @@ class EventPublisher:
                 return  # a concurrent request already replaced it
             self._producer = None
         log.info("producer_discarded")
+        # Fail what still waits in its buffer instead of letting stop() flush it later: a record
+        # answered as "not stored" must not turn up in Kafka beside the client's retry.
+        broken._message_accumulator.fail_all(KafkaError("producer discarded after a failed publish"))
         try:
             await asyncio.wait_for(broken.stop(), 10)
         except Exception as error:  # it is being thrown away regardless
