@@ -1,0 +1,181 @@
+"""The whole platform as it runs in production: three service processes on real sockets.
+
+Sites push their data with their own keys to `python -m services.ingest`; the benchmarks come
+out of `python -m services.processor` and are read from `python -m services.query`, both as
+answers and as a live Watch stream. Every service exposes /metrics and logs JSON without any
+survey content.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from pathlib import Path
+
+import pytest
+from jedi.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
+
+from shared.clients import call_metadata, open_channel
+from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
+from shared.convert_benchmarks import cell_from_proto
+from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.cells import CompositeCell
+from shared.domain.model import Wave
+
+from tests.support.credentials import write_credentials
+from tests.support.ingest import DATASET_NOW, demo_dataset
+from tests.support.kafka import bootstrap_servers, new_namespace
+
+pytestmark = pytest.mark.kafka
+ROOT = Path(__file__).resolve().parents[2]
+SITE = "site-north"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class ServiceProcess:
+    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+        self.log_path = log_path
+        with open(log_path, "wb") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env},
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+
+    def stop(self) -> int:
+        self.process.terminate()
+        try:
+            return self.process.wait(60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(10)
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
+
+async def wait_serving(address: str, process: ServiceProcess, timeout: float = 120) -> None:
+    for _ in range(int(timeout * 2)):
+        assert process.process.poll() is None, "\n".join(process.log_lines()[-30:])
+        check = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "services.healthcheck", address,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        if await check.wait() == 0:
+            return
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{address} never became SERVING")
+
+
+def metrics_text(port: int) -> str:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as reply:
+        return reply.read().decode()
+
+
+@pytest.fixture
+async def platform(tmp_path):
+    dataset = demo_dataset()
+    keys = write_credentials(tmp_path, [site.site_id for site in dataset.sites])
+    namespace = new_namespace()
+    ports = {name: free_port() for name in ("ingest", "query", "ingest_metrics", "processor_metrics",
+                                            "query_metrics", "processor_web")}
+    common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(), "JEDI_TOPIC_NAMESPACE": namespace,
+              "JEDI_CREDENTIALS_FILE": str(keys.path), "PYTHONUNBUFFERED": "1"}
+    ingest = ServiceProcess("services.ingest", {**common, "JEDI_PORT": str(ports["ingest"]),
+                            "JEDI_METRICS_PORT": str(ports["ingest_metrics"])}, tmp_path / "ingest.log")
+    services = [ingest]
+    try:
+        await wait_serving(f"127.0.0.1:{ports['ingest']}", ingest)  # ingest creates the topics
+        services.append(ServiceProcess("services.processor", {
+            **common, "JEDI_STATE_DIR": str(tmp_path / "state"), "JEDI_APP_ID": f"{namespace}processor",
+            "JEDI_METRICS_PORT": str(ports["processor_metrics"]), "JEDI_WEB_PORT": str(ports["processor_web"]),
+        }, tmp_path / "processor.log"))
+        query = ServiceProcess("services.query", {**common, "JEDI_PORT": str(ports["query"]),
+                               "JEDI_METRICS_PORT": str(ports["query_metrics"])}, tmp_path / "query.log")
+        services.append(query)
+        await wait_serving(f"127.0.0.1:{ports['query']}", query)
+        yield dataset, keys, ports, services
+    finally:
+        for service in reversed(services):
+            service.stop()
+
+
+async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmarks(platform):
+    dataset, keys, ports, services = platform
+    reference = compute_benchmarks(dataset.sites, [dataset.instrument], dataset.responses,
+                                   dataset.interventions, as_of=DATASET_NOW)
+    expected = {cell.key: cell for cell in reference.of_type(CompositeCell)
+                if cell.site_id == SITE and cell.wave is Wave.BASELINE}
+    assert expected, "the reference publishes site-north's baseline composites"
+
+    async with open_channel(f"127.0.0.1:{ports['ingest']}") as ingest_channel, \
+            open_channel(f"127.0.0.1:{ports['query']}") as query_channel:
+        ingest = ingest_pb2_grpc.IngestServiceStub(ingest_channel)
+        query = query_pb2_grpc.BenchmarkServiceStub(query_channel)
+        coordinator = call_metadata(keys.coordinator)
+        await ingest.PutInstrument(ingest_pb2.PutInstrumentRequest(
+            instrument=instrument_to_proto(dataset.instrument)), metadata=coordinator)
+        for site in dataset.sites:
+            await ingest.PutSite(ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=coordinator)
+
+        # A dashboard subscribes before any data arrives.
+        watch = query.Watch(query_pb2.WatchRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE),
+                            metadata=call_metadata(keys.sites[SITE]))
+        watched: dict[str, object] = {}
+
+        async def follow() -> None:
+            async for message in watch:
+                for cell in message.cells:
+                    watched[cell.key] = cell_from_proto(cell)
+                if all(watched.get(key) == cell for key, cell in expected.items()):
+                    return
+
+        follower = asyncio.create_task(follow())
+
+        # Each site pushes its own events with its own key, incidents in lifecycle order.
+        for site in dataset.sites:
+            events = sorted((e for e in (*dataset.responses, *dataset.interventions) if e.site_id == site.site_id),
+                            key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at)
+            for start in range(0, len(events), 500):
+                reply = await ingest.SubmitEvents(
+                    ingest_pb2.SubmitEventsRequest(events=[event_to_proto(e) for e in events[start:start + 500]]),
+                    metadata=call_metadata(keys.sites[site.site_id]))
+                assert reply.rejected_count == 0, reply
+
+        await asyncio.wait_for(follower, 180)  # the dashboard saw every expected cell arrive
+        watch.cancel()
+
+        scorecard = await query.GetSiteScorecard(
+            query_pb2.GetSiteScorecardRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE), metadata=coordinator)
+        served = {cell.key: cell_from_proto(cell) for composite in scorecard.composites
+                  for cell in (composite.total, *composite.breakdowns)}
+        assert served == expected
+
+    assert "jedi_ingest_events_total" in metrics_text(ports["ingest_metrics"])
+    assert "jedi_ingest_rejections_total" in metrics_text(ports["ingest_metrics"])
+    assert "jedi_ingest_publish_seconds_bucket" in metrics_text(ports["ingest_metrics"])
+    processor_metrics = metrics_text(ports["processor_metrics"])
+    assert "jedi_processor_inputs_total" in processor_metrics
+    assert "jedi_processor_consumer_lag" in processor_metrics
+    query_metrics = metrics_text(ports["query_metrics"])
+    assert "jedi_query_request_seconds_bucket" in query_metrics
+    assert "jedi_query_watch_subscribers" in query_metrics
+
+    for service in services:
+        assert service.stop() == 0, "\n".join(service.log_lines()[-20:])
+    item_codes = {item.code for item in dataset.instrument.items}
+    for service in services:
+        for line in service.log_lines():
+            # No survey content in any log line: no answers, no item codes, no group values.
+            assert not any(f'"{code}"' in line or f"'{code}'" in line for code in item_codes), line
+            assert "answers" not in line, line
+    ingest_lines = [json.loads(line) for line in services[0].log_lines() if line.startswith("{")]
+    assert any(entry.get("event") == "ingest_serving" for entry in ingest_lines)
