@@ -81,7 +81,7 @@ async def replay_topics(
     caller has then seen everything published before it asked. With `follow`, goes on
     with new records until `stop` is set, and sets `caught_up` once the end is reached.
     """
-    partitions = await _partitions_of(bootstrap_servers, topics)
+    partitions = await topic_partitions(bootstrap_servers, topics)
     if not partitions:
         if caught_up is not None:
             caught_up.set()
@@ -113,16 +113,24 @@ async def replay_topics(
         await consumer.stop()
 
 
-async def _partitions_of(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+async def topic_partitions(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+    """Every partition of `topics`, in order; raises if a topic does not exist.
+
+    Asked of the admin client: a consumer knows the partitions only of topics it subscribed to.
+    """
+    topics = list(topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
-        descriptions = await admin.describe_topics(list(topics))
+        descriptions = await admin.describe_topics(topics)
     finally:
         await admin.close()
+    found = {d["topic"]: d for d in descriptions if d["error_code"] == 0}
+    missing = [topic for topic in topics if topic not in found]
+    if missing:
+        raise RuntimeError(f"topics not found: {missing}")
     return [
-        TopicPartition(description["topic"], partition["partition"])
-        for description in descriptions
-        if description["error_code"] == 0
-        for partition in sorted(description["partitions"], key=lambda p: p["partition"])
+        TopicPartition(topic, partition["partition"])
+        for topic in topics
+        for partition in sorted(found[topic]["partitions"], key=lambda p: p["partition"])
     ]

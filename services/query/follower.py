@@ -6,7 +6,7 @@ import asyncio
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from shared.kafka import topic_partitions
 
 from services.query.records import decode_cell_record, decode_site_record
 from services.query.view import View
@@ -54,7 +54,7 @@ class ViewFollower:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        partitions = await _partitions_of(self.bootstrap_servers, [self.cells_topic, self.sites_topic])
+        partitions = await topic_partitions(self.bootstrap_servers, [self.cells_topic, self.sites_topic])
         consumer.assign(partitions)
         for tp in partitions:
             if tp in self._positions:
@@ -91,24 +91,6 @@ class ViewFollower:
             if position < end:
                 return
         self.view.mark_caught_up()
-
-
-async def _partitions_of(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        descriptions = await admin.describe_topics(topics)
-    finally:
-        await admin.close()
-    found = {d["topic"]: d for d in descriptions if d["error_code"] == 0}
-    missing = [topic for topic in topics if topic not in found]
-    if missing:
-        raise RuntimeError(f"topics not found: {missing}")
-    return [
-        TopicPartition(topic, partition["partition"])
-        for topic in topics
-        for partition in sorted(found[topic]["partitions"], key=lambda p: p["partition"])
-    ]
 
 
 async def follow_forever(follower: ViewFollower, stop: asyncio.Event, retry_s: float = 1.0) -> None:
