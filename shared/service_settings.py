@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from shared.settings import env_var
 
@@ -21,3 +22,15 @@ class CommonSettings:
     metrics_port: int = 0
     # 0.0.0.0 in a container, so the cluster's Prometheus can scrape it.
     metrics_host: str = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class GrpcServiceSettings(CommonSettings):
+    """A gRPC service's listening address, credentials and optional TLS."""
+
+    host: str = "127.0.0.1"
+    port: int = 0  # JEDI_PORT; each service sets its own default
+    # JSON file of hashed API keys (see shared/auth.py).
+    credentials_file: Path = Path(".local/credentials.json")
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None

@@ -3,18 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from shared.service_settings import CommonSettings
+from shared.service_settings import GrpcServiceSettings
 
 
 @dataclass(frozen=True)
-class QuerySettings(CommonSettings):
-    host: str = "127.0.0.1"
+class QuerySettings(GrpcServiceSettings):
     port: int = 50061  # JEDI_PORT
-    credentials_file: Path = Path(".local/credentials.json")
-    tls_cert_file: Path | None = None
-    tls_key_file: Path | None = None
     # Defence in depth: the view refuses a cell describing fewer than k people, or a
     # distribution or rank over fewer than `min_sites` sites, even though the topic should
     # hold none (same variable as the processor's k: JEDI_MIN_CELL_SIZE).
