@@ -19,6 +19,7 @@ from shared.settings import load_settings
 from shared.telemetry import configure_tracing
 
 from services.processor.app import create_processor
+from services.processor.lag import start_lag_sampler
 from services.processor.settings import ProcessorSettings
 from services.processor.topics import ProcessorTopics
 
@@ -41,6 +42,9 @@ def main() -> int:
     log.info("processor_starting", app_id=topics.app_id, created_topics=created, store=settings.table_store,
              state_dir=str(settings.state_dir))
     wiring = create_processor(settings)
+    if settings.metrics_port:
+        start_lag_sampler(settings.kafka_bootstrap_servers, topics.app_id,
+                          [topics.platform.interventions.name, topics.platform.survey_responses.name])
     worker = faust.Worker(
         wiring.app, loop=loop, loglevel=settings.log_level, override_logging=False, quiet=True,
         redirect_stdouts=False,
