@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Awaitable, Callable, Sequence
 
 import structlog
 
-from services.processor.faust_context import input_record
+from services.processor.faust_adapters import input_record
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import faust
 
 from services.processor.agents import register_agents
+from services.processor.faust_adapters import seek_to_applied_offsets
 from services.processor.settings import ProcessorSettings
 from services.processor.timers import register_timers
 from services.processor.topics import ProcessorTopics
@@ -42,6 +43,7 @@ def faust_app(settings: ProcessorSettings, topics: ProcessorTopics) -> faust.App
 
 def create_processor(settings: ProcessorSettings) -> Wiring:
     """The Faust app with its topics, tables, agents and timer, wired to the drivers."""
+    seek_to_applied_offsets()
     topics = ProcessorTopics.of(settings)
     wiring = wire(faust_app(settings, topics), settings, topics)
     register_agents(wiring, settings)

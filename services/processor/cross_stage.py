@@ -79,12 +79,12 @@ def group_step(
     summaries = list(summaries)
     scores = _scores_after(record, summaries)
     as_of = max([s.as_of for s in summaries] + ([record.as_of] if record.as_of else []), default=None)
-    if scores == dict(record.scores) and as_of == record.as_of:
-        return None
     if as_of is None or (not scores and not record.published):
         return None  # nothing was or is to be published
     cells = group_publication(record.wave, record.composite, scores, min_sites=min_sites)
     keys = frozenset(cell.key for cell in cells)
+    if scores == dict(record.scores) and as_of == record.as_of and keys == record.published:
+        return None  # published as it is (a stored record with more keys may be on the topic: not this)
     updated = replace(record, scores=scores, as_of=as_of, published=keys, revision=next_revision(record.revision))
     return GroupStep(updated, cells, tuple(sorted(record.published - keys)))
 

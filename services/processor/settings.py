@@ -32,6 +32,9 @@ class ProcessorSettings(CommonSettings):
     as_of_check_interval_s: float = 30.0
     # How long an event for an unknown instrument waits for the registry to catch up.
     registry_wait_s: float = 10.0
+    # A partition behind its end, its commits not moving and nothing in processing for this long,
+    # is sought back to its committed offset (see watchdog.py).
+    stall_patience_s: float = 20.0
     # Kafka group membership: a worker that stops heartbeating loses its partitions after this.
     session_timeout_s: float = 10.0
     heartbeat_interval_s: float = 1.0

@@ -1,8 +1,11 @@
 """Stage one's batch loop: records in, cells and summaries out, then the site values stored.
 
-For a batch (any mix of partitions, sites and input topics) it groups the records by site,
-folds each site's inputs into its stored record (`site_stage.site_step`), writes everything
-to the outbox, waits for Kafka to acknowledge it all, and only then stores the new records.
+For a batch (any mix of partitions, sites and input topics) it groups the records by site and
+folds each site's inputs into its stored record (`site_stage.site_step`). Then, in order:
+stores (durably) that any key about to be published for the first time may be on the topic;
+writes the cells, tombstones, summaries and dead letters to the outbox and waits for Kafka to
+acknowledge them all; only then stores the new records, and waits for their changelog records
+before the batch is acknowledged (and its offsets may be committed).
 Each event is handled in a span continuing the trace its producer put in the headers; the
 cells of a site are sent in a span continuing the last event's trace, and carry its context.
 """
@@ -10,9 +13,10 @@ cells of a site are sent in a span continuing the last event's trace, and carry 
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Awaitable, Callable, Iterator, Mapping, Protocol, Sequence
 
 import structlog
 from opentelemetry import trace
@@ -21,6 +25,7 @@ from shared.domain.model import Instrument, SurveyResponse
 from shared.telemetry import context_from_headers, inject_trace_headers
 
 from services.processor import metrics
+from services.processor.input_tracker import InputPartition, InputTracker
 from services.processor.inputs import InputRecord, SiteTopics, site_input
 from services.processor.outbox import Outbox
 from services.processor.site_record import decode_record, encode_record, new_record
@@ -31,11 +36,18 @@ tracer = trace.get_tracer(__name__)
 MAX_LINKS = 64
 
 
+Rewind = Callable[[dict[InputPartition, int]], Awaitable[None]]  # read input partitions again from offsets
+
+
 class RecordStore(Protocol):
-    """The site table. `anchor` is a record of the partition the key lives in."""
+    """A table. `anchor` is a record of the partition the key lives in."""
 
     def load(self, anchor: InputRecord, key: str) -> bytes | None: ...
     def save(self, anchor: InputRecord, key: str, value: bytes) -> None: ...
+    def peek(self, key: str) -> bytes | None:
+        """The value of a key unique across partitions, outside any batch."""
+    async def flush(self) -> None:
+        """Return once every value saved so far is durable (in the changelog)."""
 
 
 class Instruments(Protocol):
@@ -75,6 +87,14 @@ def _event_span(item: SiteInput[InputRecord]) -> Iterator[_EventScope]:
         yield _EventScope(span)
 
 
+def _offset_ranges(records: Sequence[InputRecord]) -> dict[str, str]:
+    """For the batch log: "topic:partition" -> "first-last" offsets."""
+    ranges: dict[str, list[int]] = {}
+    for record in records:
+        ranges.setdefault(f"{record.topic}:{record.partition}", []).append(record.offset)
+    return {tp: f"{min(offsets)}-{max(offsets)}" for tp, offsets in sorted(ranges.items())}
+
+
 def _span_context(record: InputRecord) -> trace.SpanContext:
     return trace.get_current_span(context_from_headers(record.headers)).get_span_context()
 
@@ -82,41 +102,56 @@ def _span_context(record: InputRecord) -> trace.SpanContext:
 class SiteDriver:
     def __init__(
         self, *, topics: SiteTopics, store: RecordStore, outbox: Outbox, instruments: Instruments,
-        settings: SiteStageSettings,
+        settings: SiteStageSettings, rewind: Rewind,
     ) -> None:
         self._topics = topics
         self._store = store
         self._outbox = outbox
         self._instruments = instruments
         self._settings = settings
+        self._rewind = rewind
+        self._tracker = InputTracker(store, compacted=[topics.site_changes])
+        self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
 
     async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
         with metrics.BATCH_SECONDS.labels("site").time():
             return await self._process(records)
 
     async def _process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
+        admitted = self._tracker.admit(records)
         by_site: dict[tuple[int, str], list[SiteInput[InputRecord]]] = {}
-        for record in records:
+        for record in admitted.records:
             if not record.key:
                 await self._outbox.dead_letter(record, "the record has no key (a site id)")
                 continue
             by_site.setdefault((record.partition, record.site_id), []).append(site_input(record, self._topics))
         await self._refresh_instruments_if_needed(by_site.values())
         as_of = self._settings.as_of()
-        steps = []
+        planned = []
         for (_, site_id), inputs in by_site.items():
             stored = self._store.load(inputs[0].ref, site_id)
+            before = decode_record(stored) if stored is not None else new_record(site_id)
             step = site_step(
-                decode_record(stored) if stored is not None else new_record(site_id), inputs,
-                self._instruments.instruments, as_of=as_of, min_cell_size=self._settings.min_cell_size,
-                next_revision=self._settings.next_revision, around=_event_span,
+                before, inputs, self._instruments.instruments, as_of=as_of,
+                min_cell_size=self._settings.min_cell_size, next_revision=self._settings.next_revision,
+                around=_event_span,
             )
+            planned.append((inputs, site_id, before, step))
+        await self._declare_intent(planned)
+        for inputs, _, _, step in planned:
             await self._publish(step, inputs, as_of)
-            steps.append((inputs[0].ref, site_id, step))
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
-        for anchor, site_id, step in steps:
-            self._store.save(anchor, site_id, encode_record(step.record))
-        done = [step for _, _, step in steps]
+        for inputs, site_id, _, step in planned:
+            self._store.save(inputs[0].ref, site_id, encode_record(step.record))
+        self._tracker.save(admitted)
+        # Durable before the batch is acknowledged: its offsets may be committed right after, and
+        # Faust's own flush before a commit does not wait for every changelog record.
+        await self._store.flush()
+        if admitted.rewinds:
+            log.warning("input_gap_reading_again", partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()})
+            await self._rewind(admitted.rewinds)
+        self.last_batch_at = time.monotonic()
+        done = [step for _, _, _, step in planned]
         for step in done:
             metrics.INPUTS.labels("applied").inc(step.applied)
             metrics.INPUTS.labels("duplicate").inc(step.duplicates)
@@ -124,11 +159,32 @@ class SiteDriver:
             metrics.PUBLISHED.labels("site", "cell").inc(len(step.cells))
             metrics.PUBLISHED.labels("site", "tombstone").inc(len(step.withdrawn))
         log.info(
-            "site_batch", records=len(records), sites=len(done), applied=sum(s.applied for s in done),
+            "site_batch", records=len(records), sites=len(done), offsets=_offset_ranges(records),
+            skipped=len(records) - len(admitted.records), applied=sum(s.applied for s in done),
             duplicates=sum(s.duplicates for s in done), rejected=sum(len(s.rejected) for s in done),
             cells=sum(len(s.cells) for s in done), withdrawn=sum(len(s.withdrawn) for s in done),
         )
         return done
+
+    async def _declare_intent(self, planned) -> None:
+        """Before publishing a key for the first time, store that it may be on the topic.
+
+        If the process dies after publishing and before storing the new value, the batch is
+        replayed against the stored value, perhaps with more events, and may hide that cell:
+        only a stored `published` naming it lets the replay withdraw it.
+        """
+        intents = [
+            (inputs[0].ref, site_id, replace(before, published=before.published | step.record.published))
+            for inputs, site_id, before, step in planned
+            if not step.record.published <= before.published
+        ]
+        for anchor, site_id, intent in intents:
+            self._store.save(anchor, site_id, encode_record(intent))
+        if intents:
+            await self._store.flush()
+
+    def resume_offsets(self, inputs, *, default: int | None = None) -> dict[InputPartition, int]:
+        return self._tracker.resume_offsets(inputs, default=default)
 
     async def _refresh_instruments_if_needed(self, groups) -> None:
         known = self._instruments.instruments

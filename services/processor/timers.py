@@ -1,4 +1,6 @@
-"""The leader's timer: when the UTC day changes, every site is published again for the new as_of.
+"""Timers: the leader's day change (below), and every worker's stall watchdog (watchdog.py).
+
+When the UTC day changes, every site is published again for the new as_of.
 
 Reach cells count training sessions in the twelve months ending at `as_of`, the start of the
 current UTC day. When the day changes, the leader forwards every site's registry record again;
@@ -14,12 +16,14 @@ from typing import TYPE_CHECKING, Awaitable, Callable
 
 import structlog
 from aiokafka import ConsumerRecord
+from faust.types import TP
 
 from shared.kafka import replay_topics
 
 from services.processor import clock
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
+from services.processor.watchdog import StallWatchdog
 
 if TYPE_CHECKING:
     from services.processor.wiring import Wiring
@@ -36,6 +40,19 @@ async def registered_sites(bootstrap_servers: str, topic: str) -> list[InputReco
         for r in latest.values()
         if r.key
     ]
+
+
+def lagging_inputs(wiring: Wiring) -> dict[tuple[str, int], int]:
+    """Input partitions of this worker whose watermark is behind the end of the log."""
+    consumer = wiring.app.consumer
+    changelogs = wiring.app.tables.changelog_topics
+    inputs = [(tp.topic, tp.partition) for tp in consumer.assignment() if tp.topic not in changelogs]
+    lagging = {}
+    for (topic, partition), offset in wiring.app.applied_offsets(inputs, default=0).items():
+        end = consumer.highwater(TP(topic, partition))
+        if end is not None and offset < end:
+            lagging[(topic, partition)] = offset
+    return lagging
 
 
 class AsOfRefresher:
@@ -69,5 +86,14 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> AsOfRefreshe
     @wiring.app.timer(settings.as_of_check_interval_s, on_leader=True, name="as-of-refresh")
     async def refresh_as_of() -> None:
         await refresher.check()
+
+    watchdog = StallWatchdog(
+        lagging=partial(lagging_inputs, wiring), rewind=wiring.rewind, patience_s=settings.stall_patience_s,
+        last_batch_at=lambda: max(wiring.site_driver.last_batch_at, wiring.cross_driver.last_batch_at),
+    )
+
+    @wiring.app.timer(max(settings.stall_patience_s / 4, 1.0), name="stall-watchdog")
+    async def unstick_partitions() -> None:
+        await watchdog.check()
 
     return refresher

@@ -13,7 +13,7 @@ import faust
 
 from services.processor import clock
 from services.processor.cross_driver import CrossDriver
-from services.processor.faust_context import FaustTableStore
+from services.processor.faust_adapters import FaustTableStore, changelog_table, faust_rewind
 from services.processor.inputs import InputRecord, SiteTopics
 from services.processor.outbox import KafkaOutbox, forward_site_records
 from services.processor.registry import InstrumentRegistry
@@ -39,6 +39,7 @@ class Wiring:
     cross_driver: CrossDriver
     forward_sites: Callable[[Sequence[InputRecord]], Any]
     send: Callable[..., Any]
+    rewind: Callable[..., Any]  # read input partitions again from given offsets
 
 
 def _raw() -> faust.Schema:
@@ -47,10 +48,6 @@ def _raw() -> faust.Schema:
 
 def _raw_topic(app: faust.App, *names: str, partitions: int):
     return app.topic(*names, schema=_raw(), partitions=partitions)
-
-
-def _raw_table(app: faust.App, name: str, partitions: int, help: str):
-    return app.Table(name, partitions=partitions, key_type=bytes, value_type=bytes, help=help)
 
 
 def faust_send(app: faust.App):
@@ -79,24 +76,39 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
         site_summaries=_raw_topic(app, topics.site_summaries.name, partitions=1),
         sites=_raw_topic(app, platform.sites.name, partitions=platform.sites.partitions),
     )
-    site_table = _raw_table(app, SITE_TABLE, topics.site_partitions, "Each site's state, applied event ids, site")
-    group_table = _raw_table(app, GROUP_TABLE, 1, "Each (wave, composite) group's site scores")
+    site_table = changelog_table(
+        app, SITE_TABLE, partitions=topics.site_partitions, help="Each site's state, applied event ids, site")
+    group_table = changelog_table(app, GROUP_TABLE, partitions=1, help="Each (wave, composite) group's site scores")
     instruments = InstrumentRegistry(
         bootstrap_servers=settings.kafka_bootstrap_servers, topic=platform.instruments.name,
         wait_s=settings.registry_wait_s,
     )
     app.service(instruments)
     send = faust_send(app)
+    rewind = faust_rewind(app)
     site_driver = SiteDriver(
         topics=SiteTopics.of(platform, topics.site_changes.name), store=FaustTableStore(site_table),
         outbox=_outbox(send, topics), instruments=instruments,
         settings=SiteStageSettings(settings.min_cell_size, clock.current_as_of, clock.next_revision),
+        rewind=rewind,
     )
     cross_driver = CrossDriver(
-        store=FaustTableStore(group_table), outbox=_outbox(send, topics), min_sites=settings.min_sites,
-        next_revision=clock.next_revision,
+        topic=topics.site_summaries.name, store=FaustTableStore(group_table), outbox=_outbox(send, topics),
+        min_sites=settings.min_sites,
+        next_revision=clock.next_revision, rewind=rewind,
     )
+    site_inputs = set(faust_topics.site_inputs.topics)
+    summaries = topics.site_summaries.name
+
+    def applied_offsets(inputs, default: int | None = None):
+        """Where the stages' watermarks say to resume each input partition (see input_tracker)."""
+        return {
+            **site_driver.resume_offsets([i for i in inputs if i[0] in site_inputs], default=default),
+            **cross_driver.resume_offsets([i for i in inputs if i[0] == summaries], default=default),
+        }
+
+    app.applied_offsets = applied_offsets  # read by faust_adapters.seek_to_applied_offsets
     return Wiring(
         app, topics, faust_topics, instruments, site_driver, cross_driver,
-        partial(forward_site_records, send, topics.site_changes.name), send,
+        partial(forward_site_records, send, topics.site_changes.name), send, rewind,
     )

@@ -40,7 +40,7 @@ from tests.support.processor import (
 pytestmark = pytest.mark.kafka
 
 SCALE = 0.12  # about 650 responses and 450 intervention events
-FAST = {"batch_size": 25, "batch_window_s": 0.2, "as_of_check_interval_s": 2}
+FAST = {"batch_size": 25, "batch_window_s": 0.2, "as_of_check_interval_s": 2, "stall_patience_s": 6}
 TIMEOUT_S = 150
 
 
@@ -124,11 +124,6 @@ async def publish_again(namespace_topics: ProcessorTopics, events) -> None:
         await producer.stop()
 
 
-@pytest.mark.skip(
-    reason="known defect: after a SIGKILL and restart, Faust can drop the last records of a partition "
-    "during recovery, so the restarted worker stalls before the final cells (failed 1 in 4 CI runs); "
-    "the fix (a stall watchdog that re-reads from the tracked watermark) is not finished yet"
-)
 async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_path, dataset):
     namespace = new_namespace()
     topics = await create_topics_with_eager_compaction(namespace)
@@ -176,31 +171,33 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
             process.terminate()
 
 
-@pytest.mark.skip(
-    reason="known defect: after the rebalance that follows a killed worker, Faust can drop the last "
-    "records of a partition, so the survivor stalls before the final cells (failed 1 in 3 CI runs); "
-    "the fix (a stall watchdog that re-reads from the tracked watermark) is not finished yet"
-)
 async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, dataset):
     namespace = new_namespace()
     topics = await create_topics_with_eager_compaction(namespace)
     events = arrival_order([*dataset.responses, *dataset.interventions])
     # One keeps its tables in RocksDB, the other in memory (recovered from the changelogs at each assignment).
-    workers = [start(tmp_path, "worker-1", namespace, "state-1"),
-               start(tmp_path, "worker-2", namespace, "state-2", table_store="memory")]
+    stores = {"state-1": "rocksdb", "state-2": "memory"}
+    workers = [start(tmp_path, "worker-1", namespace, "state-1")]
     processes = list(workers)
     try:
+        await wait_for_log(workers[0], says("Worker ready"))
+        workers.append(start(tmp_path, "worker-2", namespace, "state-2", table_store=stores["state-2"]))
+        processes.append(workers[1])
+        await wait_for_log(workers[1], says("Worker ready"))
+        await wait_for_log(workers[0], lambda p: p.log_path.read_text().count("Worker ready") >= 2)
         async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
             await submit_events(ingest, events[: len(events) // 3])
-            await wait_for_progress(workers[0], 50)
-            await wait_for_progress(workers[1], 50)  # both own partitions of the site stage
             pushing = asyncio.create_task(submit_events(ingest, events[len(events) // 3:], batch=50))
-            await asyncio.sleep(1.0)
+            await asyncio.sleep(1.5)
+            # Kill the busier one, in the middle of its work.
+            workers.sort(key=lambda worker: batches_logged(worker, "applied"), reverse=True)
             workers[0].kill()
             await pushing
+        assert 0 < batches_logged(workers[0], "applied") < len(events)
         async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
             await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: workers[1].running)
-            back = start(tmp_path, "worker-1-again", namespace, "state-1")  # rebalances again
+            state = Path(workers[0].env["JEDI_STATE_DIR"]).name
+            back = start(tmp_path, "killed-one-again", namespace, state, table_store=stores[state])  # rebalances again
             processes.append(back)
             await wait_for_log(back, says("Worker ready"))
             survivors = [workers[1], back]

@@ -168,17 +168,29 @@ class Crash(Exception):
     """The process died here: nothing after this point of the batch happened."""
 
 
-class MemoryTopic:
+class MemoryLog:
+    """Topics as lists of records per partition, offsets from 0: a broker in memory."""
+
     def __init__(self) -> None:
-        self.records: list[tuple[bytes | None, bytes | None, list]] = []
+        self.partitions: dict[tuple[str, int], list[InputRecord]] = defaultdict(list)
+
+    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers=()) -> InputRecord:
+        log = self.partitions[(topic, partition)]
+        record = InputRecord(topic, partition, len(log), key, value, tuple(headers))
+        log.append(record)
+        return record
+
+    def records(self, topic: str) -> list[InputRecord]:
+        """Every record of a topic, partition by partition."""
+        return [r for (name, _), log in sorted(self.partitions.items()) if name == topic for r in log]
 
 
 class MemoryOutbox(KafkaOutbox):
-    """The Kafka outbox writing to lists; `flush` may crash before anything is "acknowledged"."""
+    """The Kafka outbox writing to a `MemoryLog`; `flush` may crash with only part of it written."""
 
-    def __init__(self, topics: dict[str, MemoryTopic], chaos: random.Random | None, crash_rate: float) -> None:
+    def __init__(self, log: MemoryLog, chaos: random.Random | None, crash_rate: float) -> None:
         super().__init__(self._send, benchmarks="benchmarks", summaries=SUMMARIES, deadletter="deadletter")
-        self.topics = topics
+        self.log = log
         self._chaos = chaos
         self._crash_rate = crash_rate
         self._unflushed: list[tuple[str, bytes | None, bytes | None, list]] = []
@@ -194,33 +206,39 @@ class MemoryOutbox(KafkaOutbox):
         unflushed, self._unflushed = self._unflushed, []
         self.attempted.append([Published.of(key, value) for topic, key, value, _ in unflushed if topic == "benchmarks"])
         if self._chaos and self._chaos.random() < self._crash_rate:
-            # Some of it reached Kafka before the crash.
-            unflushed = unflushed[: self._chaos.randint(0, len(unflushed))]
-            self._write(unflushed)
+            self._write(unflushed[: self._chaos.randint(0, len(unflushed))])  # some of it reached Kafka
             raise Crash("before the flush returned")
         self._write(unflushed)
         await super().flush()
 
     def _write(self, records) -> None:
         for topic, key, value, headers in records:
-            self.topics.setdefault(topic, MemoryTopic()).records.append((key, value, headers))
+            partition = 0 if topic != "benchmarks" else zlib.crc32(key) % 3
+            self.log.append(topic, partition, key, value, headers)
 
 
 class MemoryStore:
-    """A table: key -> value per partition; `save` may crash part-way through a batch."""
+    """A table: key -> value per partition, durable at once; `save` may crash part-way through a batch."""
 
     def __init__(self, chaos: random.Random | None, crash_rate: float) -> None:
         self.values: dict[tuple[int, str], bytes] = {}
         self._chaos = chaos
         self._crash_rate = crash_rate
+        self.crash_when = lambda: False  # a test's own condition for the next save to crash
 
     def load(self, anchor: InputRecord, key: str) -> bytes | None:
         return self.values.get((anchor.partition, key))
 
+    def peek(self, key: str) -> bytes | None:
+        return next((value for (_, name), value in self.values.items() if name == key), None)
+
     def save(self, anchor: InputRecord, key: str, value: bytes) -> None:
-        if self._chaos and self._chaos.random() < self._crash_rate:
+        if self.crash_when() or (self._chaos and self._chaos.random() < self._crash_rate):
             raise Crash("while storing")
         self.values[(anchor.partition, key)] = value
+
+    async def flush(self) -> None:
+        """Saved values are durable at once here."""
 
 
 @dataclass
@@ -232,36 +250,64 @@ class StaticInstruments:
         self.refreshes += 1
 
 
+class FaultyConsumer:
+    """Reads input partitions the way Faust does, faults included.
+
+    Batches interleave partitions; offsets are committed now and then, up to what was
+    delivered; sometimes a record is dropped (the position moves past it, and a later commit
+    passes it), as Faust does around rebalances. After a crash it resumes where the stage's
+    watermarks say (what `seek_to_applied_offsets` makes Faust do), else at the commits.
+    """
+
+    def __init__(self, log: MemoryLog, topics: Sequence[str], chaos: random.Random, drop_rate: float) -> None:
+        self._log = log
+        self._topics = set(topics)
+        self._chaos = chaos
+        self._drop_rate = drop_rate
+        self.positions: dict[tuple[str, int], int] = {}
+        self.committed: dict[tuple[str, int], int] = {}
+        self.dropped = 0
+
+    def _inputs(self) -> list[tuple[str, int]]:
+        return sorted(tp for tp in self._log.partitions if tp[0] in self._topics)
+
+    def lag(self) -> bool:
+        return any(self.positions.get(tp, 0) < len(self._log.partitions[tp]) for tp in self._inputs())
+
+    def poll(self, max_records: int) -> list[InputRecord]:
+        batch: list[InputRecord] = []
+        while len(batch) < max_records:
+            ready = [tp for tp in self._inputs() if self.positions.get(tp, 0) < len(self._log.partitions[tp])]
+            if not ready:
+                break
+            tp = self._chaos.choice(ready)
+            record = self._log.partitions[tp][self.positions.get(tp, 0)]
+            self.positions[tp] = record.offset + 1
+            if self._chaos.random() < self._drop_rate:
+                self.dropped += 1
+                continue
+            batch.append(record)
+        return batch
+
+    def maybe_commit(self) -> None:
+        if self._chaos.random() < 0.5:
+            self.committed.update(self.positions)
+
+    def seek(self, offsets: dict[tuple[str, int], int]) -> None:
+        self.positions.update(offsets)
+
+    def restart(self, applied: dict[tuple[str, int], int]) -> None:
+        self.positions = {tp: applied.get(tp, self.committed.get(tp, 0)) for tp in self._inputs()}
+
+
 def partition_of(site_id: str) -> int:
     return zlib.crc32(site_id.encode()) % PARTITIONS
 
 
-def event_records(
-    events: Iterable[SurveyResponse | InterventionEvent], topics: SiteTopics, *, start_offset: int = 0
-) -> list[InputRecord]:
-    records = []
-    for offset, event in enumerate(events, start_offset):
-        envelope = event_to_proto(event)
-        payload = getattr(envelope, envelope.WhichOneof("payload"))
-        topic = topics.survey_responses if isinstance(event, SurveyResponse) else topics.interventions
-        records.append(InputRecord(
-            topic, partition_of(event.site_id), offset, event.site_id.encode(), payload.SerializeToString(),
-            [(EVENT_ID_HEADER, event.event_id.encode())],
-        ))
-    return records
-
-
-def site_change_records(sites: Iterable[Site], *, version: int = 0) -> list[InputRecord]:
-    return [
-        InputRecord(SITE_CHANGES, partition_of(site.site_id), version, site.site_id.encode(),
-                    site_to_proto(site).SerializeToString(), [(SITE_VERSION_HEADER, str(version).encode())])
-        for site in sites
-    ]
-
-
 @dataclass
 class MemoryPipeline:
-    """Both stages over in-memory topics; `crash_rate` > 0 kills "the process" now and then."""
+    """Both stages over in-memory topics; `crash_rate` > 0 kills "the process" now and then,
+    `drop_rate` > 0 makes the consumer drop records like Faust around rebalances."""
 
     instruments: Sequence[Instrument]
     as_of: datetime
@@ -269,71 +315,113 @@ class MemoryPipeline:
     min_sites: int = 10
     seed: int = 0
     crash_rate: float = 0.0
+    drop_rate: float = 0.0
     crashes: int = 0
-    topics: dict[str, MemoryTopic] = field(default_factory=dict)
+    log: MemoryLog = field(default_factory=MemoryLog)
 
     def __post_init__(self) -> None:
         chaos = random.Random(self.seed) if self.crash_rate else None
         self._chaos = random.Random(self.seed)
-        self.outbox = MemoryOutbox(self.topics, chaos, self.crash_rate)
+        self.outbox = MemoryOutbox(self.log, chaos, self.crash_rate)
         self.site_store = MemoryStore(chaos, self.crash_rate)
         self.group_store = MemoryStore(chaos, self.crash_rate)
         self.site_topics = SiteTopics("survey-responses", "interventions", SITE_CHANGES)
         self._revision = 0
+        self.site_consumer = FaultyConsumer(
+            self.log, [self.site_topics.survey_responses, self.site_topics.interventions, SITE_CHANGES],
+            self._chaos, self.drop_rate)
+        self.summary_consumer = FaultyConsumer(self.log, [SUMMARIES], self._chaos, self.drop_rate)
         self.site_driver = SiteDriver(
             topics=self.site_topics, store=self.site_store, outbox=self.outbox,
             instruments=StaticInstruments({(i.instrument_id, i.version): i for i in self.instruments}),
             settings=SiteStageSettings(self.min_cell_size, lambda: self.as_of, self._next_revision),
+            rewind=self._rewinder(self.site_consumer),
         )
         self.cross_driver = CrossDriver(
-            store=self.group_store, outbox=self.outbox, min_sites=self.min_sites, next_revision=self._next_revision
+            topic=SUMMARIES, store=self.group_store, outbox=self.outbox, min_sites=self.min_sites,
+            next_revision=self._next_revision,
+            rewind=self._rewinder(self.summary_consumer),
         )
-        self._summaries_read = 0
+
+    def _rewinder(self, consumer: FaultyConsumer):
+        async def rewind(offsets):
+            consumer.seek(offsets)
+        return rewind
 
     def _next_revision(self, last: int) -> int:
         # A clock that may go backwards across "workers": the revision still grows per value.
         self._revision += 1
         return max(last + 1, self._revision - self._chaos.randint(0, 3))
 
-    async def _consume(self, driver, records: Sequence[InputRecord], max_batch: int, after=None) -> None:
-        """Like a Faust consumer: random batches; offsets committed now and then; after a crash
-        everything since the last commit comes again."""
-        position = committed = 0
-        while position < len(records):
-            batch = records[position:position + self._chaos.randint(1, max_batch)]
+    # Producing, as ingest and the registry forwarder do.
+
+    def publish_events(
+        self, events: Iterable[SurveyResponse | InterventionEvent], *, extra_headers=()
+    ) -> list[InputRecord]:
+        records = []
+        for event in events:
+            envelope = event_to_proto(event)
+            payload = getattr(envelope, envelope.WhichOneof("payload"))
+            topic = self.site_topics.survey_responses if isinstance(event, SurveyResponse) \
+                else self.site_topics.interventions
+            records.append(self.log.append(
+                topic, partition_of(event.site_id), event.site_id.encode(), payload.SerializeToString(),
+                [(EVENT_ID_HEADER, event.event_id.encode()), *extra_headers]))
+        return records
+
+    def publish_raw(self, topic: str, site_id: str, value: bytes | None, headers=()) -> InputRecord:
+        return self.log.append(topic, partition_of(site_id), site_id.encode(), value, headers)
+
+    def publish_sites(self, sites: Iterable[Site], *, version: int = 0) -> list[InputRecord]:
+        return [self.publish_site(s.site_id, site_to_proto(s).SerializeToString(), version=version) for s in sites]
+
+    def publish_site(self, site_id: str, value: bytes | None, *, version: int) -> InputRecord:
+        return self.log.append(SITE_CHANGES, partition_of(site_id), site_id.encode(), value,
+                               [(SITE_VERSION_HEADER, str(version).encode())])
+
+    # Consuming, as the Faust agents do.
+
+    async def _consume(self, driver, consumer: FaultyConsumer, max_batch: int, after=None) -> None:
+        while True:
+            await self._consume_to_end(driver, consumer, max_batch, after)
+            # What the stall watchdog does: a watermark behind the end of its log is read again.
+            ends = {tp: len(self.log.partitions[tp]) for tp in consumer._inputs()}
+            behind = {tp: offset for tp, offset in driver.resume_offsets(list(ends), default=0).items()
+                      if offset < ends[tp]}
+            if not behind:
+                return
+            consumer.seek(behind)
+
+    async def _consume_to_end(self, driver, consumer: FaultyConsumer, max_batch: int, after=None) -> None:
+        applied = driver.resume_offsets
+        while consumer.lag():
+            batch = consumer.poll(self._chaos.randint(1, max_batch))
+            if not batch:
+                continue
             try:
                 await driver.process(batch)
             except Crash:
                 self.crashes += 1
                 self.outbox._unflushed.clear()
-                position = committed
+                consumer.restart(applied(consumer._inputs()))
                 continue
-            position += len(batch)
-            if self._chaos.random() < 0.5:
-                committed = position
+            consumer.maybe_commit()
             if after is not None:
                 await after()
 
-    async def feed(self, records: Sequence[InputRecord], *, max_batch: int = 50) -> None:
-        """Stage one over `records` in arrival order; stage two catches up after each batch."""
-        await self._consume(self.site_driver, records, max_batch, lambda: self.drain_summaries(max_batch=max_batch))
+    async def run(self, *, max_batch: int = 50) -> None:
+        """Both stages until every input is consumed: stage two catches up after each batch of stage one."""
+        await self._consume(self.site_driver, self.site_consumer, max_batch, lambda: self.drain_summaries(max_batch))
+        await self.drain_summaries(max_batch)
 
-    async def drain_summaries(self, *, max_batch: int = 50) -> None:
-        summaries = self.topics.get(SUMMARIES, MemoryTopic()).records
-        if self._summaries_read >= len(summaries):
-            return
-        start, self._summaries_read = self._summaries_read, len(summaries)
-        batch = [
-            InputRecord(SUMMARIES, 0, offset, key, value, headers)
-            for offset, (key, value, headers) in enumerate(summaries[start:], start)
-        ]
-        await self._consume(self.cross_driver, batch, max_batch)
+    async def drain_summaries(self, max_batch: int = 50) -> None:
+        await self._consume(self.cross_driver, self.summary_consumer, max_batch)
 
     def published(self) -> list[Published]:
-        return [Published.of(key, value) for key, value, _ in self.topics.get("benchmarks", MemoryTopic()).records]
+        return [Published.of(r.key, r.value) for r in self.log.records("benchmarks")]
 
-    def dead_letters(self) -> list[tuple[bytes | None, bytes | None, list]]:
-        return self.topics.get("deadletter", MemoryTopic()).records
+    def dead_letters(self) -> list[InputRecord]:
+        return self.log.records("deadletter")
 
 
 # --- the processor as a real subprocess ---------------------------------------------------

@@ -1,17 +1,22 @@
-"""The drivers' duties beyond exactness: dead letters, a new day's as_of, and trace context."""
+"""The drivers' duties beyond exactness: dead letters, a new day's as_of, trace context, lost
+batches, and records Faust drops."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timezone
 
+import pytest
 from opentelemetry import trace
 
 from shared.convert import survey_response_to_proto
-from shared.domain.model import GroupDimension
+from shared.domain.cross_site import SiteScore
+from shared.domain.model import Composite, GroupDimension, Wave
 from shared.telemetry import inject_trace_headers
 
-from tests.support.processor import MemoryPipeline, event_records, latest, site_change_records
+from services.processor.summary import ShownScore, SiteSummary, encode_summary
+
+from tests.support.processor import SUMMARIES, Crash, MemoryPipeline, latest
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, response, site
 from tests.unit.processor.test_pipeline import SITES, reference
 
@@ -19,7 +24,11 @@ tracer = trace.get_tracer(__name__)
 
 
 def headers_of(records, name):
-    return [dict(headers).get(name) for _, _, headers in records]
+    return [dict(record.headers).get(name) for record in records]
+
+
+def view(pipeline):
+    return {key: record.cell for key, record in latest(pipeline.published()).items()}
 
 
 async def test_events_the_core_refuses_are_dead_lettered_once_with_the_reason():
@@ -27,22 +36,21 @@ async def test_events_the_core_refuses_are_dead_lettered_once_with_the_reason():
     unknown_instrument = replace(response({"B1": 4}, site_id="s1"), instrument_id="other")
     out_of_range = response({"B1": 7}, site_id="s1")
     pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=1, min_sites=1)
-    records = event_records([*good, unknown_instrument, out_of_range], pipeline.site_topics)
-    garbage = replace(records[0], value=b"\xffnot a response", headers=[("event-id", b"garbage-1")], offset=99)
-    records = [*site_change_records([SITES[0]]), *records, garbage]
-    await pipeline.feed(records)
-    await pipeline.feed(records)  # replayed: each is dead-lettered once, each good event counted once
+    pipeline.publish_sites([SITES[0]])
+    pipeline.publish_events([*good, unknown_instrument, out_of_range])
+    topic = pipeline.site_topics.survey_responses
+    pipeline.publish_raw(topic, "s1", b"\xffnot a response", [("event-id", b"garbage-1")])
+    pipeline.publish_events([unknown_instrument, *good[:3]])  # published again: dead-lettered once
+    await pipeline.run()
     letters = pipeline.dead_letters()
     reasons = [value.decode() for value in headers_of(letters, "deadletter-reason")]
     assert len(letters) == 3 and pipeline.site_driver._instruments.refreshes >= 1
     assert any("unknown instrument other" in reason for reason in reasons)
     assert any("1..5" in reason for reason in reasons)
     assert any("SurveyResponse" in reason for reason in reasons)
-    assert headers_of(letters, "deadletter-topic") == [pipeline.site_topics.survey_responses.encode()] * 3
-    original = survey_response_to_proto(unknown_instrument).SerializeToString()
-    assert [value for key, value, _ in letters][:1] == [original]
-    expected = reference([SITES[0]], [INSTRUMENT], good, k=1, min_sites=1)
-    assert {key: r.cell for key, r in latest(pipeline.published()).items()} == expected.by_key()
+    assert headers_of(letters, "deadletter-topic") == [topic.encode()] * 3
+    assert letters[0].value == survey_response_to_proto(unknown_instrument).SerializeToString()
+    assert view(pipeline) == reference([SITES[0]], [INSTRUMENT], good, k=1, min_sites=1).by_key()
 
 
 async def test_a_new_day_publishes_every_cell_again_for_it():
@@ -50,15 +58,17 @@ async def test_a_new_day_publishes_every_cell_again_for_it():
                        groups={GroupDimension.URIM: "yes" if i % 4 else "no"}) for i in range(90)]
     sites = SITES[:3]
     pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=5, min_sites=2)
-    await pipeline.feed([*site_change_records(sites), *event_records(events, pipeline.site_topics)])
+    pipeline.publish_sites(sites)
+    pipeline.publish_events(events)
+    await pipeline.run()
     next_day = datetime(2026, 7, 1, tzinfo=timezone.utc)
     pipeline.as_of = next_day
-    await pipeline.feed(site_change_records(sites))  # what the leader's timer forwards at midnight
-    view = latest(pipeline.published())
-    assert {record.as_of for record in view.values()} == {next_day}
-    assert any(key.startswith("distribution/") for key in view)
-    expected = reference(sites, [INSTRUMENT], events, k=5, min_sites=2, as_of=next_day)
-    assert {key: r.cell for key, r in view.items()} == expected.by_key()
+    pipeline.publish_sites(sites)  # what the leader's timer forwards at midnight
+    await pipeline.run()
+    shown = latest(pipeline.published())
+    assert {record.as_of for record in shown.values()} == {next_day}
+    assert any(key.startswith("distribution/") for key in shown)
+    assert view(pipeline) == reference(sites, [INSTRUMENT], events, k=5, min_sites=2, as_of=next_day).by_key()
 
 
 async def test_the_processor_continues_each_producers_trace_and_passes_it_on(span_exporter):
@@ -67,8 +77,10 @@ async def test_the_processor_continues_each_producers_trace_and_passes_it_on(spa
     with tracer.start_as_current_span("ingest") as ingest:
         producer_headers = inject_trace_headers()
     producer = ingest.get_span_context()
-    records = [replace(r, headers=[*r.headers, *producer_headers]) for r in event_records(events, pipeline.site_topics)]
-    await pipeline.feed([*site_change_records([site("s1", resident=20), site("s2", resident=20)]), *records])
+    pipeline.publish_sites([site("s1", resident=20), site("s2", resident=20)])
+    await pipeline.run()
+    pipeline.publish_events(events, extra_headers=producer_headers)
+    await pipeline.run()
     trace.get_tracer_provider().force_flush()
     ids = {event.event_id for event in events}
     applied = [s for s in span_exporter.get_finished_spans() if s.name == "processor.apply"
@@ -76,8 +88,74 @@ async def test_the_processor_continues_each_producers_trace_and_passes_it_on(spa
     assert len(applied) == len(events)
     assert {(s.context.trace_id, s.parent.span_id) for s in applied} == {(producer.trace_id, producer.span_id)}
     trace_id = format(producer.trace_id, "032x")
-    for topic in ("benchmarks", "site-summaries"):
-        parents = headers_of(pipeline.topics[topic].records, "traceparent")
-        assert parents and all(trace_id in value.decode() for value in parents), topic
-    cross_site = [h for k, _, h in pipeline.topics["benchmarks"].records if k.startswith((b"distribution/", b"rank/"))]
-    assert cross_site and all(trace_id in dict(h)["traceparent"].decode() for h in cross_site)
+    def carry_the_trace(records):
+        return any(trace_id in (parent or b"").decode() for parent in headers_of(records, "traceparent"))
+
+    assert carry_the_trace(pipeline.log.records("benchmarks")) and carry_the_trace(pipeline.log.records(SUMMARIES))
+    cross_site = [r for r in pipeline.log.records("benchmarks") if r.key.startswith((b"distribution/", b"rank/"))]
+    assert carry_the_trace(cross_site)
+
+
+async def test_cells_a_lost_batch_published_are_withdrawn_when_its_replay_hides_them():
+    """A batch published, then the process died before storing the site's value: the replay,
+    with more events by then, hides a cell the lost batch had shown. It must withdraw it."""
+    urim = GroupDimension.URIM
+    first = [response({"S1": 4}, groups={urim: "yes"}) for _ in range(12)]
+    first += [response({"S1": 2}, groups={urim: "no"}) for _ in range(30)]
+    later = [response({"S1": 5}) for _ in range(5)]  # no URiM answer: 5 left over, so "yes" (12) goes too
+    shown_then_hidden = "composite/s1/baseline/psychological_safety/urim/yes"
+    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=10, min_sites=1)
+    await pipeline.site_driver.process(pipeline.publish_sites([SITES[0]]))
+    batch = pipeline.publish_events(first)
+    flushes = len(pipeline.outbox.attempted)
+    pipeline.site_store.crash_when = lambda: len(pipeline.outbox.attempted) > flushes  # once Kafka has the cells
+    with pytest.raises(Crash):
+        await pipeline.site_driver.process(batch)
+    assert shown_then_hidden in latest(pipeline.published())
+    pipeline.site_store.crash_when = lambda: False
+    await pipeline.site_driver.process([*batch, *pipeline.publish_events(later)])
+    await pipeline.run()
+    expected = reference([SITES[0]], [INSTRUMENT], [*first, *later], k=10, min_sites=1)
+    assert shown_then_hidden not in expected.by_key()
+    assert view(pipeline) == expected.by_key()
+
+
+async def test_ranks_a_lost_cross_site_batch_published_are_withdrawn_when_its_replay_drops_them():
+    def summary(site_id, score=None):
+        scores = () if score is None else (
+            ShownScore(SiteScore(site_id, Wave.BASELINE, Composite.INCLUSION, score, score / 20), True),)
+        return pipeline.log.append(SUMMARIES, 0, site_id.encode(), encode_summary(SiteSummary(site_id, AS_OF, scores)))
+
+    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_sites=1)
+    await pipeline.cross_driver.process([summary("s1", 60.0), summary("s2", 70.0)])
+    batch = [summary("s3", 80.0)]
+    flushes = len(pipeline.outbox.attempted)
+    pipeline.group_store.crash_when = lambda: len(pipeline.outbox.attempted) > flushes
+    with pytest.raises(Crash):
+        await pipeline.cross_driver.process(batch)
+    assert "rank/s3/baseline/inclusion/mean" in latest(pipeline.published())
+    pipeline.group_store.crash_when = lambda: False
+    await pipeline.cross_driver.process([*batch, summary("s3")])  # s3 left the registry meanwhile
+    shown = latest(pipeline.published())
+    assert not any(key.startswith("rank/s3/") for key in shown)
+    assert shown["distribution/baseline/inclusion/percent_positive"].cell.sites == 2
+
+
+async def test_records_the_consumer_skipped_are_read_again_before_anything_after_them():
+    events = [response({"B1": 1 + i % 5}, site_id="s1") for i in range(20)]
+    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=1, min_sites=1)
+    records = [*pipeline.publish_sites([SITES[0]]), *pipeline.publish_events(events)]
+    rewinds = []
+    pipeline.site_driver._rewind = lambda offsets: _record(rewinds, offsets)
+    await pipeline.site_driver.process([*records[:6], *records[9:]])  # Faust dropped three records
+    assert rewinds == [{(pipeline.site_topics.survey_responses, records[6].partition): records[6].offset}]
+    assert "response/s1/baseline/all/all" in view(pipeline)
+    assert view(pipeline)["response/s1/baseline/all/all"].n == 5  # nothing after the gap was applied
+    await pipeline.site_driver.process(records[6:])  # read again from the gap
+    await pipeline.site_driver.process(records)  # a replay of everything: all below the watermark
+    await pipeline.run()
+    assert view(pipeline) == reference([SITES[0]], [INSTRUMENT], events, k=1, min_sites=1).by_key()
+
+
+async def _record(calls, offsets):
+    calls.append(dict(offsets))

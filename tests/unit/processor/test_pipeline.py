@@ -1,9 +1,9 @@
 """The processor's drivers over in-memory topics: exactly the batch reference, whatever happens.
 
-Events arrive in any order, in any batches, some twice; the site registry arrives before or
-after a site's events; "the process" crashes between publishing and storing. The cells the
-public topic finally holds equal `compute_benchmarks`, and no record ever written could reveal
-fewer than k people.
+Events arrive in any order and any batches, some twice; the site registry arrives before or
+after a site's events; "the process" crashes between publishing and storing; the consumer drops
+records the way Faust does around rebalances. The cells the public topic finally holds equal
+`compute_benchmarks`, and no record ever written could reveal fewer than k people.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.model import Role, SurveyResponse
 from shared.domain.sample_instrument import JEDI_CULTURE
 
-from tests.support.processor import MemoryPipeline, event_records, latest, privacy_violations, site_change_records
+from tests.support.processor import MemoryPipeline, latest, privacy_violations
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, interventions, response, responses, site
 
 SITE_IDS = ("s1", "s2", "s3", "s4")
@@ -46,51 +46,57 @@ def assert_topic_equals(pipeline: MemoryPipeline, expected) -> None:
     assert {record.as_of for record in shown.values()} <= {expected.as_of}
 
 
-def arrival(draw_random, events, sites):
-    """Every event once, some twice (a producer's retry), and the sites somewhere in between."""
-    pipeline_records = event_records(events, MemoryPipeline([INSTRUMENT], AS_OF).site_topics)
-    repeats = [record for record in pipeline_records if draw_random.random() < 0.15]
-    records = pipeline_records + [replace(r, offset=r.offset + 10_000) for r in repeats]
-    draw_random.shuffle(records)
-    for change in site_change_records(sites):
-        records.insert(draw_random.randint(0, len(records)), change)
-    return records
+async def publish_and_run(pipeline: MemoryPipeline, draw_random, events, sites, *, max_batch: int) -> None:
+    """Every event once, some twice (a producer's retry), the sites somewhere in between; the
+    processor runs between arrivals."""
+    pending = [*events, *(e for e in events if draw_random.random() < 0.15)]
+    draw_random.shuffle(pending)
+    cuts = sorted(draw_random.randint(0, len(pending)) for _ in range(3))
+    chunks = [pending[a:b] for a, b in zip([0, *cuts], [*cuts, len(pending)])]
+    sites_after = draw_random.randint(0, len(chunks) - 1)
+    for index, chunk in enumerate(chunks):
+        if index == sites_after:
+            pipeline.publish_sites(sites)
+        pipeline.publish_events(chunk)
+        await pipeline.run(max_batch=max_batch)
 
 
 events_strategy = st.lists(responses(SITE_IDS) | interventions(SITE_IDS), max_size=150)
+faults = st.sampled_from([(0.0, 0.0), (0.25, 0.0), (0.0, 0.1), (0.15, 0.05)])  # crash rate, drop rate
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events_strategy, st.randoms(use_true_random=False), st.integers(0, 2**16), st.sampled_from([0.0, 0.25]))
-async def test_the_public_topic_equals_the_batch_reference(events, draw_random, seed, crash_rate):
-    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=5, min_sites=2, seed=seed, crash_rate=crash_rate)
-    await pipeline.feed(arrival(draw_random, events, SITES), max_batch=draw_random.choice([1, 7, 60]))
+@given(events_strategy, st.randoms(use_true_random=False), st.integers(0, 2**16), faults)
+async def test_the_public_topic_equals_the_batch_reference(events, draw_random, seed, fault):
+    crash_rate, drop_rate = fault
+    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=5, min_sites=2, seed=seed,
+                              crash_rate=crash_rate, drop_rate=drop_rate)
+    await publish_and_run(pipeline, draw_random, events, SITES, max_batch=draw_random.choice([1, 7, 60]))
     assert_topic_equals(pipeline, reference(SITES, [INSTRUMENT], events, k=5, min_sites=2))
     assert pipeline.dead_letters() == []
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    events_strategy, st.randoms(use_true_random=False), st.integers(0, 2**16), st.sampled_from([3, 5, 10]),
-    st.sampled_from([0.0, 0.1]),
-)
-async def test_no_record_ever_written_reveals_fewer_than_k_people(events, draw_random, seed, k, crash_rate):
+@given(events_strategy, st.randoms(use_true_random=False), st.integers(0, 2**16), st.sampled_from([3, 5, 10]), faults)
+async def test_no_record_ever_written_reveals_fewer_than_k_people(events, draw_random, seed, k, fault):
     """Every record, superseded ones included: the emission path, not just the final view."""
-    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=k, min_sites=3, seed=seed, crash_rate=crash_rate)
-    await pipeline.feed(arrival(draw_random, events, SITES), max_batch=draw_random.choice([1, 5, 40]))
+    crash_rate, drop_rate = fault
+    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=k, min_sites=3, seed=seed,
+                              crash_rate=crash_rate, drop_rate=drop_rate)
+    await publish_and_run(pipeline, draw_random, events, SITES, max_batch=draw_random.choice([1, 5, 40]))
     together = pipeline.outbox.attempted if crash_rate else None
     assert privacy_violations(pipeline.published(), k, min_sites=3, published_together=together) == []
 
 
-async def test_the_demo_dataset_survives_crashes_exactly():
-    now = datetime(2026, 11, 20, tzinfo=timezone.utc)
-    dataset = build_demo_dataset(JEDI_CULTURE, now=now, scale=0.1)
+async def test_the_demo_dataset_survives_crashes_and_dropped_records_exactly():
+    dataset = build_demo_dataset(JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=timezone.utc), scale=0.1)
     events = [*dataset.responses, *dataset.interventions]
     as_of = datetime(2026, 11, 25, tzinfo=timezone.utc)
-    pipeline = MemoryPipeline([JEDI_CULTURE], as_of, min_sites=5, seed=7, crash_rate=0.1)
-    records = site_change_records(dataset.sites) + event_records(events, pipeline.site_topics)
-    await pipeline.feed(records, max_batch=200)
-    assert pipeline.crashes > 0
+    pipeline = MemoryPipeline([JEDI_CULTURE], as_of, min_sites=5, seed=7, crash_rate=0.1, drop_rate=0.02)
+    pipeline.publish_sites(dataset.sites)
+    pipeline.publish_events(events)
+    await pipeline.run(max_batch=200)
+    assert pipeline.crashes > 0 and pipeline.site_consumer.dropped > 0
     expected = reference(dataset.sites, [JEDI_CULTURE], events, k=10, min_sites=5, as_of=as_of)
     assert_topic_equals(pipeline, expected)
     assert any(key.startswith("distribution/") for key in expected.by_key())
@@ -101,10 +107,12 @@ async def test_the_demo_dataset_survives_crashes_exactly():
 async def test_a_site_removed_from_the_registry_is_withdrawn():
     events = [response({"B1": 1 + i % 5, "S1": 4}, site_id="s1") for i in range(30)]
     pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=1, min_sites=1)
-    await pipeline.feed(site_change_records([SITES[0]]) + event_records(events, pipeline.site_topics))
+    pipeline.publish_sites([SITES[0]])
+    pipeline.publish_events(events)
+    await pipeline.run()
     assert latest(pipeline.published())
-    removal = replace(site_change_records([SITES[0]], version=5)[0], value=None)
-    await pipeline.feed([removal])
+    pipeline.publish_site("s1", None, version=5)
+    await pipeline.run()
     assert latest(pipeline.published()) == {}
 
 
@@ -113,6 +121,8 @@ async def test_an_older_registry_record_never_replaces_a_newer_one(count):
     bigger = replace(SITES[1], eligible_headcount={Role.RESIDENT: 30, Role.NURSE: 3})
     events = [response({"B2": 4}, site_id="s2") for _ in range(count)]
     pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=1, min_sites=1)
-    newer, older = site_change_records([bigger], version=9), site_change_records([SITES[1]], version=2)
-    await pipeline.feed(newer + event_records(events, pipeline.site_topics) + older)
+    pipeline.publish_sites([bigger], version=9)
+    pipeline.publish_events(events)
+    pipeline.publish_sites([SITES[1]], version=2)
+    await pipeline.run()
     assert_topic_equals(pipeline, reference([bigger], [INSTRUMENT], events, k=1, min_sites=1))

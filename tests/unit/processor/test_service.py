@@ -14,6 +14,7 @@ from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
 from services.processor.timers import AsOfRefresher
 from services.processor.topics import ProcessorTopics
+from services.processor.watchdog import StallWatchdog
 
 
 def test_settings_come_from_the_environment():
@@ -76,3 +77,23 @@ async def test_the_leader_forwards_every_site_again_when_the_day_changes():
     today[0] = datetime(2026, 3, 2, tzinfo=timezone.utc)
     assert await refresher.check()
     assert forwarded == [sites, sites]
+
+
+async def test_the_watchdog_reads_again_a_partition_stuck_behind_its_end_once_the_stages_are_idle():
+    now, last_batch = [100.0], [100.0]
+    lagging = {("events", 0): 5}
+    rewinds = []
+
+    async def rewind(offsets):
+        rewinds.append(dict(offsets))
+
+    watchdog = StallWatchdog(lagging=lambda: dict(lagging), rewind=rewind, last_batch_at=lambda: last_batch[0],
+                             patience_s=10, clock=lambda: now[0])
+    assert not await watchdog.check()
+    now[0], last_batch[0] = 111.0, 105.0  # the stages were busy a moment ago: it may be waiting its turn
+    assert not await watchdog.check()
+    lagging[("events", 0)] = 7  # it moved: patience starts again
+    now[0], last_batch[0] = 115.0, 100.0
+    assert not await watchdog.check()
+    now[0] = 126.0
+    assert await watchdog.check() and rewinds == [{("events", 0): 7}]

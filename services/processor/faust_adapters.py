@@ -1,0 +1,144 @@
+"""Adapters between Faust and the drivers: table access, changelog durability, input records.
+
+Table access for a batch taken with `stream.take_events`: Faust finds the partition of a table
+key (its changelog partition, its RocksDB instance) from the "current event" of the stream.
+A batch from `take_events` mixes partitions, and its
+consumer (the agent) runs outside the stream's own iteration, where no event is current. So the
+drivers name an event of the key's partition (the "anchor") and the table is read and written
+with that event current. This relies on faust.streams._current_event, the context variable
+`faust.streams.current_event()` reads (faust-streaming 0.15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import weakref
+from typing import Iterator, Mapping
+
+import faust
+from faust.streams import _current_event  # noqa: PLC2701 (see the module docstring)
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import TP, EventT
+
+from services.processor.inputs import InputRecord
+
+
+@contextlib.contextmanager
+def current_event(event: EventT) -> Iterator[None]:
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
+class ChangelogTable(faust.Table):
+    """A table that can say when the values set so far are in its changelog (acks=all)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pending: list[asyncio.Future] = []
+
+    def send_changelog(self, *args, **kwargs):
+        future = super().send_changelog(*args, **kwargs)
+        if len(self._pending) > 256:  # forget deliveries that succeeded; keep failures for the next wait
+            self._pending = [f for f in self._pending if not f.done() or f.cancelled() or f.exception()]
+        self._pending.append(future)
+        return future
+
+    async def changelog_delivered(self) -> None:
+        """Return once every value set so far is acknowledged by the changelog; raise if one failed."""
+        pending, self._pending = self._pending, []
+        if pending:
+            await asyncio.gather(*pending)
+
+
+def changelog_table(app: faust.App, name: str, *, partitions: int, help: str) -> ChangelogTable:
+    """`app.Table(name, ...)` of bytes to bytes, as a `ChangelogTable`."""
+    table = ChangelogTable(
+        app, name=name, partitions=partitions, key_type=bytes, value_type=bytes, help=help,
+        beacon=app.tables.beacon,
+    )
+    return app.tables.add(table)
+
+
+class FaustTableStore:
+    """A Faust table of bytes, as the drivers' `RecordStore`."""
+
+    def __init__(self, table: ChangelogTable) -> None:
+        self._table = table
+
+    async def flush(self) -> None:
+        await self._table.changelog_delivered()
+
+    def load(self, anchor: InputRecord, key: str) -> bytes | None:
+        with current_event(anchor.ref):
+            return self._table.get(key.encode())
+
+    def peek(self, key: str) -> bytes | None:
+        """Outside a batch: Faust looks the key up in every partition this worker holds."""
+        return self._table.get(key.encode())
+
+    def save(self, anchor: InputRecord, key: str, value: bytes) -> None:
+        with current_event(anchor.ref):
+            self._table[key.encode()] = value
+
+
+def input_record(event: EventT) -> InputRecord:
+    message = event.message
+    headers = message.headers or ()
+    if isinstance(headers, Mapping):
+        headers = headers.items()
+    return InputRecord(
+        topic=message.topic, partition=message.partition, offset=message.offset,
+        key=message.key, value=message.value, headers=tuple(headers), ref=event,
+    )
+
+
+def seek_to_applied_offsets() -> None:
+    """Make Faust's "seek to committed offsets" seek to what the stages applied instead.
+
+    Faust seeks every assigned partition to its committed offset once tables are recovered,
+    after each rebalance. Two things go wrong there (faust-streaming 0.15.3, aiokafka 0.14):
+    records fetched and dropped while the flow was stopped are not fetched again where the
+    committed offset is 0 or absent (aiokafka seeks only above 0), and Faust may have committed
+    past records it dropped. So, where the app can say which records its stages applied
+    (`app.applied_offsets`, from the watermarks in their tables), the consumer seeks there;
+    elsewhere a partition without a commit is read from its beginning (`earliest`).
+    Changelog partitions are left to Faust's recovery.
+    """
+    thread_class = faust_aiokafka.AIOKafkaConsumerThread
+    if getattr(thread_class.seek_to_committed, "seeks_to_applied", False):
+        return
+    original = thread_class.seek_to_committed
+
+    async def seek_to_committed(self) -> Mapping:
+        committed = dict(await original(self))
+        changelogs = self.app.tables.changelog_topics
+        streams = [tp for tp in committed if tp.topic not in changelogs]
+        applied_offsets = getattr(self.app, "applied_offsets", None)
+        applied = applied_offsets([(tp.topic, tp.partition) for tp in streams]) if applied_offsets else {}
+        consumer = self._ensure_consumer()
+        for tp in streams:
+            offset = applied.get((tp.topic, tp.partition))
+            if offset is not None and offset != committed[tp]:
+                consumer.seek(tp, offset)
+                committed[tp] = offset  # Faust reads from (and commits after) this offset now
+        uncommitted = [tp for tp in streams if not committed[tp]]
+        if uncommitted:
+            await self.seek_to_beginning(*uncommitted)
+        return committed
+
+    seek_to_committed.seeks_to_applied = True  # type: ignore[attr-defined]
+    thread_class.seek_to_committed = seek_to_committed
+
+
+def faust_rewind(app: faust.App):
+    """The drivers' `rewind`: read input partitions again from the given offsets."""
+
+    async def rewind(offsets: Mapping[tuple[str, int], int]) -> None:
+        for (topic, partition), offset in offsets.items():
+            await app.consumer.seek(TP(topic, partition), offset)
+
+    return rewind
