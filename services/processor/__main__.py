@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 
 import faust
 import structlog
+from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 
 from shared.kafka import ensure_topics
@@ -24,6 +26,21 @@ from services.processor.settings import ProcessorSettings
 from services.processor.topics import ProcessorTopics
 
 
+async def create_topics(settings: ProcessorSettings, topics: ProcessorTopics) -> list[str]:
+    """The topics the worker needs (Faust needs its sources to exist); waits for Kafka a while."""
+    deadline = time.monotonic() + settings.startup_wait_s
+    while True:
+        try:
+            return await ensure_topics(
+                settings.kafka_bootstrap_servers, topics.all, replication_factor=settings.topic_replication_factor
+            )
+        except KafkaError as error:
+            if time.monotonic() > deadline:
+                raise
+            structlog.get_logger("services.processor").warning("kafka_unavailable_retrying", error=repr(error))
+            await asyncio.sleep(2.0)
+
+
 def main() -> int:
     settings = load_settings(ProcessorSettings)
     configure_logging("processor", settings.log_level)
@@ -34,11 +51,11 @@ def main() -> int:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     topics = ProcessorTopics.of(settings)
-    created = loop.run_until_complete(
-        ensure_topics(
-            settings.kafka_bootstrap_servers, topics.all, replication_factor=settings.topic_replication_factor
-        )
-    )
+    try:
+        created = loop.run_until_complete(create_topics(settings, topics))
+    except KafkaError as error:
+        log.error("processor_cannot_start", error=repr(error), bootstrap_servers=settings.kafka_bootstrap_servers)
+        return 1
     log.info("processor_starting", app_id=topics.app_id, created_topics=created, store=settings.table_store,
              state_dir=str(settings.state_dir))
     wiring = create_processor(settings)

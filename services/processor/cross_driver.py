@@ -23,8 +23,8 @@ from services.processor.cross_stage import (
 )
 from services.processor.inputs import InputRecord
 from services.processor.outbox import Outbox
-from services.processor.input_tracker import InputPartition, InputTracker
-from services.processor.site_driver import RecordStore, Rewind
+from services.processor.input_tracker import InputTracker
+from services.processor.ports import InputPartition, RecordStore, Rewind
 from services.processor.summary import SiteSummary, decode_summary
 
 log = structlog.get_logger(__name__)
@@ -104,7 +104,8 @@ class CrossDriver:
         self._tracker.save(admitted)
         await self._store.flush()  # before the batch is acknowledged, as in the site stage
         if admitted.rewinds:
-            log.warning("input_gap_reading_again", partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()})
+            log.warning("input_gap_reading_again",
+                        partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()})
             await self._rewind(admitted.rewinds)
         self.last_batch_at = time.monotonic()
         metrics.PUBLISHED.labels("cross_site", "cell").inc(sum(len(s.cells) for s in steps))

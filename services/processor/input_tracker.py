@@ -18,22 +18,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Protocol, Sequence
+from typing import Callable, Iterable, Sequence
 
 from services.processor.inputs import InputRecord
+from services.processor.ports import InputPartition, RecordStore
 
 WATERMARKS = "__inputs__"
 CONFIRMATIONS = 3
 REWIND_PATIENCE_S = 2.0
-InputPartition = tuple[str, int]  # topic, partition
-
-
-class Store(Protocol):
-    def load(self, anchor: InputRecord, key: str) -> bytes | None: ...
-    def save(self, anchor: InputRecord, key: str, value: bytes) -> None: ...
-    def peek(self, key: str) -> bytes | None: ...
-
-
 def watermark_key(partition: int) -> str:
     return f"{WATERMARKS}/{partition}"
 
@@ -48,7 +40,7 @@ class Admitted:
 
 class InputTracker:
     def __init__(
-        self, store: Store, *, compacted: Iterable[str] = (), clock: Callable[[], float] = time.monotonic
+        self, store: RecordStore, *, compacted: Iterable[str] = (), clock: Callable[[], float] = time.monotonic
     ) -> None:
         self._store = store
         self._compacted = frozenset(compacted)

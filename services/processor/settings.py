@@ -35,6 +35,8 @@ class ProcessorSettings(CommonSettings):
     # A partition behind its end, its commits not moving and nothing in processing for this long,
     # is sought back to its committed offset (see watchdog.py).
     stall_patience_s: float = 20.0
+    # How long a starting worker waits for Kafka before it gives up (exit code 1).
+    startup_wait_s: float = 60.0
     # Kafka group membership: a worker that stops heartbeating loses its partitions after this.
     session_timeout_s: float = 10.0
     heartbeat_interval_s: float = 1.0

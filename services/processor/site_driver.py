@@ -6,54 +6,31 @@ stores (durably) that any key about to be published for the first time may be on
 writes the cells, tombstones, summaries and dead letters to the outbox and waits for Kafka to
 acknowledge them all; only then stores the new records, and waits for their changelog records
 before the batch is acknowledged (and its offsets may be committed).
-Each event is handled in a span continuing the trace its producer put in the headers; the
-cells of a site are sent in a span continuing the last event's trace, and carry its context.
+Traces, logs and metrics: observe.py.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Awaitable, Callable, Iterator, Mapping, Protocol, Sequence
+from typing import Callable, Sequence
 
 import structlog
-from opentelemetry import trace
 
-from shared.domain.model import Instrument, SurveyResponse
-from shared.telemetry import context_from_headers, inject_trace_headers
+from shared.domain.model import SurveyResponse
+from shared.telemetry import inject_trace_headers
 
 from services.processor import metrics
-from services.processor.input_tracker import InputPartition, InputTracker
+from services.processor.input_tracker import InputTracker
 from services.processor.inputs import InputRecord, SiteTopics, site_input
+from services.processor.observe import event_span, publish_span, site_batch_done
 from services.processor.outbox import Outbox
+from services.processor.ports import InputPartition, Instruments, RecordStore, Rewind
 from services.processor.site_record import decode_record, encode_record, new_record
-from services.processor.site_stage import SiteEvent, SiteInput, SiteStep, site_step
+from services.processor.site_stage import SiteInput, SiteStep, site_step
 
 log = structlog.get_logger(__name__)
-tracer = trace.get_tracer(__name__)
-MAX_LINKS = 64
-
-
-Rewind = Callable[[dict[InputPartition, int]], Awaitable[None]]  # read input partitions again from offsets
-
-
-class RecordStore(Protocol):
-    """A table. `anchor` is a record of the partition the key lives in."""
-
-    def load(self, anchor: InputRecord, key: str) -> bytes | None: ...
-    def save(self, anchor: InputRecord, key: str, value: bytes) -> None: ...
-    def peek(self, key: str) -> bytes | None:
-        """The value of a key unique across partitions, outside any batch."""
-    async def flush(self) -> None:
-        """Return once every value saved so far is durable (in the changelog)."""
-
-
-class Instruments(Protocol):
-    @property
-    def instruments(self) -> Mapping[tuple[str, int], Instrument]: ...
-    async def refresh(self) -> None: ...
 
 
 @dataclass
@@ -61,42 +38,6 @@ class SiteStageSettings:
     min_cell_size: int
     as_of: Callable[[], datetime]
     next_revision: Callable[[int], int]
-
-
-class _EventScope:
-    def __init__(self, span: trace.Span) -> None:
-        self._span = span
-
-    def outcome(self, outcome: str, reason: str | None) -> None:
-        self._span.set_attribute("jedi.outcome", outcome)
-        if reason:
-            self._span.set_attribute("jedi.rejection", reason)
-
-
-@contextlib.contextmanager
-def _event_span(item: SiteInput[InputRecord]) -> Iterator[_EventScope]:
-    record = item.ref
-    with tracer.start_as_current_span(
-        "processor.apply", context=context_from_headers(record.headers), kind=trace.SpanKind.CONSUMER,
-        attributes={
-            "messaging.destination.name": record.topic, "messaging.kafka.partition": record.partition,
-            "messaging.kafka.offset": record.offset, "jedi.site_id": record.site_id,
-            "jedi.event_id": getattr(item, "event_id", ""),
-        },
-    ) as span:
-        yield _EventScope(span)
-
-
-def _offset_ranges(records: Sequence[InputRecord]) -> dict[str, str]:
-    """For the batch log: "topic:partition" -> "first-last" offsets."""
-    ranges: dict[str, list[int]] = {}
-    for record in records:
-        ranges.setdefault(f"{record.topic}:{record.partition}", []).append(record.offset)
-    return {tp: f"{min(offsets)}-{max(offsets)}" for tp, offsets in sorted(ranges.items())}
-
-
-def _span_context(record: InputRecord) -> trace.SpanContext:
-    return trace.get_current_span(context_from_headers(record.headers)).get_span_context()
 
 
 class SiteDriver:
@@ -134,7 +75,7 @@ class SiteDriver:
             step = site_step(
                 before, inputs, self._instruments.instruments, as_of=as_of,
                 min_cell_size=self._settings.min_cell_size, next_revision=self._settings.next_revision,
-                around=_event_span,
+                around=event_span,
             )
             planned.append((inputs, site_id, before, step))
         await self._declare_intent(planned)
@@ -152,18 +93,7 @@ class SiteDriver:
             await self._rewind(admitted.rewinds)
         self.last_batch_at = time.monotonic()
         done = [step for _, _, _, step in planned]
-        for step in done:
-            metrics.INPUTS.labels("applied").inc(step.applied)
-            metrics.INPUTS.labels("duplicate").inc(step.duplicates)
-            metrics.INPUTS.labels("rejected").inc(len(step.rejected))
-            metrics.PUBLISHED.labels("site", "cell").inc(len(step.cells))
-            metrics.PUBLISHED.labels("site", "tombstone").inc(len(step.withdrawn))
-        log.info(
-            "site_batch", records=len(records), sites=len(done), offsets=_offset_ranges(records),
-            skipped=len(records) - len(admitted.records), applied=sum(s.applied for s in done),
-            duplicates=sum(s.duplicates for s in done), rejected=sum(len(s.rejected) for s in done),
-            cells=sum(len(s.cells) for s in done), withdrawn=sum(len(s.withdrawn) for s in done),
-        )
+        site_batch_done(records, len(admitted.records), done)
         return done
 
     async def _declare_intent(self, planned) -> None:
@@ -200,16 +130,7 @@ class SiteDriver:
     async def _publish(
         self, step: SiteStep[InputRecord], inputs: list[SiteInput[InputRecord]], as_of: datetime
     ) -> None:
-        events = [item.ref for item in inputs if isinstance(item, SiteEvent)] or [inputs[-1].ref]
-        contexts = [_span_context(record) for record in events[-MAX_LINKS - 1:-1]]
-        links = [trace.Link(context) for context in contexts if context.is_valid]
-        with tracer.start_as_current_span(
-            "processor.publish_site", context=context_from_headers(events[-1].headers), links=links,
-            kind=trace.SpanKind.PRODUCER,
-            attributes={"jedi.site_id": step.record.site_id, "jedi.cells": len(step.cells),
-                        "jedi.withdrawn": len(step.withdrawn), "jedi.applied": step.applied,
-                        "jedi.duplicates": step.duplicates},
-        ):
+        with publish_span(step, inputs):
             headers = inject_trace_headers()
             for cell in step.cells:
                 await self._outbox.cell(cell, as_of=as_of, revision=step.record.revision, headers=headers)

@@ -14,7 +14,7 @@ from typing import Awaitable, Callable, Mapping
 
 import structlog
 
-from services.processor.input_tracker import InputPartition
+from services.processor.ports import InputPartition
 
 log = structlog.get_logger(__name__)
 
