@@ -3,8 +3,8 @@
 - `site-stage` reads the event topics and the site changes (all keyed by site id, same
   partitions), in batches, and runs the `SiteDriver`.
 - `cross-site-stage` reads the site summaries (one partition) and runs the `CrossDriver`.
-- `site-registry` forwards the sites registry (one partition) to the site changes, so each
-  site's registry record reaches the worker that owns the site, in the site's partition.
+
+The sites registry reaches the site stage through the leader's timer (timers.py).
 
 A batch is acknowledged (and its offsets become committable) only when the agent asks for the
 next one. A failure is retried in place; if it persists, the process exits without unwinding
@@ -57,8 +57,3 @@ def register_agents(wiring: Wiring, settings: ProcessorSettings) -> None:
     async def cross_site_stage(stream) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
             await process_or_exit("cross-site", wiring.cross_driver.process, [input_record(e) for e in events])
-
-    @app.agent(wiring.faust_topics.sites, name="site-registry")
-    async def site_registry(stream) -> None:
-        async for events in stream.take_events(100, within=0.2):
-            await process_or_exit("site-registry", wiring.forward_sites, [input_record(e) for e in events])

@@ -28,8 +28,9 @@ class ProcessorSettings(CommonSettings):
     # A site stage batch: at most this many records, or what arrived within the window.
     batch_size: int = 500
     batch_window_s: float = 0.5
-    # How often the leader checks whether the UTC day (the end of rolling windows) changed.
-    as_of_check_interval_s: float = 30.0
+    # How often the leader forwards new site registrations, and checks whether the UTC day
+    # (the end of rolling windows) changed.
+    registry_check_interval_s: float = 5.0
     # How long an event for an unknown instrument waits for the registry to catch up.
     registry_wait_s: float = 10.0
     # A partition behind its end, its commits not moving and nothing in processing for this long,

@@ -1,11 +1,11 @@
-"""Timers: the leader's day change (below), and every worker's stall watchdog (watchdog.py).
+"""Timers: the leader's registry forwarder (below), and every worker's stall watchdog (watchdog.py).
 
-When the UTC day changes, every site is published again for the new as_of.
-
-Reach cells count training sessions in the twelve months ending at `as_of`, the start of the
-current UTC day. When the day changes, the leader forwards every site's registry record again;
-each reaches the worker owning the site, which publishes its cells for the new day (and its
-summary, so the cross-site cells follow). After a start the first check always refreshes.
+The site stage needs each site's registry record in the site's own partition, so the leader
+forwards the sites topic (one partition) into the site-changes topic (the event topics'
+partitions), versioned by offset. Reach cells count training sessions in the twelve months
+ending at `as_of`, the start of the current UTC day: when the day changes, every site's record
+is forwarded again; each reaches the worker owning the site, which publishes its cells for the
+new day (and its summary, so the cross-site cells follow).
 """
 
 from __future__ import annotations
@@ -55,7 +55,15 @@ def lagging_inputs(wiring: Wiring) -> dict[tuple[str, int], int]:
     return lagging
 
 
-class AsOfRefresher:
+class RegistryForwarder:
+    """Forwards the sites registry into the site stage's partitions: run by the leader.
+
+    Each check forwards the site records added since the last one; after a start, and when
+    the UTC day changes, every site's (so each site is published again, for the new as_of).
+    It reads the registry with a consumer of its own, so no registry record depends on Faust
+    delivering it.
+    """
+
     def __init__(
         self, *, read_sites: Callable[[], Awaitable[list[InputRecord]]],
         forward: Callable[[list[InputRecord]], Awaitable[None]], today: Callable[[], datetime] = clock.current_as_of,
@@ -64,28 +72,31 @@ class AsOfRefresher:
         self._forward = forward
         self._today = today
         self.refreshed_for: datetime | None = None
+        self._next_offset = 0
 
-    async def check(self) -> bool:
-        """Forward every site again if the day changed since the last refresh (or none happened)."""
+    async def check(self) -> int:
+        """Forward what is new, or everything on a new day; how many records it forwarded."""
         as_of = self._today()
-        if as_of == self.refreshed_for:
-            return False
         sites = await self._read_sites()
-        await self._forward(sites)
-        self.refreshed_for = as_of
-        log.info("as_of_refreshed", as_of=as_of.isoformat(), sites=len(sites))
-        return True
+        chosen = sites if as_of != self.refreshed_for else [r for r in sites if r.offset >= self._next_offset]
+        if chosen:
+            await self._forward(chosen)
+        self._next_offset = max([self._next_offset, *(r.offset + 1 for r in sites)])
+        if as_of != self.refreshed_for:
+            log.info("as_of_refreshed", as_of=as_of.isoformat(), sites=len(sites))
+            self.refreshed_for = as_of
+        return len(chosen)
 
 
-def register_timers(wiring: Wiring, settings: ProcessorSettings) -> AsOfRefresher:
-    refresher = AsOfRefresher(
+def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForwarder:
+    forwarder = RegistryForwarder(
         read_sites=partial(registered_sites, settings.kafka_bootstrap_servers, wiring.topics.platform.sites.name),
         forward=wiring.forward_sites,
     )
 
-    @wiring.app.timer(settings.as_of_check_interval_s, on_leader=True, name="as-of-refresh")
-    async def refresh_as_of() -> None:
-        await refresher.check()
+    @wiring.app.timer(settings.registry_check_interval_s, on_leader=True, name="site-registry")
+    async def forward_registry() -> None:
+        await forwarder.check()
 
     watchdog = StallWatchdog(
         lagging=partial(lagging_inputs, wiring), rewind=wiring.rewind, patience_s=settings.stall_patience_s,
@@ -96,4 +107,4 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> AsOfRefreshe
     async def unstick_partitions() -> None:
         await watchdog.check()
 
-    return refresher
+    return forwarder

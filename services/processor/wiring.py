@@ -26,7 +26,6 @@ from services.processor.topics import GROUP_TABLE, SITE_TABLE, ProcessorTopics
 class FaustTopics:
     site_inputs: Any  # the event topics and the site changes, all keyed by site id
     site_summaries: Any
-    sites: Any
 
 
 @dataclass
@@ -74,7 +73,6 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
             partitions=topics.site_partitions,
         ),
         site_summaries=_raw_topic(app, topics.site_summaries.name, partitions=1),
-        sites=_raw_topic(app, platform.sites.name, partitions=platform.sites.partitions),
     )
     site_table = changelog_table(
         app, SITE_TABLE, partitions=topics.site_partitions, help="Each site's state, applied event ids, site")

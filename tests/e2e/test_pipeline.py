@@ -74,7 +74,7 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
     servers = bootstrap_servers()
     namespace = new_namespace()
     processor = ProcessorProcess(
-        processor_env(namespace=namespace, state_dir=tmp_path / "state", servers=servers, as_of_check_interval_s=3600),
+        processor_env(namespace=namespace, state_dir=tmp_path / "state", servers=servers, registry_check_interval_s=1),
         tmp_path / "processor.log",
     )
     events = arrival_order([*dataset.responses, *dataset.interventions])

@@ -40,7 +40,7 @@ from tests.support.processor import (
 pytestmark = pytest.mark.kafka
 
 SCALE = 0.12  # about 650 responses and 450 intervention events
-FAST = {"batch_size": 25, "batch_window_s": 0.2, "as_of_check_interval_s": 2, "stall_patience_s": 6}
+FAST = {"batch_size": 25, "batch_window_s": 0.2, "registry_check_interval_s": 1, "stall_patience_s": 6}
 TIMEOUT_S = 150
 
 

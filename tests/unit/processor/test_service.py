@@ -12,7 +12,7 @@ from services.processor.app import create_processor
 from services.processor.clock import day_start, next_revision
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
-from services.processor.timers import AsOfRefresher
+from services.processor.timers import RegistryForwarder
 from services.processor.topics import ProcessorTopics
 from services.processor.watchdog import StallWatchdog
 
@@ -46,7 +46,7 @@ def test_the_factory_builds_the_topology_without_touching_kafka(tmp_path):
         table_store="memory"))
     app = wiring.app
     assert app.conf.id == "t.proc"
-    assert set(app.agents) == {"site-stage", "cross-site-stage", "site-registry"}
+    assert set(app.agents) == {"site-stage", "cross-site-stage"}
     assert {table.name: table.partitions for table in app.tables.values()} == {"sites": 6, "groups": 1}
     assert wiring.faust_topics.site_inputs.topics == (
         "t.jedi.survey-responses.v1", "t.jedi.interventions.v1", "t.proc-site-changes")
@@ -60,23 +60,25 @@ def test_as_of_is_the_start_of_the_utc_day_and_revisions_only_grow():
     assert next_revision(0) > 1_700_000_000_000_000  # microseconds of the wall clock
 
 
-async def test_the_leader_forwards_every_site_again_when_the_day_changes():
+async def test_the_leader_forwards_new_registrations_and_every_site_when_the_day_changes():
     today = [datetime(2026, 3, 1, tzinfo=timezone.utc)]
     forwarded: list[list[InputRecord]] = []
     sites = [InputRecord("sites", 0, offset, f"s{offset}".encode(), b"site") for offset in range(3)]
 
     async def read_sites():
-        return sites
+        return list(sites)
 
     async def forward(records):
-        forwarded.append(records)
+        forwarded.append([r.offset for r in records])
 
-    refresher = AsOfRefresher(read_sites=read_sites, forward=forward, today=lambda: today[0])
-    assert await refresher.check()  # the first check after a start always refreshes
-    assert not await refresher.check()
+    forwarder = RegistryForwarder(read_sites=read_sites, forward=forward, today=lambda: today[0])
+    assert await forwarder.check() == 3  # the first check after a start forwards every site
+    assert await forwarder.check() == 0
+    sites.append(InputRecord("sites", 0, 3, b"s3", b"site"))
+    assert await forwarder.check() == 1
     today[0] = datetime(2026, 3, 2, tzinfo=timezone.utc)
-    assert await refresher.check()
-    assert forwarded == [sites, sites]
+    assert await forwarder.check() == 4
+    assert forwarded == [[0, 1, 2], [3], [0, 1, 2, 3]]
 
 
 async def test_the_watchdog_reads_again_a_partition_stuck_behind_its_end_once_the_stages_are_idle():
