@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 import uuid
 
 import pytest
 from aiokafka import ConsumerRecord
+from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.kafka import replay_topics
 
@@ -21,9 +24,43 @@ def bootstrap_servers() -> str:
     return servers
 
 
+# The namespaces this test session made, whose topics it deletes at its end.
+_SESSION_NAMESPACES: set[str] = set()
+
+
 def new_namespace() -> str:
     """A topic prefix of its own, so a test reads only the records it wrote."""
-    return f"test-{uuid.uuid4().hex[:10]}."
+    namespace = f"test-{uuid.uuid4().hex[:10]}."
+    _SESSION_NAMESPACES.add(namespace)
+    return namespace
+
+
+def delete_session_topics(servers: str) -> int:
+    """Delete the topics of every namespace this session made; returns how many.
+
+    A `make test` leaves a few hundred topics behind otherwise, and a local broker holding
+    thousands of partitions starts too slowly after a few dozen runs. Only this session's
+    namespaces: another session may be using the same broker. Runs its own event loop in a
+    thread, since it is called after pytest-asyncio's session loop may be closed.
+    """
+    deleted: list[int] = []
+    worker = threading.Thread(target=lambda: deleted.append(asyncio.run(_delete_topics(servers))))
+    worker.start()
+    worker.join()
+    return deleted[0] if deleted else 0
+
+
+async def _delete_topics(servers: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=30_000)
+    await admin.start()
+    try:
+        topics = [topic for topic in await admin.list_topics()
+                  if any(topic.startswith(namespace) for namespace in _SESSION_NAMESPACES)]
+        for start in range(0, len(topics), 100):
+            await admin.delete_topics(topics[start:start + 100], timeout_ms=30_000)
+        return len(topics)
+    finally:
+        await admin.close()
 
 
 async def read_topic(servers: str, topic: str) -> list[ConsumerRecord]:
