@@ -229,7 +229,7 @@ wait_until_ready() {
     fi
     sleep 1
   done
-  fail_start "the broker did not answer on $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s"
+  fail_start "the broker did not answer on $BOOTSTRAP within ${KAFKA_START_TIMEOUT}s (one holding thousands of partitions loads slowly: raise KAFKA_START_TIMEOUT, or reset it)"
 }
 
 stop_broker() {
