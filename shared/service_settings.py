@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from shared.settings import env_var
+from shared.settings import SettingsError, env_var
 
 
 @dataclass(frozen=True)
@@ -34,3 +34,9 @@ class GrpcServiceSettings(CommonSettings):
     credentials_file: Path = Path(".local/credentials.json")
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
+
+    def __post_init__(self) -> None:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise SettingsError(
+                "JEDI_TLS_CERT_FILE and JEDI_TLS_KEY_FILE go together: set both to serve TLS, or neither"
+            )

@@ -28,6 +28,7 @@ from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto
 from shared.domain.validation import FieldError
 
+from services.cli.arguments import readable_file
 from services.cli.survey_csv import (
     MappingError,
     SurveyMapping,
@@ -72,7 +73,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--address", default=os.environ.get("JEDI_INGEST_ADDRESS", "127.0.0.1:50051"))
     parser.add_argument("--api-key", default=os.environ.get("JEDI_API_KEY"),
                         help="the site's API key (default: $JEDI_API_KEY)")
-    parser.add_argument("--ca-file", type=Path, help="CA bundle: connect with TLS")
+    parser.add_argument("--ca-file", type=readable_file, help="CA bundle: connect with TLS")
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--rejects", type=Path, help="where rejected rows go (default: FILE.rejects.csv)")
     parser.add_argument("--state-dir", type=Path, default=Path(".jedi-push"),

@@ -12,7 +12,6 @@ import math
 import os
 import sys
 import time
-from pathlib import Path
 
 import grpc
 from google.rpc import error_details_pb2
@@ -25,6 +24,7 @@ from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.cells import CompositeCell
 from shared.domain.model import Composite, GroupDimension, Wave
 
+from services.cli.arguments import readable_file
 from services.query import tables
 
 _WAVES = [wave.value for wave in Wave]
@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--address", default=os.environ.get("JEDI_QUERY_ADDRESS", "127.0.0.1:50061"))
     common.add_argument("--api-key", default=os.environ.get("JEDI_API_KEY"), help="default: $JEDI_API_KEY")
-    common.add_argument("--ca-file", type=Path, help="CA bundle: connect with TLS")
+    common.add_argument("--ca-file", type=readable_file, help="CA bundle: connect with TLS")
     common.add_argument("--timeout", type=float, default=10.0, help="deadline of each call, seconds")
     commands = parser.add_subparsers(dest="query", required=True)
 

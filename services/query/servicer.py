@@ -9,7 +9,7 @@ from typing import Callable
 import grpc
 import structlog
 from google.protobuf.message import Message
-from jedi.v1 import query_pb2, query_pb2_grpc
+from jedi.v1 import query_pb2_grpc
 
 from shared.auth import CredentialStore
 from shared.grpc_support import authenticate

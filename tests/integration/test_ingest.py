@@ -10,7 +10,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from jedi.v1 import events_pb2, ingest_pb2, survey_pb2
+from jedi.v1 import ingest_pb2, survey_pb2
 
 from shared.convert import event_to_proto
 from shared.domain.model import (

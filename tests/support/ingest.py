@@ -51,8 +51,10 @@ def demo_dataset() -> DemoDataset:
 @contextlib.asynccontextmanager
 async def running_ingest(
     tmp_path: Path, *, namespace: str | None = None, register: bool = True,
-    dataset: DemoDataset | None = None, **overrides,
+    dataset: DemoDataset | None = None, ca_file: Path | None = None, **overrides,
 ):
+    """An ingest on port 0 (settings `overrides` on top of the test defaults); `ca_file` makes
+    the harness's channel a TLS one that trusts that CA."""
     dataset = dataset or demo_dataset()
     keys = write_credentials(tmp_path, [site.site_id for site in dataset.sites])
     settings = IngestSettings(
@@ -64,7 +66,7 @@ async def running_ingest(
     settings = dataclasses.replace(settings, **overrides)
     server = IngestServer(settings)
     await server.start()
-    channel = open_channel(f"127.0.0.1:{server.port}")
+    channel = open_channel(f"127.0.0.1:{server.port}", ca_file=ca_file)
     harness = IngestHarness(
         server, ingest_pb2_grpc.IngestServiceStub(channel), keys,
         Topics(settings.topic_namespace), dataset,

@@ -118,8 +118,9 @@ async def fill_topics(namespace: str) -> Topics:
 
 @contextlib.asynccontextmanager
 async def running_query(directory: Path, *, namespace: str | None = None, fill: bool = True,
-                        wait: bool = True, **overrides):
-    """A query server on port 0 over `namespace` (filled with the reference cells when `fill`)."""
+                        wait: bool = True, ca_file: Path | None = None, **overrides):
+    """A query server on port 0 over `namespace` (filled with the reference cells when `fill`);
+    `ca_file` makes the harness's channel a TLS one that trusts that CA."""
     namespace = namespace or new_namespace()
     topics = await fill_topics(namespace) if fill else Topics(namespace)
     keys = write_credentials(directory, [site.site_id for site in dataset().sites])
@@ -128,7 +129,7 @@ async def running_query(directory: Path, *, namespace: str | None = None, fill: 
     )
     server = QueryServer(dataclasses.replace(settings, **overrides))
     await server.start()
-    channel = open_channel(f"127.0.0.1:{server.port}")
+    channel = open_channel(f"127.0.0.1:{server.port}", ca_file=ca_file)
     try:
         if wait:
             await server.wait_serving()

@@ -30,3 +30,12 @@ def test_environment_then_overrides():
 def test_a_bad_value_names_the_variable():
     with pytest.raises(SettingsError, match="JEDI_MIN_CELL_SIZE='ten'"):
         load_settings(ProcessorSettings, environ={"JEDI_MIN_CELL_SIZE": "ten"})
+
+
+@pytest.mark.parametrize("given", ["JEDI_TLS_CERT_FILE", "JEDI_TLS_KEY_FILE"])
+def test_a_tls_certificate_and_its_key_come_together(given):
+    with pytest.raises(SettingsError, match="JEDI_TLS_CERT_FILE and JEDI_TLS_KEY_FILE go together"):
+        load_settings(IngestSettings, environ={given: "/etc/jedi/tls/file.pem"})
+    both = {"JEDI_TLS_CERT_FILE": "/tls/cert.pem", "JEDI_TLS_KEY_FILE": "/tls/key.pem"}
+    settings = load_settings(IngestSettings, environ=both)
+    assert settings.tls_cert_file == Path("/tls/cert.pem") and settings.tls_key_file == Path("/tls/key.pem")
