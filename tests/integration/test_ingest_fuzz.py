@@ -55,6 +55,9 @@ def mutated_event(draw) -> ingest_pb2.Event:
 EVENTS = st.one_of(mutated_event(), random_message(ingest_pb2.Event.DESCRIPTOR))
 
 
+# The ingest's Kafka client (in the background loop's thread) calls the global `random` while
+# Hypothesis draws; Hypothesis mistakes that for the strategies using it.
+@pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies")
 @settings(max_examples=2500, deadline=None, suppress_health_check=list(HealthCheck))
 @given(events=st.lists(EVENTS, min_size=0, max_size=4), as_site=st.booleans())
 def test_random_requests_each_get_a_clear_answer(ingest, events, as_site):
