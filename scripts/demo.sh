@@ -23,7 +23,19 @@ bash scripts/services.sh start
 chmod 600 .local/demo.env
 
 "$PY" -m services.demo --ingest "127.0.0.1:${JEDI_INGEST_PORT:-50051}" \
-  --query "127.0.0.1:${JEDI_QUERY_PORT:-50061}" --keys .local/demo-keys.env
+  --query "127.0.0.1:${JEDI_QUERY_PORT:-50061}" --keys .local/demo-keys.env &
+demo=$!
+# While the demo waits for benchmarks, a service that died ends it at once, with that
+# service's log, instead of a wait until the demo's deadline.
+while kill -0 "$demo" 2>/dev/null; do
+  if ! bash scripts/services.sh check; then
+    kill "$demo" 2>/dev/null || true
+    echo "demo: stopped early: a service died (make down stops the others)" >&2
+    exit 1
+  fi
+  sleep 1
+done
+wait "$demo"
 
 cat <<EOT
 

@@ -4,7 +4,8 @@
 #   bash scripts/kafka.sh up      start it (idempotent); writes .local/kafka.env
 #   bash scripts/kafka.sh down    stop it (idempotent)
 #   bash scripts/kafka.sh status  say whether it runs
-#   bash scripts/kafka.sh reset   stop it and delete its data (.local/kafka-data)
+#   bash scripts/kafka.sh reset   stop it and delete its data (.local/kafka-data) and the
+#                                 processor's local state derived from it
 #
 # Environment:
 #   KAFKA_BOOTSTRAP_SERVERS  use this running cluster instead; `up` only records it
@@ -300,10 +301,12 @@ cmd_status() {
   fi
 }
 
+# The processor's local tables are derived from the broker's changelogs: they go too, or the
+# next processor would find offsets the new, empty topics never had (Faust's ConsistencyError).
 cmd_reset() {
   stop_broker
-  rm -rf "$DATA_DIR"
-  log "deleted $DATA_DIR"
+  rm -rf "$DATA_DIR" "$LOCAL_DIR/processor-state"
+  log "deleted $DATA_DIR and the processor's local state ($LOCAL_DIR/processor-state)"
 }
 
 main() {

@@ -2,6 +2,7 @@
 # Starts the platform's services in the background (one process each) and stops them.
 #   scripts/services.sh start   ingest, processor and query, waiting until each is healthy
 #   scripts/services.sh stop    stops every service started here; leaves no process behind
+#   scripts/services.sh check   exits 1, with its log's last lines, if a started service died
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -53,6 +54,19 @@ cmd_start() {
   wait_healthy query "127.0.0.1:${JEDI_QUERY_PORT:-50061}"
 }
 
+cmd_check() {
+  local name
+  for name in ingest processor query; do
+    if ! kill -0 "$(cat "$PIDS/$name.pid" 2>/dev/null)" 2>/dev/null; then
+      log "$name is not running; its last errors and last lines (.local/logs/$name.log):" >&2
+      # A crashing worker logs its reason first, then a screenful of shutdown lines.
+      grep -E '"level": "(error|critical)"' "$LOGS/$name.log" | tail -n 5 >&2 || true
+      tail -n 10 "$LOGS/$name.log" >&2 || true
+      exit 1
+    fi
+  done
+}
+
 stop_one() {
   local name="$1" pid_file="$PIDS/$1.pid"
   [[ -f "$pid_file" ]] || return 0
@@ -73,5 +87,6 @@ cmd_stop() {
 case "${1:-}" in
   start) cmd_start ;;
   stop) cmd_stop ;;
-  *) echo "usage: $0 start|stop" >&2; exit 2 ;;
+  check) cmd_check ;;
+  *) echo "usage: $0 start|stop|check" >&2; exit 2 ;;
 esac
