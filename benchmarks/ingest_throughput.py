@@ -12,7 +12,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from jedi.v1 import ingest_pb2
 
 from shared.convert import event_to_proto
 from shared.kafka import ensure_topics, make_producer

@@ -37,7 +37,7 @@ from shared.convert_benchmarks import cell_to_proto
 from shared.domain.cells import CompositeCell
 from shared.domain.model import Wave
 from shared.kafka import ensure_topics, make_producer
-from shared.topics import Topics, TopicSpec
+from shared.topics import TopicSpec
 from services.query.server import QueryServer
 from services.query.settings import QuerySettings
 

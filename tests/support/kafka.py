@@ -6,6 +6,7 @@ import asyncio
 import os
 import threading
 import uuid
+from typing import Iterable
 
 import pytest
 from aiokafka import ConsumerRecord
@@ -44,18 +45,20 @@ def delete_session_topics(servers: str) -> int:
     thread, since it is called after pytest-asyncio's session loop may be closed.
     """
     deleted: list[int] = []
-    worker = threading.Thread(target=lambda: deleted.append(asyncio.run(_delete_topics(servers))))
+    worker = threading.Thread(
+        target=lambda: deleted.append(asyncio.run(delete_namespaces(servers, _SESSION_NAMESPACES))))
     worker.start()
     worker.join()
     return deleted[0] if deleted else 0
 
 
-async def _delete_topics(servers: str) -> int:
+async def delete_namespaces(servers: str, namespaces: Iterable[str]) -> int:
+    """Delete every topic whose name starts with one of `namespaces`; returns how many."""
+    prefixes = tuple(namespaces)
     admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=30_000)
     await admin.start()
     try:
-        topics = [topic for topic in await admin.list_topics()
-                  if any(topic.startswith(namespace) for namespace in _SESSION_NAMESPACES)]
+        topics = [topic for topic in await admin.list_topics() if prefixes and topic.startswith(prefixes)]
         for start in range(0, len(topics), 100):
             await admin.delete_topics(topics[start:start + 100], timeout_ms=30_000)
         return len(topics)
