@@ -86,8 +86,10 @@ def _coded_answers(response: SurveyResponse, instrument: Instrument) -> dict[Com
     return by_composite
 
 
-def _add_to_composite(tally: CompositeTally, coded: list[tuple[str, int]]) -> CompositeTally:
-    score = Fraction(sum(answer for _, answer in coded), len(coded))
+def _add_to_composite(
+    tally: CompositeTally, coded: list[tuple[str, int]], score: Fraction, score_square: Fraction
+) -> CompositeTally:
+    """`score` is the respondent's mean of `coded`, computed once for all of its cells."""
     items = dict(tally.items)
     for code, answer in coded:
         before = items.get(code, ItemTally())
@@ -95,7 +97,7 @@ def _add_to_composite(tally: CompositeTally, coded: list[tuple[str, int]]) -> Co
     return CompositeTally(
         respondents=tally.respondents + 1,
         score_sum=tally.score_sum + score,
-        score_square_sum=tally.score_square_sum + score * score,
+        score_square_sum=tally.score_square_sum + score_square,
         items=items,
     )
 
@@ -121,9 +123,12 @@ def add_response(state: SurveyState, response: SurveyResponse, instrument: Instr
     # Copy only the mappings and tallies this response touches; the rest is shared.
     composites = dict(state.composites)
     for composite, answers in coded.items():
+        score = Fraction(sum(answer for _, answer in answers), len(answers))
+        score_square = score * score
         for dimension, group in cells:
             composite_key = (wave, composite, dimension, group)
-            composites[composite_key] = _add_to_composite(composites.get(composite_key, CompositeTally()), answers)
+            composites[composite_key] = _add_to_composite(
+                composites.get(composite_key, CompositeTally()), answers, score, score_square)
     responses = dict(state.responses)
     for dimension, group in cells:
         response_key = (wave, dimension, group)
