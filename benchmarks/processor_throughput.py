@@ -98,8 +98,7 @@ async def through_processor(directory: Path, dataset, events, namespace: str) ->
         async with running_ingest(directory, namespace=namespace, dataset=dataset) as ingest, \
                 BenchmarksFollower(servers, ingest.topics.benchmarks.name) as topic:
             processor.start()
-            await topic.wait_until(lambda view: all(f"reach/{site.site_id}/community_partnerships" in view
-                                                    for site in dataset.sites), timeout=120)
+            await topic.wait_for_registry(dataset.sites, timeout=120)
             idle = resident_kib(processor.process.pid, "VmRSS")
             print(f"processor_throughput: processor ready ({idle / 1024:.0f} MiB); producing {len(events)} events")
             started = time.perf_counter()

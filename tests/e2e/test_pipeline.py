@@ -86,8 +86,7 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
                 BenchmarksFollower(servers, ingest.topics.benchmarks.name) as topic:
             processor.start()
             # The registry first, as a collaborative starts: every site's (empty) reach cells appear.
-            await topic.wait_until(lambda view: all(f"reach/{s.site_id}/community_partnerships" in view
-                                                    for s in dataset.sites), timeout=60)
+            await topic.wait_for_registry(dataset.sites, timeout=60)
             ready = time.monotonic()
             assert await submit_events(ingest, events) == len(events)
             bad, bad_trace = await publish_bad_records(ingest.topics)

@@ -600,6 +600,11 @@ class BenchmarksFollower:
                 raise AssertionError(f"timed out; {len(self.view)} cells on the topic")
             await self.poll()
 
+    async def wait_for_registry(self, sites: Iterable[Site], *, timeout: float) -> None:
+        """Until every site's (empty) reach cells are out: the processor forwarded the registry."""
+        keys = [f"reach/{site.site_id}/community_partnerships" for site in sites]
+        await self.wait_until(lambda view: all(key in view for key in keys), timeout=timeout)
+
     def describe_difference(self, reference) -> str:
         if reference is None:
             return f"timed out: cells carry as_of {sorted(self.as_of())}; {len(self.view)} cells"
