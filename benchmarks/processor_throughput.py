@@ -21,15 +21,12 @@ import time
 import uuid
 from pathlib import Path
 
-from shared.convert import event_to_proto
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
-from shared.domain.model import SurveyResponse
 from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.event_records import EventRecord, event_record
 from shared.kafka import ensure_topics, make_producer, replay_topics
 from shared.topics import Topics
-
-from services.processor.inputs import EVENT_ID_HEADER
 
 from tests.support.ingest import DATASET_NOW, running_ingest
 from tests.support.kafka import bootstrap_servers, delete_namespaces
@@ -38,27 +35,12 @@ from tests.support.processor import BenchmarksFollower, ProcessorProcess, arriva
 SCALE = float(os.environ.get("JEDI_BENCH_SCALE", "1"))
 TIMEOUT_S = 600.0
 
-Record = tuple[str, bytes, bytes, list[tuple[str, bytes]]]  # topic, key, value, headers
-
-
-def event_records(topics: Topics, events) -> list[Record]:
-    """The records ingest would write for `events`: payload keyed by site, event id in a header."""
-    records = []
-    for event in events:
-        envelope = event_to_proto(event)
-        payload = getattr(envelope, envelope.WhichOneof("payload"))
-        topic = topics.survey_responses if isinstance(event, SurveyResponse) else topics.interventions
-        records.append((topic.name, event.site_id.encode(), payload.SerializeToString(),
-                        [(EVENT_ID_HEADER, event.event_id.encode())]))
-    return records
-
-
-async def produce(servers: str, records: list[Record]) -> None:
+async def produce(servers: str, records: list[EventRecord]) -> None:
     producer = make_producer(servers)
     await producer.start()
     try:
-        futures = [await producer.send(topic, value, key=key, headers=headers)
-                   for topic, key, value, headers in records]
+        futures = [await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
+                   for record in records]
         await asyncio.gather(*futures)
     finally:
         await producer.stop()
@@ -68,7 +50,7 @@ async def kafka_baseline(servers: str, events, namespace: str) -> float:
     """Seconds to produce the events and read every one back."""
     topics = Topics(namespace)
     await ensure_topics(servers, [topics.survey_responses, topics.interventions])
-    records = event_records(topics, events)
+    records = [event_record(topics, event) for event in events]
     started = time.perf_counter()
     await produce(servers, records)
     seen: list[object] = []
@@ -102,7 +84,7 @@ async def through_processor(directory: Path, dataset, events, namespace: str) ->
             idle = resident_kib(processor.process.pid, "VmRSS")
             print(f"processor_throughput: processor ready ({idle / 1024:.0f} MiB); producing {len(events)} events")
             started = time.perf_counter()
-            await produce(servers, event_records(ingest.topics, events))
+            await produce(servers, [event_record(ingest.topics, event) for event in events])
             reference = None
             while True:
                 await topic.poll()

@@ -18,6 +18,7 @@ from shared.domain.model import (
     SurveyResponse,
 )
 from shared.domain.validation import IncidentTimes
+from shared.event_records import EVENT_ID_HEADER
 from shared.topics import Topics
 
 _INCIDENT_DETAILS = (BiasIncidentReported, BiasIncidentAcknowledged, BiasIncidentResolved)
@@ -52,6 +53,6 @@ class EventLedger:
             if not isinstance(event, list):
                 self.record(event)
                 return
-        event_id = dict(record.headers or ()).get("event-id")
+        event_id = dict(record.headers or ()).get(EVENT_ID_HEADER)
         if event_id:
             self._accepted.add(event_id.decode())

@@ -9,13 +9,13 @@ the sequence numbers) and the caller answers UNAVAILABLE for what was not stored
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from typing import Sequence
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from shared.event_records import EventRecord
 from shared.kafka import make_producer
 from shared.telemetry import inject_trace_headers
 
@@ -24,14 +24,6 @@ log = structlog.get_logger(__name__)
 
 class PublishFailed(Exception):
     """Kafka did not confirm some records; they must be reported as not stored."""
-
-
-@dataclass(frozen=True)
-class OutgoingRecord:
-    topic: str
-    key: bytes
-    value: bytes
-    event_id: str
 
 
 class EventPublisher:
@@ -50,13 +42,13 @@ class EventPublisher:
                 await self._producer.stop()
                 self._producer = None
 
-    async def publish(self, records: Sequence[OutgoingRecord]) -> list[bool]:
+    async def publish(self, records: Sequence[EventRecord]) -> list[bool]:
         """Send every record; return, per record, whether Kafka acknowledged it."""
         producer = await self._current_producer()
         headers_base = inject_trace_headers()
         futures = []
         for record in records:
-            headers = [*headers_base, ("event-id", record.event_id.encode())]
+            headers = [*headers_base, *record.headers]
             try:
                 futures.append(
                     await producer.send(record.topic, record.value, key=record.key, headers=headers)

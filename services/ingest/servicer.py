@@ -22,7 +22,6 @@ from opentelemetry import trace
 
 from shared.auth import CredentialStore, Principal, PrincipalRole
 from shared.convert import (
-    event_to_proto,
     field_errors_to_proto,
     instrument_from_proto,
     instrument_to_proto,
@@ -38,12 +37,13 @@ from shared.domain.validation import (
     validate_instrument,
     validate_site,
 )
+from shared.event_records import EventRecord, event_record
 from shared.grpc_support import abort_bad_request, authenticate, trace_context
 from shared.topics import Topics
 
 from services.ingest import metrics
 from services.ingest.ledger import EventLedger
-from services.ingest.publisher import EventPublisher, OutgoingRecord, PublishFailed
+from services.ingest.publisher import EventPublisher, PublishFailed
 from services.ingest.registry import RegistryView, instrument_key
 
 log = structlog.get_logger(__name__)
@@ -212,16 +212,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def _publish_events(self, accepted, context) -> None:
         if not accepted:
             return
-        records = [
-            OutgoingRecord(
-                topic=(self._topics.interventions if isinstance(event, InterventionEvent)
-                       else self._topics.survey_responses).name,
-                key=event.site_id.encode(),
-                value=_payload(event_to_proto(event)).SerializeToString(),
-                event_id=event.event_id,
-            )
-            for _, event in accepted
-        ]
+        records = [event_record(self._topics, event) for _, event in accepted]
         started = time.perf_counter()
         try:
             stored = await self._publisher.publish(records)
@@ -243,7 +234,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def _publish_registry(self, context, topic: str, key: bytes, message) -> None:
         try:
             stored = await self._publisher.publish(
-                [OutgoingRecord(topic=topic, key=key, value=message.SerializeToString(), event_id="")]
+                [EventRecord(topic=topic, key=key, value=message.SerializeToString(), event_id="")]  # no event id
             )
         except PublishFailed:
             stored = [False]
@@ -255,10 +246,6 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         if principal.role is not PrincipalRole.COORDINATOR:
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only a coordinator may change the registry")
         return principal
-
-
-def _payload(envelope: ingest_pb2.Event):
-    return getattr(envelope, envelope.WhichOneof("payload"))
 
 
 def _counts(results) -> dict[str, int]:

@@ -14,11 +14,11 @@ from google.protobuf.message import DecodeError
 from jedi.v1 import events_pb2, registry_pb2, survey_pb2
 
 from shared.convert import intervention_from_proto, site_from_proto, survey_response_from_proto
+from shared.event_records import EVENT_ID_HEADER
 from shared.topics import Topics
 
 from services.processor.site_stage import SiteChange, SiteEvent, SiteInput
 
-EVENT_ID_HEADER = "event-id"
 SITE_VERSION_HEADER = "site-version"
 Headers = Sequence[tuple[str, bytes]]
 

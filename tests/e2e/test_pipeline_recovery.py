@@ -20,11 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from shared.convert import event_to_proto
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
-from shared.domain.model import SurveyResponse
 from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.event_records import event_record
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import TopicSpec
 
@@ -114,12 +113,8 @@ async def publish_again(namespace_topics: ProcessorTopics, events) -> None:
     await producer.start()
     try:
         for event in events:
-            envelope = event_to_proto(event)
-            payload = getattr(envelope, envelope.WhichOneof("payload"))
-            topic = namespace_topics.platform.survey_responses if isinstance(event, SurveyResponse) \
-                else namespace_topics.platform.interventions
-            await producer.send_and_wait(topic.name, payload.SerializeToString(), key=event.site_id.encode(),
-                                         headers=[("event-id", event.event_id.encode())])
+            record = event_record(namespace_topics.platform, event)
+            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
     finally:
         await producer.stop()
 

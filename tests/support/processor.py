@@ -30,10 +30,11 @@ from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachC
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
 from shared.domain.survey_state import TOTAL
+from shared.event_records import event_record
 from shared.topics import Topics
 
 from services.processor.cross_driver import CrossDriver
-from services.processor.inputs import EVENT_ID_HEADER, SITE_VERSION_HEADER, InputRecord, SiteTopics
+from services.processor.inputs import SITE_VERSION_HEADER, InputRecord, SiteTopics
 from services.processor.outbox import KafkaOutbox
 from services.processor.site_driver import SiteDriver, SiteStageSettings
 
@@ -325,7 +326,8 @@ class MemoryPipeline:
         self.outbox = MemoryOutbox(self.log, chaos, self.crash_rate)
         self.site_store = MemoryStore(chaos, self.crash_rate)
         self.group_store = MemoryStore(chaos, self.crash_rate)
-        self.site_topics = SiteTopics("survey-responses", "interventions", SITE_CHANGES)
+        self.topics = Topics("memory.")
+        self.site_topics = SiteTopics.of(self.topics, SITE_CHANGES)
         self._revision = 0
         self.site_consumer = FaultyConsumer(
             self.log, [self.site_topics.survey_responses, self.site_topics.interventions, SITE_CHANGES],
@@ -360,13 +362,9 @@ class MemoryPipeline:
     ) -> list[InputRecord]:
         records = []
         for event in events:
-            envelope = event_to_proto(event)
-            payload = getattr(envelope, envelope.WhichOneof("payload"))
-            topic = self.site_topics.survey_responses if isinstance(event, SurveyResponse) \
-                else self.site_topics.interventions
+            record = event_record(self.topics, event)
             records.append(self.log.append(
-                topic, partition_of(event.site_id), event.site_id.encode(), payload.SerializeToString(),
-                [(EVENT_ID_HEADER, event.event_id.encode()), *extra_headers]))
+                record.topic, partition_of(event.site_id), record.key, record.value, [*record.headers, *extra_headers]))
         return records
 
     def publish_raw(self, topic: str, site_id: str, value: bytes | None, headers=()) -> InputRecord:
