@@ -33,7 +33,7 @@ from services.processor.topics import ProcessorTopics
 from tests.support.ingest import DATASET_NOW, running_ingest
 from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
 from tests.support.processor import (
-    BenchmarksFollower, ProcessorProcess, arrival_order, processor_env, submit_events,
+    BenchmarksFollower, ProcessorProcess, arrival_order, processor_env, stopped_afterwards, submit_events,
 )
 
 pytestmark = pytest.mark.kafka
@@ -125,7 +125,7 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
     events = arrival_order([*dataset.responses, *dataset.interventions])
     first = start(tmp_path, "first", namespace, "state-a")
     processes = [first]
-    try:
+    with stopped_afterwards(processes):
         async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
             await submit_events(ingest, events[: len(events) // 2])
             await wait_for_progress(first, 100)
@@ -157,13 +157,6 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
         async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
             await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: third.running)
         assert batches_logged(third, "applied") == 0  # every event was already in the recovered state
-    except BaseException:
-        for process in processes:
-            print(f"--- {process.log_path.name}\n{process.log_tail(30)}")
-        raise
-    finally:
-        for process in processes:
-            process.terminate()
 
 
 async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, dataset):
@@ -174,7 +167,7 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
     stores = {"state-1": "rocksdb", "state-2": "memory"}
     workers = [start(tmp_path, "worker-1", namespace, "state-1")]
     processes = list(workers)
-    try:
+    with stopped_afterwards(processes):
         await wait_for_log(workers[0], says("Worker ready"))
         workers.append(start(tmp_path, "worker-2", namespace, "state-2", table_store=stores["state-2"]))
         processes.append(workers[1])
@@ -203,10 +196,3 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
                 back, lambda _: sum(batches_logged(p, "duplicates") for p in survivors) >= seen + len(duplicates))
             both_alive = lambda: back.running and workers[1].running  # noqa: E731
             await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=both_alive)
-    except BaseException:
-        for process in processes:
-            print(f"--- {process.log_path.name}\n{process.log_tail(30)}")
-        raise
-    finally:
-        for process in processes:
-            process.terminate()

@@ -9,6 +9,7 @@ value": the contract every path that produces benchmarks must meet is tested wit
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
@@ -20,8 +21,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Iterator, Mapping, Sequence
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from jedi.v1 import benchmarks_pb2
 
 from shared.convert import event_to_proto, site_to_proto
@@ -31,6 +33,7 @@ from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, Experi
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
 from shared.domain.survey_state import TOTAL
 from shared.event_records import event_record
+from shared.kafka import topic_partitions
 from shared.topics import Topics
 
 from services.processor.cross_driver import CrossDriver
@@ -472,6 +475,21 @@ class ProcessorProcess:
             return ""
 
 
+@contextlib.contextmanager
+def stopped_afterwards(processes: list[ProcessorProcess]) -> Iterator[None]:
+    """Terminates every process in `processes` (the block may add more) when the block ends,
+    after printing the last lines of each one's log if it failed."""
+    try:
+        yield
+    except BaseException:
+        for process in processes:
+            print(f"--- {process.log_path.name}\n{process.log_tail(30)}")
+        raise
+    finally:
+        for process in processes:
+            process.terminate()
+
+
 def processor_env(
     *, namespace: str, state_dir: Path, servers: str, app_id: str = "jedi-processor", **settings: object
 ) -> dict[str, str]:
@@ -502,22 +520,19 @@ def topics_of(namespace: str) -> Topics:
     return Topics(namespace)
 
 
-async def topic_partitions(servers: str, topic: str, *, wait_s: float = 20) -> list[int]:
-    from aiokafka.admin import AIOKafkaAdminClient
-
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
-    await admin.start()
-    try:
-        deadline = time.monotonic() + wait_s
-        while True:
-            [description] = await admin.describe_topics([topic])
-            if description["error_code"] == 0 and description["partitions"]:
-                return sorted(p["partition"] for p in description["partitions"])
-            if time.monotonic() > deadline:
-                raise AssertionError(f"topic {topic} does not exist")
-            await asyncio.sleep(0.2)
-    finally:
-        await admin.close()
+async def partitions_once_created(servers: str, topic: str, *, wait_s: float = 20) -> list[TopicPartition]:
+    """The topic's partitions, waiting for it to be created (by the processor) for up to `wait_s`."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            partitions = await topic_partitions(servers, [topic])
+        except RuntimeError:  # not created yet
+            partitions = []
+        if partitions:
+            return partitions
+        if time.monotonic() > deadline:
+            raise AssertionError(f"topic {topic} does not exist")
+        await asyncio.sleep(0.2)
 
 
 class BenchmarksFollower:
@@ -532,15 +547,12 @@ class BenchmarksFollower:
         self._consumer = None
 
     async def __aenter__(self) -> BenchmarksFollower:
-        from aiokafka import AIOKafkaConsumer, TopicPartition
-
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._servers, enable_auto_commit=False, isolation_level="read_committed"
         )
         await self._consumer.start()
         try:
-            partitions = await topic_partitions(self._servers, self._topic)
-            tps = [TopicPartition(self._topic, p) for p in partitions]
+            tps = await partitions_once_created(self._servers, self._topic)
             self._consumer.assign(tps)
             await self._consumer.seek_to_beginning(*tps)
         except BaseException:
