@@ -101,12 +101,7 @@ class CrossDriver:
         await self._outbox.flush()
         for step in steps:
             self._store.save(anchor, group_key((step.record.wave, step.record.composite)), encode_group(step.record))
-        self._tracker.save(admitted)
-        await self._store.flush()  # before the batch is acknowledged, as in the site stage
-        if admitted.rewinds:
-            log.warning("input_gap_reading_again",
-                        partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()})
-            await self._rewind(admitted.rewinds)
+        await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
         metrics.PUBLISHED.labels("cross_site", "cell").inc(sum(len(s.cells) for s in steps))
         metrics.PUBLISHED.labels("cross_site", "tombstone").inc(sum(len(s.withdrawn) for s in steps))

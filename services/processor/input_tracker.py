@@ -20,12 +20,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Sequence
 
+import structlog
+
 from services.processor.inputs import InputRecord
-from services.processor.ports import InputPartition, RecordStore
+from services.processor.ports import InputPartition, RecordStore, Rewind
 
 WATERMARKS = "__inputs__"
 CONFIRMATIONS = 3
 REWIND_PATIENCE_S = 2.0
+
+log = structlog.get_logger(__name__)
+
+
 def watermark_key(partition: int) -> str:
     return f"{WATERMARKS}/{partition}"
 
@@ -97,11 +103,18 @@ class InputTracker:
         self._suspected[tp] = (expected, found, times)
         return False
 
-    def save(self, admitted: Admitted) -> None:
-        """Store the watermarks of a batch, after the values it changed."""
+    async def close_batch(self, admitted: Admitted, rewind: Rewind) -> None:
+        """Store the watermarks of a batch, after the values it changed, and wait until all are
+        durable: the batch's offsets may be committed right after, and Faust's own flush before
+        a commit does not wait for every changelog record. Then ask for its gaps to be read again."""
         for partition, offsets in admitted.next_offsets.items():
             anchor = admitted.anchors[partition]
             self._store.save(anchor, watermark_key(partition), json.dumps(offsets, sort_keys=True).encode())
+        await self._store.flush()
+        if admitted.rewinds:
+            log.warning("input_gap_reading_again",
+                        partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()})
+            await rewind(admitted.rewinds)
 
     def resume_offsets(
         self, inputs: Iterable[InputPartition], *, default: int | None = None

@@ -84,13 +84,7 @@ class SiteDriver:
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
         for inputs, site_id, _, step in planned:
             self._store.save(inputs[0].ref, site_id, encode_record(step.record))
-        self._tracker.save(admitted)
-        # Durable before the batch is acknowledged: its offsets may be committed right after, and
-        # Faust's own flush before a commit does not wait for every changelog record.
-        await self._store.flush()
-        if admitted.rewinds:
-            log.warning("input_gap_reading_again", partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()})
-            await self._rewind(admitted.rewinds)
+        await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
         done = [step for _, _, _, step in planned]
         site_batch_done(records, len(admitted.records), done)

@@ -10,11 +10,11 @@ stages processed no batch for as long; then the partition is read again from the
 from __future__ import annotations
 
 import time
-from typing import Awaitable, Callable, Mapping
+from typing import Callable, Mapping
 
 import structlog
 
-from services.processor.ports import InputPartition
+from services.processor.ports import InputPartition, Rewind
 
 log = structlog.get_logger(__name__)
 
@@ -22,7 +22,7 @@ log = structlog.get_logger(__name__)
 class StallWatchdog:
     def __init__(
         self, *, lagging: Callable[[], Mapping[InputPartition, int]],
-        rewind: Callable[[Mapping[InputPartition, int]], Awaitable[None]], last_batch_at: Callable[[], float],
+        rewind: Rewind, last_batch_at: Callable[[], float],
         patience_s: float, clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lagging = lagging
