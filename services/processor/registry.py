@@ -16,6 +16,7 @@ from jedi.v1 import registry_pb2
 from mode import Service
 
 from shared.convert import instrument_from_proto
+from shared.kafka import topic_partitions
 from shared.domain.model import Instrument
 
 log = structlog.get_logger(__name__)
@@ -39,8 +40,7 @@ class InstrumentRegistry(Service):
             bootstrap_servers=self._bootstrap_servers, enable_auto_commit=False, isolation_level="read_committed"
         )
         await self._consumer.start()
-        partitions = self._consumer.partitions_for_topic(self._topic) or {0}
-        self._partitions = [TopicPartition(self._topic, p) for p in sorted(partitions)]
+        self._partitions = await topic_partitions(self._bootstrap_servers, [self._topic])
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
         self._consumer_ready.set()
