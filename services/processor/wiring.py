@@ -16,6 +16,7 @@ from services.processor.cross_driver import CrossDriver
 from services.processor.faust_adapters import FaustTableStore, changelog_table, faust_rewind
 from services.processor.inputs import InputRecord, SiteTopics
 from services.processor.outbox import KafkaOutbox, forward_site_records
+from services.processor.ports import Rewind
 from services.processor.registry import InstrumentRegistry
 from services.processor.settings import ProcessorSettings
 from services.processor.site_driver import SiteDriver, SiteStageSettings
@@ -38,7 +39,7 @@ class Wiring:
     cross_driver: CrossDriver
     forward_sites: Callable[[Sequence[InputRecord]], Any]
     send: Callable[..., Any]
-    rewind: Callable[..., Any]  # read input partitions again from given offsets
+    rewind: Rewind
 
 
 def _raw() -> faust.Schema:
