@@ -1,0 +1,47 @@
+"""Releases: what the platform publishes, one consistent set of cells at a time.
+
+A release replaces the whole previous release of its scope. A reader never sees half of one:
+the processor writes each release as one record. The scopes are
+- a site (`site_scope`): every own cell of the site (survey cells of every wave, disparities,
+  changes, reach), computed over the events the release covers;
+- a wave (`cross_site_scope`): the cross-site distributions and ranks of that wave, computed
+  from the site totals shown in the sites' latest releases.
+
+`covered` counts, per wave of the site's survey (and "interventions"), the events the release
+covers; `held_back` the events received but not covered when it was cut. Together they say how
+fresh a release is without saying which cells are waiting, or for what.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Mapping
+
+from shared.domain.benchmark_set import Cell
+from shared.domain.cells import key_of
+from shared.domain.model import Wave
+
+INTERVENTIONS = "interventions"  # the `covered` / `held_back` entry counting intervention events
+
+
+def site_scope(site_id: str) -> str:
+    return key_of("site", site_id)
+
+
+def cross_site_scope(wave: Wave) -> str:
+    return key_of("cross-site", wave)
+
+
+@dataclass(frozen=True)
+class Release:
+    scope: str
+    number: int  # 1, 2, ... within the scope; a reader keeps the highest
+    cut_at: datetime  # when the processor cut it
+    as_of: datetime  # the end of rolling windows its cells were computed for
+    cells: tuple[Cell, ...]  # every shown cell of the scope, sorted by key
+    covered: Mapping[str, int] = field(default_factory=dict)  # wave (or INTERVENTIONS) -> events
+    held_back: Mapping[str, int] = field(default_factory=dict)  # wave (or INTERVENTIONS) -> events
+
+    def by_key(self) -> dict[str, Cell]:
+        return {cell.key: cell for cell in self.cells}
