@@ -189,12 +189,8 @@ def site_step(
     intent = None
     if release is not None:
         # What the release covers is stored before it is published: a replay of this batch is
-        # then gated against it, never against the release before (which would let a second,
-        # different release with the same number out).
-        intent = replace(
-            before, released=record.released, released_interventions=record.released_interventions,
-            release_number=record.release_number, release_cut_at=record.release_cut_at,
-            release_digest=record.release_digest,
-        )
+        # then gated against it, never against the release before, which may be all a reader
+        # has seen. Number and digest stay, so the replay publishes the release (again).
+        intent = replace(before, released=record.released, released_interventions=record.released_interventions)
     return SiteStep(record, intent, release, progress, summary, tuple(rejected), counts["applied"],
                     counts["duplicate"])
