@@ -25,3 +25,7 @@ REFUSED_CELLS = Counter(
     "Cells the view left out of a release (below the size floor, key mismatch, outside the scope).",
     ["reason"],
 )
+STALE_RELEASES = Counter(
+    "jedi_query_stale_releases_total",
+    "Releases ignored because the view already held a newer release of their scope.",
+)

@@ -36,6 +36,7 @@ class View:
         _report_refusals(updates)
         applied = apply_updates(self.current, updates, site_updates)
         for scope, number, held in applied.stale:
+            metrics.STALE_RELEASES.inc()
             log.info("release_ignored_as_older", scope=scope, number=number, held=held)
         snapshot = applied.snapshot
         if snapshot is self.current:
