@@ -8,6 +8,7 @@ Kafka has them all the wave records are stored.
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Sequence
 
@@ -77,6 +78,14 @@ class CrossDriver:
             if step is not None:
                 steps.append(step)
         releases = [step.release for step in steps if step.release is not None]
+        # Before a wave's release goes out, forget the stored digest: a replay after a crash in
+        # between then publishes the wave again, replacing whatever the lost batch showed.
+        for step in steps:
+            if step.release is not None:
+                forgetting = replace(step.record, scores=step.record.scores, digest="", number=step.release.number)
+                self._store.save(anchor, wave_key(step.record.wave), encode_wave(forgetting))
+        if releases:
+            await self._store.flush()
         with tracer.start_as_current_span(
             "processor.publish_cross_site", context=context_from_headers(anchor.headers),
             kind=trace.SpanKind.PRODUCER, attributes={"jedi.summaries": len(records), "jedi.releases": len(releases)},

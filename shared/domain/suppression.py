@@ -219,12 +219,11 @@ def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
     for family in by_total.values():
         total = family[0].total
         members = [cell for group in family for cell in group.cells]
-        hidden_inside = {
-            group.total.key: _hidden_in_partition(group.kind, moments(group.total),
-                                                  {cell.key: moments(cell) for cell in group.cells}, k)
+        hidden_inside = [
+            _hidden_in_partition(group.kind, moments(group.total), {cell.key: moments(cell) for cell in group.cells}, k)
             for group in family
-        }
-        some_part_hidden = any(hidden_inside.values()) or any(
+        ]
+        some_part_hidden = any(hidden_inside) or any(
             group.total.n > sum(cell.n for cell in group.cells) for group in family if group.cells)
         total_moments = moments(total)
         if (
@@ -235,7 +234,7 @@ def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
             hidden.add(total.key)
             hidden.update(cell.key for cell in members)
             continue
-        for keys in hidden_inside.values():
+        for keys in hidden_inside:
             hidden |= keys
     return hidden
 

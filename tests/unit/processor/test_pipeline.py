@@ -112,11 +112,12 @@ async def test_a_wave_that_arrives_in_one_batch_is_released_whole():
     events = [*dataset.responses, *dataset.interventions]
     as_of = datetime(2026, 11, 25, tzinfo=timezone.utc)
     pipeline = MemoryPipeline([JEDI_CULTURE], as_of, min_sites=5)
-    pipeline.publish_sites(dataset.sites)
-    pipeline.publish_events(events)
-    await pipeline.run(max_batch=len(events) + len(dataset.sites))
+    records = [*pipeline.publish_sites(dataset.sites), *pipeline.publish_events(events)]
+    await pipeline.site_driver.process(records)  # one batch: the whole wave arrives together
+    await pipeline.drain_summaries()
     releases = latest_releases(pipeline.published())
     assert all(not release.held_back for release in releases.values())
+    assert not any(record.progress for record in pipeline.published())
     assert_topic_equals(pipeline, reference(dataset.sites, [JEDI_CULTURE], events, k=10, min_sites=5, as_of=as_of))
 
 
