@@ -55,7 +55,7 @@ def _judge_cross_site(release: Release, totals: Counter[tuple[str, str]], shown:
         elif isinstance(cell, RankCell) and (cell.site_id, cell.wave.value, cell.composite.value) not in shown:
             total = key_of("composite", cell.site_id, cell.wave, cell.composite, TOTAL, TOTAL)
             findings.append(Finding(
-                AttackKind.HIDDEN_SITE_IN_DISTRIBUTION, release.scope, (cell.key, total), (release.number,), 1,
+                AttackKind.HIDDEN_SITE_IN_DISTRIBUTION, release.scope, tuple(sorted((cell.key, total))), (release.number,), 1,
                 f"{cell.key} in release {release.number} shows the score of a site whose total is hidden",
             ))
     return findings
