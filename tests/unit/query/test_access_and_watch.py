@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from jedi.v1 import query_pb2
 
 from shared.auth import Principal, PrincipalRole
-from shared.domain.model import Wave
+from shared.domain.model import Composite, Wave
 
 from services.query.access import may_see, may_see_scope, one_site, site_filter
 from services.query.answers_releases import releases
@@ -13,7 +15,7 @@ from services.query.ask import Ask
 from services.query.errors import QueryError
 from services.query.snapshot import Snapshot
 from services.query.view import View
-from services.query.watch import changes, watch_filter
+from services.query.watch import changes, watch, watch_filter
 
 from tests.unit.query.cells import composite, distribution, progress, rank, reach, release, stored, tombstone
 
@@ -99,3 +101,29 @@ def test_a_progress_alone_is_a_change_of_status_only():
     change = changes(view, old, view.current, watch_filter(SITE_A, query_pb2.WatchRequest()))
     assert not change.cells and not change.withdrawn
     assert [(s.scope, dict(s.held_back)) for s in change.releases] == [("site/site-a", {"baseline": 3})]
+
+
+async def test_the_stream_sends_statuses_on_completion_and_with_the_last_message_of_a_change():
+    view = View()
+    view.apply([release(composite(), composite(site_id="site-b")), release(distribution())], [])
+    view.apply([release(composite(site_id="site-b"), scope="site/site-b")], [])
+    closing = asyncio.Event()
+    stream = watch(view, watch_filter(SITE_A, query_pb2.WatchRequest()), chunk=1, closing=closing)
+    first = await anext(stream)
+    assert first.phase == query_pb2.WATCH_PHASE_SNAPSHOT and not first.releases
+    complete = await anext(stream)
+    while complete.phase != query_pb2.WATCH_PHASE_SNAPSHOT_COMPLETE:
+        complete = await anext(stream)
+    assert [s.scope for s in complete.releases] == ["cross-site/baseline", "site/site-a"]
+    view.apply([release(composite(n=41), composite(composite=Composite.INCLUSION), number=2)], [])
+    messages = [await anext(stream), await anext(stream)]
+    assert [len(m.cells) for m in messages] == [1, 1] and {m.view_version for m in messages} == {3}
+    assert not messages[0].releases and [s.number for s in messages[1].releases] == [2]
+    view.apply([progress("site/site-b", 1, baseline=9)], [])  # a peer's: nothing to send
+    view.apply([progress("site/site-a", 2, baseline=2)], [])
+    alone = await anext(stream)
+    assert alone.view_version == 5 and not alone.cells and not alone.withdrawn_keys
+    assert [(s.scope, dict(s.held_back)) for s in alone.releases] == [("site/site-a", {"baseline": 2})]
+    closing.set()
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
