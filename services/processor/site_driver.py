@@ -80,6 +80,12 @@ class SiteDriver:
         await self._declare_intent(planned)
         for inputs, _, _, step in planned:
             await self._publish(step, inputs, as_of)
+        await self._outbox.flush()
+        # Summaries only once the releases they come from are on Kafka: a cross-site release
+        # never ranks a site whose total a reader cannot see yet.
+        for _, _, _, step in planned:
+            if step.summary is not None:
+                await self._outbox.summary(step.summary, headers=inject_trace_headers())
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
         for inputs, site_id, _, step in planned:
             self._store.save(inputs[0].ref, site_id, encode_record(step.record))
@@ -125,8 +131,6 @@ class SiteDriver:
                 await self._outbox.release(step.release, headers=headers)
             if step.progress is not None:
                 await self._outbox.progress(step.progress, headers=headers)
-            if step.summary is not None:
-                await self._outbox.summary(step.summary, headers=headers)
             for rejection in step.rejected:
                 await self._outbox.dead_letter(rejection.ref, rejection.reason)
                 log.warning("event_dead_lettered", site_id=step.record.site_id, reason=rejection.reason,

@@ -63,13 +63,19 @@ __all__ = ["AttackKind", "Finding", "audit"]
 
 
 def releases_by_scope(releases: Iterable[Release]) -> dict[str, list[Release]]:
-    """Each scope's releases in number order, the same release read twice kept once."""
-    by_scope: dict[str, dict[int, Release]] = defaultdict(dict)
+    """Each scope's releases in number order (as read, for one number written twice after a
+    processor crash: a reader keeps both), the same content read twice kept once."""
+    by_scope: dict[str, list[Release]] = defaultdict(list)
     for release in releases:
-        kept = by_scope[release.scope].setdefault(release.number, release)
-        if kept != release:
-            raise ValueError(f"two different releases of {release.scope} have number {release.number}")
-    return {scope: [numbered[n] for n in sorted(numbered)] for scope, numbered in sorted(by_scope.items())}
+        versions = by_scope[release.scope]
+        if not any(_same_content(kept, release) for kept in versions):
+            versions.append(release)
+    return {scope: sorted(versions, key=lambda r: r.number) for scope, versions in sorted(by_scope.items())}
+
+
+def _same_content(one: Release, other: Release) -> bool:
+    return (one.number, one.as_of, one.cells, dict(one.covered)) == (
+        other.number, other.as_of, other.cells, dict(other.covered))
 
 
 def audit(releases: Iterable[Release], k: int, *, min_sites: int | None = None) -> list[Finding]:

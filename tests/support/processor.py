@@ -28,6 +28,7 @@ from jedi.v1 import benchmarks_pb2
 
 from shared.convert import event_to_proto, site_to_proto
 from shared.convert_releases import progress_from_proto, release_from_proto
+from shared.domain.audit import audit
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
@@ -149,9 +150,7 @@ def privacy_violations(releases: Sequence[Release], k: int, min_sites: int) -> l
     problems = record_problems(releases, k, min_sites)
     for release in releases:
         problems.extend(_publication_problems(release.by_key(), k))
-    from shared.domain.audit import audit  # noqa: PLC0415  # lands with the auditor's branch; TODO move up
-
-    problems.extend(finding.description for finding in audit(releases, k))
+    problems.extend(finding.description for finding in audit(releases, k, min_sites=min_sites))
     return problems
 
 
@@ -604,8 +603,9 @@ class BenchmarksFollower:
         return {record.as_of for record in self.view.values()}
 
     async def wait_for(self, expected, *, timeout: float, quiet_s: float = 3.0, alive=lambda: True) -> None:
-        """Until the view equals `expected(as_of)` (as_of: the one the cells carry) and stays so,
-        with nothing new written, for `quiet_s` seconds."""
+        """Until the view equals `expected(as_of, releases)` (as_of: the one the cells carry; the
+        latest release of every scope, to say what they cover) and stays so, with nothing new
+        written, for `quiet_s` seconds."""
         deadline = time.monotonic() + timeout
         reference = None
         while time.monotonic() < deadline:
@@ -613,8 +613,7 @@ class BenchmarksFollower:
             stamps = self.as_of()
             if len(stamps) == 1:
                 as_of = next(iter(stamps))
-                if reference is None or reference.as_of != as_of:
-                    reference = expected(as_of)
+                reference = expected(as_of, latest_releases(self.records))
                 if self.cells() == reference.by_key() and time.monotonic() - self.last_change >= quiet_s:
                     return
             if not alive():
