@@ -78,14 +78,13 @@ class SiteDriver:
             )
             planned.append((inputs, site_id, before, step))
         await self._declare_intent(planned)
-        for inputs, _, _, step in planned:
-            await self._publish(step, inputs, as_of)
+        headers = [await self._publish(step, inputs, as_of) for inputs, _, _, step in planned]
         await self._outbox.flush()
         # Summaries only once the releases they come from are on Kafka: a cross-site release
         # never ranks a site whose total a reader cannot see yet.
-        for _, _, _, step in planned:
+        for (_, _, _, step), trace_headers in zip(planned, headers, strict=True):
             if step.summary is not None:
-                await self._outbox.summary(step.summary, headers=inject_trace_headers())
+                await self._outbox.summary(step.summary, headers=trace_headers)
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
         for inputs, site_id, _, step in planned:
             self._store.save(inputs[0].ref, site_id, encode_record(step.record))
@@ -124,7 +123,7 @@ class SiteDriver:
 
     async def _publish(
         self, step: SiteStep[InputRecord], inputs: list[SiteInput[InputRecord]], as_of: datetime
-    ) -> None:
+    ) -> list[tuple[str, bytes]]:
         with publish_span(step, inputs):
             headers = inject_trace_headers()
             if step.release is not None:
@@ -135,3 +134,4 @@ class SiteDriver:
                 await self._outbox.dead_letter(rejection.ref, rejection.reason)
                 log.warning("event_dead_lettered", site_id=step.record.site_id, reason=rejection.reason,
                             topic=rejection.ref.topic, offset=rejection.ref.offset)
+        return headers
