@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import replace
 from datetime import timedelta
 from fractions import Fraction
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from shared.domain.audit import AttackKind, Finding, audit
+from shared.domain.benchmarks import fold_site_states
 from shared.domain.benchmark_set import Cell, DistributionCell, Measure, RankCell, ReachCell
-from shared.domain.cells import CompositeCell, DisparityCell, Experience, ExperienceCell, ResponseCell
-from shared.domain.model import Composite, Wave
+from shared.domain.cells import CompositeCell, DisparityCell, Experience, ExperienceCell
+from shared.domain.model import Composite, Role, SurveyResponse, Wave
 from shared.domain.releases import Release, cross_site_scope, site_scope
 from shared.domain.statistics import mean_with_interval
 
-from .factories import AS_OF, T0
+from .factories import AS_OF, INSTRUMENT, T0, response, responses, site
+from .old_publication import old_rule_releases
 
 K = 10
 BELONGING = Composite.BELONGING
@@ -36,10 +40,6 @@ def composite(dimension: str, group: str, scores: list[int], *, site_id: str = "
 def experience(dimension: str, group: str, n: int, yes: int) -> ExperienceCell:
     percent = float(Fraction(yes, n)) * 100.0
     return ExperienceCell("s1", Wave.BASELINE, Experience.EXPERIENCED, dimension, group, n, percent, 0.0, 100.0)
-
-
-def responses(dimension: str, group: str, n: int) -> ResponseCell:
-    return ResponseCell("s1", Wave.BASELINE, dimension, group, n, None)
 
 
 def completion(topic: str, invited: int, completed: int) -> ReachCell:
@@ -281,3 +281,56 @@ def test_a_few_thousand_releases_are_audited_in_seconds():
     started = time.process_time()
     assert audit(sequence, K) == []
     assert time.process_time() - started < 20.0
+
+
+# --- against the truth: one publication of random responses ---------------------------------
+
+
+def _alike(role: Role) -> SurveyResponse:
+    """Roles the random responses never have: two small groups that may be hidden together."""
+    return response({"B1": 5, "B2": 4, "B3": 2, "S1": 3, "S2": 3}, role=role, experienced=True)
+
+
+def _two_roles_one_wave(event: SurveyResponse) -> SurveyResponse:
+    """Random responses in two roles of one wave, so that those cells are often shown."""
+    role = Role.RESIDENT if event.role in (Role.RESIDENT, Role.FACULTY) else Role.NURSE
+    return replace(event, wave=Wave.BASELINE, role=role)
+
+
+_events = st.tuples(
+    st.lists(responses().map(_two_roles_one_wave), min_size=20, max_size=60), st.integers(2, 9), st.integers(2, 9)
+).map(lambda drawn: [*drawn[0], *(_alike(Role.STAFF) for _ in range(drawn[1])),
+                     *(_alike(Role.STUDENT) for _ in range(drawn[2]))])
+
+
+def _true_spread_free_remainders(events: list[SurveyResponse], release_cells: dict[str, Cell]) -> set[tuple[str, ...]]:
+    """Keys (total and shown cells) of composite partitions whose remainder of >= K people truly has one score."""
+    state = fold_site_states([site("s1")], [INSTRUMENT], events, [])["s1"]
+    shown = [cell for cell in release_cells.values() if isinstance(cell, CompositeCell)]
+    result = set()
+    for total in (cell for cell in shown if cell.dimension == "all"):
+        for dimension in sorted({cell.dimension for cell in shown if cell.family == total.family} - {"all"}):
+            members = [c for c in shown if c.family == total.family and c.dimension == dimension]
+            tallies = [state.survey.composites[(c.wave, c.composite, c.dimension, c.group)] for c in [total, *members]]
+            sign = [1] + [-1] * len(members)
+            n = sum(s * t.respondents for s, t in zip(sign, tallies))
+            score_sum = sum((s * t.score_sum for s, t in zip(sign, tallies)), Fraction(0))
+            squares = sum((s * t.score_square_sum for s, t in zip(sign, tallies)), Fraction(0))
+            if n >= K and squares - score_sum * score_sum / n == 0:
+                result.add(tuple(sorted(c.key for c in [total, *members])))
+    return result
+
+
+@settings(max_examples=80, deadline=None)
+@given(_events)
+def test_one_publication_of_the_current_rule_against_the_truth(events):
+    releases = old_rule_releases([site("s1")], events, first_batch=len(events))
+    findings = audit(releases, K)
+    # The single-publication rule stops small cells and small complements; what it lets through is
+    # the numerator rule and homogeneity, and the auditor's homogeneity is the exact one.
+    assert {f.kind for f in findings} <= {AttackKind.NUMERATOR, AttackKind.HOMOGENEOUS_HIDDEN_GROUP}
+    spread_free = {
+        f.keys for f in findings
+        if f.kind == AttackKind.HOMOGENEOUS_HIDDEN_GROUP and f.keys[0].startswith("composite/")
+    }
+    assert spread_free == _true_spread_free_remainders(events, releases[-1].by_key())
