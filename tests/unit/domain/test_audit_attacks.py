@@ -73,7 +73,8 @@ def test_a_stale_complement_isolates_the_newcomer():
     assert ((f"{BELONGING}/all/all", f"{BELONGING}/urim/no", f"{BELONGING}/urim/yes"), (1, 2), 1) in stale
 
 
-def test_the_distribution_counts_a_site_whose_total_is_hidden_one_release():
+def test_the_distribution_counts_a_site_whose_total_is_hidden_one_release_is_closed_by_the_current_rule():
+    """The single-publication rule of main (suppression.py) hides what let this attack through before."""
     sites = [site("s1"), site("s2"), site("s3")]
     events = (
         [response(varied(i), site_id=s) for s in ("s1", "s2") for i in range(12)]
@@ -81,28 +82,20 @@ def test_the_distribution_counts_a_site_whose_total_is_hidden_one_release():
         + [response({"S1": 4}, site_id="s3")]  # the tenth response of s3 answers no belonging item
     )
     releases = old_rule_releases(sites, events, first_batch=len(events), min_sites=2)
-    cross = next(r for r in releases if r.scope == "cross-site/baseline")
-    assert "composite/s3/baseline/belonging/all/all" not in next(r for r in releases if r.scope == "site/s3").by_key()
-    hidden = found(audit(releases, K), AttackKind.HIDDEN_SITE_IN_DISTRIBUTION)
-    assert hidden == {
-        (("distribution/baseline/belonging/mean",), (cross.number,), 1),
-        (("distribution/baseline/belonging/percent_positive",), (cross.number,), 1),
-    }
+    assert found(audit(releases, K), AttackKind.HIDDEN_SITE_IN_DISTRIBUTION) == set()
 
 
-def test_eligibility_is_ten_responses_not_k():
+def test_eligibility_is_ten_responses_not_k_is_closed_by_the_current_rule():
+    """The single-publication rule of main (suppression.py) hides what let this attack through before."""
     sites = [site("s1"), site("s2"), site("s3")]
     events = [response(varied(i), site_id=s) for s in ("s1", "s2") for i in range(12)]
     events += [response(varied(i), site_id="s3") for i in range(10)]  # 10 responses: eligible, but n < k = 11
     releases = old_rule_releases(sites, events, first_batch=len(events), k=11, min_sites=2)
-    hidden = found(audit(releases, 11), AttackKind.HIDDEN_SITE_IN_DISTRIBUTION)
-    assert {keys for keys, _, size in hidden if size == 1} == {
-        (f"distribution/baseline/{composite}/{measure}",)
-        for composite in ("belonging", "psychological_safety") for measure in ("mean", "percent_positive")
-    }
+    assert found(audit(releases, 11), AttackKind.HIDDEN_SITE_IN_DISTRIBUTION) == set()
 
 
-def test_hidden_but_homogeneous_one_release():
+def test_hidden_but_homogeneous_one_release_is_closed_by_the_current_rule():
+    """The single-publication rule of main (suppression.py) hides what let this attack through before."""
     # Residents vary; the 6 nurses and 5 fellows (11 together: enough for the old rule) all answered
     # "experienced discrimination: yes" and gave belonging the same score.
     events = (
@@ -111,34 +104,24 @@ def test_hidden_but_homogeneous_one_release():
            for role, count in ((Role.NURSE, 6), (Role.FELLOW, 5)) for _ in range(count)]
     )
     releases = old_rule_releases([site("s1")], events, first_batch=len(events))
-    assert len(releases) == 1
-    shown = releases[0].by_key()
-    assert f"{BELONGING}/role/nurse" not in shown and f"{BELONGING}/role/resident" in shown
-    homogeneous = found(audit(releases, K), AttackKind.HOMOGENEOUS_HIDDEN_GROUP)
-    experience = "experience/s1/baseline/experienced_discrimination"
-    assert homogeneous >= {
-        ((f"{experience}/all/all", f"{experience}/role/resident"), (1,), 11),
-        ((f"{BELONGING}/all/all", f"{BELONGING}/role/resident"), (1,), 11),
-    }
+    assert found(audit(releases, K), AttackKind.HOMOGENEOUS_HIDDEN_GROUP) == set()
 
 
-def test_reach_all_topics_minus_health_equity_gives_a_hidden_topic_one_release():
+def test_reach_all_topics_minus_health_equity_gives_a_hidden_topic_one_release_is_closed_by_the_current_rule():
+    """The single-publication rule of main (suppression.py) hides what let this attack through before."""
     sessions = [
         TrainingSession("t1", TrainingTopic.HEALTH_EQUITY, Role.RESIDENT, 30, 25, 20),
         TrainingSession("t2", TrainingTopic.STRUCTURAL_RACISM, Role.RESIDENT, 6, 6, 5),
     ]
     releases = old_rule_releases([site("s1", resident=40)], [intervention(s) for s in sessions], first_batch=2)
-    reach = "reach/s1/training_completion_rate"
-    findings = [f for f in audit(releases, K) if f.kind == AttackKind.REACH_COMPLEMENT]
-    assert [(f.keys, f.releases, f.size) for f in findings] == [((f"{reach}/all", f"{reach}/health_equity"), (1,), 6)]
-    assert "completed=5" in findings[0].description
+    assert found(audit(releases, K), AttackKind.REACH_COMPLEMENT) == set()
 
 
-def test_an_experience_cell_with_one_yes_one_release():
+def test_an_experience_cell_with_one_yes_one_release_is_closed_by_the_current_rule():
+    """The single-publication rule of main (suppression.py) hides what let this attack through before."""
     events = [response(varied(i), experienced=i == 0) for i in range(12)]
     releases = old_rule_releases([site("s1")], events, first_batch=12)
-    numerator = found(audit(releases, K), AttackKind.NUMERATOR)
-    assert (("experience/s1/baseline/experienced_discrimination/all/all",), (1,), 1) in numerator
+    assert found(audit(releases, K), AttackKind.NUMERATOR) == set()
 
 
 def test_responses_arriving_one_at_a_time_give_a_finding_at_every_step():
