@@ -136,6 +136,28 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         log.info("instrument_registered", instrument_id=key[0], version=key[1])
         return ingest_pb2.PutInstrumentResponse(instrument=instrument_to_proto(instrument))
 
+    async def GetInstrument(self, request, context):
+        await authenticate(context, self._credentials)
+        instrument_id, version = request.instrument_id, request.version
+        if not instrument_id:
+            await abort_bad_request(context, "no instrument", [("instrument_id", "is required")])
+        registered = sorted(v for (known, v) in self._registry.instruments if known == instrument_id)
+        if version == 0 and registered:
+            version = registered[-1]
+        instrument = self._registry.instruments.get((instrument_id, version))
+        if instrument is None:
+            known = f"registered versions: {', '.join(map(str, registered))}" if registered else "not registered"
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"instrument {instrument_id!r}" + (f" version {version}" if request.version else "") + f": {known}",
+            )
+        return ingest_pb2.GetInstrumentResponse(instrument=instrument_to_proto(instrument))
+
+    async def ListInstruments(self, request, context):
+        await authenticate(context, self._credentials)
+        instruments = [self._registry.instruments[key] for key in sorted(self._registry.instruments)]
+        return ingest_pb2.ListInstrumentsResponse(instruments=[instrument_to_proto(i) for i in instruments])
+
     async def _submit(self, events: Sequence, principal: Principal, context, *, limit: int | None = None):
         limit = limit or self._max_events
         if not events:
