@@ -106,7 +106,8 @@ def run(arguments: argparse.Namespace) -> int:
         total, submissions = _submissions(arguments)
     except (ExportError, MappingError) as error:
         for problem in error.errors:
-            print(f"jedi push: {arguments.file.name}: {problem.field}: {problem.reason}", file=sys.stderr)
+            where = "" if problem.field == arguments.file.name else f"{problem.field}: "
+            print(f"jedi push: {arguments.file.name}: {where}{problem.reason}", file=sys.stderr)
         print(f"jedi push: nothing was sent from {arguments.file}", file=sys.stderr)
         return 2
     except (InstrumentUnavailable, OSError, ValueError) as error:
@@ -226,7 +227,9 @@ async def _upload(arguments, total, submissions, progress: Progress, state_file:
                         progress.accepted += 1
                 progress.rows_done = batch[-1].row_number
                 rejects_handle.flush()
-                state_file.write_text(json.dumps(asdict(progress)))
+                partial = state_file.with_suffix(".tmp")  # replaced whole: a reader never sees half a file
+                partial.write_text(json.dumps(asdict(progress)))
+                os.replace(partial, state_file)
                 bar.update(len(batch))
 
 
