@@ -80,18 +80,31 @@ def run(arguments: argparse.Namespace) -> int:
         return 2
     document = initial_mapping(export, instrument, dictionary, site_id=arguments.site)
     arguments.out.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
-    unknown = [column for column, target in document["columns"].items() if target == UNKNOWN]
-    print(f"wrote {arguments.out}: {len(document['columns'])} columns mapped "
-          f"({len(document['columns']) - len(unknown)} guessed, {len(unknown)} to fill in), "
-          f"{len(document['survey_tool_columns'])} survey-tool columns, {len(document['dropped'])} dropped")
-    for column, target in document["columns"].items():
-        print(f"  {column:<28} -> {target}" + ("   <- edit: an item:CODE, a field, or move it to ignore"
-                                               if target == UNKNOWN else ""))
-    for column in document["dropped"]:
-        print(f"  {column:<28} dropped (could identify a respondent)")
-    if document["site_id"] == UNKNOWN or document["wave"] is None:
-        print("  fill in site_id and wave" if document["wave"] is None else "  fill in site_id")
+    for line in report(document, arguments.out):
+        print(line)
     return 0
+
+
+def report(document: dict, out: Path) -> list[str]:
+    """What `initial_mapping` guessed, and each thing left for the site to fill in."""
+    unknown = [column for column, target in document["columns"].items() if target == UNKNOWN]
+    unknown_values = [(target, raw) for target, guesses in document["values"].items()
+                      for raw, value in guesses.items() if value == UNKNOWN]
+    lines = [f"wrote {out}: {len(document['columns'])} columns mapped ({len(document['columns']) - len(unknown)} "
+             f"guessed, {len(unknown)} to fill in), {len(document['survey_tool_columns'])} survey-tool columns, "
+             f"{len(document['dropped'])} dropped, {len(unknown_values)} answer labels to fill in"]
+    for column, target in document["columns"].items():
+        lines.append(f"  {column:<28} -> {target}" + ("   <- edit: an item:CODE, a field, or move it to ignore"
+                                                      if target == UNKNOWN else ""))
+    lines += [f"  {column:<28} dropped (could identify a respondent)" for column in document["dropped"]]
+    lines += [f"  values.{target}: {raw!r} -> ?   <- edit: the platform's value for this answer"
+              for target, raw in unknown_values]
+    for key in ("site_id", "wave"):
+        if document[key] in (None, UNKNOWN):
+            lines.append(f"  {key}: not known   <- edit")
+    lines.append("  timezone: not set, dates will be read as UTC   <- edit: the time zone the export's dates "
+                 "are in (an IANA name such as America/New_York)")
+    return lines
 
 
 def initial_mapping(export: Export, instrument: Instrument, dictionary: DataDictionary | None, *,
@@ -126,7 +139,7 @@ def initial_mapping(export: Export, instrument: Instrument, dictionary: DataDict
         "site_id": site_id or UNKNOWN, "instrument_id": instrument.instrument_id,
         "instrument_version": instrument.version, "wave": _guess_wave(export, columns, instrument),
         "source_system": export.format.value if export.format is not ExportFormat.CSV else "csv-upload",
-        "timezone": "UTC", "columns": columns, "values": values, "ignore": [],
+        "timezone": None, "columns": columns, "values": values, "ignore": [],
         "survey_tool_columns": tool, "dropped": list(export.dropped),
     }
 

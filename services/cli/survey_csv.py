@@ -83,7 +83,8 @@ def read_rows(export: Export, plan: ColumnPlan, mapping: SurveyMapping, instrume
         unfinished = export.format is ExportFormat.QUALTRICS and record.get("Finished", "").strip().lower() in _NO
         errors: list[FieldError] = []
         response = _response(record, plan, mapping, event_id, zone, dictionary, errors)
-        if unfinished and not any(v is not None for v in response.answers.values()) and not errors:
+        if unfinished and not any(v is not None for v in response.answers.values()):
+            # Opened and left: not a response, whatever else the row holds.
             yield RowOutcome(row_number, event_id, None, skipped="unfinished, no item answered")
             continue
         reported = {error.field for error in errors}
