@@ -114,7 +114,14 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"jedi push: cannot read {arguments.file}: {error}", file=sys.stderr)
         return 2
     if arguments.check:
-        return 1 if any(s.errors for s in submissions) else 0
+        submissions = list(submissions)
+        unreadable = [s for s in submissions if s.errors]
+        if arguments.kind == "interventions":
+            for submission in unreadable[:10]:
+                print(f"line {submission.row_number}: {submission.errors[0].reason}")
+            print(f"{arguments.file}: {len(submissions)} events, {len(unreadable)} unreadable; "
+                  "--check: nothing was sent")
+        return 1 if unreadable else 0
     digest = file_digest(arguments.file)
     state_file = arguments.state_dir / f"{digest}.json"
     progress = Progress()
