@@ -14,8 +14,8 @@
   else is a plain CSV.
 
 A column that could identify a respondent (`shared.domain.validation.explain_identifying_column`)
-is dropped from every row as soon as the row is parsed: its values are never kept, sent or
-logged; only its name is reported.
+is dropped from each row as soon as the CSV parser yields the row: its values are never kept,
+sent or logged; only its name is reported.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import itertools
 import json
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Iterator
 
 from shared.domain.validation import FieldError, explain_identifying_column
 
@@ -88,17 +90,16 @@ def read_export(path: Path, *, format: ExportFormat | None = None, encoding: str
     if data[:4] == b"PK\x03\x04":
         raise ExportError([FieldError(path.name, "is an Excel workbook or a zip file, not CSV: "
                                                  "export the responses as CSV")])
-    text = decode(data, path, encoding)
-    try:
-        table = [row for row in csv.reader(io.StringIO(text, newline=""), strict=True)]
-    except csv.Error as error:
-        raise ExportError([FieldError(path.name, f"is not readable as CSV: {error}")]) from None
-    table = [row for row in table if any(cell.strip() for cell in row)]  # blank lines at the end
-    header = [cell.strip() for cell in table[0]]
+    rows = _rows(decode(data, path, encoding), path)
+    first = next(rows, None)
+    if first is None:
+        raise ExportError([FieldError(path.name, "is empty: export the survey's responses again")])
+    header = [cell.strip() for cell in first]
     if header and header[0] == _REDCAP_DICTIONARY_FIRST_COLUMN:
         raise ExportError([FieldError(path.name, "is a REDCap data dictionary, not a data export: "
                                                  "pass it with --dictionary")])
-    detected = _detect(header, table)
+    head = list(itertools.islice(rows, 2))  # Qualtrics' question texts and ImportIds, or data rows
+    detected = _detect(header, head)
     chosen = format or detected
     if format is not None and format is not detected and ExportFormat.CSV not in (format, detected):
         raise ExportError([FieldError(path.name, f"looks like a {detected} export, not {format}: "
@@ -113,26 +114,38 @@ def read_export(path: Path, *, format: ExportFormat | None = None, encoding: str
               for index, name in enumerate(header) if name and name in header[:index]]
     if any(not name for name in header):
         errors.append(FieldError(path.name, f"column {header.index('') + 1} of the header has no name"))
+    keep = [index for index, name in enumerate(header) if explain_identifying_column(name) is None]
+    dropped = tuple(name for name in header if explain_identifying_column(name) is not None)
     header_rows = 3 if chosen is ExportFormat.QUALTRICS else 1
-    data_rows = table[header_rows:]
-    if not data_rows:
-        errors.append(FieldError(path.name, "has a header but no responses"))
-    for number, row in enumerate(data_rows, start=header_rows + 1):
+    texts = tuple(head[0][index] for index in keep) if chosen is ExportFormat.QUALTRICS else ()
+    kept: list[tuple[str, ...]] = []
+    # Each row's identifying cells are removed as soon as the parser yields the row.
+    for number, row in enumerate(itertools.chain(head[header_rows - 1:], rows), start=header_rows + 1):
         if len(row) != len(header):
             errors.append(FieldError(path.name, f"line {number} has {len(row)} cells, the header {len(header)}"))
             if len(errors) > 10:
                 break
+            continue
+        kept.append(tuple(row[index] for index in keep))
+    if not kept and not errors:
+        errors.append(FieldError(path.name, "has a header but no responses"))
     if errors:
         raise ExportError(errors)
-    keep = [index for index, name in enumerate(header) if explain_identifying_column(name) is None]
-    dropped = tuple(name for name in header if explain_identifying_column(name) is not None)
-    texts = tuple(table[1][index] for index in keep) if chosen is ExportFormat.QUALTRICS else ()
-    rows = tuple(tuple(row[index] for index in keep) for row in data_rows)
-    return Export(chosen, tuple(header[index] for index in keep), rows, dropped, texts, header_rows)
+    return Export(chosen, tuple(header[index] for index in keep), tuple(kept), dropped, texts, header_rows)
 
 
-def _detect(header: list[str], table: list[list[str]]) -> ExportFormat:
-    if len(table) >= 3 and _is_import_id_row(table[2]):
+def _rows(text: str, path: Path) -> Iterator[list[str]]:
+    """The CSV rows of the text, blank lines left out; a clear error for text that is not CSV."""
+    try:
+        for row in csv.reader(io.StringIO(text, newline=""), strict=True):
+            if any(cell.strip() for cell in row):
+                yield row
+    except csv.Error as error:
+        raise ExportError([FieldError(path.name, f"is not readable as CSV: {error}")]) from None
+
+
+def _detect(header: list[str], head: list[list[str]]) -> ExportFormat:
+    if len(head) >= 2 and _is_import_id_row(head[1]):
         return ExportFormat.QUALTRICS
     lowered = [name.lower() for name in header]
     if (lowered and lowered[0] == "record_id") or "redcap_survey_identifier" in lowered or any(

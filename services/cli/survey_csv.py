@@ -25,7 +25,8 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
+from enum import StrEnum
 from pathlib import Path
 from typing import Iterator, Mapping
 from zoneinfo import ZoneInfo
@@ -72,7 +73,7 @@ def row_event_id(digest: str, row_number: int) -> str:
 
 def read_rows(export: Export, plan: ColumnPlan, mapping: SurveyMapping, instrument: Instrument, digest: str,
               *, now: datetime, dictionary: DataDictionary | None = None) -> Iterator[RowOutcome]:
-    zone = ZoneInfo(mapping.timezone) if mapping.timezone else timezone.utc
+    zone: tzinfo = ZoneInfo(mapping.timezone) if mapping.timezone else timezone.utc
     registry = index_instruments([instrument])
     for row_number, record in enumerate(export.records(), start=1):
         event_id = row_event_id(digest, row_number)
@@ -105,8 +106,8 @@ def _skip_reason(format: ExportFormat, record: Mapping[str, str], mapping: Surve
     return None
 
 
-def _response(record, plan: ColumnPlan, mapping: SurveyMapping, event_id: str, zone, dictionary,
-              errors: list[FieldError]) -> SurveyResponse:
+def _response(record: Mapping[str, str], plan: ColumnPlan, mapping: SurveyMapping, event_id: str, zone: tzinfo,
+              dictionary: DataDictionary | None, errors: list[FieldError]) -> SurveyResponse:
     values: dict[str, object] = {}
     answers: dict[str, int | None] = {}
     groups: dict[GroupDimension, str] = {}
@@ -171,6 +172,7 @@ def _normalised(raw: str) -> str:
 
 
 def _likert(raw: str, column: str, errors: list[FieldError]) -> int | None | object:
+    """The answer 1..5, None (blank: not answered), or `_BAD` (reported in `errors`)."""
     if raw == "":
         return None
     if (label := LIKERT_LABELS.get(raw.lower())) is not None:
@@ -192,7 +194,7 @@ def _yes_no(raw: str, column: str, errors: list[FieldError]) -> bool | None:
     return None
 
 
-def _enum(raw: str, column: str, enum: type, errors: list[FieldError]):
+def _enum(raw: str, column: str, enum: type[StrEnum], errors: list[FieldError]) -> StrEnum | None:
     if raw == "" and enum is not Wave:
         return None  # an optional question left blank: not answered
     try:
@@ -203,7 +205,7 @@ def _enum(raw: str, column: str, enum: type, errors: list[FieldError]):
         return None
 
 
-def _timestamp(raw: str, column: str, zone, errors: list[FieldError]) -> datetime | None:
+def _timestamp(raw: str, column: str, zone: tzinfo, errors: list[FieldError]) -> datetime | None:
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
