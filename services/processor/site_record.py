@@ -40,7 +40,7 @@ class SiteRecord:
     released_interventions: int = 0
     release_number: int = 0  # of the last release; 0 before the first
     release_cut_at: datetime | None = None
-    release_digest: str = ""  # of the last release's cells and as_of: an unchanged release is not cut again
+    release_digest: str = ""  # of the last release's cells, as_of and counts covered: an unchanged release is not cut again
     held_back_digest: str = ""  # of the last progress published
 
 

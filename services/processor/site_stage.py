@@ -140,7 +140,7 @@ def publication(
         cells = tuple(shown_site_cells(site_cells(covered.state, record.site, as_of=as_of), min_cell_size))
     waiting = held_back(covered, received)
     release = summary = None
-    digest = _digest(as_of, cells)
+    digest = _digest(as_of, cells, sorted(covered.events.items()))  # new counts covered: a new release too
     if digest != record.release_digest and (cells or record.release_number):
         release = Release(
             scope, record.release_number + 1, cut_at, as_of, cells, dict(covered.events), waiting)

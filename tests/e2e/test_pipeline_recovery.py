@@ -21,8 +21,6 @@ from pathlib import Path
 import pytest
 
 from shared.demo_dataset import build_demo_dataset
-from shared.domain.benchmarks import compute_benchmarks
-from shared.domain.model import SurveyResponse
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.event_records import event_record
 from shared.kafka import ensure_topics, make_producer
@@ -34,7 +32,7 @@ from services.processor.topics import ProcessorTopics
 from tests.support.ingest import DATASET_NOW, running_ingest
 from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
 from tests.support.processor import (
-    BenchmarksFollower, ProcessorProcess, arrival_order, covered_by, processor_env, stopped_afterwards, submit_events,
+    BenchmarksFollower, ProcessorProcess, arrival_order, processor_env, stopped_afterwards, submit_events,
 )
 
 pytestmark = pytest.mark.kafka
@@ -47,19 +45,6 @@ TIMEOUT_S = 150
 @pytest.fixture(scope="module")
 def dataset():
     return build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=SCALE)
-
-
-def expected(dataset):
-    """The batch reference over the events the latest releases cover, in the order they were sent."""
-    arrivals = arrival_order([*dataset.responses, *dataset.interventions])
-
-    def reference(as_of, releases):
-        covered = covered_by(releases, arrivals)
-        return compute_benchmarks(
-            dataset.sites, [dataset.instrument], [e for e in covered if isinstance(e, SurveyResponse)],
-            [e for e in covered if not isinstance(e, SurveyResponse)], as_of=as_of,
-        )
-    return reference
 
 
 def start(tmp_path: Path, name: str, namespace: str, state: str, **settings) -> ProcessorProcess:
@@ -147,7 +132,8 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
         second = start(tmp_path, "second", namespace, "state-a")  # same local RocksDB
         processes.append(second)
         async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
-            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: second.running)
+            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
+                                 alive=lambda: second.running)
         assert second.terminate() == 0, second.log_tail()
 
         changelog = topics.changelog("sites", topics.site_partitions).name
@@ -163,7 +149,8 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
         await wait_for_log(third, lambda p: batches_logged(p, "duplicates") >= len(duplicates)
                            and batches_logged(p, "sites") >= len(dataset.sites) and says("as_of_refreshed")(p))
         async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
-            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: third.running)
+            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
+                                 alive=lambda: third.running)
         assert batches_logged(third, "applied") == 0  # every event was already in the recovered state
 
 
@@ -191,7 +178,8 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
             await pushing
         assert 0 < batches_logged(workers[0], "applied") < len(events)
         async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
-            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=lambda: workers[1].running)
+            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
+                                 alive=lambda: workers[1].running)
             state = Path(workers[0].env["JEDI_STATE_DIR"]).name
             back = start(tmp_path, "killed-one-again", namespace, state, table_store=stores[state])  # rebalances again
             processes.append(back)
@@ -203,4 +191,5 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
             await wait_for_log(
                 back, lambda _: sum(batches_logged(p, "duplicates") for p in survivors) >= seen + len(duplicates))
             both_alive = lambda: back.running and workers[1].running  # noqa: E731
-            await topic.wait_for(expected(dataset), timeout=TIMEOUT_S, alive=both_alive)
+            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
+                                 alive=both_alive)

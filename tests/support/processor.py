@@ -31,8 +31,8 @@ from shared.convert_releases import progress_from_proto, release_from_proto
 from shared.domain.audit import audit
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
-from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
-from shared.domain.model import Wave
+from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
+from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
 from shared.domain.survey_state import TOTAL
 from shared.event_records import event_record
@@ -100,6 +100,26 @@ def latest(records: Iterable[Published]) -> dict[str, ShownCell]:
         cell.key: ShownCell(cell.key, cell, release.as_of, release.number)
         for release in latest_releases(records).values() for cell in release.cells
     }
+
+
+def component_counts(events: Iterable[SurveyResponse | InterventionEvent]) -> dict[tuple[str, str], int]:
+    """Distinct events per (site, wave or "interventions"): what a site's releases count."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    seen: set[str] = set()
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            component = Wave(event.wave).value if isinstance(event, SurveyResponse) else INTERVENTIONS
+            counts[(event.site_id, component)] += 1
+    return dict(counts)
+
+
+def batch_reference(sites, instruments, events, *, k: int, min_sites: int, as_of: datetime):
+    """`compute_benchmarks` over a mixed list of events."""
+    return compute_benchmarks(
+        sites, instruments, [e for e in events if isinstance(e, SurveyResponse)],
+        [e for e in events if not isinstance(e, SurveyResponse)], min_cell_size=k, min_sites=min_sites, as_of=as_of,
+    )
 
 
 def releases_of(records: Iterable[Published]) -> list[Release]:
@@ -602,23 +622,50 @@ class BenchmarksFollower:
     def as_of(self) -> set[datetime]:
         return {record.as_of for record in self.view.values()}
 
-    async def wait_for(self, expected, *, timeout: float, quiet_s: float = 3.0, alive=lambda: True) -> None:
-        """Until the view equals `expected(as_of, releases)` (as_of: the one the cells carry; the
-        latest release of every scope, to say what they cover) and stays so, with nothing new
-        written, for `quiet_s` seconds."""
+    async def wait_for(
+        self, sites: Sequence[Site], instruments: Sequence[Instrument], arrivals: Sequence[SurveyResponse | InterventionEvent],
+        *, timeout: float, quiet_s: float = 3.0, alive=lambda: True, k: int = 10, min_sites: int = 10,
+    ) -> None:
+        """Until the processor has received every event of `arrivals` (in the order sent: the
+        releases' covered and held-back counts say so), the view equals the batch reference over
+        the events the latest releases cover, and it stays so, with nothing new written, for
+        `quiet_s` seconds."""
         deadline = time.monotonic() + timeout
+        sent = component_counts(arrivals)
         reference = None
         while time.monotonic() < deadline:
             await self.poll()
             stamps = self.as_of()
-            if len(stamps) == 1:
-                as_of = next(iter(stamps))
-                reference = expected(as_of, latest_releases(self.records))
+            if len(stamps) == 1 and self.received() == sent:
+                releases = latest_releases(self.records)
+                reference = batch_reference(sites, instruments, covered_by(releases, arrivals), k=k,
+                                            min_sites=min_sites, as_of=next(iter(stamps)))
                 if self.cells() == reference.by_key() and time.monotonic() - self.last_change >= quiet_s:
                     return
             if not alive():
                 raise AssertionError("the processor exited")
-        raise AssertionError(self.describe_difference(reference))
+        raise AssertionError(f"received {self.received()} of {sent}; " + self.describe_difference(reference))
+
+    def received(self) -> dict[tuple[str, str], int]:
+        """Events the processor has received, per (site, wave or "interventions"): covered by the
+        latest release of each site plus held back as the latest progress of that release (or the
+        release itself) says. A release and its progress have different keys, so they may be read
+        in either order."""
+        releases = {scope: release for scope, release in latest_releases(self.records).items()
+                    if scope.startswith("site/")}
+        held_back = {scope: release.held_back for scope, release in releases.items()}
+        for record in self.records:
+            progress = record.progress
+            if progress is not None and progress.scope in releases and (
+                progress.release_number == releases[progress.scope].number
+            ):
+                held_back[progress.scope] = progress.held_back
+        counts: dict[tuple[str, str], int] = defaultdict(int)
+        for scope, release in releases.items():
+            for parts in (release.covered, held_back[scope]):
+                for component, n in parts.items():
+                    counts[(scope.removeprefix("site/"), component)] += n
+        return {key: n for key, n in counts.items() if n}
 
     async def wait_until(self, condition, *, timeout: float) -> None:
         deadline = time.monotonic() + timeout
