@@ -9,13 +9,14 @@ safe. For the cells of that wave (`may_advance`):
 
 1. Nothing shown before disappears: a cell shown in the last release is shown in the next one
    (its last value would stay known, and would be subtracted from the new totals).
-2. Steps of k: every cell shown in both grows by 0 or by at least k respondents; for the
-   experience items, its "yes" count and its "no" count each grow by 0 or at least k.
+2. Steps of k: every cell shown in both grows by 0 or by at least k respondents, and its
+   newcomers are not alike: for the experience items at least k of them answered "yes" and at
+   least k "no"; for composites their scores are not all equal.
 3. The difference is complementary-safe: in every partition (a family's total and one
    dimension's cells), what the cells shown in both releases leave unexplained of the total's
    growth (newly shown cells, hidden cells and the residual) grows by 0, or by at least k people
-   spread over more than one part (or one part of at least k); for experience items its "yes" and
-   "no" growth follow the numerator rule.
+   spread over more than one part (or one part of at least k), and those newcomers are not
+   alike either (as in 2).
 4. More conditions can join (`Condition`): a site's approval of its data, for example.
 
 If a wave fails, none of its new responses are released: the release keeps that wave's last
@@ -37,7 +38,7 @@ from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, Experi
 from shared.domain.model import Site, Wave
 from shared.domain.releases import INTERVENTIONS
 from shared.domain.suppression import (
-    Moments, Partitioned, in_small_range, moments, partitions, shown_site_cells, total_of,
+    Moments, Partitioned, moments, partitions, remainder_reveals, shown_site_cells, total_of,
 )
 from shared.domain.survey_state import SurveyState, TOTAL
 
@@ -76,11 +77,7 @@ def steps_of_k(difference: Difference) -> bool:
         ):
             assert isinstance(after, type(before))
             grown = moments(after).minus(moments(before))  # type: ignore[arg-type]  # same cell type, checked above
-            if not _step_of_k(grown.n, k):
-                return False
-            if isinstance(before, ExperienceCell) and not (
-                _step_of_k(grown.yes, k) and _step_of_k(grown.n - grown.yes, k)
-            ):
+            if not _step_of_k(grown.n, k) or remainder_reveals(type(before), grown, k):
                 return False
             if isinstance(before, ReachCell) and grown.n == 0 and before != after:
                 return False  # a share of people changed with no new people: a change about a few
@@ -120,9 +117,7 @@ def difference_is_complementary_safe(difference: Difference) -> bool:
         grown_parts = [part for part in [*parts, residual] if part != 0]
         if unexplained.n < k or (len(grown_parts) == 1 and grown_parts[0] < k):
             return False
-        if isinstance(total_after, ExperienceCell) and (
-            in_small_range(unexplained.yes, k) or in_small_range(unexplained.n - unexplained.yes, k)
-        ):
+        if remainder_reveals(type(total_after), unexplained, k):
             return False
     return True
 
