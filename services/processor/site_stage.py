@@ -115,7 +115,8 @@ def fold_input(
         return record, "rejected", Rejection(item.ref, str(error))
 
 
-def _coverage(state: SiteState, interventions: int) -> Coverage:
+def coverage_of(state: SiteState, interventions: int) -> Coverage:
+    """The events a state holds, per wave and interventions."""
     events = {wave.value: responses_in(state, wave) for wave in Wave if responses_in(state, wave)}
     if interventions:
         events[INTERVENTIONS] = interventions
@@ -130,13 +131,13 @@ def publication(
     record: SiteRecord, *, as_of: datetime, cut_at: datetime, min_cell_size: int
 ) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None]:
     """The record after gating, the site's next release (if any), its progress and summary."""
-    received = _coverage(record.state, record.interventions)
-    last = _coverage(released_state(record), record.released_interventions)
+    received = coverage_of(record.state, record.interventions)
+    last = coverage_of(released_state(record), record.released_interventions)
     scope = site_scope(record.site_id)
     if record.site is None:
         covered, cells = last, ()
     else:
-        covered = next_coverage(last, received, record.site, as_of=as_of, k=min_cell_size)
+        covered = nextcoverage_of(last, received, record.site, as_of=as_of, k=min_cell_size)
         cells = tuple(shown_site_cells(site_cells(covered.state, record.site, as_of=as_of), min_cell_size))
     waiting = held_back(covered, received)
     release = summary = None
