@@ -137,7 +137,7 @@ def publication(
     if record.site is None:
         covered, cells = last, ()
     else:
-        covered = nextcoverage_of(last, received, record.site, as_of=as_of, k=min_cell_size)
+        covered = next_coverage(last, received, record.site, as_of=as_of, k=min_cell_size)
         cells = tuple(shown_site_cells(site_cells(covered.state, record.site, as_of=as_of), min_cell_size))
     waiting = held_back(covered, received)
     release = summary = None

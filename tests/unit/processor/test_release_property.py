@@ -76,7 +76,7 @@ def own_cells(benchmarks) -> dict:
 def assert_held_back_only_as_the_gate_requires(record: SiteRecord, k: int) -> None:
     released = coverage_of(released_state(record), record.released_interventions)
     received = coverage_of(record.state, record.interventions)
-    assert nextcoverage_of(released, received, SITE, as_of=AS_OF, k=k) == released
+    assert next_coverage(released, received, SITE, as_of=AS_OF, k=k) == released
 
 
 site_events = st.lists(responses(("s1",)) | interventions(("s1",)), max_size=45)
