@@ -14,15 +14,51 @@ fresh a release is without saying which cells are waiting, or for what.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Mapping
+from typing import Iterable, Mapping
 
 from shared.domain.benchmark_set import Cell
 from shared.domain.cells import key_of
-from shared.domain.model import Wave
+from shared.domain.model import InterventionEvent, SurveyResponse, Wave
 
 INTERVENTIONS = "interventions"  # the `covered` / `held_back` entry counting intervention events
+
+
+def component_of_event(event: SurveyResponse | InterventionEvent) -> str:
+    """What a release counts an event under: its wave, or INTERVENTIONS."""
+    return Wave(event.wave).value if isinstance(event, SurveyResponse) else INTERVENTIONS
+
+
+def event_counts(events: Iterable[SurveyResponse | InterventionEvent]) -> dict[tuple[str, str], int]:
+    """Distinct events per (site, wave or INTERVENTIONS): what a site's releases count."""
+    counts: dict[tuple[str, str], int] = defaultdict(int)
+    seen: set[str] = set()
+    for event in events:
+        if event.event_id not in seen:
+            seen.add(event.event_id)
+            counts[(event.site_id, component_of_event(event))] += 1
+    return dict(counts)
+
+
+def covered_events(
+    covered: Mapping[str, Mapping[str, int]], arrivals: Iterable[SurveyResponse | InterventionEvent]
+) -> list[SurveyResponse | InterventionEvent]:
+    """The events releases cover (`covered`: by site id, the counts of its latest release), given
+    the order a site sent them in: first come first covered; a repeated event id counts once."""
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    seen: set[str] = set()
+    result = []
+    for event in arrivals:
+        if event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        component = component_of_event(event)
+        if taken[(event.site_id, component)] < covered.get(event.site_id, {}).get(component, 0):
+            taken[(event.site_id, component)] += 1
+            result.append(event)
+    return result
 
 
 def site_scope(site_id: str) -> str:

@@ -31,9 +31,9 @@ from shared.convert_releases import progress_from_proto, release_from_proto
 from shared.domain.audit import audit
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
-from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
+from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
 from shared.domain.benchmarks import compute_benchmarks
-from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
+from shared.domain.releases import Release, ReleaseProgress, covered_events, event_counts
 from shared.domain.survey_state import TOTAL
 from shared.event_records import event_record
 from shared.kafka import topic_partitions
@@ -102,18 +102,6 @@ def latest(records: Iterable[Published]) -> dict[str, ShownCell]:
     }
 
 
-def component_counts(events: Iterable[SurveyResponse | InterventionEvent]) -> dict[tuple[str, str], int]:
-    """Distinct events per (site, wave or "interventions"): what a site's releases count."""
-    counts: dict[tuple[str, str], int] = defaultdict(int)
-    seen: set[str] = set()
-    for event in events:
-        if event.event_id not in seen:
-            seen.add(event.event_id)
-            component = Wave(event.wave).value if isinstance(event, SurveyResponse) else INTERVENTIONS
-            counts[(event.site_id, component)] += 1
-    return dict(counts)
-
-
 def batch_reference(sites, instruments, events, *, k: int, min_sites: int, as_of: datetime):
     """`compute_benchmarks` over a mixed list of events."""
     return compute_benchmarks(
@@ -127,21 +115,10 @@ def releases_of(records: Iterable[Published]) -> list[Release]:
 
 
 def covered_by(releases: Mapping[str, Release], arrivals: Iterable[SurveyResponse | InterventionEvent]) -> list:
-    """The events the latest site releases cover: per site and wave (and interventions), as many
-    as the release says, first come first covered; a repeated event id counts once."""
-    taken: dict[tuple[str, str], int] = defaultdict(int)
-    seen: set[str] = set()
-    covered = []
-    for event in arrivals:
-        if event.event_id in seen:
-            continue
-        seen.add(event.event_id)
-        release = releases.get(site_scope(event.site_id))
-        component = Wave(event.wave).value if isinstance(event, SurveyResponse) else INTERVENTIONS
-        if release is not None and taken[(event.site_id, component)] < release.covered.get(component, 0):
-            taken[(event.site_id, component)] += 1
-            covered.append(event)
-    return covered
+    """The events the latest site releases (by scope) cover, in the order they were sent."""
+    covered = {scope.removeprefix("site/"): release.covered for scope, release in releases.items()
+               if scope.startswith("site/")}
+    return covered_events(covered, arrivals)
 
 
 def record_problems(releases: Iterable[Release], k: int, min_sites: int) -> list[str]:
@@ -631,7 +608,7 @@ class BenchmarksFollower:
         the events the latest releases cover, and it stays so, with nothing new written, for
         `quiet_s` seconds."""
         deadline = time.monotonic() + timeout
-        sent = component_counts(arrivals)
+        sent = event_counts(arrivals)
         reference = None
         while time.monotonic() < deadline:
             await self.poll()
