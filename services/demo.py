@@ -2,8 +2,9 @@
 
 Registers the demo instrument and sites as a coordinator, pushes each simulated site's
 survey responses and intervention events through ingest with that site's own key, waits
-until the query service serves the benchmarks the batch reference predicts, then prints a
-coordinator's comparison table and one site's scorecard as read from the query service.
+until the query service serves, in every cell, what the batch reference computes over the events
+its releases cover, then prints the releases, a coordinator's comparison table and one site's
+scorecard as read from the query service.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
 from shared.demo_dataset import DemoDataset, build_demo_dataset
 from shared.domain.sample_instrument import JEDI_CULTURE
 
-from services.cli import query as query_cli
+from services.demo_check import print_demo_report, site_events
 
 BATCH = 500
 # A fixed 'now' keeps the dataset, and so its event ids, the same on every run: running the
@@ -50,9 +51,7 @@ async def register(stub, dataset: DemoDataset, coordinator_key: str) -> None:
 
 
 async def push_site(stub, dataset: DemoDataset, site_id: str, key: str) -> tuple[int, int, int]:
-    events = [e for e in (*dataset.responses, *dataset.interventions) if e.site_id == site_id]
-    # Incident steps must arrive in lifecycle order, as a site's system would send them.
-    events.sort(key=lambda event: getattr(event, "occurred_at", None) or event.submitted_at)
+    events = site_events(dataset, site_id)
     accepted = duplicates = rejected = 0
     for start in range(0, len(events), BATCH):
         batch = [event_to_proto(event) for event in events[start:start + BATCH]]
@@ -78,7 +77,7 @@ async def run(arguments: argparse.Namespace) -> int:
             print(f"  {site.site_id:<12} pushed with its own key: {accepted} accepted, "
                   f"{duplicates} duplicates, {rejected} rejected")
         print(f"demo: pushed in {time.perf_counter() - started:.1f} s; waiting for the benchmarks")
-    return await query_cli.print_demo_report(
+    return await print_demo_report(
         arguments.query, keys["coordinator"], keys[arguments.site], arguments.site, dataset,
     )
 

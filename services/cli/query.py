@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import math
 import os
 import sys
-import time
 
 import grpc
 from google.rpc import error_details_pb2
@@ -19,9 +17,6 @@ from grpc_status import rpc_status
 from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
 
 from shared.clients import call_metadata, open_channel
-from shared.demo_dataset import DemoDataset
-from shared.domain.benchmarks import compute_benchmarks
-from shared.domain.cells import CompositeCell
 from shared.domain.model import Composite, GroupDimension, Wave
 
 from services.cli.arguments import readable_file
@@ -31,7 +26,7 @@ _WAVES = [wave.value for wave in Wave]
 _COMPOSITES = [composite.value for composite in Composite]
 
 
-def _number(enum_type, prefix: str, value: str | None) -> int:
+def enum_number(enum_type, prefix: str, value: str | None) -> int:
     return enum_type.Value(f"{prefix}_{value.upper()}") if value else 0
 
 
@@ -112,7 +107,7 @@ def describe_error(error: grpc.aio.AioRpcError) -> str:
     return "\n".join(lines)
 
 
-async def _all_pages(method, request, options) -> list:
+async def all_pages(method, request, options) -> list:
     replies = []
     while True:
         reply = await method(request, **options)
@@ -123,42 +118,42 @@ async def _all_pages(method, request, options) -> list:
 
 
 async def _scorecard(stub, a, options) -> str:
-    request = query_pb2.GetSiteScorecardRequest(site_id=a.site, wave=_number(common_pb2.Wave, "WAVE", a.wave))
+    request = query_pb2.GetSiteScorecardRequest(site_id=a.site, wave=enum_number(common_pb2.Wave, "WAVE", a.wave))
     return tables.scorecard(await stub.GetSiteScorecard(request, **options))
 
 
 async def _compare(stub, a, options) -> str:
     request = query_pb2.CompareSitesRequest(
-        composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        wave=_number(common_pb2.Wave, "WAVE", a.wave),
-        measure=_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
+        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
+        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
         site_ids=[s.strip() for s in a.sites.split(",") if s.strip()],
     )
-    replies = await _all_pages(stub.CompareSites, request, options)
+    replies = await all_pages(stub.CompareSites, request, options)
     return tables.comparison(replies, request.composite, request.wave)
 
 
 async def _distribution(stub, a, options) -> str:
     request = query_pb2.GetDistributionRequest(
-        wave=_number(common_pb2.Wave, "WAVE", a.wave), composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        measure=_number(benchmarks_pb2.Measure, "MEASURE", a.measure), site_id=a.site,
+        wave=enum_number(common_pb2.Wave, "WAVE", a.wave), composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure), site_id=a.site,
     )
     return tables.distribution(await stub.GetDistribution(request, **options))
 
 
 async def _disparities(stub, a, options) -> str:
     request = query_pb2.ListDisparitiesRequest(
-        site_id=a.site, wave=_number(common_pb2.Wave, "WAVE", a.wave),
-        composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        dimension=_number(common_pb2.GroupDimension, "GROUP_DIMENSION", a.dimension),
+        site_id=a.site, wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
+        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        dimension=enum_number(common_pb2.GroupDimension, "GROUP_DIMENSION", a.dimension),
         include_not_significant=a.all,
     )
-    return tables.disparities(await _all_pages(stub.ListDisparities, request, options))
+    return tables.disparities(await all_pages(stub.ListDisparities, request, options))
 
 
 async def _trend(stub, a, options) -> str:
     request = query_pb2.GetTrendRequest(
-        site_id=a.site, composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        site_id=a.site, composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
         dimension=a.dimension, group=a.group,
     )
     return tables.trend(await stub.GetTrend(request, **options))
@@ -170,17 +165,17 @@ async def _reach(stub, a, options) -> str:
 
 
 async def _sites(stub, a, options) -> str:
-    return tables.sites(await _all_pages(stub.ListSites, query_pb2.ListSitesRequest(), options))
+    return tables.sites(await all_pages(stub.ListSites, query_pb2.ListSitesRequest(), options))
 
 
 async def _composites(stub, a, options) -> str:
-    return tables.composites(await _all_pages(stub.ListComposites, query_pb2.ListCompositesRequest(), options))
+    return tables.composites(await all_pages(stub.ListComposites, query_pb2.ListCompositesRequest(), options))
 
 
 async def _watch(stub, a, options) -> str:
     request = query_pb2.WatchRequest(
         site_id=a.site, kinds=[query_pb2.CellKind.Value(f"CELL_KIND_{k.upper()}") for k in a.kind],
-        wave=_number(common_pb2.Wave, "WAVE", a.wave), composite=_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        wave=enum_number(common_pb2.Wave, "WAVE", a.wave), composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
     )
     changes = 0
     async for message in stub.Watch(request, metadata=options["metadata"]):  # no deadline: it follows
@@ -189,77 +184,3 @@ async def _watch(stub, a, options) -> str:
         if a.count and changes >= a.count:
             break
     return f"{changes} change messages"
-
-
-async def print_demo_report(address: str, coordinator_key: str, site_key: str, site_id: str,
-                            dataset: DemoDataset, *, wait_s: float = 900.0) -> int:
-    """Waits until the service serves the composite totals the batch reference predicts, then
-    prints a coordinator's comparison and one site's scorecard (read with that site's key)."""
-    reference = compute_benchmarks(dataset.sites, [dataset.instrument], dataset.responses, dataset.interventions,
-                                   as_of=max(r.submitted_at for r in dataset.responses))
-    expected = {
-        (c.site_id, c.wave.value, c.composite.value): (c.n, c.percent_positive)
-        for c in reference.of_type(CompositeCell) if c.dimension == "all"
-    }
-    waves = sorted({wave for _, wave, _ in expected}, key=_WAVES.index)
-    async with open_channel(address) as channel:
-        stub = query_pb2_grpc.BenchmarkServiceStub(channel)
-        coordinator = {"metadata": call_metadata(coordinator_key), "timeout": 30.0}
-        started, served, last_report = time.monotonic(), {}, 0.0
-        while True:
-            try:
-                served = await _served_totals(stub, waves, coordinator)
-            except grpc.aio.AioRpcError as error:
-                served = {}
-                if error.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                    print(describe_error(error), file=sys.stderr)
-                    return 1
-            if _same_totals(served, expected):
-                break
-            elapsed = time.monotonic() - started
-            if elapsed > wait_s:
-                print(f"demo: the query service serves {len(served)} of {len(expected)} expected composite "
-                      f"totals after {elapsed:.0f} s; giving up", file=sys.stderr)
-                return 1
-            if elapsed - last_report >= 10:
-                last_report = elapsed
-                print(f"demo: query service serves {len(served)}/{len(expected)} composite totals "
-                      f"as the batch reference predicts; waiting")
-            await asyncio.sleep(1.0)
-        print(f"demo: the query service agrees with the batch reference on all {len(expected)} composite totals "
-              f"({time.monotonic() - started:.1f} s after the push)\n")
-        wave = waves[-1]
-        request = query_pb2.CompareSitesRequest(
-            composite=common_pb2.COMPOSITE_BELONGING, wave=_number(common_pb2.Wave, "WAVE", wave),
-        )
-        print(tables.comparison(await _all_pages(stub.CompareSites, request, coordinator),
-                                request.composite, request.wave))
-        print()
-        scorecard = await stub.GetSiteScorecard(
-            query_pb2.GetSiteScorecardRequest(wave=request.wave),
-            metadata=call_metadata(site_key), timeout=30.0,
-        )
-        print(tables.scorecard(scorecard))
-        print(f"(read with {site_id}'s own key: its peers appear only as the median and IQR)")
-    return 0
-
-
-async def _served_totals(stub, waves: list[str], options) -> dict:
-    served = {}
-    for wave in waves:
-        for composite in Composite:
-            request = query_pb2.CompareSitesRequest(
-                composite=_number(common_pb2.Composite, "COMPOSITE", composite.value),
-                wave=_number(common_pb2.Wave, "WAVE", wave),
-            )
-            for reply in await _all_pages(stub.CompareSites, request, options):
-                for row in reply.sites:
-                    body = row.total.composite
-                    served[(body.site_id, wave, composite.value)] = (body.n, body.percent_positive)
-    return served
-
-
-def _same_totals(served: dict, expected: dict) -> bool:
-    return served.keys() == expected.keys() and all(
-        served[key][0] == n and math.isclose(served[key][1], pp, abs_tol=1e-9) for key, (n, pp) in expected.items()
-    )

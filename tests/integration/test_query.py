@@ -29,7 +29,7 @@ from shared.domain.benchmark_set import DistributionCell, Measure, RankCell, Rea
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.model import WAVE_ORDER, Composite, GroupDimension, Wave
 from services import cli
-from services.cli import query as query_cli
+from services import demo_check
 from services.query import enums
 
 from tests.support.query import dataset, reference, releases_of, running_query, unsuppressed
@@ -573,12 +573,13 @@ async def test_cli_prints_tables_and_refuses_a_site_the_comparison(query, capsys
 
 
 async def test_the_demo_report_waits_for_the_reference_then_prints_both_tables(query, capsys):
-    status = await query_cli.print_demo_report(
+    status = await demo_check.print_demo_report(
         query.address, query.key("coordinator"), query.key("site-north"), "site-north", dataset(), wait_s=30,
     )
     out = capsys.readouterr().out
     assert status == 0
-    assert "agrees with the batch reference" in out
+    assert "agrees with the batch reference" in out and "distributions and ranks included" in out
+    assert "site-north" in out[:out.index("Sites compared")] and "release" in out
     assert "Sites compared on belonging, wave follow_up" in out and "Riverside Teaching Hospital" in out
     scorecard = out[out.index("Scorecard:"):]
     assert scorecard.startswith("Scorecard: Northern University Hospital") and "Riverside" not in scorecard

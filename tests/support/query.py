@@ -24,7 +24,7 @@ from shared.demo_dataset import DemoDataset
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell
 from shared.domain.benchmarks import benchmark_cells, compute_benchmarks, fold_site_states
 from shared.domain.model import Site
-from shared.domain.releases import Release, ReleaseProgress, cross_site_scope, site_scope
+from shared.domain.releases import Release, ReleaseProgress, cross_site_scope, event_counts, site_scope
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import Topics
 from services.query.server import QueryServer
@@ -63,17 +63,22 @@ def scope_of(cell: Cell) -> str:
 
 
 def release_of(scope: str, cells: Iterable[Cell], *, number: int = 1,
-               held_back: Mapping[str, int] | None = None) -> Release:
+               held_back: Mapping[str, int] | None = None, covered: Mapping[str, int] | None = None) -> Release:
     return Release(scope, number, DATASET_NOW, DATASET_NOW, tuple(sorted(cells, key=lambda c: c.key)),
-                   {}, dict(held_back or {}))
+                   dict(covered or {}), dict(held_back or {}))
 
 
 def releases_of(cells: Iterable[Cell], *, number: int = 1) -> list[Release]:
-    """One release of every scope the cells belong to, by scope."""
+    """One release of every scope the cells belong to, by scope; a site's covers all its events."""
     by_scope: dict[str, list[Cell]] = defaultdict(list)
     for cell in cells:
         by_scope[scope_of(cell)].append(cell)
-    return [release_of(scope, by_scope[scope], number=number) for scope in sorted(by_scope)]
+    sent = event_counts([*dataset().responses, *dataset().interventions])
+    covered: dict[str, dict[str, int]] = defaultdict(dict)
+    for (site_id, component), count in sent.items():
+        covered[site_scope(site_id)][component] = count
+    return [release_of(scope, by_scope[scope], number=number, covered=covered.get(scope))
+            for scope in sorted(by_scope)]
 
 
 def reference_release(scope: str) -> Release:
