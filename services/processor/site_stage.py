@@ -62,6 +62,7 @@ SiteInput = SiteChange[Ref] | SiteEvent[Ref]
 class Rejection(Generic[Ref]):
     ref: Ref
     reason: str
+    event_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def fold_input(
     except ValueError as error:
         if item.event_id:  # a replay of a dead-lettered event is not dead-lettered again
             record = replace(record, applied=record.applied | {item.event_id})
-        return record, "rejected", Rejection(item.ref, str(error))
+        return record, "rejected", Rejection(item.ref, str(error), item.event_id)
 
 
 def coverage_of(state: SiteState, interventions: int) -> Coverage:
@@ -189,9 +190,14 @@ def site_step(
         folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size)
     intent = None
     if release is not None:
-        # What the release covers is stored before it is published: a replay of this batch is
-        # then gated against it, never against the release before, which may be all a reader
-        # has seen. Number and digest stay, so the replay publishes the release (again).
-        intent = replace(before, released=record.released, released_interventions=record.released_interventions)
+        # The record is stored before the release is published, so that a replay of this
+        # batch is gated against what this release covers, never against the release before
+        # (which may be all a reader has seen). Its digests stay those of the last release, so
+        # a replay publishes again, under the next number: one number never names two different
+        # releases. Dead-lettered events stay out of `applied`, so a replay dead-letters them again.
+        intent = replace(
+            record, applied=record.applied - {r.event_id for r in rejected},
+            release_digest=before.release_digest, held_back_digest=before.held_back_digest,
+        )
     return SiteStep(record, intent, release, progress, summary, tuple(rejected), counts["applied"],
                     counts["duplicate"])
