@@ -120,12 +120,12 @@ async def wait_for_the_reference(
 
 def releases_table(state: WatchedState) -> str:
     """Each site's latest release: number, when it was cut, and the events it covers and holds back."""
-    lines = [f"{'site':<14}{'release':>8}  {'cut at (UTC)':<20}{'covered':<40}held back"]
+    lines = [f"{'site':<14}{'release':>8}  {'cut at (UTC)':<21}{'covered':<50}held back"]
     for status in state.site_releases():
         cut_at = status.cut_at.ToDatetime(tzinfo=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
         covered = ", ".join(f"{name} {count}" for name, count in sorted(status.covered.items()))
         waiting = ", ".join(f"{name} {count}" for name, count in sorted(status.held_back.items())) or "none"
-        lines.append(f"{status.site_id:<14}{status.number:>8}  {cut_at:<20}{covered:<40}{waiting}")
+        lines.append(f"{status.site_id:<14}{status.number:>8}  {cut_at:<21}{covered:<50}{waiting}")
     cross = [status for status in state.releases.values() if not status.site_id]
     lines.append(f"cross-site: {len(cross)} waves, release numbers "
                  + ", ".join(f"{s.scope} {s.number}" for s in sorted(cross, key=lambda s: s.scope)))
