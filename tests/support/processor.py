@@ -600,8 +600,8 @@ class BenchmarksFollower:
         return {record.as_of for record in self.view.values()}
 
     async def wait_for(
-        self, sites: Sequence[Site], instruments: Sequence[Instrument], arrivals: Sequence[SurveyResponse | InterventionEvent],
-        *, timeout: float, quiet_s: float = 3.0, alive=lambda: True, k: int = 10, min_sites: int = 10,
+        self, sites: Sequence[Site], instruments: Sequence[Instrument],
+        arrivals: Sequence[SurveyResponse | InterventionEvent], *, timeout: float, quiet_s: float = 3.0, alive=lambda: True, k: int = 10, min_sites: int = 10,
     ) -> None:
         """Until the processor has received every event of `arrivals` (in the order sent: the
         releases' covered and held-back counts say so), the view equals the batch reference over

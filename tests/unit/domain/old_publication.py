@@ -1,7 +1,7 @@
 """The old publication, replayed as releases: after each event, every changed scope is published again.
 
-Before releases existed, the processor published the single-publication rule's output after
-every event. Replaying a list of events that way, and wrapping each scope's cells into
+Before releases existed, the processor published the single-publication rule's output
+(`old_rule`) after every event. Replaying a list of events that way, and wrapping each scope's cells into
 `Release`s with increasing numbers, gives what a reader who kept every version holds.
 """
 
@@ -11,11 +11,11 @@ from datetime import timedelta
 from typing import Sequence
 
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell
-from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.model import InterventionEvent, Site, SurveyResponse
 from shared.domain.releases import Release, cross_site_scope, site_scope
 
 from .factories import AS_OF, INSTRUMENT, T0
+from .old_rule import old_compute_benchmarks
 
 Event = SurveyResponse | InterventionEvent
 
@@ -42,7 +42,7 @@ def old_rule_releases(
     steps = [first_batch, *range(first_batch + 1, len(events) + 1)] if first_batch else range(1, len(events) + 1)
     for step, prefix in enumerate(steps):
         shown = events[:prefix]
-        benchmarks = compute_benchmarks(
+        benchmarks = old_compute_benchmarks(
             sites, [INSTRUMENT],
             [e for e in shown if isinstance(e, SurveyResponse)], [e for e in shown if isinstance(e, InterventionEvent)],
             min_cell_size=k, min_sites=min_sites, as_of=AS_OF,
