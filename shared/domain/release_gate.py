@@ -38,7 +38,7 @@ from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, Experi
 from shared.domain.model import Site, Wave
 from shared.domain.releases import INTERVENTIONS
 from shared.domain.suppression import (
-    Moments, Partitioned, moments, partitions, remainder_reveals, shown_site_cells, total_of,
+    PARTITIONED_TYPES, Moments, moments, partitions, remainder_reveals, shown_site_cells, total_of,
 )
 from shared.domain.survey_state import SurveyState, TOTAL
 
@@ -68,6 +68,12 @@ def nothing_disappears(difference: Difference) -> bool:
     return difference.shown_before <= difference.shown_after
 
 
+def _growth(before: Cell, after: Cell) -> Moments:
+    """What a reader gets by subtracting two versions of a cell."""
+    assert isinstance(before, PARTITIONED_TYPES) and isinstance(after, type(before))
+    return moments(after).minus(moments(before))
+
+
 def steps_of_k(difference: Difference) -> bool:
     k = difference.k
     for key in difference.shown_before & difference.shown_after:
@@ -75,8 +81,7 @@ def steps_of_k(difference: Difference) -> bool:
         if isinstance(before, (CompositeCell, ResponseCell, ExperienceCell)) or (
             isinstance(before, ReachCell) and before.describes_people
         ):
-            assert isinstance(after, type(before))
-            grown = moments(after).minus(moments(before))  # type: ignore[arg-type]  # same cell type, checked above
+            grown = _growth(before, after)
             if not _step_of_k(grown.n, k) or remainder_reveals(type(before), grown, k):
                 return False
             if isinstance(before, ReachCell) and grown.n == 0 and before != after:
@@ -84,40 +89,28 @@ def steps_of_k(difference: Difference) -> bool:
     return True
 
 
-def _partitions_by_dimension(cells: Iterable[Cell]) -> dict[tuple[str, str], tuple[Partitioned, tuple[Partitioned, ...]]]:
-    _, groups = partitions(cells)
-    result = {}
-    for group in groups:
-        dimension = group.cells[0].dimension if group.cells and not isinstance(group.cells[0], ReachCell) else "topic"
-        result[(group.total.key, dimension)] = (group.total, group.cells)
-    return result
-
-
 def difference_is_complementary_safe(difference: Difference) -> bool:
     k = difference.k
-    before = _partitions_by_dimension(difference.before.values())
-    after = _partitions_by_dimension(difference.after.values())
-    for identity, (total_after, cells_after) in after.items():
-        total_key = total_after.key
-        if total_key not in difference.shown_before or total_key not in difference.shown_after:
+    shown_in_both = difference.shown_before & difference.shown_after
+    before = {(group.total.key, group.dimension): group for group in partitions(difference.before.values())[1]}
+    for group in partitions(difference.after.values())[1]:
+        total_key = group.total.key
+        if total_key not in shown_in_both:
             continue  # the family was not shown before: no difference to take
-        total_before, cells_before = before.get(identity, (difference.before[total_key], ()))
-        in_both = [c.key for c in cells_after if c.key in difference.shown_before and c.key in difference.shown_after]
-        grown_total = moments(total_after).minus(moments(total_before))  # type: ignore[arg-type]  # a total is partitioned
-        grown_shown = total_of(
-            moments(difference.after[key]).minus(moments(difference.before[key]))  # type: ignore[arg-type]  # idem
-            for key in in_both
-        )
-        unexplained = grown_total.minus(grown_shown)
+        cells_before = before[(total_key, group.dimension)].cells if (total_key, group.dimension) in before else ()
+        total_before = difference.before[total_key]
+        in_both = [cell.key for cell in group.cells if cell.key in shown_in_both]
+        unexplained = _growth(total_before, group.total).minus(
+            total_of(_growth(difference.before[key], difference.after[key]) for key in in_both))
         if unexplained.n == 0:
             continue
-        before_n = {cell.key: cell.n for cell in cells_before}
-        parts = [cell.n - before_n.get(cell.key, 0) for cell in cells_after if cell.key not in in_both]
-        residual = (total_after.n - sum(c.n for c in cells_after)) - (total_before.n - sum(c.n for c in cells_before))
+        n_before = {cell.key: cell.n for cell in cells_before}
+        parts = [cell.n - n_before.get(cell.key, 0) for cell in group.cells if cell.key not in in_both]
+        residual = (group.total.n - sum(c.n for c in group.cells)) - (total_before.n - sum(n_before.values()))
         grown_parts = [part for part in [*parts, residual] if part != 0]
         if unexplained.n < k or (len(grown_parts) == 1 and grown_parts[0] < k):
             return False
-        if remainder_reveals(type(total_after), unexplained, k):
+        if remainder_reveals(group.kind, unexplained, k):
             return False
     return True
 

@@ -56,6 +56,7 @@ ALL_TOPICS = ("all",)
 _ZERO_VARIANCE = 1e-7
 
 Partitioned = CompositeCell | ResponseCell | ExperienceCell | ReachCell
+PARTITIONED_TYPES = (CompositeCell, ResponseCell, ExperienceCell, ReachCell)
 
 
 def in_small_range(count: int, k: int) -> bool:
@@ -174,6 +175,7 @@ class Partition:
 
     kind: type
     total: Partitioned
+    dimension: str  # "topic" for reach; "" for a total without any breakdown
     cells: tuple[Partitioned, ...]
 
 
@@ -196,9 +198,9 @@ def partitions(cells: Iterable[Cell]) -> tuple[list[Partitioned], list[Partition
         for cell in members:
             if cell is not total:
                 by_dimension[_dimension(cell)].append(cell)
-        result.extend(Partition(type(total), total, tuple(group)) for group in by_dimension.values())
+        result.extend(Partition(type(total), total, dimension, tuple(group)) for dimension, group in by_dimension.items())
         if not by_dimension:
-            result.append(Partition(type(total), total, ()))
+            result.append(Partition(type(total), total, "", ()))
     return orphans, result
 
 
