@@ -163,6 +163,9 @@ def build_app(settings: DashboardSettings) -> Starlette:
             return Response("not found (run make install)", status_code=404)
         return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204)
+
     async def healthz(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
@@ -184,7 +187,7 @@ def build_app(settings: DashboardSettings) -> Starlette:
             Route("/", home), Route("/signin", signin_form, methods=["GET"]),
             Route("/signin", signin, methods=["POST"]), Route("/signout", signout, methods=["POST"]),
             Route("/api/stream/{view}", stream), Route("/vendor/{name}", vendor),
-            Route("/healthz", healthz), Route("/readyz", readyz),
+            Route("/favicon.ico", favicon), Route("/healthz", healthz), Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,

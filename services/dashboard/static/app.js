@@ -67,7 +67,8 @@
     const live = document.getElementById("live");
     live.textContent = "Connecting to the live benchmarks…";
     const params = new URLSearchParams();
-    for (const key of ["wave", "site"]) if (state.params.get(key)) params.set(key, state.params.get(key));
+    // A site always sees its own site: only a coordinator chooses one.
+    for (const key of COORDINATOR ? ["wave", "site"] : ["wave"]) if (state.params.get(key)) params.set(key, state.params.get(key));
     const source = new EventSource(`/api/stream/${state.view}?${params}`);
     state.source = source;
     source.addEventListener("view", (event) => {
@@ -175,7 +176,7 @@
       onclick: () => { state.ui[`table-${id}`] = !showTable; render(state.data); document.querySelector(`#${id}-figure .toolbar button`).focus(); },
     }) : null;
     const download = el("button", {
-      type: "button", text: "Download CSV", "aria-label": `Download ${title} as CSV`,
+      type: "button", text: "Download CSV", "aria-describedby": `${id}-title`,
       onclick: () => {
         const blob = new Blob([csvOf(columns, rows)], { type: "text/csv" });
         const link = el("a", { href: URL.createObjectURL(blob), download: `${id}.csv` });
@@ -186,7 +187,12 @@
     if (showTable) content = table(id, title, columns, rows);
     else {
       content = el("div", { class: "chart", role: "img", "aria-label": `${title}. ${description} Use "Show table" for the values.` });
-      content.append(chart());
+      // The container is the image (named above; its values are in the table view): the SVG's
+      // own per-mark labels would be unnamed groups to assistive technology.
+      const svg = chart();
+      svg.setAttribute("aria-hidden", "true");
+      for (const node of svg.querySelectorAll("[aria-label]")) node.removeAttribute("aria-label");
+      content.append(svg);
     }
     return el("section", { class: "figure", id: `${id}-figure`, "aria-labelledby": `${id}-title` },
       el("h2", { id: `${id}-title`, text: title }),
@@ -215,7 +221,7 @@
 
   function intervalChart(rows, { domain, label, zero = false, colour = (r) => C.iqr } = {}) {
     return Plot.plot({
-      width: 900, height: 50 + 26 * Math.max(rows.length, 1), marginLeft: 300, marginRight: 30,
+      width: 1000, height: 50 + 26 * Math.max(rows.length, 1), marginLeft: 400, marginRight: 30,
       x: { domain, label, grid: true }, y: { domain: rows.map((r) => r.label), label: null },
       style: { fontSize: "12px", color: "#1a1a1a", background: "#ffffff" },
       marks: [
