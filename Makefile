@@ -67,6 +67,8 @@ unit: install $(KUSTOMIZE)
 
 # The broker is stopped whatever the tests' outcome; the recipe exits with pytest's status.
 test: install lint $(KUSTOMIZE)
+	@command -v chromium >/dev/null 2>&1 || echo "make test: no Chromium: the dashboard's browser tests are skipped" \
+		"(apt-get install -y chromium; under CI=true a missing browser fails them)"
 	bash scripts/kafka.sh up
 	$(WITH_KAFKA) status=0; $(PY) -m pytest tests -q || status=$$?; \
 		bash scripts/kafka.sh down; exit $$status
