@@ -7,7 +7,8 @@ cannot hold: an enum left UNSPECIFIED or set to a number this code does not know
 missing or out-of-range timestamp, an unset `detail` or `payload` oneof, a group
 dimension or role listed twice. Everything the types can hold (empty ids, negative
 counts, a Likert 7) converts, and `shared.domain.validation` judges it afterwards.
-`validated_event_from_proto` does both steps, which is what ingest needs:
+`validated_event_from_proto` does both steps, which is what ingest needs, and reports every
+reason at once (what did not convert and what validation finds in the rest):
 
     result = validated_event_from_proto(event, instruments, now=now)
     if isinstance(result, list):  # list[FieldError]: reject the event with these
@@ -223,6 +224,12 @@ def _detail_to_proto(detail: model.InterventionDetail, message: events_pb2.Inter
 
 def intervention_from_proto(message: events_pb2.InterventionEvent) -> model.InterventionEvent | list[FieldError]:
     """The domain event, or why this message cannot be one."""
+    event, errors = _intervention_parts(message)
+    return errors or event
+
+
+def _intervention_parts(message: events_pb2.InterventionEvent) -> tuple[model.InterventionEvent, list[FieldError]]:
+    """The event as far as it converts (None where a field does not), and why the rest does not."""
     errors: list[FieldError] = []
     occurred_at = _time_from_proto(message, "occurred_at", f"{INTERVENTION}.occurred_at", errors)
     levers = [
@@ -234,18 +241,15 @@ def intervention_from_proto(message: events_pb2.InterventionEvent) -> model.Inte
         for index, number in enumerate(message.principles)
     ]
     detail = _detail_from_proto(message, errors)
-    if errors:
-        return errors
-    assert occurred_at is not None and detail is not None
     return model.InterventionEvent(
         event_id=message.event_id,
         site_id=message.site_id,
-        occurred_at=occurred_at,
+        occurred_at=occurred_at,  # type: ignore[arg-type]
         source_system=message.source_system,
-        detail=detail,
-        levers=frozenset(levers),  # type: ignore[arg-type]
-        principles=frozenset(principles),  # type: ignore[arg-type]
-    )
+        detail=detail,  # type: ignore[arg-type]
+        levers=frozenset(lever for lever in levers if lever is not None),
+        principles=frozenset(principle for principle in principles if principle is not None),
+    ), errors
 
 
 def _detail_from_proto(
@@ -257,7 +261,6 @@ def _detail_from_proto(
         return None
     path = f"{INTERVENTION}.{kind}"
     detail = getattr(message, kind)
-    before = len(errors)
     result: model.InterventionDetail
     match kind:
         case "training_session":
@@ -311,7 +314,7 @@ def _detail_from_proto(
         case _:  # a detail kind added to events.proto but not here yet
             errors.append(FieldError(path, "this kind of intervention is not supported yet"))
             return None
-    return result if len(errors) == before else None
+    return result  # with None where a value did not convert; the caller has the errors
 
 
 # --- Survey responses -----------------------------------------------------------------
@@ -324,8 +327,6 @@ def survey_response_to_proto(response: model.SurveyResponse) -> survey_pb2.Surve
         instrument_id=response.instrument_id,
         instrument_version=response.instrument_version,
         wave=_WAVE.to_proto(response.wave),
-        role=_ROLE.to_proto(response.role),
-        department=_DEPARTMENT.to_proto(response.department),
         source_system=response.source_system,
         answers={code: value for code, value in response.answers.items() if value is not None},
         groups=[
@@ -334,6 +335,10 @@ def survey_response_to_proto(response: model.SurveyResponse) -> survey_pb2.Surve
         ],
     )
     _set_time(message.submitted_at, response.submitted_at)
+    if response.role is not None:  # optional: unset means not answered
+        message.role = _ROLE.to_proto(response.role)
+    if response.department is not None:
+        message.department = _DEPARTMENT.to_proto(response.department)
     if response.experienced_discrimination is not None:
         message.experienced_discrimination = response.experienced_discrimination
     if response.witnessed_discrimination is not None:
@@ -343,11 +348,19 @@ def survey_response_to_proto(response: model.SurveyResponse) -> survey_pb2.Surve
 
 def survey_response_from_proto(message: survey_pb2.SurveyResponse) -> model.SurveyResponse | list[FieldError]:
     """The domain response, or why this message cannot be one."""
+    response, errors = _survey_response_parts(message)
+    return errors or response
+
+
+def _survey_response_parts(message: survey_pb2.SurveyResponse) -> tuple[model.SurveyResponse, list[FieldError]]:
+    """The response as far as it converts (None where a field does not), and why the rest does not."""
     errors: list[FieldError] = []
     path = SURVEY_RESPONSE
     wave = _WAVE.from_proto(message.wave, f"{path}.wave", errors)
-    role = _ROLE.from_proto(message.role, f"{path}.role", errors)
-    department = _DEPARTMENT.from_proto(message.department, f"{path}.department", errors)
+    role = (_ROLE.from_proto(message.role, f"{path}.role", errors)
+            if message.HasField("role") else None)  # optional: unset is "not answered"
+    department = (_DEPARTMENT.from_proto(message.department, f"{path}.department", errors)
+                  if message.HasField("department") else None)
     submitted_at = _time_from_proto(message, "submitted_at", f"{path}.submitted_at", errors)
     groups: dict[model.GroupDimension, str] = {}
     for index, membership in enumerate(message.groups):
@@ -359,8 +372,6 @@ def survey_response_from_proto(message: survey_pb2.SurveyResponse) -> model.Surv
             errors.append(FieldError(field, f"{dimension.value} is listed more than once"))
             continue
         groups[dimension] = membership.value
-    if errors:
-        return errors
     return model.SurveyResponse(
         event_id=message.event_id,
         site_id=message.site_id,
@@ -379,7 +390,7 @@ def survey_response_from_proto(message: survey_pb2.SurveyResponse) -> model.Surv
         witnessed_discrimination=(
             message.witnessed_discrimination if message.HasField("witnessed_discrimination") else None
         ),
-    )
+    ), errors
 
 
 # --- The ingest envelope --------------------------------------------------------------
@@ -419,13 +430,20 @@ def validated_event_from_proto(
     Incident lifecycle order needs what ingest remembers about the incident, so
     `validation.validate_incident_transition` is left to the caller.
     """
-    event = event_from_proto(message)
-    if isinstance(event, list):
-        return event
-    if isinstance(event, model.InterventionEvent):
-        errors = validate_intervention(event, now=now)
+    kind = message.WhichOneof("payload")
+    if kind == INTERVENTION:
+        intervention, errors = _intervention_parts(message.intervention)
+        validation_errors = validate_intervention(intervention, now=now)
+        event: model.InterventionEvent | model.SurveyResponse = intervention
+    elif kind == SURVEY_RESPONSE:
+        event, errors = _survey_response_parts(message.survey_response)
+        validation_errors = validate_survey_response(event, instrument_registry, now=now)
     else:
-        errors = validate_survey_response(event, instrument_registry, now=now)
+        return [FieldError("payload", "is required: an intervention or a survey_response")]
+    # Every reason at once: what did not convert, and what validation finds in the rest
+    # (a field that did not convert is reported once, by the conversion).
+    reported = {error.field for error in errors}
+    errors += [error for error in validation_errors if error.field not in reported]
     return errors or event
 
 

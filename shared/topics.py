@@ -11,6 +11,22 @@ from typing import Mapping
 
 KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+HOUR_MS = 3600 * 1000
+# The benchmarks topic serves the latest release of each scope, not its history (docs/privacy.md,
+# "History"). Kafka never compacts the active segment of a partition, and by default a segment
+# rolls only after 7 days or 1 GiB: every old release would stay readable from offset 0 for a
+# week. So the active segment rolls after an hour (on the next write after that hour), the
+# cleaner takes a partition once 10 % of it is superseded records, and at the latest 2 hours
+# after a record was written; tombstones stay an hour, long enough for a reader that starts
+# at offset 0 to finish its scan. Readers who keep everything they ever read are assumed by
+# the privacy rule anyway: this only stops the topic from serving history to new readers.
+PROMPTLY_COMPACTED = {
+    **COMPACTED,
+    "segment.ms": str(HOUR_MS),
+    "min.cleanable.dirty.ratio": "0.1",
+    "max.compaction.lag.ms": str(2 * HOUR_MS),
+    "delete.retention.ms": str(HOUR_MS),
+}
 
 
 @dataclass(frozen=True)
@@ -51,8 +67,13 @@ class Topics:
 
     @property
     def benchmarks(self) -> TopicSpec:
-        """Already suppressed, safe for any subscriber; keyed by cell key, a tombstone withdraws a cell."""
-        return self._spec("jedi.benchmarks.v1", 3, COMPACTED)
+        """Releases, already suppressed, safe for any subscriber (docs/privacy.md).
+
+        Keyed by scope ("site/<id>", "cross-site/<wave>") and "progress/<scope>": one record is
+        a whole release, which replaces the scope's previous one. Compacted promptly, so that
+        the topic holds the latest release of each scope and not the older ones.
+        """
+        return self._spec("jedi.benchmarks.v1", 3, PROMPTLY_COMPACTED)
 
     @property
     def all(self) -> tuple[TopicSpec, ...]:

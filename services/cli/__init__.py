@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.cli import credentials, push, query
+from services.cli import credentials, mapping_init, push, query
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jedi", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (credentials, push, query):
+    for module in (credentials, mapping_init, push, query):
         module.add_parser(subparsers)
     return parser
 

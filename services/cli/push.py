@@ -1,9 +1,16 @@
 """`jedi push`: upload a site's survey export (CSV) or intervention events (JSONL) to ingest.
 
-Streams the file in batches with a progress bar, retries what ingest could not store,
-writes every rejected row with its reasons to a rejects file, remembers how far it got so
-an interrupted upload resumes where it stopped, and prints a summary. Exits 1 when
-anything was rejected, 2 when the upload could not run at all.
+A survey export is read whole first, as the survey tool wrote it (`--format
+qualtrics|redcap|csv`, detected when not given), and checked against the instrument
+registered in ingest (`IngestService.GetInstrument`): the summary says what will be sent,
+what was dropped and what was skipped. Nothing is sent from a file that cannot be read or
+whose mapping is wrong: each problem is one line on stderr, and the exit status is 2.
+`--check` stops after the summary and the first row errors: it sends nothing.
+
+Otherwise the rows are streamed in batches with a progress bar; what ingest could not store
+is retried; every rejected row is written with its reasons to a rejects file; how far it got
+is remembered so an interrupted upload resumes where it stopped. Exits 1 when anything was
+rejected, 2 when the upload could not run at all.
 """
 
 from __future__ import annotations
@@ -13,9 +20,9 @@ import asyncio
 import csv
 import json
 import os
-import re
 import sys
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -29,17 +36,13 @@ from shared.convert import event_to_proto
 from shared.domain.validation import FieldError
 
 from services.cli.arguments import readable_file
-from services.cli.survey_csv import (
-    MappingError,
-    SurveyMapping,
-    column_targets,
-    file_digest,
-    read_rows,
-    row_event_id,
-)
+from services.cli.exports import ExportError, ExportFormat, read_export
+from services.cli.instruments import InstrumentUnavailable, fetch_instrument
+from services.cli.mapping import MappingError, SurveyMapping, plan_columns
+from services.cli.redcap import read_dictionary
+from services.cli.summary import FileSummary
+from services.cli.survey_csv import file_digest, read_rows, row_event_id
 
-# Item codes as survey exports name their columns: BEL1, PSY12, ...
-_ITEM_CODE = re.compile(r"^[A-Z]{2,6}\d{1,3}$")
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
@@ -51,29 +54,35 @@ class Progress:
     accepted: int = 0
     duplicates: int = 0
     rejected: int = 0
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
 class Submission:
     row_number: int
     event_id: str
-    event: ingest_pb2.Event | None  # None when the row was rejected before sending
+    event: ingest_pb2.Event | None  # None when the row was rejected or skipped before sending
     errors: tuple[FieldError, ...] = ()
+    skipped: bool = False  # not taken (a survey preview, an incomplete REDCap record, ...): not an error
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("push", help="upload survey responses (CSV) or interventions (JSONL)")
     parser.add_argument("kind", choices=["survey", "interventions"])
-    parser.add_argument("file", type=Path)
-    parser.add_argument("--mapping", type=Path, help="column mapping for a CSV export (JSON)")
+    parser.add_argument("file", type=readable_file)
+    parser.add_argument("--mapping", type=readable_file, help="column mapping for a CSV export (JSON)")
+    parser.add_argument("--format", choices=[f.value for f in ExportFormat],
+                        help="the survey tool that wrote the export (default: detected)")
+    parser.add_argument("--dictionary", type=readable_file, help="REDCap data dictionary (CSV): codes read as labels")
+    parser.add_argument("--encoding", help="the export's text encoding when it is not UTF-8 (e.g. latin-1)")
+    parser.add_argument("--timezone", help="time zone of the export's dates (overrides the mapping; default UTC)")
+    parser.add_argument("--check", action="store_true",
+                        help="read and check the whole file against the registered instrument; send nothing")
     parser.add_argument("--site", help="site id (overrides the mapping)")
     parser.add_argument("--wave", help="survey wave (overrides the mapping)")
     parser.add_argument("--instrument", help="instrument id (overrides the mapping)")
     parser.add_argument("--instrument-version", type=int, help="instrument version (overrides the mapping)")
-    parser.add_argument("--address", default=os.environ.get("JEDI_INGEST_ADDRESS", "127.0.0.1:50051"))
-    parser.add_argument("--api-key", default=os.environ.get("JEDI_API_KEY"),
-                        help="the site's API key (default: $JEDI_API_KEY)")
-    parser.add_argument("--ca-file", type=readable_file, help="CA bundle: connect with TLS")
+    add_connection_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=500)
     parser.add_argument("--rejects", type=Path, help="where rejected rows go (default: FILE.rejects.csv)")
     parser.add_argument("--state-dir", type=Path, default=Path(".jedi-push"),
@@ -82,15 +91,37 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--address", default=os.environ.get("JEDI_INGEST_ADDRESS", "127.0.0.1:50051"))
+    parser.add_argument("--api-key", default=os.environ.get("JEDI_API_KEY"),
+                        help="the site's API key (default: $JEDI_API_KEY)")
+    parser.add_argument("--ca-file", type=readable_file, help="CA bundle: connect with TLS")
+
+
 def run(arguments: argparse.Namespace) -> int:
     if not arguments.api_key:
         print("jedi push: no API key: pass --api-key or set JEDI_API_KEY", file=sys.stderr)
         return 2
     try:
         total, submissions = _submissions(arguments)
-    except (MappingError, OSError, ValueError) as error:
+    except (ExportError, MappingError) as error:
+        for problem in error.errors:
+            where = "" if problem.field == arguments.file.name else f"{problem.field}: "
+            print(f"jedi push: {arguments.file.name}: {where}{problem.reason}", file=sys.stderr)
+        print(f"jedi push: nothing was sent from {arguments.file}", file=sys.stderr)
+        return 2
+    except (InstrumentUnavailable, OSError, ValueError) as error:
         print(f"jedi push: cannot read {arguments.file}: {error}", file=sys.stderr)
         return 2
+    if arguments.check:
+        submissions = list(submissions)
+        unreadable = [s for s in submissions if s.errors]
+        if arguments.kind == "interventions":
+            for submission in unreadable[:10]:
+                print(f"line {submission.row_number}: {submission.errors[0].reason}")
+            print(f"{arguments.file}: {len(submissions)} events, {len(unreadable)} unreadable; "
+                  "--check: nothing was sent")
+        return 1 if unreadable else 0
     digest = file_digest(arguments.file)
     state_file = arguments.state_dir / f"{digest}.json"
     progress = Progress()
@@ -107,6 +138,7 @@ def run(arguments: argparse.Namespace) -> int:
     print(
         f"{arguments.file}: {progress.rows_done} rows: {progress.accepted} accepted, "
         f"{progress.duplicates} duplicates, {progress.rejected} rejected"
+        + (f", {progress.skipped} skipped" if progress.skipped else "")
         + (f" (reasons in {rejects_path})" if progress.rejected else "")
     )
     return 1 if progress.rejected else 0
@@ -116,32 +148,39 @@ class _Fatal(Exception):
     """The upload cannot go on; progress so far is saved."""
 
 
-def _submissions(arguments) -> tuple[int, Iterator[Submission]]:
+def _submissions(arguments) -> tuple[int, Iterable[Submission]]:
     if arguments.kind == "survey":
         return _survey_submissions(arguments)
     return _intervention_submissions(arguments.file)
 
 
-def _survey_submissions(arguments) -> tuple[int, Iterator[Submission]]:
+def _survey_submissions(arguments) -> tuple[int, list[Submission]]:
+    """Every row of the export, read and checked before anything is sent; prints the summary."""
+    export = read_export(arguments.file, format=ExportFormat(arguments.format) if arguments.format else None,
+                         encoding=arguments.encoding)
     mapping = SurveyMapping.from_file(
-        arguments.mapping, site_id=arguments.site, wave=arguments.wave,
+        arguments.mapping, site_id=arguments.site, wave=arguments.wave, timezone=arguments.timezone,
         instrument_id=arguments.instrument, instrument_version=arguments.instrument_version,
     )
-    with open(arguments.file, newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, [])
-        total = sum(1 for _ in reader)
-    item_codes = {column for column in header if _ITEM_CODE.match(column)}
-    targets = column_targets(header, mapping, item_codes)
-    digest = file_digest(arguments.file)
-
-    def generate() -> Iterator[Submission]:
-        with open(arguments.file, newline="", encoding="utf-8-sig") as handle:
-            for outcome in read_rows(csv.DictReader(handle), targets, mapping, digest):
-                event = event_to_proto(outcome.response) if outcome.response else None
-                yield Submission(outcome.row_number, outcome.event_id, event, tuple(outcome.errors))
-
-    return total, generate()
+    instrument = asyncio.run(fetch_instrument(arguments.address, arguments.api_key, mapping.instrument_id,
+                                              mapping.instrument_version, ca_file=arguments.ca_file))
+    plan = plan_columns(export, mapping, instrument)
+    dictionary = read_dictionary(arguments.dictionary, arguments.encoding) if arguments.dictionary else None
+    summary = FileSummary.start(arguments.file.name, export, plan, mapping)
+    submissions = []
+    now = datetime.now(timezone.utc)
+    for outcome in read_rows(export, plan, mapping, instrument, file_digest(arguments.file), now=now,
+                             dictionary=dictionary):
+        summary.add(outcome)
+        event = event_to_proto(outcome.response) if outcome.response else None
+        submissions.append(Submission(outcome.row_number, outcome.event_id, event, tuple(outcome.errors),
+                                      skipped=outcome.skipped is not None))
+    print("\n".join(summary.lines()), flush=True)
+    if arguments.check:
+        if summary.first_errors:
+            print("first errors:\n" + "\n".join(f"  {line}" for line in summary.first_errors))
+        print(f"--check: nothing was sent (ingest at {arguments.address} would be sent {summary.to_send} responses)")
+    return len(submissions), submissions
 
 
 def _intervention_submissions(path: Path) -> tuple[int, Iterator[Submission]]:
@@ -182,7 +221,9 @@ async def _upload(arguments, total, submissions, progress: Progress, state_file:
                 by_index = {sendable[r.index].row_number: r for r in results}
                 for submission in batch:
                     result = by_index.get(submission.row_number)
-                    if result is None or result.status == ingest_pb2.EVENT_STATUS_REJECTED:
+                    if submission.skipped:
+                        progress.skipped += 1
+                    elif result is None or result.status == ingest_pb2.EVENT_STATUS_REJECTED:
                         progress.rejected += 1
                         errors = submission.errors or tuple(FieldError(e.field, e.reason) for e in result.errors)
                         for error in errors:
@@ -193,7 +234,9 @@ async def _upload(arguments, total, submissions, progress: Progress, state_file:
                         progress.accepted += 1
                 progress.rows_done = batch[-1].row_number
                 rejects_handle.flush()
-                state_file.write_text(json.dumps(asdict(progress)))
+                partial = state_file.with_suffix(".tmp")  # replaced whole: a reader never sees half a file
+                partial.write_text(json.dumps(asdict(progress)))
+                os.replace(partial, state_file)
                 bar.update(len(batch))
 
 

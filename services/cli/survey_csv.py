@@ -1,93 +1,62 @@
-"""Reads a survey tool's CSV export into anonymous survey responses.
+"""Turns the rows of a survey export into anonymous survey responses, checked as ingest will.
 
-The export has a header row: item codes of the instrument (`BEL1`, `PSY3`, ...) and a few
-descriptive columns. A small JSON mapping file says what the rest mean:
+Each data row becomes a response, a skip (with the reason), or a list of every problem in
+the row, named by column. Rules:
 
-    {
-      "site_id": "site-north", "instrument_id": "jedi-culture", "instrument_version": 1,
-      "wave": "baseline", "source_system": "qualtrics",
-      "columns": {"EndDate": "submitted_at", "Q_Role": "role", "Q_Dept": "department",
-                  "Q_URiM": "group:urim", "Q7_1": "item:BEL1", "Q_Disc": "experienced_discrimination"},
-      "values": {"role": {"Resident physician": "resident"}},
-      "ignore": ["Progress", "Finished"]
-    }
+- Answers: 1..5, or a label (`Strongly agree`, ... as Qualtrics and REDCap write them), or
+  blank (not answered); with a REDCap dictionary, a code is first read as its label.
+- Role, department and group dimensions are optional: blank is "not answered".
+- Dates without a time zone are in the mapping's `timezone` (default UTC).
+- Qualtrics: survey previews, tests and spam (`Status`) are skipped. An unfinished response
+  (`Finished` = False) is kept when it answered at least one item, and counted as unfinished
+  in the summary; without an answered item it is skipped.
+- REDCap: only rows whose `*_complete` status is 2 (Complete) are taken, unless the mapping
+  says `include_incomplete`.
+- Each response is validated against the registered instrument (items, wave, wave window,
+  dates), the checks ingest makes, so a row's errors are known before anything is sent.
 
-Columns named like a field or an item code need no entry. A column that is neither mapped
-nor ignored is an error (nothing is dropped silently), and a column that could identify a
-respondent refuses the whole file. Each row becomes a response or a list of row errors.
-The event id of a row is derived from the file's content and the row number, so uploading
-the same file again is answered with duplicates, never counted twice.
+The event id of a row comes from the file's content and the row's number, so uploading the
+same file again is answered with duplicates, never counted twice.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
+from enum import StrEnum
 from pathlib import Path
 from typing import Iterator, Mapping
+from zoneinfo import ZoneInfo
 
-from shared.domain.model import Department, GroupDimension, Role, SurveyResponse, Wave
-from shared.domain.validation import FieldError, identifying_column_errors
+from services.cli.exports import Export, ExportFormat
+from services.cli.mapping import ColumnPlan, SurveyMapping
+from services.cli.redcap import DataDictionary, checked, combine_checked, is_complete
+from shared.domain.model import Department, GroupDimension, Instrument, Role, SurveyResponse, Wave
+from shared.domain.validation import FieldError, index_instruments, validate_survey_response
 
 _EVENT_NAMESPACE = uuid.UUID("6b1d3c2e-2f43-4e0e-9a57-3d1f0c9e1a42")
-_DIRECT_FIELDS = {"role", "department", "submitted_at", "wave", "experienced_discrimination",
-                  "witnessed_discrimination"}
-_LIKERT_LABELS = {
+LIKERT_LABELS = {
     "strongly disagree": 1, "disagree": 2, "neither agree nor disagree": 3, "neutral": 3,
     "agree": 4, "strongly agree": 5,
 }
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
-
-
-class MappingError(ValueError):
-    """The export and its mapping cannot be read as a whole; nothing is uploaded."""
-
-    def __init__(self, errors: list[FieldError]) -> None:
-        super().__init__("; ".join(f"{e.field}: {e.reason}" for e in errors))
-        self.errors = errors
-
-
-@dataclass(frozen=True)
-class SurveyMapping:
-    site_id: str
-    instrument_id: str
-    instrument_version: int
-    wave: str | None = None
-    source_system: str = "csv-upload"
-    columns: Mapping[str, str] = field(default_factory=dict)
-    values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
-    ignore: frozenset[str] = frozenset()
-
-    @classmethod
-    def from_file(cls, path: Path, **overrides) -> "SurveyMapping":
-        document = json.loads(Path(path).read_text()) if path else {}
-        document.update({key: value for key, value in overrides.items() if value is not None})
-        missing = [name for name in ("site_id", "instrument_id", "instrument_version") if not document.get(name)]
-        if missing:
-            raise MappingError([FieldError(name, "is required in the mapping file or as an option")
-                                for name in missing])
-        return cls(
-            site_id=document["site_id"],
-            instrument_id=document["instrument_id"],
-            instrument_version=int(document["instrument_version"]),
-            wave=document.get("wave"),
-            source_system=document.get("source_system", "csv-upload"),
-            columns=document.get("columns", {}),
-            values=document.get("values", {}),
-            ignore=frozenset(document.get("ignore", ())),
-        )
+_QUALTRICS_SKIPPED_STATUS = {"survey preview": "survey preview", "1": "survey preview", "survey test": "survey test",
+                             "2": "survey test", "spam": "spam", "8": "spam", "preview spam": "spam", "9": "spam"}
+_PATH_KEY = re.compile(r'^survey_response\.answers\["(?P<code>[^"]+)"\]$')
 
 
 @dataclass(frozen=True)
 class RowOutcome:
-    row_number: int  # 1-based data row (the header is row 0)
+    row_number: int  # 1-based data row (header rows not counted)
     event_id: str
     response: SurveyResponse | None
-    errors: list[FieldError]
+    errors: list[FieldError] = field(default_factory=list)
+    skipped: str | None = None  # why the row is not taken (not an error)
+    unfinished: bool = False
 
 
 def file_digest(path: Path) -> str:
@@ -102,93 +71,117 @@ def row_event_id(digest: str, row_number: int) -> str:
     return str(uuid.uuid5(_EVENT_NAMESPACE, f"{digest}:{row_number}"))
 
 
-def column_targets(header: list[str], mapping: SurveyMapping, item_codes: set[str]) -> dict[str, str]:
-    """What each column means (`role`, `item:BEL1`, `group:urim`, ...); raises MappingError."""
-    errors = identifying_column_errors(header)
-    targets: dict[str, str] = {}
-    for column in header:
-        if column in mapping.ignore or any(e.field == column for e in errors):
-            continue
-        target = mapping.columns.get(column)
-        if target is None:
-            if column in item_codes:
-                target = f"item:{column}"
-            elif column in _DIRECT_FIELDS or column in {d.value for d in GroupDimension}:
-                target = column if column in _DIRECT_FIELDS else f"group:{column}"
-            else:
-                errors.append(FieldError(column, "unknown column: map it in the mapping file or ignore it"))
-                continue
-        if target.startswith("item:") and target[5:] not in item_codes:
-            errors.append(FieldError(column, f"maps to {target[5:]!r}, not an item of the instrument"))
-            continue
-        targets[column] = target
-    if "submitted_at" not in targets.values():
-        errors.append(FieldError("submitted_at", "no column gives when each response was submitted"))
-    if mapping.wave is None and "wave" not in targets.values():
-        errors.append(FieldError("wave", "give the wave in the mapping file, as an option or as a column"))
-    if errors:
-        raise MappingError(errors)
-    return targets
-
-
-def read_rows(
-    rows: Iterator[dict[str, str]], targets: dict[str, str], mapping: SurveyMapping, digest: str
-) -> Iterator[RowOutcome]:
-    for row_number, row in enumerate(rows, start=1):
+def read_rows(export: Export, plan: ColumnPlan, mapping: SurveyMapping, instrument: Instrument, digest: str,
+              *, now: datetime, dictionary: DataDictionary | None = None) -> Iterator[RowOutcome]:
+    zone: tzinfo = ZoneInfo(mapping.timezone) if mapping.timezone else timezone.utc
+    registry = index_instruments([instrument])
+    for row_number, record in enumerate(export.records(), start=1):
         event_id = row_event_id(digest, row_number)
+        skipped = _skip_reason(export.format, record, mapping)
+        if skipped:
+            yield RowOutcome(row_number, event_id, None, skipped=skipped)
+            continue
+        unfinished = export.format is ExportFormat.QUALTRICS and record.get("Finished", "").strip().lower() in _NO
         errors: list[FieldError] = []
-        response = _response(row, targets, mapping, event_id, errors)
-        yield RowOutcome(row_number, event_id, None if errors else response, errors)
+        response = _response(record, plan, mapping, event_id, zone, dictionary, errors)
+        if unfinished and not any(v is not None for v in response.answers.values()):
+            # Opened and left: not a response, whatever else the row holds.
+            yield RowOutcome(row_number, event_id, None, skipped="unfinished, no item answered")
+            continue
+        reported = {error.field for error in errors}
+        for error in validate_survey_response(response, registry, now=now):
+            column = _column_of(error.field, plan)
+            if column not in reported:
+                errors.append(FieldError(column, error.reason))
+        yield RowOutcome(row_number, event_id, None if errors else response, errors, unfinished=unfinished)
 
 
-def _response(row, targets, mapping, event_id, errors) -> SurveyResponse | None:
-    values: dict[str, object] = {"wave": mapping.wave}
+def _skip_reason(format: ExportFormat, record: Mapping[str, str], mapping: SurveyMapping) -> str | None:
+    if format is ExportFormat.QUALTRICS:
+        return _QUALTRICS_SKIPPED_STATUS.get(record.get("Status", "").strip().lower())
+    if format is ExportFormat.REDCAP and not mapping.include_incomplete:
+        statuses = [value for column, value in record.items() if column.endswith("_complete")]
+        if statuses and not all(is_complete(value) for value in statuses):
+            return "not complete (REDCap status other than 2)"
+    return None
+
+
+def _response(record: Mapping[str, str], plan: ColumnPlan, mapping: SurveyMapping, event_id: str, zone: tzinfo,
+              dictionary: DataDictionary | None, errors: list[FieldError]) -> SurveyResponse:
+    values: dict[str, object] = {}
     answers: dict[str, int | None] = {}
     groups: dict[GroupDimension, str] = {}
-    for column, target in targets.items():
-        raw = (row.get(column) or "").strip()
+    for column, target in plan.targets.items():
+        raw = (record.get(column) or "").strip()
+        if dictionary is not None:
+            raw = dictionary.label(column, raw)
         raw = mapping.values.get(target, {}).get(raw, raw)
         if target.startswith("item:"):
-            answers[target[5:]] = _likert(raw, column, errors)
+            answer = _likert(raw, column, errors)
+            if answer is not _BAD:
+                answers[target[5:]] = answer  # type: ignore[assignment]
         elif target.startswith("group:"):
             if raw:
-                groups[GroupDimension(target[6:])] = raw.lower().replace(" ", "_")
+                groups[GroupDimension(target[6:])] = _normalised(raw)
         elif target in ("experienced_discrimination", "witnessed_discrimination"):
             values[target] = _yes_no(raw, column, errors)
+        elif target == "submitted_at":
+            values[target] = _timestamp(raw, column, zone, errors)
         else:
-            values[target] = raw
-    enums = {"wave": Wave, "role": Role, "department": Department}
-    for name, enum in enums.items():
-        raw = values.get(name)
-        try:
-            values[name] = enum(str(raw).strip().lower().replace(" ", "_").replace("-", "_"))
-        except ValueError:
-            allowed = ", ".join(member.value for member in enum)
-            errors.append(FieldError(name, f"{raw!r} is not one of: {allowed}"))
-    submitted_at = _timestamp(str(values.get("submitted_at", "")), errors)
-    if errors:
-        return None
+            values[target] = _enum(raw, column, {"wave": Wave, "role": Role, "department": Department}[target],
+                                   errors)
+    for field_name, (target, columns) in plan.checkboxes.items():
+        dimension = GroupDimension(target[6:])
+        chosen = []
+        for column, code in columns:
+            if checked(record.get(column, ""), column, errors):
+                label = dictionary.choice_label(field_name, code) if dictionary else code
+                chosen.append(_normalised(mapping.values.get(target, {}).get(label, label)))
+        group = combine_checked(dimension, chosen, field_name, errors)
+        if group is not None:
+            groups[dimension] = group
+    wave = values["wave"] if "wave" in values else _enum(mapping.wave or "", "wave", Wave, errors)
     return SurveyResponse(
         event_id=event_id, site_id=mapping.site_id, instrument_id=mapping.instrument_id,
-        instrument_version=mapping.instrument_version, wave=values["wave"], role=values["role"],
-        department=values["department"], submitted_at=submitted_at,
+        instrument_version=mapping.instrument_version, wave=wave,  # type: ignore[arg-type]
+        role=values.get("role"), department=values.get("department"),  # type: ignore[arg-type]
+        submitted_at=values.get("submitted_at"),  # type: ignore[arg-type]
         source_system=mapping.source_system, answers=answers, groups=groups,
-        experienced_discrimination=values.get("experienced_discrimination"),
-        witnessed_discrimination=values.get("witnessed_discrimination"),
+        experienced_discrimination=values.get("experienced_discrimination"),  # type: ignore[arg-type]
+        witnessed_discrimination=values.get("witnessed_discrimination"),  # type: ignore[arg-type]
     )
 
 
-def _likert(raw: str, column: str, errors: list[FieldError]) -> int | None:
+def _column_of(path: str, plan: ColumnPlan) -> str:
+    """The column a validation error's field path came from (the path itself when none did)."""
+    if match := _PATH_KEY.match(path):
+        return plan.column_of(f"item:{match['code']}") or path
+    name = path.removeprefix("survey_response.")
+    if name.startswith("groups"):
+        return "group dimensions"
+    if name == "answers":
+        return "items"
+    return plan.column_of(name) or name
+
+
+_BAD = object()
+
+
+def _normalised(raw: str) -> str:
+    return raw.strip().lower().replace(" ", "_").replace("-", "_")
+
+
+def _likert(raw: str, column: str, errors: list[FieldError]) -> int | None | object:
+    """The answer 1..5, None (blank: not answered), or `_BAD` (reported in `errors`)."""
     if raw == "":
         return None
-    label = _LIKERT_LABELS.get(raw.lower())
-    if label is not None:
+    if (label := LIKERT_LABELS.get(raw.lower())) is not None:
         return label
     try:
         return int(raw)
     except ValueError:
-        errors.append(FieldError(column, f"{raw!r} is not a Likert answer (1..5, a label, or blank)"))
-        return None
+        errors.append(FieldError(column, f"{raw!r} is not a Likert answer (1..5, a label such as 'Agree', or blank)"))
+        return _BAD
 
 
 def _yes_no(raw: str, column: str, errors: list[FieldError]) -> bool | None:
@@ -201,11 +194,22 @@ def _yes_no(raw: str, column: str, errors: list[FieldError]) -> bool | None:
     return None
 
 
-def _timestamp(raw: str, errors: list[FieldError]) -> datetime | None:
+def _enum(raw: str, column: str, enum: type[StrEnum], errors: list[FieldError]) -> StrEnum | None:
+    if raw == "" and enum is not Wave:
+        return None  # an optional question left blank: not answered
     try:
-        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        return enum(_normalised(raw))
     except ValueError:
-        errors.append(FieldError("submitted_at", f"{raw!r} is not an ISO 8601 date and time"))
+        allowed = ", ".join(member.value for member in enum)
+        errors.append(FieldError(column, f"{raw!r} is not one of: {allowed} (translate it under values)"))
         return None
-    # Survey tools export local times without an offset; UTC is the documented assumption.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _timestamp(raw: str, column: str, zone: tzinfo, errors: list[FieldError]) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        errors.append(FieldError(column, f"{raw!r} is not a date and time the uploader can read "
+                                         "(YYYY-MM-DD HH:MM[:SS], as Qualtrics and REDCap export it)"))
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=zone)

@@ -4,7 +4,8 @@ A submission is handled as a whole: a caller may write only its own site (else
 PERMISSION_DENIED and nothing is published); each event is then a duplicate, rejected with
 its field errors, or published; the reply is sent only once Kafka acknowledged every
 accepted event. If Kafka does not, the call fails with UNAVAILABLE: what was stored is
-remembered, so the client's retry answers it as a duplicate and publishes the rest.
+remembered, so the client's retry answers it as a duplicate and publishes the rest. A call
+its client abandons (killed, timed out) still finishes storing and remembering what it began.
 """
 
 from __future__ import annotations
@@ -81,6 +82,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self._clock = clock
         # Duplicate and incident-order checks must see every earlier submission's outcome.
         self._submission_lock = asyncio.Lock()
+        self._in_flight: set[asyncio.Future] = set()  # submissions that outlive a cancelled call
 
     async def SubmitEvents(self, request, context):
         principal = await authenticate(context, self._credentials)
@@ -136,6 +138,28 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         log.info("instrument_registered", instrument_id=key[0], version=key[1])
         return ingest_pb2.PutInstrumentResponse(instrument=instrument_to_proto(instrument))
 
+    async def GetInstrument(self, request, context):
+        await authenticate(context, self._credentials)
+        instrument_id, version = request.instrument_id, request.version
+        if not instrument_id:
+            await abort_bad_request(context, "no instrument", [("instrument_id", "is required")])
+        registered = sorted(v for (known, v) in self._registry.instruments if known == instrument_id)
+        if version == 0 and registered:
+            version = registered[-1]
+        instrument = self._registry.instruments.get((instrument_id, version))
+        if instrument is None:
+            known = f"registered versions: {', '.join(map(str, registered))}" if registered else "not registered"
+            await context.abort(
+                grpc.StatusCode.NOT_FOUND,
+                f"instrument {instrument_id!r}" + (f" version {version}" if request.version else "") + f": {known}",
+            )
+        return ingest_pb2.GetInstrumentResponse(instrument=instrument_to_proto(instrument))
+
+    async def ListInstruments(self, request, context):
+        await authenticate(context, self._credentials)
+        instruments = [self._registry.instruments[key] for key in sorted(self._registry.instruments)]
+        return ingest_pb2.ListInstrumentsResponse(instruments=[instrument_to_proto(i) for i in instruments])
+
     async def _submit(self, events: Sequence, principal: Principal, context, *, limit: int | None = None):
         limit = limit or self._max_events
         if not events:
@@ -145,9 +169,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 context, "too many events", [("events", f"at most {limit} events per call, got {len(events)}")]
             )
         await self._check_site_permission(events, principal, context)
-        async with self._submission_lock:
-            results, accepted = self._judge(events)
-            await self._publish_events(accepted, context)
+        # Shielded: a client that goes away mid-call (killed, timed out) cancels this handler,
+        # but what Kafka stores must still reach the ledger, and under the lock, or the
+        # client's retry would publish the same events a second time.
+        judging = asyncio.ensure_future(self._judge_and_publish(events, context))
+        self._in_flight.add(judging)
+        judging.add_done_callback(self._in_flight.discard)
+        results = await asyncio.shield(judging)
         for result in results:
             kind = events[result.index].WhichOneof("payload") or "none"
             metrics.EVENTS.labels(kind, ingest_pb2.EventStatus.Name(result.status)[13:].lower()).inc()
@@ -172,6 +200,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                     f"event {index} is for site {site_id!r}; credential {principal.key_id!r} "
                     f"may write only site {principal.site_id!r}. Nothing was published.",
                 )
+
+    async def _judge_and_publish(self, events: Sequence, context) -> list:
+        async with self._submission_lock:
+            results, accepted = self._judge(events)
+            await self._publish_events(accepted, context)
+        return results
 
     def _judge(self, events: Sequence):
         """Each event's result, and the valid new events to publish (index, domain event)."""

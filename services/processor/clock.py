@@ -1,8 +1,7 @@
-"""Time, as the processor sees it: the `as_of` of its cells and the revision of a publication."""
+"""Time, as the processor sees it: the `as_of` of its cells and the cut time of a release."""
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timezone
 
 
@@ -18,9 +17,3 @@ def day_start(moment: datetime) -> datetime:
 
 def current_as_of() -> datetime:
     return day_start(utc_now())
-
-
-def next_revision(last: int) -> int:
-    """Greater than the last revision of the same value, and than any earlier wall-clock revision:
-    microseconds since the epoch, so a worker taking over a partition keeps revisions growing."""
-    return max(last + 1, time.time_ns() // 1000)

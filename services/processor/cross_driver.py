@@ -1,15 +1,15 @@
-"""Stage two's batch loop: site summaries in, distribution and rank cells out.
+"""Stage two's batch loop: site summaries in, one cross-site release per changed wave out.
 
 One partition, so one worker at a time sees every site's latest summary. A batch updates the
-group records of the (wave, composite) groups whose scores changed; keys about to be published
-for the first time are stored first, each changed group's cells and tombstones go to the outbox,
-and once Kafka has them all the group records are stored.
+wave records whose scores changed; each changed wave's release goes to the outbox, and once
+Kafka has them all the wave records are stored.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import replace
+from datetime import datetime
 from typing import Callable, Sequence
 
 import structlog
@@ -18,9 +18,9 @@ from opentelemetry import trace
 from shared.telemetry import context_from_headers, inject_trace_headers
 
 from services.processor import metrics
-from services.processor.cross_stage import (
-    ALL_GROUPS, GroupRecord, GroupStep, decode_group, encode_group, group_key, group_step,
-)
+from shared.domain.model import Wave
+
+from services.processor.cross_stage import WaveRecord, WaveStep, decode_wave, encode_wave, wave_key, wave_step
 from services.processor.inputs import InputRecord
 from services.processor.outbox import Outbox
 from services.processor.input_tracker import InputTracker
@@ -33,7 +33,7 @@ tracer = trace.get_tracer(__name__)
 
 class CrossDriver:
     def __init__(
-        self, *, topic: str, store: RecordStore, outbox: Outbox, min_sites: int, next_revision: Callable[[int], int],
+        self, *, topic: str, store: RecordStore, outbox: Outbox, min_sites: int, now: Callable[[], datetime],
         rewind: Rewind,
     ) -> None:
         self._store = store
@@ -41,7 +41,7 @@ class CrossDriver:
         self._tracker = InputTracker(store, compacted=[topic])  # the summaries topic is compacted
         self._outbox = outbox
         self._min_sites = min_sites
-        self._next_revision = next_revision
+        self._now = now
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
 
     def resume_offsets(self, inputs, *, default: int | None = None) -> dict[InputPartition, int]:
@@ -59,52 +59,46 @@ class CrossDriver:
             latest[summary.site_id] = summary
         return latest
 
-    async def process(self, records: Sequence[InputRecord]) -> list[GroupStep]:
+    async def process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
         with metrics.BATCH_SECONDS.labels("cross_site").time():
             return await self._process(records)
 
-    async def _process(self, records: Sequence[InputRecord]) -> list[GroupStep]:
+    async def _process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
         if not records:
             return []
         admitted = self._tracker.admit(records)
         summaries = await self._summaries(admitted.records)
         anchor = records[-1]
-        planned: list[tuple[GroupRecord, GroupStep]] = []
-        for group in ALL_GROUPS:
-            stored = self._store.load(anchor, group_key(group))
-            before = decode_group(stored) if stored is not None else GroupRecord(*group)
-            step = group_step(before, summaries.values(), min_sites=self._min_sites, next_revision=self._next_revision)
+        steps: list[WaveStep] = []
+        cut_at = self._now()
+        for wave in Wave:
+            stored = self._store.load(anchor, wave_key(wave))
+            before = decode_wave(stored) if stored is not None else WaveRecord(wave)
+            step = wave_step(before, summaries.values(), min_sites=self._min_sites, cut_at=cut_at)
             if step is not None:
-                planned.append((before, step))
-        # As in the site stage: a key about to be published for the first time is stored first.
-        intents = [
-            replace(before, published=before.published | step.record.published)
-            for before, step in planned
-            if not step.record.published <= before.published
-        ]
-        for intent in intents:
-            self._store.save(anchor, group_key((intent.wave, intent.composite)), encode_group(intent))
-        if intents:
+                steps.append(step)
+        releases = [step.release for step in steps if step.release is not None]
+        # Before a wave's release goes out, forget the stored digest: a replay after a crash in
+        # between then publishes the wave again, replacing whatever the lost batch showed.
+        for step in steps:
+            if step.release is not None:
+                forgetting = replace(step.record, scores=step.record.scores, digest="", number=step.release.number)
+                self._store.save(anchor, wave_key(step.record.wave), encode_wave(forgetting))
+        if releases:
             await self._store.flush()
-        steps = [step for _, step in planned]
         with tracer.start_as_current_span(
             "processor.publish_cross_site", context=context_from_headers(anchor.headers),
-            kind=trace.SpanKind.PRODUCER, attributes={"jedi.summaries": len(records), "jedi.groups": len(steps)},
+            kind=trace.SpanKind.PRODUCER, attributes={"jedi.summaries": len(records), "jedi.releases": len(releases)},
         ):
             headers = inject_trace_headers()
-            for step in steps:
-                as_of, revision = step.record.as_of, step.record.revision
-                for cell in step.cells:
-                    await self._outbox.cell(cell, as_of=as_of, revision=revision, headers=headers)
-                for key in step.withdrawn:
-                    await self._outbox.withdraw(key, headers=headers)
+            for release in releases:
+                await self._outbox.release(release, headers=headers)
         await self._outbox.flush()
         for step in steps:
-            self._store.save(anchor, group_key((step.record.wave, step.record.composite)), encode_group(step.record))
+            self._store.save(anchor, wave_key(step.record.wave), encode_wave(step.record))
         await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
-        metrics.PUBLISHED.labels("cross_site", "cell").inc(sum(len(s.cells) for s in steps))
-        metrics.PUBLISHED.labels("cross_site", "tombstone").inc(sum(len(s.withdrawn) for s in steps))
-        log.info("cross_site_batch", summaries=len(records), sites=len(summaries), groups_changed=len(steps),
-                 cells=sum(len(s.cells) for s in steps), withdrawn=sum(len(s.withdrawn) for s in steps))
+        metrics.PUBLISHED.labels("cross_site", "release").inc(len(releases))
+        log.info("cross_site_batch", summaries=len(records), sites=len(summaries), releases=len(releases),
+                 cells=sum(len(release.cells) for release in releases))
         return steps

@@ -1,122 +1,109 @@
-"""Stage two, pure: per (wave, composite) group, the distribution and ranks over eligible sites.
+"""Stage two, pure: per wave, the distributions and ranks over the eligible sites, as one release.
 
-The cross-site stage keeps one `GroupRecord` per group: the latest score of every site in it
-(from the sites' summaries), the `as_of` and keys of its last publication. A batch of summaries
-changes some groups; only those are recomputed (`group_cells` and `hidden_cross_site_keys`, as
-in the batch reference) and published. A group record is stored after its cells are on Kafka,
-so a stored record is always a published one, and an unchanged group needs nothing.
+The cross-site stage keeps one `WaveRecord` per wave: the shown site-total scores of every site
+from its latest release (the sites' summaries), and the number and digest of the wave's last
+release. A batch of summaries changes some waves; only those are recomputed (`group_cells` and
+`hidden_cross_site_keys` per composite, as in the batch reference) and released whole. Every
+input is itself released, so a cross-site release says nothing a site release did not; a
+release is stored after it is on Kafka, and an unchanged wave needs nothing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from shared.domain.benchmark_set import Cell
-from shared.domain.cells import key_of
-from shared.domain.cross_site import Group, SiteScore, group_cells
+from shared.domain.cross_site import SiteScore, group_cells
 from shared.domain.model import Composite, Wave
+from shared.domain.releases import Release, cross_site_scope
 from shared.domain.suppression import hidden_cross_site_keys
-from shared.domain.survey_state import TOTAL
 
-from services.processor.summary import ShownScore, SiteSummary
-
-ALL_GROUPS: tuple[Group, ...] = tuple((wave, composite) for wave in Wave for composite in Composite)
+from services.processor.summary import SiteSummary
 
 
-def group_key(group: Group) -> str:
-    return key_of(*group)
+def wave_key(wave: Wave) -> str:
+    return f"wave/{wave.value}"
 
 
 @dataclass(frozen=True)
-class GroupRecord:
+class WaveRecord:
     wave: Wave
-    composite: Composite
-    scores: Mapping[str, ShownScore] = field(default_factory=dict)  # by site id
-    as_of: datetime | None = None  # of the last publication
-    published: frozenset[str] = frozenset()
-    revision: int = 0
+    scores: Mapping[str, tuple[SiteScore, ...]] = field(default_factory=dict)  # by site id
+    as_of: datetime | None = None  # of the last release
+    number: int = 0  # of the last release
+    digest: str = ""  # of the last release's cells and as_of
 
 
 @dataclass(frozen=True)
-class GroupStep:
-    record: GroupRecord  # store it once the cells and tombstones are on Kafka
-    cells: tuple[Cell, ...]
-    withdrawn: tuple[str, ...]
+class WaveStep:
+    record: WaveRecord  # store it once the release is on Kafka
+    release: Release | None  # None: new scores that change no shown cell
 
 
-def _scores_after(record: GroupRecord, summaries: Iterable[SiteSummary]) -> dict[str, ShownScore]:
+def _scores_after(record: WaveRecord, summaries: Iterable[SiteSummary]) -> dict[str, tuple[SiteScore, ...]]:
     scores = dict(record.scores)
     for summary in summaries:
         scores.pop(summary.site_id, None)
-        for shown in summary.scores:
-            if (shown.score.wave, shown.score.composite) == (record.wave, record.composite):
-                scores[summary.site_id] = shown
+        mine = tuple(score for score in summary.scores if score.wave == record.wave)
+        if mine:
+            scores[summary.site_id] = mine
     return scores
 
 
-def group_publication(
-    wave: Wave, composite: Composite, scores: Mapping[str, ShownScore], *, min_sites: int
-) -> tuple[Cell, ...]:
-    cells = group_cells(wave, composite, [shown.score for _, shown in sorted(scores.items())])
-    shown_totals = {
-        key_of("composite", site_id, wave, composite, TOTAL, TOTAL) for site_id, s in scores.items() if s.shown
-    }
-    hidden = hidden_cross_site_keys(cells, shown_totals, min_sites)
+def wave_cells(wave: Wave, scores: Mapping[str, tuple[SiteScore, ...]], *, min_sites: int) -> tuple[Cell, ...]:
+    everyone = [score for _, site_scores in sorted(scores.items()) for score in site_scores]
+    cells = [cell for composite in Composite for cell in group_cells(wave, composite, everyone)]
+    hidden = hidden_cross_site_keys(cells, min_sites)
     return tuple(sorted((cell for cell in cells if cell.key not in hidden), key=lambda cell: cell.key))
 
 
-def group_step(
-    record: GroupRecord,
-    summaries: Iterable[SiteSummary],
-    *,
-    min_sites: int,
-    next_revision: Callable[[int], int] = lambda last: last + 1,
-) -> GroupStep | None:
-    """The group after a batch of summaries (latest last), or None when nothing changed."""
+def wave_step(
+    record: WaveRecord, summaries: Iterable[SiteSummary], *, min_sites: int, cut_at: datetime
+) -> WaveStep | None:
+    """The wave's next release after a batch of summaries (latest last), or None when unchanged."""
     summaries = list(summaries)
     scores = _scores_after(record, summaries)
     as_of = max([s.as_of for s in summaries] + ([record.as_of] if record.as_of else []), default=None)
-    if as_of is None or (not scores and not record.published):
-        return None  # nothing was or is to be published
-    cells = group_publication(record.wave, record.composite, scores, min_sites=min_sites)
-    keys = frozenset(cell.key for cell in cells)
-    if scores == dict(record.scores) and as_of == record.as_of and keys == record.published:
-        return None  # published as it is (a stored record with more keys may be on the topic: not this)
-    updated = replace(record, scores=scores, as_of=as_of, published=keys, revision=next_revision(record.revision))
-    return GroupStep(updated, cells, tuple(sorted(record.published - keys)))
+    if as_of is None:
+        return None
+    cells = wave_cells(record.wave, scores, min_sites=min_sites)
+    digest = hashlib.sha256(repr((as_of, cells)).encode()).hexdigest()
+    if digest == record.digest or (not cells and not record.number):
+        return None if scores == dict(record.scores) else WaveStep(replace(record, scores=scores), None)
+    release = Release(cross_site_scope(record.wave), record.number + 1, cut_at, as_of, cells)
+    return WaveStep(replace(record, scores=scores, as_of=as_of, number=release.number, digest=digest), release)
 
 
-def encode_group(record: GroupRecord) -> bytes:
+def encode_wave(record: WaveRecord) -> bytes:
     return json.dumps(
         {
             "wave": record.wave.value,
-            "composite": record.composite.value,
             "scores": {
-                site_id: [shown.score.percent_positive, shown.score.mean, shown.shown]
-                for site_id, shown in sorted(record.scores.items())
+                site_id: [[s.composite.value, s.percent_positive, s.mean] for s in site_scores]
+                for site_id, site_scores in sorted(record.scores.items())
             },
             "as_of": None if record.as_of is None else record.as_of.isoformat(),
-            "published": sorted(record.published),
-            "revision": record.revision,
+            "number": record.number,
+            "digest": record.digest,
         },
         separators=(",", ":"),
     ).encode()
 
 
-def decode_group(data: bytes) -> GroupRecord:
+def decode_wave(data: bytes) -> WaveRecord:
     document = json.loads(data)
-    wave, composite = Wave(document["wave"]), Composite(document["composite"])
-    return GroupRecord(
+    wave = Wave(document["wave"])
+    return WaveRecord(
         wave=wave,
-        composite=composite,
         scores={
-            site_id: ShownScore(SiteScore(site_id, wave, composite, percent_positive, mean), shown)
-            for site_id, (percent_positive, mean, shown) in document["scores"].items()
+            site_id: tuple(SiteScore(site_id, wave, Composite(c), pp, mean) for c, pp, mean in site_scores)
+            for site_id, site_scores in document["scores"].items()
         },
         as_of=None if document["as_of"] is None else datetime.fromisoformat(document["as_of"]),
-        published=frozenset(document["published"]),
-        revision=document["revision"],
+        number=document["number"],
+        digest=document["digest"],
     )

@@ -9,7 +9,7 @@ INPUTS = Counter(
 )
 PUBLISHED = Counter(
     "jedi_processor_published_total",
-    "Records written to the benchmarks topic, by stage (site, cross_site) and kind (cell, tombstone).",
+    "Records written to the benchmarks topic, by stage (site, cross_site) and kind (release, progress).",
     ["stage", "kind"],
 )
 BATCH_SECONDS = Histogram(

@@ -59,9 +59,9 @@ def publish_span(step: SiteStep[InputRecord], inputs: Sequence[SiteInput[InputRe
     return tracer.start_as_current_span(
         "processor.publish_site", context=context_from_headers(events[-1].headers),
         links=[trace.Link(context) for context in contexts if context.is_valid], kind=trace.SpanKind.PRODUCER,
-        attributes={"jedi.site_id": step.record.site_id, "jedi.cells": len(step.cells),
-                    "jedi.withdrawn": len(step.withdrawn), "jedi.applied": step.applied,
-                    "jedi.duplicates": step.duplicates},
+        attributes={"jedi.site_id": step.record.site_id, "jedi.release": step.record.release_number,
+                    "jedi.cells": len(step.release.cells) if step.release else 0,
+                    "jedi.applied": step.applied, "jedi.duplicates": step.duplicates},
     )
 
 
@@ -78,11 +78,13 @@ def site_batch_done(records: Sequence[InputRecord], applied_records: int, done: 
         metrics.INPUTS.labels("applied").inc(step.applied)
         metrics.INPUTS.labels("duplicate").inc(step.duplicates)
         metrics.INPUTS.labels("rejected").inc(len(step.rejected))
-        metrics.PUBLISHED.labels("site", "cell").inc(len(step.cells))
-        metrics.PUBLISHED.labels("site", "tombstone").inc(len(step.withdrawn))
+        metrics.PUBLISHED.labels("site", "release").inc(step.release is not None)
+        metrics.PUBLISHED.labels("site", "progress").inc(step.progress is not None)
     log.info(
         "site_batch", records=len(records), sites=len(done), offsets=_offset_ranges(records),
         skipped=len(records) - applied_records, applied=sum(s.applied for s in done),
         duplicates=sum(s.duplicates for s in done), rejected=sum(len(s.rejected) for s in done),
-        cells=sum(len(s.cells) for s in done), withdrawn=sum(len(s.withdrawn) for s in done),
+        releases=sum(s.release is not None for s in done),
+        cells=sum(len(s.release.cells) for s in done if s.release),
+        held_back=sum(sum(s.progress.held_back.values()) for s in done if s.progress),
     )

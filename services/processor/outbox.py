@@ -1,6 +1,6 @@
 """Everything the processor writes to Kafka goes through an outbox, then one `flush`.
 
-The drivers write a batch's cells, tombstones, summaries and dead letters, then `flush`:
+The drivers write a batch's releases, progress counts, summaries and dead letters, then `flush`:
 it returns once Kafka has acknowledged every one of them (acks=all), and only then do the
 drivers store their table values. `KafkaOutbox` sends with any producer whose `send` returns
 a delivery future (Faust's producer in the service); tests use a list.
@@ -9,11 +9,10 @@ a delivery future (Faust's producer in the service); tests use a list.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Any, Awaitable, Callable, Protocol, Sequence
 
-from shared.convert_benchmarks import cell_to_proto
-from shared.domain.benchmark_set import Cell
+from shared.convert_releases import progress_to_proto, record_key, release_to_proto
+from shared.domain.releases import Release, ReleaseProgress
 
 from services.processor.inputs import SITE_VERSION_HEADER, Headers, InputRecord
 from services.processor.summary import SiteSummary, encode_summary
@@ -22,8 +21,8 @@ Send = Callable[[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]], 
 
 
 class Outbox(Protocol):
-    async def cell(self, cell: Cell, *, as_of: datetime, revision: int, headers: Headers) -> None: ...
-    async def withdraw(self, key: str, *, headers: Headers) -> None: ...
+    async def release(self, release: Release, *, headers: Headers) -> None: ...
+    async def progress(self, progress: ReleaseProgress, *, headers: Headers) -> None: ...
     async def summary(self, summary: SiteSummary, *, headers: Headers) -> None: ...
     async def dead_letter(self, record: InputRecord, reason: str) -> None: ...
     async def flush(self) -> None: ...
@@ -51,12 +50,13 @@ class KafkaOutbox:
     async def _put(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
         self._pending.append(await self._send(topic, key, value, list(headers)))
 
-    async def cell(self, cell: Cell, *, as_of: datetime, revision: int, headers: Headers) -> None:
-        value = cell_to_proto(cell, as_of=as_of, revision=revision).SerializeToString()
-        await self._put(self._benchmarks, cell.key.encode(), value, headers)
+    async def release(self, release: Release, *, headers: Headers) -> None:
+        value = release_to_proto(release).SerializeToString()
+        await self._put(self._benchmarks, record_key(release), value, headers)
 
-    async def withdraw(self, key: str, *, headers: Headers) -> None:
-        await self._put(self._benchmarks, key.encode(), None, headers)
+    async def progress(self, progress: ReleaseProgress, *, headers: Headers) -> None:
+        value = progress_to_proto(progress).SerializeToString()
+        await self._put(self._benchmarks, record_key(progress), value, headers)
 
     async def summary(self, summary: SiteSummary, *, headers: Headers) -> None:
         await self._put(self._summaries, summary.site_id.encode(), encode_summary(summary), headers)

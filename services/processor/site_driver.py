@@ -2,17 +2,17 @@
 
 For a batch (any mix of partitions, sites and input topics) it groups the records by site and
 folds each site's inputs into its stored record (`site_stage.site_step`). Then, in order:
-stores (durably) that any key about to be published for the first time may be on the topic;
-writes the cells, tombstones, summaries and dead letters to the outbox and waits for Kafka to
-acknowledge them all; only then stores the new records, and waits for their changelog records
-before the batch is acknowledged (and its offsets may be committed).
+stores (durably) what each release about to be cut covers; writes the releases, progress
+counts, summaries and dead letters to the outbox and waits for Kafka to acknowledge them all;
+only then stores the new records, and waits for their changelog records before the batch is
+acknowledged (and its offsets may be committed).
 Traces, logs and metrics: observe.py.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Callable, Sequence
 
@@ -37,7 +37,7 @@ log = structlog.get_logger(__name__)
 class SiteStageSettings:
     min_cell_size: int
     as_of: Callable[[], datetime]
-    next_revision: Callable[[int], int]
+    now: Callable[[], datetime]  # a release's cut time
 
 
 class SiteDriver:
@@ -73,14 +73,18 @@ class SiteDriver:
             stored = self._store.load(inputs[0].ref, site_id)
             before = decode_record(stored) if stored is not None else new_record(site_id)
             step = site_step(
-                before, inputs, self._instruments.instruments, as_of=as_of,
-                min_cell_size=self._settings.min_cell_size, next_revision=self._settings.next_revision,
-                around=event_span,
+                before, inputs, self._instruments.instruments, as_of=as_of, cut_at=self._settings.now(),
+                min_cell_size=self._settings.min_cell_size, around=event_span,
             )
             planned.append((inputs, site_id, before, step))
         await self._declare_intent(planned)
-        for inputs, _, _, step in planned:
-            await self._publish(step, inputs, as_of)
+        headers = [await self._publish(step, inputs, as_of) for inputs, _, _, step in planned]
+        await self._outbox.flush()
+        # Summaries only once the releases they come from are on Kafka: a cross-site release
+        # never ranks a site whose total a reader cannot see yet.
+        for (_, _, _, step), trace_headers in zip(planned, headers, strict=True):
+            if step.summary is not None:
+                await self._outbox.summary(step.summary, headers=trace_headers)
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
         for inputs, site_id, _, step in planned:
             self._store.save(inputs[0].ref, site_id, encode_record(step.record))
@@ -91,17 +95,13 @@ class SiteDriver:
         return done
 
     async def _declare_intent(self, planned) -> None:
-        """Before publishing a key for the first time, store that it may be on the topic.
+        """Before a release is published, store what it covers (`SiteStep.intent`).
 
         If the process dies after publishing and before storing the new value, the batch is
-        replayed against the stored value, perhaps with more events, and may hide that cell:
-        only a stored `published` naming it lets the replay withdraw it.
+        replayed, perhaps with more events; gated against the stored intent, the replay either
+        publishes the same release again or a later one that is safe against it.
         """
-        intents = [
-            (inputs[0].ref, site_id, replace(before, published=before.published | step.record.published))
-            for inputs, site_id, before, step in planned
-            if not step.record.published <= before.published
-        ]
+        intents = [(inputs[0].ref, site_id, step.intent) for inputs, site_id, _, step in planned if step.intent]
         for anchor, site_id, intent in intents:
             self._store.save(anchor, site_id, encode_record(intent))
         if intents:
@@ -123,15 +123,15 @@ class SiteDriver:
 
     async def _publish(
         self, step: SiteStep[InputRecord], inputs: list[SiteInput[InputRecord]], as_of: datetime
-    ) -> None:
+    ) -> list[tuple[str, bytes]]:
         with publish_span(step, inputs):
             headers = inject_trace_headers()
-            for cell in step.cells:
-                await self._outbox.cell(cell, as_of=as_of, revision=step.record.revision, headers=headers)
-            for key in step.withdrawn:
-                await self._outbox.withdraw(key, headers=headers)
-            await self._outbox.summary(step.summary, headers=headers)
+            if step.release is not None:
+                await self._outbox.release(step.release, headers=headers)
+            if step.progress is not None:
+                await self._outbox.progress(step.progress, headers=headers)
             for rejection in step.rejected:
                 await self._outbox.dead_letter(rejection.ref, rejection.reason)
                 log.warning("event_dead_lettered", site_id=step.record.site_id, reason=rejection.reason,
                             topic=rejection.ref.topic, offset=rejection.ref.offset)
+        return headers

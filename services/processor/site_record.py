@@ -1,9 +1,10 @@
 """What the processor keeps per site in its table: one value, one changelog record.
 
 The site's accumulated state, the ids of the events already folded into it, the latest
-registry record of the site, the keys of its cells now on the public topic and the revision
-of its last publication travel together, so that a value restored from the changelog always
-says exactly which events it contains: replayed events are recognised and skipped.
+registry record of the site, and its last release (the state over the events it covers, its
+number, times and a digest of its cells) travel together, so that a value restored from the
+changelog always says exactly which events it contains and what was last released: replayed
+events are recognised and skipped, and the next release is gated against the last one.
 
 Encoded as zlib-compressed JSON (state_codec keeps it exact); sorted, so equal records encode
 to equal bytes.
@@ -15,13 +16,15 @@ import base64
 import json
 import zlib
 from dataclasses import dataclass
+from datetime import datetime
+
 from jedi.v1 import registry_pb2
 
 from shared.convert import site_from_proto, site_to_proto
 from shared.domain.aggregates import SiteState, empty_site_state, state_from_dict, state_to_dict
 from shared.domain.model import Site
 
-RECORD_SCHEMA = 1
+RECORD_SCHEMA = 2
 
 
 @dataclass(frozen=True)
@@ -32,12 +35,21 @@ class SiteRecord:
     applied: frozenset[str] = frozenset()
     site: Site | None = None  # None until the registry names the site (or after it is removed)
     site_version: int = -1  # offset of `site` in the sites topic: an older record never wins
-    published: frozenset[str] = frozenset()  # keys of this site's cells on the public topic
-    revision: int = 0  # of the last publication; the next one is higher
+    interventions: int = 0  # intervention events folded into `state`
+    released: SiteState | None = None  # the state over the events the last release covers
+    released_interventions: int = 0
+    release_number: int = 0  # of the last release; 0 before the first
+    release_cut_at: datetime | None = None
+    release_digest: str = ""  # of the last release's cells and as_of: an unchanged release is not cut again
+    held_back_digest: str = ""  # of the last progress published
 
 
 def new_record(site_id: str) -> SiteRecord:
     return SiteRecord(site_id, empty_site_state(site_id))
+
+
+def released_state(record: SiteRecord) -> SiteState:
+    return record.released if record.released is not None else empty_site_state(record.site_id)
 
 
 def encode_record(record: SiteRecord) -> bytes:
@@ -49,8 +61,13 @@ def encode_record(record: SiteRecord) -> bytes:
         "applied": sorted(record.applied),
         "site": site,
         "site_version": record.site_version,
-        "published": sorted(record.published),
-        "revision": record.revision,
+        "interventions": record.interventions,
+        "released": None if record.released is None else state_to_dict(record.released),
+        "released_interventions": record.released_interventions,
+        "release_number": record.release_number,
+        "release_cut_at": None if record.release_cut_at is None else record.release_cut_at.isoformat(),
+        "release_digest": record.release_digest,
+        "held_back_digest": record.held_back_digest,
     }
     return zlib.compress(json.dumps(document, separators=(",", ":"), sort_keys=True).encode(), 6)
 
@@ -70,6 +87,11 @@ def decode_record(data: bytes) -> SiteRecord:
         applied=frozenset(document["applied"]),
         site=site,
         site_version=document["site_version"],
-        published=frozenset(document["published"]),
-        revision=document["revision"],
+        interventions=document["interventions"],
+        released=None if document["released"] is None else state_from_dict(document["released"]),
+        released_interventions=document["released_interventions"],
+        release_number=document["release_number"],
+        release_cut_at=None if document["release_cut_at"] is None else datetime.fromisoformat(document["release_cut_at"]),
+        release_digest=document["release_digest"],
+        held_back_digest=document["held_back_digest"],
     )

@@ -1,33 +1,36 @@
 """Stage one, pure: fold a batch of one site's inputs into its record and say what to publish.
 
-The Faust agent translates Kafka records into `SiteInput`s, calls `site_step`, publishes what
-the step says (cells, tombstones, the summary for stage two, dead letters), waits until Kafka
-has all of it, and only then stores `step.record`. A crash in between replays the batch: the
-events are found in `record.applied` (or not, if the record was not stored) and the same cells
-are published again, so nothing is lost and nothing counted twice.
+The Faust agent translates Kafka records into `SiteInput`s, calls `site_step`, stores the
+step's `intent` (the coverage of a release about to be cut), publishes what the step says (the
+site's release, its progress, the summary for stage two, dead letters), waits until Kafka has
+all of it, and only then stores `step.record`. A crash in between replays the batch: the events
+are found in `record.applied` (or not, if the record was not stored) and the release is gated
+against the stored intent, so nothing is lost, nothing counted twice, and no two different
+releases carry the same number.
 
-What is published is a function of the record and `as_of` only, computed by the same domain
-functions as the batch reference: `site_cells`, then `hidden_site_keys`.
+What a release shows is a function of what it covers and `as_of` only, computed by the same
+domain functions as the batch reference (`site_cells`, `shown_site_cells`); what it covers is
+the release gate's decision (`release_gate.next_coverage`).
 """
 
 from __future__ import annotations
 
+import hashlib
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Callable, ContextManager, Generic, Iterable, Mapping, TypeVar
 
-from shared.domain.aggregates import apply_intervention, apply_survey_response
-from shared.domain.benchmark_set import Cell
+from shared.domain.aggregates import SiteState, apply_intervention, apply_survey_response
 from shared.domain.benchmarks import site_cells
-from shared.domain.cells import key_of
 from shared.domain.cross_site import site_scores
-from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
-from shared.domain.suppression import hidden_site_keys
-from shared.domain.survey_state import TOTAL
+from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
+from shared.domain.release_gate import Coverage, held_back, next_coverage, responses_in
+from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
+from shared.domain.suppression import shown_site_cells
 
-from services.processor.site_record import SiteRecord
-from services.processor.summary import ShownScore, SiteSummary
+from services.processor.site_record import SiteRecord, released_state
+from services.processor.summary import SiteSummary
 
 Ref = TypeVar("Ref")  # whatever the caller needs to find the input again (a Faust event)
 InstrumentKey = tuple[str, int]
@@ -64,9 +67,10 @@ class Rejection(Generic[Ref]):
 @dataclass(frozen=True)
 class SiteStep(Generic[Ref]):
     record: SiteRecord  # store it once everything below is on Kafka
-    cells: tuple[Cell, ...]  # every publishable cell of the site, sorted by key
-    withdrawn: tuple[str, ...]  # keys published before and not publishable now: tombstone them
-    summary: SiteSummary
+    intent: SiteRecord | None  # store this first, before publishing: the release about to be cut
+    release: Release | None  # a new release of the site, or None when nothing may change
+    progress: ReleaseProgress | None  # new counts of events held back, or None when unchanged
+    summary: SiteSummary | None  # the site's shown scores for stage two, with each release
     rejected: tuple[Rejection[Ref], ...]
     applied: int
     duplicates: int
@@ -82,6 +86,7 @@ def _apply(record: SiteRecord, event: SiteEvent, instruments: Mapping[Instrument
         state = apply_survey_response(record.state, payload, instrument)
     elif isinstance(payload, InterventionEvent):
         state = apply_intervention(record.state, payload)
+        record = replace(record, interventions=record.interventions + 1)
     else:
         raise ValueError(f"not an event: {type(payload).__name__}")
     return replace(record, state=state, applied=record.applied | {event.event_id})
@@ -110,21 +115,46 @@ def fold_input(
         return record, "rejected", Rejection(item.ref, str(error))
 
 
+def _coverage(state: SiteState, interventions: int) -> Coverage:
+    events = {wave.value: responses_in(state, wave) for wave in Wave if responses_in(state, wave)}
+    if interventions:
+        events[INTERVENTIONS] = interventions
+    return Coverage(state, events)
+
+
+def _digest(*parts: object) -> str:
+    return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
 def publication(
-    record: SiteRecord, *, as_of: datetime, min_cell_size: int
-) -> tuple[tuple[Cell, ...], tuple[str, ...], SiteSummary]:
-    """The site's publishable cells, the keys to withdraw, and its summary for stage two."""
+    record: SiteRecord, *, as_of: datetime, cut_at: datetime, min_cell_size: int
+) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None]:
+    """The record after gating, the site's next release (if any), its progress and summary."""
+    received = _coverage(record.state, record.interventions)
+    last = _coverage(released_state(record), record.released_interventions)
+    scope = site_scope(record.site_id)
     if record.site is None:
-        return (), tuple(sorted(record.published)), SiteSummary(record.site_id, as_of)
-    cells = site_cells(record.state, record.site, as_of=as_of)
-    hidden = hidden_site_keys(cells, min_cell_size)
-    shown = tuple(cell for cell in cells if cell.key not in hidden)
-    shown_keys = {cell.key for cell in shown}
-    scores = tuple(
-        ShownScore(score, key_of("composite", score.site_id, score.wave, score.composite, TOTAL, TOTAL) in shown_keys)
-        for score in site_scores(cells)
-    )
-    return shown, tuple(sorted(record.published - shown_keys)), SiteSummary(record.site_id, as_of, scores)
+        covered, cells = last, ()
+    else:
+        covered = next_coverage(last, received, record.site, as_of=as_of, k=min_cell_size)
+        cells = tuple(shown_site_cells(site_cells(covered.state, record.site, as_of=as_of), min_cell_size))
+    waiting = held_back(covered, received)
+    release = summary = None
+    digest = _digest(as_of, cells)
+    if digest != record.release_digest and (cells or record.release_number):
+        release = Release(
+            scope, record.release_number + 1, cut_at, as_of, cells, dict(covered.events), waiting)
+        summary = SiteSummary(record.site_id, as_of, tuple(site_scores(cells, min_cell_size=min_cell_size)))
+        record = replace(
+            record, released=covered.state, released_interventions=covered.events.get(INTERVENTIONS, 0),
+            release_number=release.number, release_cut_at=cut_at, release_digest=digest,
+        )
+    progress = None
+    progress_digest = _digest(record.release_number, sorted(waiting.items()))
+    if progress_digest != record.held_back_digest and (waiting or record.held_back_digest):
+        progress = ReleaseProgress(scope, record.release_number, waiting)
+        record = replace(record, held_back_digest=progress_digest)
+    return record, release, progress, summary
 
 
 def site_step(
@@ -133,8 +163,8 @@ def site_step(
     instruments: Mapping[InstrumentKey, Instrument],
     *,
     as_of: datetime,
+    cut_at: datetime,
     min_cell_size: int,
-    next_revision: Callable[[int], int] = lambda last: last + 1,
     around: Callable[[SiteInput[Ref]], ContextManager[Any]] = lambda item: nullcontext(),
 ) -> SiteStep[Ref]:
     """One batch of one site. Publishes again even when every event was a duplicate.
@@ -142,6 +172,7 @@ def site_step(
     `around(item)` wraps the folding of each input (the service opens a tracing span there,
     and records the outcome on it); its value is given `outcome` if it has such a method.
     """
+    before = record
     rejected: list[Rejection[Ref]] = []
     counts = {"applied": 0, "duplicate": 0}
     for item in inputs:
@@ -152,6 +183,14 @@ def site_step(
         if rejection is not None:
             rejected.append(rejection)
         counts[outcome] = counts.get(outcome, 0) + 1
-    cells, withdrawn, summary = publication(record, as_of=as_of, min_cell_size=min_cell_size)
-    record = replace(record, published=frozenset(cell.key for cell in cells), revision=next_revision(record.revision))
-    return SiteStep(record, cells, withdrawn, summary, tuple(rejected), counts["applied"], counts["duplicate"])
+    folded = record
+    record, release, progress, summary = publication(
+        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size)
+    intent = None
+    if release is not None:
+        # What the release covers is stored before it is published: a replay of this batch is
+        # then gated against it, never against the release before, which may be all a reader
+        # has seen. Number and digest stay, so the replay publishes the release (again).
+        intent = replace(before, released=record.released, released_interventions=record.released_interventions)
+    return SiteStep(record, intent, release, progress, summary, tuple(rejected), counts["applied"],
+                    counts["duplicate"])

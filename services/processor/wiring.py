@@ -77,7 +77,7 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
     )
     site_table = changelog_table(
         app, SITE_TABLE, partitions=topics.site_partitions, help="Each site's state, applied event ids, site")
-    group_table = changelog_table(app, GROUP_TABLE, partitions=1, help="Each (wave, composite) group's site scores")
+    group_table = changelog_table(app, GROUP_TABLE, partitions=1, help="Each wave's shown site scores and last cross-site release")
     instruments = InstrumentRegistry(
         bootstrap_servers=settings.kafka_bootstrap_servers, topic=platform.instruments.name,
         wait_s=settings.registry_wait_s,
@@ -88,13 +88,12 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
     site_driver = SiteDriver(
         topics=SiteTopics.of(platform, topics.site_changes.name), store=FaustTableStore(site_table),
         outbox=_outbox(send, topics), instruments=instruments,
-        settings=SiteStageSettings(settings.min_cell_size, clock.current_as_of, clock.next_revision),
+        settings=SiteStageSettings(settings.min_cell_size, clock.current_as_of, clock.utc_now),
         rewind=rewind,
     )
     cross_driver = CrossDriver(
         topic=topics.site_summaries.name, store=FaustTableStore(group_table), outbox=_outbox(send, topics),
-        min_sites=settings.min_sites,
-        next_revision=clock.next_revision, rewind=rewind,
+        min_sites=settings.min_sites, now=clock.utc_now, rewind=rewind,
     )
     site_inputs = set(faust_topics.site_inputs.topics)
     summaries = topics.site_summaries.name

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from shared.auth import Principal, PrincipalRole
 
-from services.query.errors import bad_argument, not_found, permission_denied
+from services.query.errors import QueryError, bad_argument, not_found, permission_denied
 from services.query.records import StoredCell
+from services.query.scopes import parse_scope
 from services.query.snapshot import Snapshot
 
 SITE_RESOURCE = "jedi.v1.Site"
@@ -23,6 +24,14 @@ def is_coordinator(principal: Principal) -> bool:
 def may_see(principal: Principal, stored: StoredCell) -> bool:
     """A distribution (no site) is anonymous; a site's cell is its own site's or a coordinator's."""
     return stored.site_id is None or is_coordinator(principal) or stored.site_id == principal.site_id
+
+
+def may_see_scope(principal: Principal, scope: str) -> bool:
+    """A cross-site release is anonymous; a site's release is its own site's or a coordinator's."""
+    if is_coordinator(principal):
+        return True
+    parsed = parse_scope(scope)
+    return parsed is not None and parsed.site_id in (None, principal.site_id)
 
 
 def one_site(principal: Principal, requested: str, snapshot: Snapshot, field: str = "site_id") -> str:
@@ -60,7 +69,7 @@ def visible_site_ids(principal: Principal, snapshot: Snapshot) -> tuple[str, ...
     return (principal.site_id,) if principal.site_id else ()
 
 
-def _peer_refused():
+def _peer_refused() -> QueryError:
     return permission_denied(
         "PEER_NOT_VISIBLE", "a site's credential sees only its own site; peers only as a distribution"
     )

@@ -8,7 +8,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from shared.kafka import topic_partitions
 
-from services.query.records import decode_cell_record, decode_site_record
+from services.query.records import BenchmarkUpdate, SiteUpdate, decode_benchmark_record, decode_site_record
 from services.query.view import View
 
 log = structlog.get_logger(__name__)
@@ -64,11 +64,13 @@ class ViewFollower:
         return partitions
 
     def _apply(self, batches: dict) -> None:
-        cell_updates, site_updates = [], []
+        """One fetch, every partition, is one batch of the view: one new snapshot."""
+        cell_updates: list[BenchmarkUpdate] = []
+        site_updates: list[SiteUpdate] = []
         for tp, records in batches.items():
             for record in records:
                 if tp.topic == self.cells_topic:
-                    update = decode_cell_record(
+                    update = decode_benchmark_record(
                         record.key, record.value, min_cell_size=self.min_cell_size, min_sites=self.min_sites
                     )
                     if update is not None:

@@ -13,9 +13,19 @@ REQUESTS = Counter(
 )
 WATCH_SUBSCRIBERS = Gauge("jedi_query_watch_subscribers", "Watch streams open now.")
 VIEW_CELLS = Gauge("jedi_query_view_cells", "Benchmark cells in the current view.")
+VIEW_RELEASES = Gauge("jedi_query_view_releases", "Release scopes with a status in the current view.")
 VIEW_VERSION = Gauge("jedi_query_view_version", "Version of the current view (one per applied batch).")
 REFUSED_RECORDS = Counter(
     "jedi_query_refused_records_total",
-    "Benchmark records the view refused (unreadable, key mismatch, below the size floor).",
+    "Benchmark records the view refused whole (unreadable, unknown key, key not the release's scope).",
     ["reason"],
+)
+REFUSED_CELLS = Counter(
+    "jedi_query_refused_cells_total",
+    "Cells the view left out of a release (below the size floor, key mismatch, outside the scope).",
+    ["reason"],
+)
+STALE_RELEASES = Counter(
+    "jedi_query_stale_releases_total",
+    "Releases ignored because the view already held a newer release of their scope.",
 )

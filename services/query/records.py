@@ -1,21 +1,27 @@
 """Kafka records of the benchmarks and sites topics → updates of the view.
 
-The benchmarks topic holds only publishable cells. Defence in depth: a cell that describes
-fewer than k people, or a distribution or rank over fewer than `min_sites` sites, is refused
-here, as is a record whose key is not its cell's key. A refused record withdraws whatever
-the view held under its key: the newest value of a key is the only one that may be shown.
+The benchmarks topic holds `jedi.v1.BenchmarkRecord`s: a `Release` keyed by its scope (every
+shown cell of the scope, replacing its previous release whole) or a `ReleaseProgress` keyed
+"progress/<scope>". Defence in depth: a cell of a release that describes fewer than k people,
+a distribution or rank over fewer than `min_sites` sites, a cell whose key is not its own, or
+one outside the release's scope is left out of the release. A record that cannot be read, or
+whose key does not name its scope, is refused whole and withdraws what the view held under
+its key: only the newest release of a scope may be shown.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Mapping
 
 from google.protobuf.message import DecodeError
 from jedi.v1 import benchmarks_pb2, registry_pb2
 
-from shared.convert_benchmarks import cell_from_proto
+from shared.convert_releases import PROGRESS_PREFIX, progress_from_proto, release_from_proto
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+
+from services.query.scopes import Scope, parse_scope
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,10 +45,34 @@ class StoredCell:
 
 
 @dataclass(frozen=True)
-class CellUpdate:
-    key: str
-    stored: StoredCell | None  # None: withdrawn (a tombstone, or a refused record)
+class ReleaseUpdate:
+    """A release of a scope: its status as published and the cells the view may show."""
+
+    scope: Scope
+    number: int
+    status: benchmarks_pb2.ReleaseStatus  # never mutated
+    cells: tuple[StoredCell, ...]  # by key, one per key
+    refused: tuple[tuple[str, str], ...] = ()  # (cell key, reason) of the cells left out
+
+
+@dataclass(frozen=True)
+class ProgressUpdate:
+    """Events received since the scope's release `release_number` (0: none yet)."""
+
+    scope: Scope
+    release_number: int
+    held_back: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Withdrawal:
+    """A tombstone, or a record refused whole: what the view held under `key` goes."""
+
+    key: str  # "<scope>", "progress/<scope>", or an unknown key (then nothing is held under it)
     refused: str | None = None  # why the record was refused, for logs and metrics
+
+
+BenchmarkUpdate = ReleaseUpdate | ProgressUpdate | Withdrawal
 
 
 @dataclass(frozen=True)
@@ -67,9 +97,9 @@ def below_floor(cell: Cell, min_cell_size: int, min_sites: int) -> str | None:
     return None
 
 
-def decode_cell_record(
+def decode_benchmark_record(
     key: bytes | None, value: bytes | None, *, min_cell_size: int, min_sites: int
-) -> CellUpdate | None:
+) -> BenchmarkUpdate | None:
     """The update a benchmarks record makes; None for a record without a usable key."""
     if not key:
         return None
@@ -77,19 +107,51 @@ def decode_cell_record(
         text_key = key.decode()
     except UnicodeDecodeError:
         return None
+    is_progress = text_key.startswith(PROGRESS_PREFIX)
+    scope = parse_scope(text_key.removeprefix(PROGRESS_PREFIX))
     if value is None:
-        return CellUpdate(text_key, None)
+        return Withdrawal(text_key) if scope is not None else None
+    if scope is None:
+        return Withdrawal(text_key, refused="unknown_key")
     try:
-        message = benchmarks_pb2.BenchmarkCell.FromString(value)
-        cell = cell_from_proto(message)
-    except (DecodeError, ValueError, KeyError, TypeError):
-        return CellUpdate(text_key, None, refused="unreadable")
-    if message.key != text_key or cell.key != text_key:
-        return CellUpdate(text_key, None, refused="key_mismatch")
-    reason = below_floor(cell, min_cell_size, min_sites)
-    if reason is not None:
-        return CellUpdate(text_key, None, refused=reason)
-    return CellUpdate(text_key, StoredCell(text_key, cell, message, message.revision))
+        record = benchmarks_pb2.BenchmarkRecord.FromString(value)
+    except DecodeError:
+        return Withdrawal(text_key, refused="unreadable")
+    kind = record.WhichOneof("record")
+    if is_progress and kind == "progress":
+        if record.progress.scope != scope.name:
+            return Withdrawal(text_key, refused="key_mismatch")
+        progress = progress_from_proto(record.progress)
+        return ProgressUpdate(scope, progress.release_number, progress.held_back)
+    if not is_progress and kind == "release":
+        return _release(text_key, scope, record.release, min_cell_size, min_sites)
+    return Withdrawal(text_key, refused="unreadable" if kind is None else "key_mismatch")
+
+
+def _release(
+    key: str, scope: Scope, message: benchmarks_pb2.Release, min_cell_size: int, min_sites: int
+) -> ReleaseUpdate | Withdrawal:
+    if not scope.matches(message.status):
+        return Withdrawal(key, refused="key_mismatch")
+    try:
+        release = release_from_proto(message)
+    except (ValueError, KeyError, TypeError, OverflowError):
+        return Withdrawal(key, refused="unreadable")
+    kept: dict[str, StoredCell] = {}
+    refused: list[tuple[str, str]] = []
+    for cell_message, cell in zip(message.cells, release.cells):
+        if cell_message.key != cell.key:
+            reason: str | None = "key_mismatch"
+        elif not scope.holds(cell):
+            reason = "outside_scope"
+        else:
+            reason = below_floor(cell, min_cell_size, min_sites)
+        if reason is not None:
+            refused.append((cell_message.key, reason))
+        else:
+            kept[cell.key] = StoredCell(cell.key, cell, cell_message, cell_message.revision)
+    cells = tuple(kept[cell_key] for cell_key in sorted(kept))
+    return ReleaseUpdate(scope, release.number, message.status, cells, tuple(refused))
 
 
 def decode_site_record(key: bytes | None, value: bytes | None) -> SiteUpdate | None:

@@ -14,7 +14,7 @@ from jedi.v1 import query_pb2_grpc
 from shared.auth import CredentialStore
 from shared.grpc_support import authenticate
 
-from services.query import answers_lists, answers_site, metrics
+from services.query import answers_lists, answers_releases, answers_site, metrics
 from services.query.ask import Ask
 from services.query.errors import QueryError, unavailable
 from services.query.settings import QuerySettings
@@ -57,6 +57,9 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
 
     async def ListComposites(self, request, context):
         return await self._answer("ListComposites", answers_lists.composites, request, context)
+
+    async def ListReleases(self, request, context):
+        return await self._answer("ListReleases", answers_releases.releases, request, context)
 
     async def Watch(self, request, context):
         code = grpc.StatusCode.OK

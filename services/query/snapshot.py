@@ -1,8 +1,10 @@
-"""One immutable version of the view: every cell it serves and the sites registry.
+"""One immutable version of the view: every cell it serves, the release of each scope and the
+sites registry.
 
-A reply is computed from one `Snapshot` only, so it never mixes two versions of a cell.
-Applying a batch of updates makes a new snapshot (copy on write) and leaves the old one
-untouched for the readers that still hold it. Indexes are built once per snapshot, lazily.
+A reply is computed from one `Snapshot` only, so it never mixes two versions of a cell, nor two
+releases of a scope. Applying a batch of updates makes one new snapshot (copy on write) and
+leaves the old one untouched for the readers that still hold it. Indexes are built once per
+snapshot, lazily.
 """
 
 from __future__ import annotations
@@ -11,12 +13,59 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Mapping
 
-from jedi.v1 import registry_pb2
+from jedi.v1 import benchmarks_pb2, registry_pb2
 
-from services.query.records import CellUpdate, SiteUpdate, StoredCell
+from services.query.records import StoredCell
+from services.query.scopes import Scope
 
+
+@dataclass(frozen=True)
+class ScopeState:
+    """What the view holds of one scope: its latest release and the progress reported after it."""
+
+    scope: Scope
+    release: benchmarks_pb2.ReleaseStatus | None = None  # as published; None: no release yet
+    keys: frozenset[str] = frozenset()  # the cells of that release the view shows
+    held_back: Mapping[str, int] | None = None  # the newest progress about that release (or about none)
+    # A progress about a newer release than the one held (releases and progress are on different
+    # keys, so possibly on different partitions): (release number, counts), shown once it arrives.
+    pending: tuple[int, Mapping[str, int]] | None = None
+
+    @property
+    def number(self) -> int:
+        return self.release.number if self.release is not None else 0
+
+    @property
+    def progress_number(self) -> int:
+        """The release the newest progress seen is about; -1 when none was seen."""
+        if self.pending is not None:
+            return self.pending[0]
+        return self.number if self.held_back is not None else -1
+
+    @cached_property
+    def status(self) -> benchmarks_pb2.ReleaseStatus | None:
+        """The status served: the release's, with the held-back counts of a later progress; the
+        scope's empty status (number 0) when there is only a progress from before any release."""
+        if self.held_back is None:
+            return self.release
+        shown = benchmarks_pb2.ReleaseStatus()
+        shown.CopyFrom(self.release if self.release is not None else self.scope.empty_status())
+        shown.held_back.clear()
+        shown.held_back.update(self.held_back)
+        return shown
+
+
+@dataclass(frozen=True)
+class Changes:
+    """What one version changed: keys whose cell (value) changed or went, scopes whose status did."""
+
+    keys: frozenset[str] = frozenset()
+    scopes: frozenset[str] = frozenset()
+
+    def __or__(self, other: Changes) -> Changes:
+        return Changes(self.keys | other.keys, self.scopes | other.scopes)
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,11 +73,18 @@ class Snapshot:
     version: int = 0
     cells: Mapping[str, StoredCell] = field(default_factory=lambda: MappingProxyType({}))
     sites: Mapping[str, registry_pb2.Site] = field(default_factory=lambda: MappingProxyType({}))
+    scopes: Mapping[str, ScopeState] = field(default_factory=lambda: MappingProxyType({}))
 
     @cached_property
     def ordered(self) -> tuple[StoredCell, ...]:
         """Every cell, by key."""
         return tuple(self.cells[key] for key in sorted(self.cells))
+
+    @cached_property
+    def statuses(self) -> Mapping[str, benchmarks_pb2.ReleaseStatus]:
+        """The release status of every scope that has one, by scope."""
+        shown = ((name, self.scopes[name].status) for name in sorted(self.scopes))
+        return MappingProxyType({name: status for name, status in shown if status is not None})
 
     @cached_property
     def by_site(self) -> Mapping[str, tuple[StoredCell, ...]]:
@@ -66,42 +122,16 @@ class Snapshot:
         return site_id in self.sites or site_id in self.by_site
 
 
-def apply_updates(
-    snapshot: Snapshot, cell_updates: Iterable[CellUpdate], site_updates: Iterable[SiteUpdate]
-) -> tuple[Snapshot, frozenset[str]]:
-    """The next snapshot and the keys whose cell changed; the same snapshot when nothing did.
+def same_value(before: StoredCell | None, after: StoredCell | None) -> bool:
+    """Whether a key shows the same value in two snapshots (a release repeating a cell's value
+    gives it a new revision, not a new value)."""
+    if before is None or after is None:
+        return before is after
+    return before is after or before.cell == after.cell
 
-    A reader keeps the highest revision of a cell: an older revision arriving late is ignored.
-    """
-    cells: dict[str, StoredCell] | None = None
-    changed: set[str] = set()
-    for update in cell_updates:
-        held = (cells if cells is not None else snapshot.cells).get(update.key)
-        if update.stored is None:
-            if held is None:
-                continue
-        elif held is not None and update.stored.revision < held.revision:
-            continue
-        if cells is None:
-            cells = dict(snapshot.cells)
-        if update.stored is None:
-            del cells[update.key]
-        else:
-            cells[update.key] = update.stored
-        changed.add(update.key)
-    sites: dict[str, registry_pb2.Site] | None = None
-    for update in site_updates:
-        if sites is None:
-            sites = dict(snapshot.sites)
-        if update.site is None:
-            sites.pop(update.site_id, None)
-        else:
-            sites[update.site_id] = update.site
-    if cells is None and sites is None:
-        return snapshot, frozenset()
-    next_snapshot = Snapshot(
-        snapshot.version + 1,
-        MappingProxyType(cells) if cells is not None else snapshot.cells,
-        MappingProxyType(sites) if sites is not None else snapshot.sites,
-    )
-    return next_snapshot, frozenset(changed)
+
+def changes_between(old: Snapshot, new: Snapshot) -> Changes:
+    """Every change from one snapshot to another, found by comparing them whole."""
+    keys = frozenset(k for k in set(old.cells) | set(new.cells) if not same_value(old.cells.get(k), new.cells.get(k)))
+    scopes = frozenset(s for s in set(old.statuses) | set(new.statuses) if old.statuses.get(s) != new.statuses.get(s))
+    return Changes(keys, scopes)

@@ -116,10 +116,13 @@ def fold_site_states(
     return states
 
 
-def benchmark_cells(states: Mapping[str, SiteState], sites: Iterable[Site], *, as_of: datetime) -> BenchmarkSet:
-    """All cells, unsuppressed: never publish this set, only `publishable(...)` of it."""
+def benchmark_cells(
+    states: Mapping[str, SiteState], sites: Iterable[Site], *, as_of: datetime, min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+) -> BenchmarkSet:
+    """All own cells unsuppressed, and the cross-site cells over every site's total (even a hidden
+    one): never publish this set, only `publishable(...)` of it, which computes those again."""
     per_site = [cell for site in sites for cell in site_cells(states[site.site_id], site, as_of=as_of)]
-    return BenchmarkSet.of(as_of, [*per_site, *cross_site_cells(per_site)])
+    return BenchmarkSet.of(as_of, [*per_site, *cross_site_cells(per_site, min_cell_size=min_cell_size)])
 
 
 def compute_benchmarks(

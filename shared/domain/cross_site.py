@@ -1,7 +1,8 @@
 """Cross-site cells: distributions over the eligible sites and each site's percentile rank.
 
 A site enters the comparison of a wave with its site-total composite cells once it has at least
-`SOPS_MIN_RESPONSES` responses in that wave (AHRQ SOPS). Everything here is a function of a few
+`eligibility_threshold(k)` responses in that wave: SOPS's 10, or k when k is larger. Only shown
+cells are ever given here: a site whose total is hidden takes part in no distribution. Everything here is a function of a few
 numbers per site (`SiteScore`), so the streaming processor can keep just those numbers per
 (wave, composite) group and recompute one group when one site's score changes; the batch
 reference calls the same functions over every site's cells.
@@ -42,15 +43,21 @@ class SiteScore:
         return self.percent_positive if measure == Measure.PERCENT_POSITIVE else self.mean
 
 
-def site_scores(cells: Iterable[Cell]) -> list[SiteScore]:
-    """The scores of the sites eligible in each wave, from one or more sites' (unsuppressed) cells."""
-    cells = list(cells)
+def eligibility_threshold(min_cell_size: int) -> int:
+    """Responses a site needs in a wave to enter the cross-site comparison."""
+    return max(SOPS_MIN_RESPONSES, min_cell_size)
+
+
+def site_scores(shown_cells: Iterable[Cell], *, min_cell_size: int) -> list[SiteScore]:
+    """The scores of the sites eligible in each wave, from one or more sites' shown cells."""
+    cells = list(shown_cells)
+    threshold = eligibility_threshold(min_cell_size)
     responses = {(c.site_id, c.wave): c.n for c in cells if isinstance(c, ResponseCell) and c.dimension == TOTAL}
     return [
         SiteScore(c.site_id, c.wave, c.composite, c.percent_positive, c.mean)
         for c in cells
         if isinstance(c, CompositeCell) and c.dimension == TOTAL
-        and responses.get((c.site_id, c.wave), 0) >= SOPS_MIN_RESPONSES
+        and responses.get((c.site_id, c.wave), 0) >= threshold
     ]
 
 
@@ -81,6 +88,6 @@ def cross_site_cells_of(scores: Iterable[SiteScore]) -> list[Cell]:
     return sorted(result, key=lambda cell: cell.key)
 
 
-def cross_site_cells(cells: Iterable[Cell]) -> list[Cell]:
-    """Distributions and percentile ranks from the site-total cells of every site."""
-    return cross_site_cells_of(site_scores(cells))
+def cross_site_cells(shown_cells: Iterable[Cell], *, min_cell_size: int) -> list[Cell]:
+    """Distributions and percentile ranks from the shown site-total cells of every site."""
+    return cross_site_cells_of(site_scores(shown_cells, min_cell_size=min_cell_size))

@@ -169,8 +169,9 @@ class SurveyResponse:
     instrument_id: str
     instrument_version: int
     wave: Wave
-    role: Role
-    department: Department
+    # Optional questions: None means not answered (counted in the total, not in that breakdown).
+    role: Role | None
+    department: Department | None
     submitted_at: datetime
     source_system: str
     # Likert 1..5 keyed by item code; None means the item was not answered.

@@ -45,3 +45,12 @@ class Release:
 
     def by_key(self) -> dict[str, Cell]:
         return {cell.key: cell for cell in self.cells}
+
+
+@dataclass(frozen=True)
+class ReleaseProgress:
+    """Between releases: how many events of a scope were received since its last release."""
+
+    scope: str
+    release_number: int  # the last release of the scope (0: none yet)
+    held_back: Mapping[str, int] = field(default_factory=dict)  # wave (or INTERVENTIONS) -> events

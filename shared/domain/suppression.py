@@ -1,76 +1,241 @@
-"""Small-cell suppression: what may be published, so that no one learns about fewer than k people.
+"""Small-cell suppression: what one publication may show, so that no one learns about fewer than k people.
 
 A suppressed cell is absent: its n and every value derived from it are withheld together (a
-percentage next to a shown n would give the count away). The processor publishes the cells whose
-keys `publishable_keys` returns and tombstones every other key it published before.
+percentage next to a shown n would give the count away). What several publications may show
+together, one after another, is the release gate's business (`release_gate`); it builds on
+the rules here.
 
 Rules, with k the minimum cell size (default 10):
 1. Primary: a breakdown cell (composite, response, experience) with n < k is hidden; so is a
-   reach value that describes people with n < k.
+   reach value that describes people with n < k. An experience cell also follows the
+   numerator rule: neither its "yes" count nor its "no" count may be 1..k-1.
 2. Complementary, per partition: a family's total (dimension "all") and the cells of one
-   dimension. Respondents who left that dimension blank or preferred not to say form an implicit
-   residual (total minus the dimension's cells), never published. Whatever the shown cells leave
-   of the total is recoverable by subtraction, so the hidden parts (hidden cells, plus the residual
-   when it is not empty) must together cover at least k people, and must not be a single part
-   smaller than k. Until that holds, the smallest shown cell (ties: by key) is hidden too.
-   If the total itself has n < k, the whole family is hidden.
-3. A distribution over fewer than `min_sites` sites is hidden: with five percentiles of a handful
-   of sites, each site's value can be solved for.
-4. A disparity, change or rank cell is hidden when any cell it is computed from is hidden.
+   dimension; the training completion rate of all topics and its per-topic rates. Respondents
+   who left that dimension blank or preferred not to say form an implicit residual (total minus
+   the dimension's cells), never published. Whatever the shown cells leave of the total (the
+   remainder) is recoverable by subtraction, so
+   - the hidden parts (hidden cells, plus the residual when it is not empty) must together cover
+     at least k people, and must not be a single part smaller than k;
+   - for experience items, the remainder's "yes" and "no" counts follow the numerator rule too,
+     and the remainder may not be unanimous (all "yes" or all "no");
+   - for composites, the remainder's scores may not all be equal (its variance, derivable from
+     the shown means and intervals, may not be 0).
+   Until that holds, the smallest shown cell (ties: by key) is hidden too. When every cell of
+   the dimension is hidden, the remainder is the total, which says nothing new.
+3. A family is hidden whole when its total is hidden (n < k, or the numerator rule), or when
+   the total is unanimous (experience 0 % or 100 %, or a composite with no variance) while any
+   part of the family is hidden: every hidden member would then share the total's answer.
+4. A distribution over fewer than `min_sites` sites is hidden: with five percentiles of a
+   handful of sites, each site's value can be solved for. Distributions and ranks are computed
+   only from site totals that are shown (`cross_site`).
+5. A disparity, change or rank cell is hidden when any cell it is computed from is hidden.
 
-Rules 1, 2 and 4 for disparity and change cells need one site's cells only (`hidden_site_keys`);
-rules 3 and 4 for ranks need the cross-site cells and which site totals are shown
-(`hidden_cross_site_keys`). `publishable_keys` is the two together.
+`hidden_site_keys` applies rules 1, 2, 3 and 5 to one site's own cells; `hidden_cross_site_keys`
+rules 4 and 5 to cross-site cells; `publishable` is the two together, the batch reference.
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
-from typing import AbstractSet as Set, Iterable, Mapping
+from dataclasses import dataclass
+from typing import AbstractSet as Set, Iterable, Mapping, Sequence
 
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+from shared.domain.cross_site import cross_site_cells
+from shared.domain.statistics import CONFIDENCE, student_t_quantile
 from shared.domain.survey_state import TOTAL
 
 DEFAULT_MIN_CELL_SIZE = 10
 DEFAULT_MIN_SITES = 10
+COMPLETION_RATE = "training_completion_rate"
+ALL_TOPICS = ("all",)
+# Relative tolerance under which a derived variance counts as 0: far below the smallest real
+# variance of scores on a grid of 1/12 (means of 1..4 items), far above float noise.
+_ZERO_VARIANCE = 1e-7
+
+Partitioned = CompositeCell | ResponseCell | ExperienceCell | ReachCell
 
 
-def _is_safe(hidden_sizes: list[int], residual: int, k: int) -> bool:
-    parts = hidden_sizes + ([residual] if residual > 0 else [])
+def in_small_range(count: int, k: int) -> bool:
+    """A count of 1..k-1 people: never shown, never derivable."""
+    return 0 < count < k
+
+
+def yes_count(cell: ExperienceCell) -> int:
+    """The "yes" count a reader gets from a shown percentage times n."""
+    return round(cell.percent * cell.n / 100.0)
+
+
+@dataclass(frozen=True)
+class Moments:
+    """What a reader can add and subtract of a cell: n, and for composites Σx and Σx²."""
+
+    n: int
+    score_sum: float = 0.0
+    score_square_sum: float = 0.0
+    yes: int = 0
+
+    def minus(self, other: Moments) -> Moments:
+        return Moments(
+            self.n - other.n, self.score_sum - other.score_sum,
+            self.score_square_sum - other.score_square_sum, self.yes - other.yes,
+        )
+
+    def has_no_variance(self) -> bool:
+        if self.n < 2:
+            return False
+        spread = self.score_square_sum - self.score_sum * self.score_sum / self.n
+        return spread <= _ZERO_VARIANCE * max(1.0, self.score_square_sum)
+
+
+def moments(cell: Partitioned) -> Moments:
+    if isinstance(cell, CompositeCell):
+        score_sum = cell.n * cell.mean
+        variance = 0.0
+        if cell.n >= 2 and cell.mean_high is not None:
+            deviation = (cell.mean_high - cell.mean) * math.sqrt(cell.n) / student_t_quantile(
+                1 - (1 - CONFIDENCE) / 2, cell.n - 1)
+            variance = deviation * deviation
+        return Moments(cell.n, score_sum, (cell.n - 1) * variance + cell.n * cell.mean * cell.mean)
+    if isinstance(cell, ExperienceCell):
+        return Moments(cell.n, yes=yes_count(cell))
+    return Moments(cell.n)
+
+
+def total_of(cells: Iterable[Moments]) -> Moments:
+    result = Moments(0)
+    for cell in cells:
+        result = Moments(
+            result.n + cell.n, result.score_sum + cell.score_sum,
+            result.score_square_sum + cell.score_square_sum, result.yes + cell.yes,
+        )
+    return result
+
+
+def remainder_reveals(kind: type, remainder: Moments, k: int) -> bool:
+    """Whether a derived remainder of people says something about fewer than k, or about everyone in it."""
+    if remainder.n <= 0:
+        return False
+    if kind is ExperienceCell:
+        no = remainder.n - remainder.yes
+        return in_small_range(remainder.yes, k) or in_small_range(no, k) or remainder.yes in (0, remainder.n)
+    if kind is CompositeCell:
+        return remainder.has_no_variance()
+    return False
+
+
+def is_unanimous(cell: Partitioned) -> bool:
+    if isinstance(cell, ExperienceCell):
+        return yes_count(cell) in (0, cell.n)
+    if isinstance(cell, CompositeCell):
+        return moments(cell).has_no_variance()
+    return False
+
+
+def _parts_are_safe(hidden_sizes: Sequence[int], residual: int, k: int) -> bool:
+    parts = [*hidden_sizes, *([residual] if residual > 0 else [])]
     return not parts or (sum(parts) >= k and (len(parts) >= 2 or parts[0] >= k))
 
 
 def hidden_in_partition(total: int, cells: Mapping[str, int], k: int) -> set[str]:
     """Keys to hide among one dimension's cells (key -> n) under a shown total of `total` people."""
-    residual = total - sum(cells.values())
+    members = {key: Moments(n) for key, n in cells.items()}
+    return _hidden_in_partition(ResponseCell, Moments(total), members, k)
+
+
+def _hidden_in_partition(kind: type, total: Moments, cells: Mapping[str, Moments], k: int) -> set[str]:
+    residual = total.n - sum(cell.n for cell in cells.values())
     if residual < 0:
         raise ValueError("a partition's cells exceed its total")
-    hidden = {key for key, n in cells.items() if n < k}
-    shown = sorted((n, key) for key, n in cells.items() if key not in hidden)
-    while not _is_safe([cells[key] for key in hidden], residual, k):
-        # Unreachable once every cell is hidden: then the hidden parts are the whole total, >= k.
+    hidden = {key for key, cell in cells.items() if cell.n < k or _numerator_reveals(kind, cell, k)}
+    shown = sorted((cell.n, key) for key, cell in cells.items() if key not in hidden)
+
+    def safe() -> bool:
+        if not shown:  # the remainder is the total: nothing new
+            return True
+        remainder = total.minus(total_of(cells[key] for _, key in shown))
+        return _parts_are_safe([cells[key].n for key in hidden], residual, k) and not remainder_reveals(
+            kind, remainder, k)
+
+    while not safe():
         hidden.add(shown.pop(0)[1])
     return hidden
 
 
-def _hidden_breakdown_keys(cells: Iterable[Cell], k: int) -> set[str]:
-    families: dict[str, list[CompositeCell | ResponseCell | ExperienceCell]] = defaultdict(list)
+def _numerator_reveals(kind: type, cell: Moments, k: int) -> bool:
+    return kind is ExperienceCell and (in_small_range(cell.yes, k) or in_small_range(cell.n - cell.yes, k))
+
+
+@dataclass(frozen=True)
+class Partition:
+    """A total and the cells of one of its dimensions, which add up to it with a residual."""
+
+    kind: type
+    total: Partitioned
+    cells: tuple[Partitioned, ...]
+
+
+def partitions(cells: Iterable[Cell]) -> tuple[list[Partitioned], list[Partition]]:
+    """The family totals (or lone members without a total) and every partition under them."""
+    families: dict[str, list[Partitioned]] = defaultdict(list)
     for cell in cells:
         if isinstance(cell, (CompositeCell, ResponseCell, ExperienceCell)):
             families[cell.family].append(cell)
-    hidden: set[str] = set()
+        elif isinstance(cell, ReachCell) and cell.metric == COMPLETION_RATE:
+            families[f"reach/{cell.site_id}/{cell.metric}"].append(cell)
+    orphans: list[Partitioned] = []
+    result: list[Partition] = []
     for members in families.values():
-        total = next((cell for cell in members if cell.dimension == TOTAL), None)
-        if total is None or total.n < k:
+        total = next((cell for cell in members if _is_total(cell)), None)
+        if total is None:
+            orphans.extend(members)
+            continue
+        by_dimension: dict[str, list[Partitioned]] = defaultdict(list)
+        for cell in members:
+            if cell is not total:
+                by_dimension[_dimension(cell)].append(cell)
+        result.extend(Partition(type(total), total, tuple(group)) for group in by_dimension.values())
+        if not by_dimension:
+            result.append(Partition(type(total), total, ()))
+    return orphans, result
+
+
+def _is_total(cell: Partitioned) -> bool:
+    return cell.qualifier == ALL_TOPICS if isinstance(cell, ReachCell) else cell.dimension == TOTAL
+
+
+def _dimension(cell: Partitioned) -> str:
+    return "topic" if isinstance(cell, ReachCell) else cell.dimension
+
+
+def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
+    orphans, groups = partitions(cells)
+    hidden = {cell.key for cell in orphans}
+    by_total: dict[str, list[Partition]] = defaultdict(list)
+    for group in groups:
+        by_total[group.total.key].append(group)
+    for family in by_total.values():
+        total = family[0].total
+        members = [cell for group in family for cell in group.cells]
+        hidden_inside = [
+            _hidden_in_partition(group.kind, moments(group.total), {cell.key: moments(cell) for cell in group.cells}, k)
+            for group in family
+        ]
+        some_part_hidden = any(hidden_inside) or any(
+            group.total.n > sum(cell.n for cell in group.cells) for group in family if group.cells)
+        total_moments = moments(total)
+        if (
+            total.n < k
+            or _numerator_reveals(family[0].kind, total_moments, k)
+            or (is_unanimous(total) and some_part_hidden)
+        ):
+            hidden.add(total.key)
             hidden.update(cell.key for cell in members)
             continue
-        by_dimension: dict[str, dict[str, int]] = defaultdict(dict)
-        for cell in members:
-            if cell.dimension != TOTAL:
-                by_dimension[cell.dimension][cell.key] = cell.n
-        for cells in by_dimension.values():
-            hidden |= hidden_in_partition(total.n, cells, k)
+        for keys in hidden_inside:
+            hidden |= keys
     return hidden
 
 
@@ -88,46 +253,60 @@ def _hidden_derived_keys(cells: Iterable[Cell], hidden: Set[str], present: Set[s
 
 
 def hidden_site_keys(cells: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE) -> set[str]:
-    """Rules 1, 2 and 4 over sites' own cells (no distribution or rank): the keys to withhold.
+    """Rules 1, 2, 3 and 5 over sites' own cells (no distribution or rank): the keys to withhold.
 
     Every rule here looks at one site's cells only, so the processor applies it to the site
     that changed, and the batch reference to all sites at once, with the same result.
     """
     _check_limits(k, 1)
     cells = list(cells)
-    hidden = _hidden_breakdown_keys(cells, k)
+    hidden = _hidden_partitioned_keys(cells, k)
     hidden.update(
         cell.key for cell in cells if isinstance(cell, ReachCell) and cell.describes_people and cell.n < k
     )
     return hidden | _hidden_derived_keys(cells, hidden, {cell.key for cell in cells})
 
 
-def hidden_cross_site_keys(
-    cells: Iterable[Cell], shown_site_keys: Set[str], min_sites: int = DEFAULT_MIN_SITES
-) -> set[str]:
-    """Rules 3 and 4 over distribution and rank cells, given which sites' cells are shown."""
+def hidden_cross_site_keys(cells: Iterable[Cell], min_sites: int = DEFAULT_MIN_SITES) -> set[str]:
+    """Rules 4 and 5 over distribution and rank cells computed from shown site totals."""
     _check_limits(1, min_sites)
     cells = list(cells)
     hidden = {cell.key for cell in cells if isinstance(cell, DistributionCell) and cell.sites < min_sites}
-    present = {cell.key for cell in cells} | shown_site_keys
-    return hidden | _hidden_derived_keys(cells, hidden, present)
+    return {
+        cell.key for cell in cells
+        if cell.key in hidden or (isinstance(cell, RankCell) and cell.depends_on[1] in hidden)
+    }
 
 
-def publishable_keys(
-    benchmarks: BenchmarkSet, k: int = DEFAULT_MIN_CELL_SIZE, *, min_sites: int = DEFAULT_MIN_SITES
-) -> frozenset[str]:
-    """Keys of the cells that may be shown; the processor tombstones any other key it published."""
-    _check_limits(k, min_sites)
-    cross = [cell for cell in benchmarks.cells if isinstance(cell, (DistributionCell, RankCell))]
-    own = [cell for cell in benchmarks.cells if not isinstance(cell, (DistributionCell, RankCell))]
-    hidden = hidden_site_keys(own, k)
-    hidden |= hidden_cross_site_keys(cross, {cell.key for cell in own} - hidden, min_sites)
-    return benchmarks.keys() - hidden
+def shown_site_cells(cells: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE) -> list[Cell]:
+    cells = list(cells)
+    hidden = hidden_site_keys(cells, k)
+    return [cell for cell in cells if cell.key not in hidden]
+
+
+def shown_cross_site_cells(
+    shown_own: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE, min_sites: int = DEFAULT_MIN_SITES
+) -> list[Cell]:
+    """Distributions and ranks over the site totals that are shown, for eligible sites only."""
+    cells = cross_site_cells(shown_own, min_cell_size=k)
+    hidden = hidden_cross_site_keys(cells, min_sites)
+    return [cell for cell in cells if cell.key not in hidden]
 
 
 def publishable(
     benchmarks: BenchmarkSet, k: int = DEFAULT_MIN_CELL_SIZE, *, min_sites: int = DEFAULT_MIN_SITES
 ) -> BenchmarkSet:
-    """Only the cells that may be shown to anyone; suppressed cells are absent."""
-    keys = publishable_keys(benchmarks, k, min_sites=min_sites)
-    return BenchmarkSet(benchmarks.as_of, tuple(cell for cell in benchmarks.cells if cell.key in keys))
+    """Only the cells that may be shown to anyone; suppressed cells are absent.
+
+    Cross-site cells in `benchmarks` are ignored: they are computed again from the shown site
+    totals, so that no hidden site enters a distribution.
+    """
+    _check_limits(k, min_sites)
+    own = shown_site_cells((c for c in benchmarks.cells if not isinstance(c, (DistributionCell, RankCell))), k)
+    return BenchmarkSet.of(benchmarks.as_of, [*own, *shown_cross_site_cells(own, k, min_sites)])
+
+
+def publishable_keys(
+    benchmarks: BenchmarkSet, k: int = DEFAULT_MIN_CELL_SIZE, *, min_sites: int = DEFAULT_MIN_SITES
+) -> frozenset[str]:
+    return publishable(benchmarks, k, min_sites=min_sites).keys()

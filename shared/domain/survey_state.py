@@ -4,7 +4,8 @@ A breakdown cell is (wave, dimension, group) for one dimension at a time: the si
 ("all"/"all"), role, department, or one self-identified group dimension. Never intersections:
 two-way cells would be small enough to identify respondents. A respondent who left a group
 dimension blank or chose "prefer not to say" is counted only in the site total, so each
-dimension's cells plus an implicit residual add up to the total.
+dimension's cells plus an implicit residual add up to the total. Role and department are
+optional too: a response without one enters the residual of that dimension in the same way.
 
 Tallies are integers and exact rationals (`Fraction`), so adding responses in any order gives
 the same state, and every float derived from it is computed the same way.
@@ -62,8 +63,10 @@ class SurveyState:
 def breakdown_cells(response: SurveyResponse) -> Iterator[tuple[str, str]]:
     """The (dimension, group) cells a response counts in."""
     yield TOTAL, TOTAL
-    yield ROLE, response.role.value
-    yield DEPARTMENT, response.department.value
+    if response.role is not None:
+        yield ROLE, response.role.value
+    if response.department is not None:
+        yield DEPARTMENT, response.department.value
     for dimension, group in response.groups.items():
         if group not in GROUP_VALUES[dimension]:
             raise ValueError(f"{group!r} is not a value of {dimension.value}")

@@ -28,7 +28,8 @@ Rules enforced here, beyond what the types already guarantee:
 
 Survey respondents must stay anonymous. The domain and protobuf types have no place
 for an identifier, but a CSV or JSON export can carry one in a column that a parser
-would silently drop; `identifying_columns` lets an uploader refuse such a file instead.
+would silently drop; `identifying_columns` lets an uploader drop such a column while
+reading, before any of its values is held.
 """
 
 from __future__ import annotations
@@ -211,8 +212,11 @@ def validate_survey_response(
     errors += _check_id(f"{prefix}.site_id", response.site_id, max_length=MAX_SHORT_ID_LENGTH)
     errors += _check_id(f"{prefix}.source_system", response.source_system, max_length=MAX_SHORT_ID_LENGTH)
     errors += _check_enum(f"{prefix}.wave", response.wave, model.Wave)
-    errors += _check_enum(f"{prefix}.role", response.role, model.Role)
-    errors += _check_enum(f"{prefix}.department", response.department, model.Department)
+    # Role and department are optional questions: None is "not answered".
+    if response.role is not None:
+        errors += _check_enum(f"{prefix}.role", response.role, model.Role)
+    if response.department is not None:
+        errors += _check_enum(f"{prefix}.department", response.department, model.Department)
     submitted_at_errors = _check_time(f"{prefix}.submitted_at", response.submitted_at, now=now)
     errors += submitted_at_errors
 
@@ -627,6 +631,7 @@ _DEVICE = "a network or device identifier"
 _BIRTH = "a date of birth"
 _ADDRESS = "a home address"
 _FREE_TEXT = "free text"
+_TOOL_RECORD = "a survey tool's response or record id, which links the answers to the tool's record of who responded"
 
 _SINGLE_TOKENS: Mapping[str, str] = {
     **dict.fromkeys(("email", "emailaddress", "mail"), "an email address"),
@@ -647,6 +652,7 @@ _SINGLE_TOKENS: Mapping[str, str] = {
          "memberid", "badgeid", "empid"),
         _WHO,
     ),
+    **dict.fromkeys(("responseid", "recordid"), _TOOL_RECORD),
 }
 
 # A token naming a person followed by one naming a key: "respondent_id", "EmployeeNumber".
@@ -671,6 +677,9 @@ _TOKEN_PAIRS: Mapping[tuple[str, str], str] = {
     ("other", "specify"): _FREE_TEXT,
     ("postal", "code"): _ADDRESS,
     ("zip", "code"): _ADDRESS,
+    ("response", "id"): _TOOL_RECORD,
+    ("record", "id"): _TOOL_RECORD,
+    ("survey", "identifier"): _TOOL_RECORD,  # REDCap's redcap_survey_identifier
 }
 
 # "name" alone is a person's name unless the column plainly names something else.
@@ -690,8 +699,9 @@ def _column_tokens(column: str) -> list[str]:
 def explain_identifying_column(column: str) -> str | None:
     """Why a survey-export column could identify a respondent, or None if it looks safe.
 
-    A bare `id` or `response_id` is allowed: survey tools use it for the response, and
-    it is the natural idempotency key. Anything naming the respondent is not.
+    A bare `id` is allowed. A survey tool's response or record id (`ResponseId`,
+    `record_id`, `redcap_survey_identifier`) is not: the tool keeps it next to the
+    recipient's email, so it would link the answers back to a person.
     """
     tokens = _column_tokens(column)
     joined = "".join(tokens)
@@ -729,7 +739,5 @@ def identifying_column_errors(column_names: Iterable[str]) -> list[FieldError]:
     for column in column_names:
         reason = explain_identifying_column(column)
         if reason is not None:
-            errors.append(
-                FieldError(column, f"column could identify a respondent ({reason}); remove it from the export")
-            )
+            errors.append(FieldError(column, f"column could identify a respondent ({reason})"))
     return errors

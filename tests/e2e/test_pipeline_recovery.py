@@ -22,6 +22,7 @@ import pytest
 
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.model import SurveyResponse
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.event_records import event_record
 from shared.kafka import ensure_topics, make_producer
@@ -33,7 +34,7 @@ from services.processor.topics import ProcessorTopics
 from tests.support.ingest import DATASET_NOW, running_ingest
 from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
 from tests.support.processor import (
-    BenchmarksFollower, ProcessorProcess, arrival_order, processor_env, stopped_afterwards, submit_events,
+    BenchmarksFollower, ProcessorProcess, arrival_order, covered_by, processor_env, stopped_afterwards, submit_events,
 )
 
 pytestmark = pytest.mark.kafka
@@ -49,9 +50,16 @@ def dataset():
 
 
 def expected(dataset):
-    return lambda as_of: compute_benchmarks(
-        dataset.sites, [dataset.instrument], dataset.responses, dataset.interventions, as_of=as_of
-    )
+    """The batch reference over the events the latest releases cover, in the order they were sent."""
+    arrivals = arrival_order([*dataset.responses, *dataset.interventions])
+
+    def reference(as_of, releases):
+        covered = covered_by(releases, arrivals)
+        return compute_benchmarks(
+            dataset.sites, [dataset.instrument], [e for e in covered if isinstance(e, SurveyResponse)],
+            [e for e in covered if not isinstance(e, SurveyResponse)], as_of=as_of,
+        )
+    return reference
 
 
 def start(tmp_path: Path, name: str, namespace: str, state: str, **settings) -> ProcessorProcess:

@@ -24,6 +24,7 @@ from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2
 from prometheus_client import REGISTRY
 
 from shared.convert_benchmarks import cell_from_proto
+from shared.convert_releases import status_to_proto
 from shared.domain.benchmark_set import DistributionCell, Measure, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.model import WAVE_ORDER, Composite, GroupDimension, Wave
@@ -31,13 +32,15 @@ from services import cli
 from services.cli import query as query_cli
 from services.query import enums
 
-from tests.support.query import dataset, reference, running_query, unsuppressed
+from tests.support.query import dataset, reference, releases_of, running_query, unsuppressed
 
 pytestmark = pytest.mark.kafka
 
 SITE_IDS = [site.site_id for site in dataset().sites]
 WAVES = sorted({c.wave for c in reference().of_type(CompositeCell)}, key=WAVE_ORDER.index)
 SERVICE = "jedi.v1.BenchmarkService"
+STATUSES = {release.scope: status_to_proto(release) for release in releases_of(reference().cells)}
+CROSS_SITE = sorted(scope for scope in STATUSES if scope.startswith("cross-site/"))
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -250,20 +253,26 @@ async def test_list_sites_and_composites(query):
         assert [enums.from_proto(Wave, w, "w") for w in entry.waves] == expected
 
 
-async def _watch_snapshot(query, request, who):
+async def _watch_snapshot(query, request, who, releases: list | None = None):
+    """The snapshot's cells and phases; the SNAPSHOT_COMPLETE statuses go into `releases`."""
     cells, phases = [], []
     async for message in query.stub.Watch(request, metadata=query.as_(who)):
         phases.append(message.phase)
         cells.extend(message.cells)
         if message.phase == query_pb2.WATCH_PHASE_SNAPSHOT_COMPLETE:
+            if releases is not None:
+                releases.extend(message.releases)
             return cells, phases
+        assert not message.releases  # statuses come with the SNAPSHOT_COMPLETE marker
     raise AssertionError("the stream ended before its snapshot was complete")
 
 
 async def test_watch_snapshot_matches_the_reference(query):
-    cells, phases = await _watch_snapshot(query, query_pb2.WatchRequest(), "coordinator")
+    releases: list = []
+    cells, phases = await _watch_snapshot(query, query_pb2.WatchRequest(), "coordinator", releases)
     assert decoded(cells) == list(reference().cells)
     assert phases[-1] == query_pb2.WATCH_PHASE_SNAPSHOT_COMPLETE and len(phases) > 2  # chunked
+    assert releases == [STATUSES[scope] for scope in sorted(STATUSES)]
     request = query_pb2.WatchRequest(
         site_id="site-south", kinds=[query_pb2.CELL_KIND_COMPOSITE, query_pb2.CELL_KIND_CHANGE],
         wave=common_pb2.WAVE_FOLLOW_UP, composite=common_pb2.COMPOSITE_TRUST_IN_REPORTING,
@@ -276,7 +285,35 @@ async def test_watch_snapshot_matches_the_reference(query):
     )
 
 
+async def test_list_releases_of_every_scope_by_scope(query):
+    reply = await query.stub.ListReleases(query_pb2.ListReleasesRequest(), metadata=query.as_("coordinator"))
+    assert list(reply.releases) == [STATUSES[scope] for scope in sorted(STATUSES)]
+    assert len(reply.releases) == len(SITE_IDS) + len(WAVES) and CROSS_SITE
+    assert all(status.number == 1 and status.HasField("cut_at") for status in reply.releases)
+
+
 # ---- roles --------------------------------------------------------------------------------
+
+async def test_list_releases_follows_the_role_rules(query):
+    async def scopes(who: str, site_id: str = "") -> list[str]:
+        reply = await query.stub.ListReleases(query_pb2.ListReleasesRequest(site_id=site_id), metadata=query.as_(who))
+        return [status.scope for status in reply.releases]
+
+    assert await scopes("coordinator", "site-south") == [*CROSS_SITE, "site/site-south"]
+    assert await scopes("coordinator", "no-such-site") == CROSS_SITE  # a list: nothing of that site
+    for site_id in ("", "site-north"):
+        assert await scopes("site-north", site_id) == [*CROSS_SITE, "site/site-north"]
+    reply = await query.stub.ListReleases(query_pb2.ListReleasesRequest(), metadata=query.as_("site-north"))
+    assert list(reply.releases) == [STATUSES[scope] for scope in [*CROSS_SITE, "site/site-north"]]
+    for peer in ("site-south", "no-such-site"):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await scopes("site-north", peer)
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        assert refused.value.details() == "a site's credential sees only its own site; peers only as a distribution"
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await query.stub.ListReleases(query_pb2.ListReleasesRequest())
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
 
 def _every_site_scoped_request(site_id: str) -> list[tuple[str, Message]]:
     return [
@@ -285,6 +322,7 @@ def _every_site_scoped_request(site_id: str) -> list[tuple[str, Message]]:
         ("GetInterventionReach", query_pb2.GetInterventionReachRequest(site_id=site_id)),
         ("ListDisparities", query_pb2.ListDisparitiesRequest(site_id=site_id)),
         ("GetDistribution", query_pb2.GetDistributionRequest(wave=common_pb2.WAVE_BASELINE, site_id=site_id)),
+        ("ListReleases", query_pb2.ListReleasesRequest(site_id=site_id)),
     ]
 
 
@@ -332,8 +370,10 @@ async def test_a_site_credential_never_obtains_a_named_peer(query):
                     replies.append(await getattr(query.stub, rpc)(request, metadata=query.as_(me)))
     replies += await all_pages(query.stub.ListSites, query_pb2.ListSitesRequest(), query.as_(me))
     replies += await all_pages(query.stub.ListComposites, query_pb2.ListCompositesRequest(), query.as_(me))
-    cells, _ = await _watch_snapshot(query, query_pb2.WatchRequest(), me)
-    replies += cells
+    statuses: list = []
+    cells, _ = await _watch_snapshot(query, query_pb2.WatchRequest(), me, statuses)
+    replies += [*cells, *statuses]
+    assert [status.scope for status in statuses] == [*CROSS_SITE, f"site/{me}"]
     seen = set().union(*(strings_in(reply) for reply in replies))
     assert me in seen and "Northern University Hospital" in seen
     assert not seen & peers, seen & peers

@@ -19,7 +19,7 @@ import time
 import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Iterable, Iterator, Mapping, Sequence
 
@@ -27,10 +27,13 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from jedi.v1 import benchmarks_pb2
 
 from shared.convert import event_to_proto, site_to_proto
-from shared.convert_benchmarks import cell_as_of, cell_from_proto
+from shared.convert_releases import progress_from_proto, release_from_proto
+from shared.domain.audit import audit
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
+from shared.domain.model import Wave
+from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
 from shared.domain.survey_state import TOTAL
 from shared.event_records import event_record
 from shared.kafka import topic_partitions
@@ -52,12 +55,11 @@ PARTITIONS = 6
 
 @dataclass(frozen=True)
 class Published:
-    """One record of the benchmarks topic: a cell, or a tombstone (cell None)."""
+    """One record of the benchmarks topic: a release, or the progress of one (or a tombstone)."""
 
     key: str
-    cell: Cell | None
-    as_of: datetime | None = None
-    revision: int = 0
+    release: Release | None = None
+    progress: ReleaseProgress | None = None
     trace_id: str | None = None  # of the W3C traceparent header, if any
 
     @classmethod
@@ -65,36 +67,68 @@ class Published:
         parent = dict(headers).get("traceparent")
         trace_id = parent.decode().split("-")[1] if parent else None
         if value is None:
-            return cls(key.decode(), None, trace_id=trace_id)
-        message = benchmarks_pb2.BenchmarkCell.FromString(value)
-        return cls(message.key, cell_from_proto(message), cell_as_of(message), message.revision, trace_id)
+            return cls(key.decode(), trace_id=trace_id)
+        message = benchmarks_pb2.BenchmarkRecord.FromString(value)
+        if message.WhichOneof("record") == "release":
+            return cls(key.decode(), release=release_from_proto(message.release), trace_id=trace_id)
+        return cls(key.decode(), progress=progress_from_proto(message.progress), trace_id=trace_id)
 
 
-def latest(records: Iterable[Published]) -> dict[str, Published]:
-    """What a compacted topic finally holds: the last record per key, tombstones remove."""
-    view: dict[str, Published] = {}
+@dataclass(frozen=True)
+class ShownCell:
+    """A cell as the latest release of its scope shows it."""
+
+    key: str
+    cell: Cell
+    as_of: datetime
+    revision: int  # the release number
+
+
+def latest_releases(records: Iterable[Published]) -> dict[str, Release]:
+    """The latest release of every scope (the highest number; a replay may repeat one)."""
+    view: dict[str, Release] = {}
     for record in records:
-        if record.cell is None:
-            view.pop(record.key, None)
-        else:
-            view[record.key] = record
+        release = record.release
+        if release is not None and (release.scope not in view or release.number >= view[release.scope].number):
+            view[release.scope] = release
     return view
 
 
-def _publication_of(cell: Cell, revision: int) -> tuple:
-    if isinstance(cell, DistributionCell):
-        return "cross", cell.wave, cell.composite, revision
-    if isinstance(cell, RankCell):
-        return "cross", cell.wave, cell.composite, revision
-    return "site", cell.site_id, revision
+def latest(records: Iterable[Published]) -> dict[str, ShownCell]:
+    """Every cell the latest releases show, by key."""
+    return {
+        cell.key: ShownCell(cell.key, cell, release.as_of, release.number)
+        for release in latest_releases(records).values() for cell in release.cells
+    }
 
 
-def record_problems(records: Iterable[Published], k: int, min_sites: int) -> list[str]:
-    """Each record on its own: no breakdown cell below k, no derived cell over a group below k,
+def releases_of(records: Iterable[Published]) -> list[Release]:
+    return [record.release for record in records if record.release is not None]
+
+
+def covered_by(releases: Mapping[str, Release], arrivals: Iterable[SurveyResponse | InterventionEvent]) -> list:
+    """The events the latest site releases cover: per site and wave (and interventions), as many
+    as the release says, first come first covered; a repeated event id counts once."""
+    taken: dict[tuple[str, str], int] = defaultdict(int)
+    seen: set[str] = set()
+    covered = []
+    for event in arrivals:
+        if event.event_id in seen:
+            continue
+        seen.add(event.event_id)
+        release = releases.get(site_scope(event.site_id))
+        component = Wave(event.wave).value if isinstance(event, SurveyResponse) else INTERVENTIONS
+        if release is not None and taken[(event.site_id, component)] < release.covered.get(component, 0):
+            taken[(event.site_id, component)] += 1
+            covered.append(event)
+    return covered
+
+
+def record_problems(releases: Iterable[Release], k: int, min_sites: int) -> list[str]:
+    """Each cell on its own: no breakdown cell below k, no derived cell over a group below k,
     no reach value about fewer than k people, no distribution over fewer than `min_sites` sites."""
     problems: list[str] = []
-    for record in records:
-        cell = record.cell
+    for cell in (cell for release in releases for cell in release.cells):
         if isinstance(cell, (CompositeCell, ResponseCell, ExperienceCell)) and cell.n < k:
             problems.append(f"{cell.key}: n={cell.n} < {k}")
         elif isinstance(cell, DisparityCell) and min(cell.n, cell.reference_n) < k:
@@ -108,33 +142,15 @@ def record_problems(records: Iterable[Published], k: int, min_sites: int) -> lis
     return problems
 
 
-def publications(records: Iterable[Published]) -> list[dict[str, Cell]]:
-    """The records grouped into publications: one site's cells, or one cross-site group's, at one revision."""
-    grouped: dict[tuple, dict[str, Cell]] = defaultdict(dict)
-    for record in records:
-        if record.cell is not None:
-            grouped[_publication_of(record.cell, record.revision)][record.key] = record.cell
-    return list(grouped.values())
-
-
-def privacy_violations(
-    records: Sequence[Published], k: int, min_sites: int, *,
-    published_together: Iterable[Sequence[Published]] | None = None,
-) -> list[str]:
-    """Every way a record ever written, or a publication it belongs to, could reveal fewer than k people.
-
-    Each record on its own (`record_problems`), and each publication: a derived cell only with
-    the cells it comes from, and no subtraction of shown cells from a shown total leaving between
-    1 and k-1 people. Publications are the records grouped by revision; a crash can cut one
-    short, so where crashes happen pass `published_together`: what each publication was in full.
-    """
-    problems = record_problems(records, k, min_sites)
-    if published_together is None:
-        groups = publications(records)
-    else:
-        groups = [cells for together in published_together for cells in publications(together)]
-    for cells in groups:
-        problems.extend(_publication_problems(cells, k))
+def privacy_violations(releases: Sequence[Release], k: int, min_sites: int) -> list[str]:
+    """Every way a release ever written could reveal fewer than k people: each cell on its own
+    (`record_problems`), each release on its own (a derived cell only with the cells it comes
+    from, no subtraction of shown cells from a shown total leaving 1..k-1 people), and the whole
+    history as the auditor reads it."""
+    problems = record_problems(releases, k, min_sites)
+    for release in releases:
+        problems.extend(_publication_problems(release.by_key(), k))
+    problems.extend(finding.description for finding in audit(releases, k, min_sites=min_sites))
     return problems
 
 
@@ -332,6 +348,7 @@ class MemoryPipeline:
         self.topics = Topics("memory.")
         self.site_topics = SiteTopics.of(self.topics, SITE_CHANGES)
         self._revision = 0
+        self.arrivals: list[SurveyResponse | InterventionEvent] = []  # every event published, in order
         self.site_consumer = FaultyConsumer(
             self.log, [self.site_topics.survey_responses, self.site_topics.interventions, SITE_CHANGES],
             self._chaos, self.drop_rate)
@@ -339,13 +356,12 @@ class MemoryPipeline:
         self.site_driver = SiteDriver(
             topics=self.site_topics, store=self.site_store, outbox=self.outbox,
             instruments=StaticInstruments({(i.instrument_id, i.version): i for i in self.instruments}),
-            settings=SiteStageSettings(self.min_cell_size, lambda: self.as_of, self._next_revision),
+            settings=SiteStageSettings(self.min_cell_size, lambda: self.as_of, self._now),
             rewind=self._rewinder(self.site_consumer),
         )
         self.cross_driver = CrossDriver(
             topic=SUMMARIES, store=self.group_store, outbox=self.outbox, min_sites=self.min_sites,
-            next_revision=self._next_revision,
-            rewind=self._rewinder(self.summary_consumer),
+            now=self._now, rewind=self._rewinder(self.summary_consumer),
         )
 
     def _rewinder(self, consumer: FaultyConsumer):
@@ -353,10 +369,10 @@ class MemoryPipeline:
             consumer.seek(offsets)
         return rewind
 
-    def _next_revision(self, last: int) -> int:
-        # A clock that may go backwards across "workers": the revision still grows per value.
+    def _now(self) -> datetime:
+        # A clock that ticks a second per release cut.
         self._revision += 1
-        return max(last + 1, self._revision - self._chaos.randint(0, 3))
+        return self.as_of + timedelta(seconds=self._revision)
 
     # Producing, as ingest and the registry forwarder do.
 
@@ -365,6 +381,7 @@ class MemoryPipeline:
     ) -> list[InputRecord]:
         records = []
         for event in events:
+            self.arrivals.append(event)
             record = event_record(self.topics, event)
             records.append(self.log.append(
                 record.topic, partition_of(event.site_id), record.key, record.value, [*record.headers, *extra_headers]))
@@ -420,6 +437,10 @@ class MemoryPipeline:
 
     def published(self) -> list[Published]:
         return [Published.of(r.key, r.value) for r in self.log.records("benchmarks")]
+
+    def covered(self) -> list[SurveyResponse | InterventionEvent]:
+        """The events the latest releases on the topic cover."""
+        return covered_by(latest_releases(self.published()), self.arrivals)
 
     def dead_letters(self) -> list[InputRecord]:
         return self.log.records("deadletter")
@@ -542,7 +563,7 @@ class BenchmarksFollower:
         self._servers = servers
         self._topic = topic
         self.records: list[Published] = []
-        self.view: dict[str, Published] = {}
+        self.view: dict[str, ShownCell] = {}
         self.last_change = time.monotonic()
         self._consumer = None
 
@@ -568,14 +589,10 @@ class BenchmarksFollower:
         count = 0
         for records in batches.values():
             for record in records:
-                published = Published.of(record.key, record.value, record.headers)
-                self.records.append(published)
-                if published.cell is None:
-                    self.view.pop(published.key, None)
-                else:
-                    self.view[published.key] = published
+                self.records.append(Published.of(record.key, record.value, record.headers))
                 count += 1
         if count:
+            self.view = latest(self.records)
             self.last_change = time.monotonic()
         return count
 
@@ -586,8 +603,9 @@ class BenchmarksFollower:
         return {record.as_of for record in self.view.values()}
 
     async def wait_for(self, expected, *, timeout: float, quiet_s: float = 3.0, alive=lambda: True) -> None:
-        """Until the view equals `expected(as_of)` (as_of: the one the cells carry) and stays so,
-        with nothing new written, for `quiet_s` seconds."""
+        """Until the view equals `expected(as_of, releases)` (as_of: the one the cells carry; the
+        latest release of every scope, to say what they cover) and stays so, with nothing new
+        written, for `quiet_s` seconds."""
         deadline = time.monotonic() + timeout
         reference = None
         while time.monotonic() < deadline:
@@ -595,8 +613,7 @@ class BenchmarksFollower:
             stamps = self.as_of()
             if len(stamps) == 1:
                 as_of = next(iter(stamps))
-                if reference is None or reference.as_of != as_of:
-                    reference = expected(as_of)
+                reference = expected(as_of, latest_releases(self.records))
                 if self.cells() == reference.by_key() and time.monotonic() - self.last_change >= quiet_s:
                     return
             if not alive():

@@ -1,7 +1,8 @@
 """An in-process query service on a real socket, over a benchmarks topic the test fills itself.
 
 Independent of the processor: the topic gets the batch reference's publishable cells of the
-demo dataset (`compute_benchmarks`), serialised with `cell_to_proto`, plus the sites.
+demo dataset (`compute_benchmarks`) as release 1 of every scope (one `BenchmarkRecord` per
+site and per wave, through shared/convert_releases.py), plus the sites.
 """
 
 from __future__ import annotations
@@ -11,17 +12,19 @@ import dataclasses
 import functools
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from collections import defaultdict
+from typing import Iterable, Mapping
 
 from jedi.v1 import query_pb2_grpc
 
 from shared.clients import call_metadata, open_channel
 from shared.convert import site_to_proto
-from shared.convert_benchmarks import cell_to_proto
+from shared.convert_releases import progress_to_proto, record_key, release_to_proto
 from shared.demo_dataset import DemoDataset
-from shared.domain.benchmark_set import BenchmarkSet, Cell
+from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell
 from shared.domain.benchmarks import benchmark_cells, compute_benchmarks, fold_site_states
 from shared.domain.model import Site
+from shared.domain.releases import Release, ReleaseProgress, cross_site_scope, site_scope
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import Topics
 from services.query.server import QueryServer
@@ -52,15 +55,42 @@ def unsuppressed() -> BenchmarkSet:
     return benchmark_cells(states, d.sites, as_of=DATASET_NOW)
 
 
-async def publish_cells(topics: Topics, cells: Iterable[Cell], *, revision: int = 1) -> None:
+def scope_of(cell: Cell) -> str:
+    """The scope a cell is released in: its wave's cross-site scope, or its site's."""
+    if isinstance(cell, (DistributionCell, RankCell)):
+        return cross_site_scope(cell.wave)
+    return site_scope(cell.site_id)
+
+
+def release_of(scope: str, cells: Iterable[Cell], *, number: int = 1,
+               held_back: Mapping[str, int] | None = None) -> Release:
+    return Release(scope, number, DATASET_NOW, DATASET_NOW, tuple(sorted(cells, key=lambda c: c.key)),
+                   {}, dict(held_back or {}))
+
+
+def releases_of(cells: Iterable[Cell], *, number: int = 1) -> list[Release]:
+    """One release of every scope the cells belong to, by scope."""
+    by_scope: dict[str, list[Cell]] = defaultdict(list)
+    for cell in cells:
+        by_scope[scope_of(cell)].append(cell)
+    return [release_of(scope, by_scope[scope], number=number) for scope in sorted(by_scope)]
+
+
+def reference_release(scope: str) -> Release:
+    """Release 1 of a scope as the filled topic holds it."""
+    return next(r for r in releases_of(reference().cells) if r.scope == scope)
+
+
+async def publish_records(topics: Topics, records: Iterable[Release | ReleaseProgress]) -> None:
+    """Releases and progress as the processor writes them: one record each, keyed by scope."""
     producer = make_producer(bootstrap_servers())
     await producer.start()
     try:
-        futures = [
-            await producer.send(topics.benchmarks.name, cell_to_proto(cell, as_of=DATASET_NOW, revision=revision)
-                                .SerializeToString(), key=cell.key.encode())
-            for cell in cells
-        ]
+        futures = []
+        for item in records:
+            value = release_to_proto(item) if isinstance(item, Release) else progress_to_proto(item)
+            futures.append(await producer.send(topics.benchmarks.name, value.SerializeToString(),
+                                               key=record_key(item)))
         for future in futures:
             await future
     finally:
@@ -112,7 +142,7 @@ async def fill_topics(namespace: str) -> Topics:
     topics = Topics(namespace)
     await ensure_topics(bootstrap_servers(), [topics.benchmarks, topics.sites])
     await publish_sites(topics, dataset().sites)
-    await publish_cells(topics, reference().cells)
+    await publish_records(topics, releases_of(reference().cells))
     return topics
 
 

@@ -208,6 +208,40 @@ def test_validated_event_from_proto() -> None:
     ]
 
 
+def test_every_error_of_an_event_is_reported_at_once() -> None:
+    """An explicit UNSPECIFIED department, an answer of 9 and a future date: three errors, not one."""
+    message = convert.event_to_proto(VALID_RESPONSE)
+    message.survey_response.department = common_pb2.DEPARTMENT_UNSPECIFIED  # set, so present
+    message.survey_response.answers["BEL1"] = 9
+    message.survey_response.submitted_at.FromDatetime(datetime(2027, 6, 1))
+    assert fields(convert.validated_event_from_proto(message, REGISTRY, now=NOW)) == [
+        "survey_response.department",
+        "survey_response.submitted_at",
+        'survey_response.answers["BEL1"]',
+    ]
+
+    training = convert.event_to_proto(intervention(VALID_DETAILS[0]))
+    training.intervention.training_session.topic = events_pb2.TRAINING_TOPIC_UNSPECIFIED
+    training.intervention.training_session.completed = 1000
+    training.intervention.event_id = ""
+    assert fields(convert.validated_event_from_proto(training, REGISTRY, now=NOW)) == [
+        "intervention.training_session.topic",
+        "intervention.event_id",
+        "intervention.training_session.completed",
+    ]
+
+
+def test_role_and_department_are_optional() -> None:
+    unanswered = replace(VALID_RESPONSE, role=None, department=None,
+                         answers={k: v for k, v in VALID_RESPONSE.answers.items() if v is not None})
+    message = convert.survey_response_to_proto(unanswered)
+    assert not message.HasField("role") and not message.HasField("department")
+    wire = survey_pb2.SurveyResponse.FromString(message.SerializeToString())
+    assert convert.survey_response_from_proto(wire) == unanswered
+    event = convert.validated_event_from_proto(ingest_pb2.Event(survey_response=wire), REGISTRY, now=NOW)
+    assert event == unanswered
+
+
 def test_field_errors_to_proto() -> None:
     [wire] = convert.field_errors_to_proto([FieldError("intervention.event_id", "is required")])
     assert (wire.field, wire.reason) == ("intervention.event_id", "is required")

@@ -71,6 +71,7 @@ STRIMZI_SCHEMAS = {
     "Kafka": "kafka.schema.json",
     "KafkaNodePool": "kafkanodepool.schema.json",
     "KafkaTopic": "kafkatopic.schema.json",
+    "KafkaUser": "kafkauser.schema.json",
 }
 # `python -m <module>` -> the settings class that service loads.
 SERVICES: dict[str, type] = {
@@ -693,6 +694,155 @@ def test_generated_topics_file_is_up_to_date():
         capture_output=True, text=True, cwd=REPO, timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_benchmarks_topic_compacts_promptly():
+    """Kafka never compacts the active segment: without a short segment.ms, old releases stay readable."""
+    import shared.topics as topics
+
+    config = dict(topics.Topics().benchmarks.config)
+    week_ms = 7 * 24 * 3600 * 1000
+    assert config["cleanup.policy"] == "compact"
+    assert 0 < int(config["segment.ms"]) <= 6 * 3600 * 1000, "the active segment must roll within hours"
+    assert 0 < float(config["min.cleanable.dirty.ratio"]) <= 0.25
+    assert 0 < int(config["max.compaction.lag.ms"]) < week_ms
+    assert 0 < int(config["delete.retention.ms"]) < week_ms
+
+
+# --------------------------------------------------------------------------- kafka users and ACLs
+
+# The Kafka principals the platform declares, by the workload (module) that uses each; the
+# dashboard user is for readers outside the platform's workloads.
+KAFKA_USERS = {"processor": "services.processor", "ingest": "services.ingest", "query": "services.query",
+               "dashboard": None}
+
+
+def _grants(user: dict, resource_type: str, name: str, operation: str) -> bool:
+    """Whether a KafkaUser's simple-authorization ACLs allow `operation` on one resource."""
+    for rule in user["spec"]["authorization"]["acls"]:
+        if rule.get("type", "allow") != "allow":
+            continue
+        resource = rule["resource"]
+        if resource["type"] != resource_type:
+            continue
+        pattern, kind = resource.get("name", ""), resource.get("patternType", "literal")
+        if resource_type == "cluster":
+            matches = True  # the cluster resource has no name
+        elif kind == "prefix":
+            matches = name.startswith(pattern)
+        else:
+            matches = pattern in ("*", name)
+        if matches and (operation in rule["operations"] or "All" in rule["operations"]):
+            return True
+    return False
+
+
+def _topic_rules(user: dict) -> list[dict]:
+    return [rule for rule in user["spec"]["authorization"]["acls"] if rule["resource"]["type"] == "topic"]
+
+
+def _internal_topics(rendered: Rendered) -> tuple[str, set[str]]:
+    """The processor's app id and its internal topic names, from its workload's settings."""
+    from services.processor.topics import ProcessorTopics
+
+    (processor,) = [w for w in rendered.workloads if service_module(the_container(w)) == "services.processor"]
+    container = the_container(processor)
+    settings = load_service_settings("services.processor", container_env(rendered, processor, container),
+                                     workload_id(processor))
+    topics = ProcessorTopics.of(settings)
+    platform = {spec.name for spec in topics.platform.all}
+    internal = {spec.name for spec in topics.all} - platform
+    internal.add(f"{topics.app_id}-__assignor-__leader")  # Faust's own
+    return topics.app_id, internal
+
+
+def test_kafka_requires_authentication_and_enforces_acls(rendered):
+    spec = rendered.kafka["spec"]
+    assert spec["kafka"].get("authorization", {}).get("type") == "simple", (
+        f"{rendered.overlay}: the brokers must enforce the KafkaUsers' ACLs"
+    )
+    assert not spec["kafka"]["authorization"].get("superUsers"), f"{rendered.overlay}: no super users"
+    assert str(spec["kafka"].get("config", {}).get("allow.everyone.if.no.acl.found", "false")).lower() == "false"
+    methods = set()
+    for listener in spec["kafka"]["listeners"]:
+        authentication = listener.get("authentication", {}).get("type")
+        assert authentication, f"{rendered.overlay}: listener {listener['name']} admits anonymous clients"
+        methods.add(authentication)
+    assert "userOperator" in spec.get("entityOperator", {}), f"{rendered.overlay}: KafkaUsers need the User Operator"
+    users = {user["metadata"]["name"]: user for user in rendered.of_kind("KafkaUser")}
+    assert set(KAFKA_USERS) <= set(users), f"{rendered.overlay}: KafkaUsers {sorted(users)}"
+    for name, user in users.items():
+        where = f"{rendered.overlay}: KafkaUser/{name}"
+        assert user["metadata"]["labels"]["strimzi.io/cluster"] == rendered.kafka["metadata"]["name"], where
+        assert user["spec"]["authentication"]["type"] in methods, f"{where}: no listener accepts its authentication"
+        assert user["spec"]["authorization"]["type"] == "simple", where
+
+
+def test_readers_get_the_benchmarks_topic_only(rendered):
+    """The query service reads the benchmarks and the sites registry; every other reader the benchmarks only."""
+    topics = _topic_specs()
+    benchmarks = next(spec.name for spec in topics if spec.name.startswith("jedi.benchmarks."))
+    sites = next(spec.name for spec in topics if spec.name.startswith("jedi.sites."))
+    allowed = {"query": {benchmarks, sites}, "dashboard": {benchmarks}}
+    for name, topic_names in allowed.items():
+        user = rendered.get("KafkaUser", name)
+        where = f"{rendered.overlay}: KafkaUser/{name}"
+        for rule in user["spec"]["authorization"]["acls"]:
+            resource = rule["resource"]
+            assert resource["type"] in ("topic", "group"), f"{where}: an ACL on a {resource['type']}"
+        for rule in _topic_rules(user):
+            resource = rule["resource"]
+            assert resource.get("patternType", "literal") == "literal", f"{where}: a prefix ACL on topics"
+            assert resource["name"] in topic_names, f"{where}: an ACL on topic {resource['name']}"
+            assert set(rule["operations"]) <= {"Read", "Describe"}, f"{where}: {rule['operations']}"
+        for topic in topic_names:
+            assert _grants(user, "topic", topic, "Read"), f"{where}: cannot read {topic}"
+
+
+def test_only_the_processor_reads_unsuppressed_topics(rendered):
+    """Event, registry and internal topics hold unsuppressed data: the processor reads them, ingest its own."""
+    from shared.topics import Topics
+
+    platform = Topics()
+    specs = {spec.name: spec for spec in _topic_specs()}
+    by_role = {role: getattr(platform, role).name for role in (
+        "interventions", "survey_responses", "sites", "instruments", "deadletter", "benchmarks")}
+    assert set(by_role.values()) <= set(specs)
+    app_id, internal = _internal_topics(rendered)
+    events = {by_role["interventions"], by_role["survey_responses"]}
+    registry = {by_role["sites"], by_role["instruments"]}
+    users = {user["metadata"]["name"]: user for user in rendered.of_kind("KafkaUser")}
+    processor, ingest = users["processor"], users["ingest"]
+
+    for topic in events | registry:
+        assert _grants(processor, "topic", topic, "Read"), f"processor cannot read {topic}"
+        assert _grants(ingest, "topic", topic, "Write"), f"ingest cannot write {topic}"
+        assert _grants(ingest, "topic", topic, "Read"), f"ingest cannot read {topic} back at start"
+    for topic in (by_role["benchmarks"], by_role["deadletter"]):
+        assert _grants(processor, "topic", topic, "Write"), f"processor cannot write {topic}"
+    for topic in internal:
+        for operation in ("Create", "Read", "Write"):
+            assert _grants(processor, "topic", topic, operation), f"processor: no {operation} on {topic}"
+    assert _grants(processor, "group", app_id, "Read"), f"processor: no Read on its group {app_id}"
+
+    readers_of = {
+        topic: sorted(name for name, user in users.items() if _grants(user, "topic", topic, "Read"))
+        for topic in [*specs, *internal]
+    }
+    for topic, readers in readers_of.items():
+        where = f"{rendered.overlay}: {topic} is readable by {readers}"
+        if topic == by_role["benchmarks"]:
+            continue  # suppressed: safe for any reader
+        if topic == by_role["sites"]:
+            assert set(readers) <= {"processor", "ingest", "query"}, where
+        elif topic in events | registry:
+            assert set(readers) <= {"processor", "ingest"}, where
+        else:  # internal topics and dead letters (which carry raw records)
+            assert set(readers) <= {"processor"}, where
+    writers = sorted(name for name, user in users.items() if _grants(user, "topic", by_role["benchmarks"], "Write"))
+    assert writers == ["processor"], f"{rendered.overlay}: the benchmarks topic is written by {writers}"
+    for name, user in users.items():
+        assert not _grants(user, "cluster", "", "Alter"), f"KafkaUser/{name} may alter the cluster"
 
 
 # --------------------------------------------------------------------------- docker compose

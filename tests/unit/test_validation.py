@@ -402,7 +402,7 @@ def test_bad_instrument_names_the_field(instrument: Instrument, field: str) -> N
         "first_name", "employee_id", "EmployeeNumber", "emp_no", "badge_number", "mrn", "MRN", "ip_address",
         "IPAddress", "phone", "mobile", "date_of_birth", "DOB", "birth_date", "ExternalReference",
         "LocationLatitude", "zip_code", "comments", "free_text", "Q27_TEXT", "other_specify", "notes",
-        "username", "device_id",
+        "username", "device_id", "response_id", "ResponseId", "record_id", "redcap_survey_identifier",
     ],
 )
 def test_identifying_columns_are_flagged(column: str) -> None:
@@ -413,7 +413,7 @@ def test_identifying_columns_are_flagged(column: str) -> None:
 @pytest.mark.parametrize(
     "column",
     [
-        "response_id", "ResponseId", "id", "event_id", "site_id", "site_name", "instrument_id",
+        "id", "event_id", "site_id", "site_name", "instrument_id",
         "instrument_version", "wave", "role", "respondent_role", "department", "submitted_at", "StartDate",
         "BEL1", "TRU3", "urim", "gender_identity", "first_generation", "disability", "lgbtq", "rural_background",
         "experienced_discrimination", "witnessed_discrimination", "source_system",
@@ -424,7 +424,7 @@ def test_expected_columns_are_not_flagged(column: str) -> None:
 
 
 def test_identifying_columns_keeps_input_order_and_explains() -> None:
-    columns = ["response_id", "email", "BEL1", "Name", "wave"]
+    columns = ["id", "email", "BEL1", "Name", "wave"]
     assert identifying_columns(columns) == ["email", "Name"]
     errors = identifying_column_errors(columns)
     assert fields(errors) == ["email", "Name"]

@@ -44,7 +44,7 @@ def site(site_id: str = "s1", **headcount: int) -> Site:
 
 def response(
     answers: dict[str, int | None], *, site_id: str = "s1", wave: Wave = Wave.BASELINE,
-    role: Role = Role.RESIDENT, department: Department = Department.MEDICINE,
+    role: Role | None = Role.RESIDENT, department: Department | None = Department.MEDICINE,
     groups: dict[GroupDimension, str] | None = None,
     experienced: bool | None = None, witnessed: bool | None = None,
 ) -> SurveyResponse:
@@ -82,8 +82,9 @@ def responses(draw, site_ids=("s1",)) -> SurveyResponse:
         {code: draw(_answer) for code in ITEM_CODES},
         site_id=draw(st.sampled_from(site_ids)),
         wave=draw(st.sampled_from([Wave.BASELINE, Wave.FOLLOW_UP])),
-        role=draw(st.sampled_from([Role.RESIDENT, Role.FACULTY, Role.NURSE, Role.FELLOW])),
-        department=draw(st.sampled_from([Department.MEDICINE, Department.SURGERY, Department.OTHER])),
+        # None: the optional question was not answered (the response joins that dimension's residual).
+        role=draw(st.sampled_from([Role.RESIDENT, Role.FACULTY, Role.NURSE, Role.FELLOW, None])),
+        department=draw(st.sampled_from([Department.MEDICINE, Department.SURGERY, Department.OTHER, None])),
         groups={dimension: group for dimension, group in groups.items() if group is not None},
         experienced=draw(st.sampled_from([True, False, None])),
         witnessed=draw(st.sampled_from([True, False, None])),

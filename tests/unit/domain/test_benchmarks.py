@@ -138,7 +138,7 @@ def test_streaming_reproduces_the_batch_reference_exactly(events, random):
         table[event.site_id] = json.dumps(state_to_dict(state))
         latest[event.site_id] = site_cells(state, by_id[event.site_id], as_of=AS_OF)
     per_site = [cell for cells in latest.values() for cell in cells]
-    streamed = publishable(BenchmarkSet.of(AS_OF, per_site + cross_site_cells(per_site)), 5, min_sites=2)
+    streamed = publishable(BenchmarkSet.of(AS_OF, per_site + cross_site_cells(per_site, min_cell_size=5)), 5, min_sites=2)
     assert streamed == batch  # exact: same floats, same keys
 
 

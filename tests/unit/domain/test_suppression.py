@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 from shared.domain.benchmark_set import BenchmarkSet, DistributionCell, RankCell, ReachCell
 from shared.domain.benchmarks import benchmark_cells, fold_site_states
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
-from shared.domain.model import PREFER_NOT_TO_SAY, GroupDimension, Role, Wave
+from shared.domain.model import PREFER_NOT_TO_SAY, Department, GroupDimension, Role, Wave
 from shared.domain.suppression import hidden_in_partition, publishable, publishable_keys
 
 from .factories import AS_OF, INSTRUMENT, response, responses, site
@@ -132,3 +132,19 @@ def test_residual_of_prefer_not_to_say_is_protected():
     assert "composite/s1/baseline/belonging/urim/yes" not in shown
     assert "composite/s1/baseline/belonging/urim/no" in shown
     assert f"composite/s1/{Wave.BASELINE}/belonging/all/all" in shown
+
+
+def test_an_unanswered_department_enters_the_departments_residual():
+    events = (
+        [response({"B1": 4}, department=Department.MEDICINE) for _ in range(15)]
+        + [response({"B1": 4}, department=Department.SURGERY) for _ in range(12)]
+        + [response({"B1": 1}, department=None) for _ in range(3)]
+    )
+    benchmarks = survey_benchmarks(events)
+    total = next(c for c in benchmarks.of_type(CompositeCell) if c.dimension == "all")
+    departments = {c.group: c.n for c in benchmarks.of_type(CompositeCell) if c.dimension == "department"}
+    assert total.n == 30 and departments == {"medicine": 15, "surgery": 12}  # three in no department cell
+    shown = publishable_keys(benchmarks, 10)
+    # Three people did not say: showing both departments would give their answers away.
+    assert "composite/s1/baseline/belonging/department/surgery" not in shown
+    assert "composite/s1/baseline/belonging/department/medicine" in shown

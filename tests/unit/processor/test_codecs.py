@@ -9,9 +9,9 @@ from shared.domain.aggregates import apply_intervention, apply_survey_response, 
 from shared.domain.cross_site import SiteScore
 from shared.domain.model import Composite, Role, TrainingSession, TrainingTopic, Wave
 
-from services.processor.cross_stage import GroupRecord, decode_group, encode_group
+from services.processor.cross_stage import WaveRecord, decode_wave, encode_wave
 from services.processor.site_record import SiteRecord, decode_record, encode_record, new_record
-from services.processor.summary import ShownScore, SiteSummary, decode_summary, encode_summary
+from services.processor.summary import SiteSummary, decode_summary, encode_summary
 
 from tests.unit.domain.factories import INSTRUMENT, intervention, response, site
 
@@ -28,19 +28,18 @@ def test_a_site_record_round_trips_exactly_and_encodes_the_same_however_built():
         else:
             state = apply_intervention(state, event)
     record = SiteRecord("s1", state, frozenset(e.event_id for e in events), site("s1", resident=12), 7,
-                        frozenset({"composite/s1/baseline/belonging/all/all"}), 123)
+                        interventions=1, released=state, released_interventions=1, release_number=3,
+                        release_cut_at=AS_OF, release_digest="abc", held_back_digest="def")
     assert decode_record(encode_record(record)) == record
     rebuilt = replace(record, applied=frozenset(reversed(sorted(record.applied))))
     assert encode_record(rebuilt) == encode_record(record)
     assert decode_record(encode_record(new_record("s2"))) == new_record("s2")
 
 
-def test_a_summary_and_a_group_round_trip_with_exact_floats():
+def test_a_summary_and_a_wave_record_round_trip_with_exact_floats():
     score = SiteScore("s1", Wave.BASELINE, Composite.INCLUSION, 100 / 3, 3.7142857142857144)
-    summary = SiteSummary("s1", AS_OF, (ShownScore(score, True),))
+    summary = SiteSummary("s1", AS_OF, (score,))
     assert decode_summary(encode_summary(summary)) == summary
-    group = GroupRecord(Wave.BASELINE, Composite.INCLUSION, {"s1": ShownScore(score, False)}, AS_OF,
-                        frozenset({"distribution/baseline/inclusion/mean"}), 9)
-    assert decode_group(encode_group(group)) == group
-    assert decode_group(encode_group(GroupRecord(Wave.FOLLOW_UP, Composite.BELONGING))) == GroupRecord(
-        Wave.FOLLOW_UP, Composite.BELONGING)
+    wave = WaveRecord(Wave.BASELINE, {"s1": (score,)}, AS_OF, 9, "digest")
+    assert decode_wave(encode_wave(wave)) == wave
+    assert decode_wave(encode_wave(WaveRecord(Wave.FOLLOW_UP))) == WaveRecord(Wave.FOLLOW_UP)

@@ -9,7 +9,7 @@ import pytest
 from shared.settings import SettingsError, load_settings
 
 from services.processor.app import create_processor
-from services.processor.clock import day_start, next_revision
+from services.processor.clock import day_start
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
 from services.processor.timers import RegistryForwarder
@@ -54,10 +54,8 @@ def test_the_factory_builds_the_topology_without_touching_kafka(tmp_path):
         create_processor(ProcessorSettings(table_store="redis"))
 
 
-def test_as_of_is_the_start_of_the_utc_day_and_revisions_only_grow():
+def test_as_of_is_the_start_of_the_utc_day():
     assert day_start(datetime(2026, 3, 1, 23, 59, tzinfo=timezone.utc)) == datetime(2026, 3, 1, tzinfo=timezone.utc)
-    assert next_revision(10**20) == 10**20 + 1
-    assert next_revision(0) > 1_700_000_000_000_000  # microseconds of the wall clock
 
 
 async def test_the_leader_forwards_new_registrations_and_every_site_when_the_day_changes():

@@ -1,0 +1,215 @@
+"""The release gate: when a site's next release may be cut, and what it covers.
+
+A release covers, per wave, a prefix of the responses received (all of them, or as many as the
+last release of that wave covered), and the intervention events likewise. Each release shows
+exactly what the batch reference shows over the events it covers (`suppression`). The gate
+decides, wave by wave and for the interventions, whether the events received since the last
+release may join: the difference between the two releases, taken as a table of its own, must be
+safe. For the cells of that wave (`may_advance`):
+
+1. Nothing shown before disappears: a cell shown in the last release is shown in the next one
+   (its last value would stay known, and would be subtracted from the new totals).
+2. Steps of k: every cell shown in both grows by 0 or by at least k respondents; for the
+   experience items, its "yes" count and its "no" count each grow by 0 or at least k.
+3. The difference is complementary-safe: in every partition (a family's total and one
+   dimension's cells), what the cells shown in both releases leave unexplained of the total's
+   growth (newly shown cells, hidden cells and the residual) grows by 0, or by at least k people
+   spread over more than one part (or one part of at least k); for experience items its "yes" and
+   "no" growth follow the numerator rule.
+4. More conditions can join (`Condition`): a site's approval of its data, for example.
+
+If a wave fails, none of its new responses are released: the release keeps that wave's last
+covered state, and says how many responses it holds back. Nothing else is said about which
+cells are waiting, or for what.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import Callable, Iterable, Mapping, Sequence
+
+from shared.domain.aggregates import SiteState
+from shared.domain.benchmark_set import Cell, ReachCell
+from shared.domain.benchmarks import site_cells
+from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+from shared.domain.model import Site, Wave
+from shared.domain.releases import INTERVENTIONS
+from shared.domain.suppression import (
+    Moments, Partitioned, in_small_range, moments, partitions, shown_site_cells, total_of,
+)
+from shared.domain.survey_state import SurveyState, TOTAL
+
+Component = str  # a wave value, or INTERVENTIONS
+
+
+@dataclass(frozen=True)
+class Difference:
+    """The cells of one component in the last release and in the candidate, before suppression."""
+
+    component: Component
+    before: Mapping[str, Cell]  # all cells of the component in the last release's state
+    after: Mapping[str, Cell]  # all cells of the component in the candidate state
+    shown_before: frozenset[str]
+    shown_after: frozenset[str]
+    k: int
+
+
+Condition = Callable[[Difference], bool]
+
+
+def _step_of_k(growth: int, k: int) -> bool:
+    return growth == 0 or abs(growth) >= k
+
+
+def nothing_disappears(difference: Difference) -> bool:
+    return difference.shown_before <= difference.shown_after
+
+
+def steps_of_k(difference: Difference) -> bool:
+    k = difference.k
+    for key in difference.shown_before & difference.shown_after:
+        before, after = difference.before[key], difference.after[key]
+        if isinstance(before, (CompositeCell, ResponseCell, ExperienceCell)) or (
+            isinstance(before, ReachCell) and before.describes_people
+        ):
+            assert isinstance(after, type(before))
+            grown = moments(after).minus(moments(before))  # type: ignore[arg-type]  # same cell type, checked above
+            if not _step_of_k(grown.n, k):
+                return False
+            if isinstance(before, ExperienceCell) and not (
+                _step_of_k(grown.yes, k) and _step_of_k(grown.n - grown.yes, k)
+            ):
+                return False
+            if isinstance(before, ReachCell) and grown.n == 0 and before != after:
+                return False  # a share of people changed with no new people: a change about a few
+    return True
+
+
+def _partitions_by_dimension(cells: Iterable[Cell]) -> dict[tuple[str, str], tuple[Partitioned, tuple[Partitioned, ...]]]:
+    _, groups = partitions(cells)
+    result = {}
+    for group in groups:
+        dimension = group.cells[0].dimension if group.cells and not isinstance(group.cells[0], ReachCell) else "topic"
+        result[(group.total.key, dimension)] = (group.total, group.cells)
+    return result
+
+
+def difference_is_complementary_safe(difference: Difference) -> bool:
+    k = difference.k
+    before = _partitions_by_dimension(difference.before.values())
+    after = _partitions_by_dimension(difference.after.values())
+    for identity, (total_after, cells_after) in after.items():
+        total_key = total_after.key
+        if total_key not in difference.shown_before or total_key not in difference.shown_after:
+            continue  # the family was not shown before: no difference to take
+        total_before, cells_before = before.get(identity, (difference.before[total_key], ()))
+        in_both = [c.key for c in cells_after if c.key in difference.shown_before and c.key in difference.shown_after]
+        grown_total = moments(total_after).minus(moments(total_before))  # type: ignore[arg-type]  # a total is partitioned
+        grown_shown = total_of(
+            moments(difference.after[key]).minus(moments(difference.before[key]))  # type: ignore[arg-type]  # idem
+            for key in in_both
+        )
+        unexplained = grown_total.minus(grown_shown)
+        if unexplained.n == 0:
+            continue
+        before_n = {cell.key: cell.n for cell in cells_before}
+        parts = [cell.n - before_n.get(cell.key, 0) for cell in cells_after if cell.key not in in_both]
+        residual = (total_after.n - sum(c.n for c in cells_after)) - (total_before.n - sum(c.n for c in cells_before))
+        grown_parts = [part for part in [*parts, residual] if part != 0]
+        if unexplained.n < k or (len(grown_parts) == 1 and grown_parts[0] < k):
+            return False
+        if isinstance(total_after, ExperienceCell) and (
+            in_small_range(unexplained.yes, k) or in_small_range(unexplained.n - unexplained.yes, k)
+        ):
+            return False
+    return True
+
+
+DEFAULT_CONDITIONS: tuple[Condition, ...] = (nothing_disappears, steps_of_k, difference_is_complementary_safe)
+
+
+def component_of(cell: Cell) -> Component | None:
+    """The component a site cell belongs to: its wave (a change: its later wave), or interventions."""
+    if isinstance(cell, ReachCell):
+        return INTERVENTIONS
+    if isinstance(cell, ChangeCell):
+        return cell.to_wave.value
+    if isinstance(cell, (CompositeCell, ResponseCell, ExperienceCell, DisparityCell)):
+        return cell.wave.value
+    return None
+
+
+def responses_in(state: SiteState, wave: Wave) -> int:
+    tally = state.survey.responses.get((wave, TOTAL, TOTAL))
+    return tally.responses if tally else 0
+
+
+def with_wave_of(target: SiteState, source: SiteState, wave: Wave) -> SiteState:
+    """`target` with the survey tallies of `wave` taken from `source`."""
+    composites = {key: value for key, value in target.survey.composites.items() if key[0] != wave}
+    composites.update({key: value for key, value in source.survey.composites.items() if key[0] == wave})
+    responses = {key: value for key, value in target.survey.responses.items() if key[0] != wave}
+    responses.update({key: value for key, value in source.survey.responses.items() if key[0] == wave})
+    return replace(target, survey=SurveyState(composites, responses))
+
+
+@dataclass(frozen=True)
+class Coverage:
+    """What a release covers: the state over the events it includes, and how many they are."""
+
+    state: SiteState
+    events: Mapping[Component, int] = field(default_factory=dict)  # per wave, and INTERVENTIONS
+
+
+def _component_cells(cells: Iterable[Cell], component: Component) -> dict[str, Cell]:
+    return {cell.key: cell for cell in cells if component_of(cell) == component}
+
+
+def may_advance(
+    before: Sequence[Cell], after: Sequence[Cell], component: Component, k: int,
+    conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
+) -> bool:
+    """Whether a release may move `component` from the cells `before` to `after` (both unsuppressed)."""
+    shown_before = {cell.key for cell in shown_site_cells(before, k)}
+    shown_after = {cell.key for cell in shown_site_cells(after, k)}
+    old, new = _component_cells(before, component), _component_cells(after, component)
+    difference = Difference(component, old, new, frozenset(shown_before & old.keys()),
+                            frozenset(shown_after & new.keys()), k)
+    return all(condition(difference) for condition in conditions)
+
+
+def next_coverage(
+    released: Coverage, received: Coverage, site: Site, *, as_of: datetime, k: int,
+    conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
+) -> Coverage:
+    """The coverage of the next release: every component whose new events may join, joined."""
+    before = site_cells(released.state, site, as_of=as_of)
+    state, events = released.state, dict(released.events)
+    for wave in Wave:
+        if responses_in(received.state, wave) == responses_in(released.state, wave):
+            continue
+        candidate = with_wave_of(released.state, received.state, wave)
+        if not released.events.get(wave.value) or may_advance(
+            before, site_cells(candidate, site, as_of=as_of), wave.value, k, conditions
+        ):
+            state = with_wave_of(state, received.state, wave)
+            events[wave.value] = received.events.get(wave.value, 0)
+    if received.events.get(INTERVENTIONS, 0) != released.events.get(INTERVENTIONS, 0):
+        candidate = replace(released.state, interventions=received.state.interventions)
+        if not released.events.get(INTERVENTIONS) or may_advance(
+            before, site_cells(candidate, site, as_of=as_of), INTERVENTIONS, k, conditions
+        ):
+            state = replace(state, interventions=received.state.interventions)
+            events[INTERVENTIONS] = received.events.get(INTERVENTIONS, 0)
+    return Coverage(state, events)
+
+
+def held_back(released: Coverage, received: Coverage) -> dict[Component, int]:
+    counts: dict[Component, int] = defaultdict(int)
+    for component, count in received.events.items():
+        waiting = count - released.events.get(component, 0)
+        if waiting:
+            counts[component] = waiting
+    return dict(counts)
