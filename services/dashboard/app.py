@@ -22,9 +22,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from services.dashboard import labels, metrics, views
-from services.dashboard.live import view_events, watch_request
+from services.dashboard.live import cell_messages, status_messages, view_events, watch_request
 from services.dashboard.pages import dashboard_page, signin_page
 from services.dashboard.query_client import QueryChannel, QueryUnavailable, WrongKey
+from services.dashboard.release_status import ReleaseBoard
 from services.dashboard.sessions import COOKIE_NAME, Session, SessionStore, SigninThrottle
 from services.dashboard.settings import DashboardSettings
 
@@ -137,12 +138,13 @@ def build_app(settings: DashboardSettings) -> Starlette:
         # A site always sees its own site: the query service refuses any other anyway.
         site_id = request.query_params.get("site", "") if session.is_coordinator else session.identity.site_id or ""
         client = dashboard.query.client(session.api_key)
+        board = ReleaseBoard()  # the status view: ListReleases, then the stream's statuses
 
         async def build() -> views.Json:
             if view == "overview":
                 return await views.overview(client, wave)
             if view == "status":
-                return await views.status(client)
+                return await views.status(client, board)
             chosen = site_id or await _first_site(client)
             if view == "scorecard":
                 return await views.scorecard(client, chosen, wave)
@@ -152,6 +154,7 @@ def build_app(settings: DashboardSettings) -> Starlette:
             view=view, build=build, watch=client.watch(watch_request(view, site_id=site_id, wave=wave)),
             signed_in=lambda: dashboard.sessions.get(session.token) is not None,
             coalesce_s=settings.coalesce_s, keepalive_s=settings.keepalive_s,
+            changes=status_messages(board) if view == "status" else cell_messages,
         )
         return StreamingResponse(events, media_type="text/event-stream",
                                  headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"})

@@ -1,5 +1,9 @@
 """Server-Sent Events for one open page: the view rebuilt from the query service each time the
-user's own Watch stream reports a change, never more often than once per coalescing window."""
+user's own Watch stream reports a change to it, never more often than once per coalescing window.
+
+What counts as a change is the view's: the pages of cells rebuild when matching cells change or
+go (a release whose cells are all unchanged, or a progress update, leaves them alone); the live
+status rebuilds on the release statuses the stream carries (`status_messages`)."""
 
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ from typing import AsyncIterator, Awaitable, Callable
 
 import grpc
 import structlog
-from jedi.v1 import query_pb2
+from jedi.v1 import common_pb2, query_pb2
 
 from services.dashboard import metrics
+from services.dashboard.release_status import ReleaseBoard
 from services.dashboard.views import Json
 
 log = structlog.get_logger(__name__)
@@ -31,7 +36,30 @@ def watch_request(view: str, *, site_id: str, wave: int) -> query_pb2.WatchReque
             K.CELL_KIND_DISPARITY, K.CELL_KIND_CHANGE])
     if view == "interventions":
         return K.WatchRequest(site_id=site_id, kinds=[K.CELL_KIND_REACH])
-    return K.WatchRequest(kinds=[K.CELL_KIND_RESPONSE])  # status
+    # status: the stream's release statuses, and no cells (response cells have no composite,
+    # so none matches; the statuses follow the user's scopes whatever the cell filter).
+    return K.WatchRequest(kinds=[K.CELL_KIND_RESPONSE], composite=common_pb2.COMPOSITE_BELONGING)
+
+
+MessageFilter = Callable[[query_pb2.WatchResponse], bool]
+
+
+def cell_messages(message: query_pb2.WatchResponse) -> bool:
+    """Whether a message changes a page built from cells: the end of the snapshot, or cells
+    published anew or withdrawn."""
+    if message.phase == K.WATCH_PHASE_SNAPSHOT_COMPLETE:
+        return True
+    return message.phase == K.WATCH_PHASE_CHANGE and bool(message.cells or message.withdrawn_keys)
+
+
+def status_messages(board: ReleaseBoard) -> MessageFilter:
+    """The live status: every status a message carries goes to the board; a change rebuilds."""
+
+    def changes(message: query_pb2.WatchResponse) -> bool:
+        changed = board.apply(message.releases)
+        return message.phase == K.WATCH_PHASE_SNAPSHOT_COMPLETE or changed
+
+    return changes
 
 
 def sse(event: str, data: Json | str) -> str:
@@ -49,13 +77,14 @@ class _Follow:
 async def view_events(
     *, view: str, build: Callable[[], Awaitable[Json]], watch: AsyncIterator[query_pb2.WatchResponse],
     signed_in: Callable[[], bool], coalesce_s: float, keepalive_s: float,
+    changes: MessageFilter = cell_messages,
 ) -> AsyncIterator[str]:
     follow = _Follow()
 
     async def follower() -> None:
         try:
             async for message in watch:
-                if message.phase != K.WATCH_PHASE_SNAPSHOT:
+                if changes(message):
                     follow.version = message.view_version
                     follow.changed.set()
             follow.ended = "the benchmark stream ended"

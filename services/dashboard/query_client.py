@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import AsyncIterator
 
 import grpc
-from jedi.v1 import common_pb2, query_pb2, query_pb2_grpc
+from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
 
 from shared.clients import call_metadata, open_channel
 
@@ -123,6 +123,11 @@ class QueryClient:
     async def reach(self, site_id: str) -> query_pb2.GetInterventionReachResponse:
         return await self._stub.GetInterventionReach(
             query_pb2.GetInterventionReachRequest(site_id=site_id), **self._options())
+
+    async def releases(self) -> list[benchmarks_pb2.ReleaseStatus]:
+        """The latest release status of every scope the user may see (a site: its own and the cross-site ones)."""
+        reply = await self._stub.ListReleases(query_pb2.ListReleasesRequest(), **self._options())
+        return list(reply.releases)
 
     def watch(self, request: query_pb2.WatchRequest) -> AsyncIterator[query_pb2.WatchResponse]:
         """The Watch stream (no deadline: it lives as long as the browser's SSE stream)."""

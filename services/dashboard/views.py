@@ -11,7 +11,7 @@ from jedi.v1 import benchmarks_pb2, query_pb2, registry_pb2
 
 from services.dashboard import labels
 from services.dashboard.query_client import QueryClient
-from services.dashboard.release_status import latest_releases
+from services.dashboard.release_status import ReleaseBoard, latest_releases
 
 Json = dict[str, Any]
 
@@ -126,6 +126,8 @@ async def interventions(client: QueryClient, site_id: str, min_cell_size: int) -
     return {"view": "interventions", "site": site_json(reply.site), "metrics": metrics}
 
 
-async def status(client: QueryClient) -> Json:
-    """The latest published state of each site and wave the user may see."""
-    return {"view": "status", "releases": [row.to_json() for row in await latest_releases(client)]}
+async def status(client: QueryClient, board: ReleaseBoard | None = None) -> Json:
+    """The latest release of each site and wave the user may see, with the responses held back
+    since: from ListReleases, or from a board that follows the Watch stream's statuses."""
+    rows = await board.rows(client) if board is not None else await latest_releases(client)
+    return {"view": "status", "releases": [row.to_json() for row in rows]}

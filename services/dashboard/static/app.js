@@ -413,17 +413,20 @@
   }
 
   function status(data) {
-    const rows = data.releases.map((r) => ({ ...r, _attrs: { "data-site-id": r.site_id, "data-wave": r.wave } }));
+    const field = (name) => () => ({ "data-field": name });
+    const rows = data.releases.map((r) => ({ ...r, _attrs: { "data-scope": r.scope, "data-site-id": r.site_id, "data-wave": r.wave } }));
+    const none = "none yet";
     const columns = [
-      { label: "Site", key: "site_name", header: true }, { label: "Wave", key: "wave", format: human },
-      { label: "Release", key: "release", numeric: true },
-      { label: "Cut at", key: "cut_at", format: (v) => (v ? new Date(v).toLocaleString() : "") },
-      { label: "Responses published", key: "responses", numeric: true },
-      { label: "Received since", key: "held_back", format: (v) => (v == null ? "not reported yet" : String(v)), numeric: true },
+      { label: "Site", key: "site_name", header: true },
+      { label: "Wave", key: "wave", format: (v) => (v === "interventions" ? "Intervention events" : human(v)) },
+      { label: "Release", key: "release", format: (v) => (v ? String(v) : none), numeric: true, attrs: field("release") },
+      { label: "Cut at", key: "cut_at", format: (v) => (v ? new Date(v).toLocaleString() : none), attrs: field("cut_at") },
+      { label: "Responses covered", key: "covered", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("covered") },
+      { label: "Received since (held back)", key: "held_back", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("held_back") },
     ];
     return [
       el("h1", { text: "Live status" }),
-      el("p", { class: "desc", text: "The latest publication of each site and wave. Until releases exist, the release number is the site total's revision and the cut time the time it was computed for." }),
+      el("p", { class: "desc", text: "The latest release of each site and wave: its number, when it was cut, the responses it covers, and the responses received since. A release shows new responses only when the change is safe to publish (cells grow by none or by at least " + K + " people); until then they are held back here, without saying which cells are waiting. A site's release covers all its waves at once; the cross-site distributions and ranks of a wave are released from the sites' released totals." }),
       figure({ id: "status-table", title: "Latest release by site and wave", columns, rows }),
     ];
   }
