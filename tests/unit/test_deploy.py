@@ -845,6 +845,27 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
         assert not _grants(user, "cluster", "", "Alter"), f"KafkaUser/{name} may alter the cluster"
 
 
+def test_the_web_dashboard_has_no_kafka_user(rendered):
+    """The `dashboard` KafkaUser is for direct readers of the benchmarks topic: the web dashboard
+    reads the query service with each user's own key, and gets no Kafka setting or credential."""
+    users = {user["metadata"]["name"] for user in rendered.of_kind("KafkaUser")}
+    for workload in rendered.workloads:
+        if service_module(the_container(workload)) not in HTTP_SERVICES:
+            continue
+        where = f"{rendered.overlay}: {workload_id(workload)}"
+        spec = workload["spec"]["template"]["spec"]
+        for container in spec["containers"]:
+            env = container_env(rendered, workload, container)
+            assert not [name for name in env if name.startswith("KAFKA")], f"{where}: Kafka settings"
+            referenced = {entry["valueFrom"]["secretKeyRef"]["name"] for entry in container.get("env") or ()
+                          if "secretKeyRef" in entry.get("valueFrom", {})}
+            referenced |= {source["secretRef"]["name"] for source in container.get("envFrom") or ()
+                           if "secretRef" in source}
+            assert not referenced & users, f"{where}: a KafkaUser's Secret"
+        mounted = {volume["secret"]["secretName"] for volume in spec.get("volumes") or () if "secret" in volume}
+        assert not mounted & users, f"{where}: mounts a KafkaUser's Secret"
+
+
 # --------------------------------------------------------------------------- docker compose
 
 
