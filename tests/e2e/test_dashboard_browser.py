@@ -32,6 +32,7 @@ from tests.support.platform import Platform, running_platform
 pytestmark = pytest.mark.kafka
 K = 10
 LIVE_SITE = "site-north"
+ROUNDS = 5
 CAPTURE_SSE = """
 (() => {
   const Native = window.EventSource;
@@ -100,6 +101,56 @@ async def open_view(page, route: str) -> None:
     await page.wait_for_selector("body[data-view-version]")
 
 
+async def list_releases(platform: Platform, key: str) -> list:
+    async with open_channel(platform.query_address) as channel:
+        reply = await query_pb2_grpc.BenchmarkServiceStub(channel).ListReleases(
+            query_pb2.ListReleasesRequest(), metadata=call_metadata(key), timeout=10)
+    return list(reply.releases)
+
+
+async def status_row(page, selector: str) -> dict[str, int]:
+    """One row of the status table: release number, responses covered and held back."""
+    texts = await page.locator(selector).evaluate(
+        "row => Object.fromEntries([...row.querySelectorAll('[data-field]')].map(c => [c.dataset.field, c.textContent]))")
+    return {field: int(texts[field]) if texts[field].isdigit() else 0 for field in ("release", "covered", "held_back")}
+
+
+async def check_status_table(page, platform: Platform, key: str, names: dict[str, str], timeout: float = 20) -> None:
+    """The status page shows every release ListReleases gives this user, once the page has caught
+    up with the answer (it may also be newer): one row per site and wave (and intervention
+    events), one per cross-site wave."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await _status_table_shows(page, await list_releases(platform, key), names)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> None:
+    table = page.locator("#status-table")
+    assert statuses, "no releases"
+    for status in statuses:
+        rows = table.locator(f"tr[data-scope='{status.scope}']")
+        if not status.site_id:
+            wave = common_pb2.Wave.Name(status.wave).removeprefix("WAVE_").lower()
+            assert await rows.count() == 1 and await rows.get_attribute("data-wave") == wave, status.scope
+            assert int(await rows.locator("[data-field='release']").inner_text()) >= status.number
+            continue
+        assert await rows.count() == len(set(status.covered) | set(status.held_back)), status.scope
+        for component in set(status.covered) | set(status.held_back):
+            row = table.locator(f"tr[data-scope='{status.scope}'][data-wave='{component}']")
+            assert await row.locator("th").inner_text() == names[status.site_id]
+            shown = await status_row(page, f"#status-table tr[data-scope='{status.scope}'][data-wave='{component}']")
+            received = status.covered.get(component, 0) + status.held_back.get(component, 0)
+            assert shown["release"] >= status.number, (status.scope, component, shown)
+            assert shown["covered"] + shown["held_back"] >= received, (status.scope, component, shown)
+            if shown["release"] == status.number:
+                assert shown["covered"] == status.covered.get(component, 0), (status.scope, component, shown)
+
+
 async def run_axe(page, name: str) -> list[dict]:
     await page.add_script_tag(content=AXE.read_text())
     report = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
@@ -114,6 +165,8 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
     dataset = platform.dataset
     names = {site.site_id: site.name for site in dataset.sites}
     axe_found: dict[str, list[dict]] = {}
+    latencies: list[float] = []
+    shown_as: list[str] = []
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
@@ -149,26 +202,39 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             await page.screenshot(path=str(out / "overview.png"), full_page=True)
             axe_found["overview"] = await run_axe(page, "overview")
 
-            # ---- ingested responses change the open page without a reload
+            # ---- the live status agrees with ListReleases; ingested responses change it without a reload
+            await open_view(page, "#/status")
+            await check_status_table(page, platform, platform.keys.coordinator, names)
+            await page.screenshot(path=str(out / "status.png"), full_page=True)
+            axe_found["status"] = await run_axe(page, "status")
             await page.evaluate("window.__loaded = performance.timeOrigin")
-            responses_cell = table.locator(f"tr[data-site-id='{LIVE_SITE}'] td:nth-of-type(4)")
+            row = f"#status-table tr[data-site-id='{LIVE_SITE}'][data-wave='baseline']"
             originals = [r for r in dataset.responses if r.site_id == LIVE_SITE and r.wave is Wave.BASELINE]
-            latencies = []
-            for round_ in range(5):
-                before = await responses_cell.inner_text()
+            for round_ in range(ROUNDS):
+                before = await status_row(page, row)
                 version = await page.evaluate("Number(document.body.dataset.viewVersion)")
                 copies = [dataclasses.replace(r, event_id=str(uuid.uuid4())) for r in originals[:3]]
                 reply = await platform.push(copies, platform.keys.sites[LIVE_SITE])
                 acked_ms = time.time() * 1000
                 assert reply.accepted_count == len(copies), reply
+                # Received = covered + held back: the page has them once that grew by 3, be it as
+                # held-back responses (no safe release yet) or in a new release.
                 await page.wait_for_function(
-                    "([v, before]) => Number(document.body.dataset.viewVersion) > v && "
-                    f"document.querySelector(\"#site-table tr[data-site-id='{LIVE_SITE}'] td:nth-of-type(4)\")"
-                    ".textContent !== before", arg=[version, before], timeout=60_000)
+                    """([v, selector, total]) => {
+                      const row = document.querySelector(selector);
+                      if (!row || Number(document.body.dataset.viewVersion) <= v) return false;
+                      const n = (f) => Number(row.querySelector(`[data-field='${f}']`).textContent);
+                      return n('covered') + n('held_back') >= total;
+                    }""", arg=[version, row, before["covered"] + before["held_back"] + len(copies)], timeout=60_000)
                 rendered_ms = float(await page.evaluate("document.body.dataset.renderedAt"))
+                after = await status_row(page, row)
                 latencies.append(rendered_ms - acked_ms)
-                assert int(await responses_cell.inner_text()) > int(before)
+                shown_as.append("new release" if after["release"] > before["release"] else "held back")
+                if after["release"] == before["release"]:
+                    assert after["held_back"] == before["held_back"] + len(copies), (before, after)
+                    assert after["covered"] == before["covered"], (before, after)
             assert await page.evaluate("window.__loaded") is not None, "the page reloaded"
+            await check_status_table(page, platform, platform.keys.coordinator, names)
             await context.close()
 
             # ---- a site sees its own data and never a peer's name or id, in the page or on the wire
@@ -195,6 +261,11 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
                     axe_found.setdefault("scorecard", await run_axe(page, "scorecard"))
                 if route == "#/interventions":
                     axe_found["interventions"] = await run_axe(page, "interventions")
+                if route == "#/status":
+                    await check_status_table(page, platform, platform.keys.sites[LIVE_SITE], names)
+                    sites_shown = set(await page.locator("#status-table tr[data-scope]").evaluate_all(
+                        "rows => rows.map(r => r.dataset.siteId || '')"))
+                    assert sites_shown == {LIVE_SITE, ""}, sites_shown
             assert names[LIVE_SITE] in pages_text[0]
             # Asking for a peer's scorecard still shows the site's own (the query service decides).
             assert names[LIVE_SITE] in pages_text[4]
@@ -219,6 +290,7 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
     serious = {view: [v for v in found if v["impact"] in ("serious", "critical")] for view, found in axe_found.items()}
     rss_kib = await fifty_sessions(platform)
     report = {"ingest_ack_to_page_ms": latencies, "median_ms": statistics.median(latencies),
+              "ingested_responses_shown_as": shown_as,
               "axe": axe_found, "dashboard_rss_kib_50_sessions": rss_kib}
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"\ndashboard browser test: {json.dumps(report)}")
