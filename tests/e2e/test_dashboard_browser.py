@@ -205,8 +205,6 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             # ---- the live status agrees with ListReleases; ingested responses change it without a reload
             await open_view(page, "#/status")
             await check_status_table(page, platform, platform.keys.coordinator, names)
-            await page.screenshot(path=str(out / "status.png"), full_page=True)
-            axe_found["status"] = await run_axe(page, "status")
             await page.evaluate("window.__loaded = performance.timeOrigin")
             row = f"#status-table tr[data-site-id='{LIVE_SITE}'][data-wave='baseline']"
             originals = [r for r in dataset.responses if r.site_id == LIVE_SITE and r.wave is Wave.BASELINE]
@@ -235,6 +233,8 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
                     assert after["covered"] == before["covered"], (before, after)
             assert await page.evaluate("window.__loaded") is not None, "the page reloaded"
             await check_status_table(page, platform, platform.keys.coordinator, names)
+            await page.screenshot(path=str(out / "status.png"), full_page=True)
+            axe_found["status"] = await run_axe(page, "status")
             await context.close()
 
             # ---- a site sees its own data and never a peer's name or id, in the page or on the wire
