@@ -10,12 +10,14 @@ KAFKA_ENV := .local/kafka.env
 BUF := .cache/buf/node_modules/.bin/buf
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := .cache/bin/kustomize
+# The dashboard's browser libraries (Observable Plot, d3; axe-core for its browser test), from npm.
+DASHBOARD_ASSETS := services/dashboard/node_modules/.installed
 # Load the local broker's address into a recipe's environment (no-op before kafka-up).
 WITH_KAFKA := set -a; [ -f $(KAFKA_ENV) ] && . ./$(KAFKA_ENV); set +a;
 
 .PHONY: install proto lint kafka-up kafka-down test unit integration e2e demo down bench lock clean
 
-install: $(INSTALLED) $(GENERATED)
+install: $(INSTALLED) $(GENERATED) $(DASHBOARD_ASSETS)
 
 $(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +34,10 @@ $(GENERATED): $(INSTALLED) $(PROTOS)
 	touch $@
 
 proto: $(GENERATED)
+
+$(DASHBOARD_ASSETS): services/dashboard/package.json services/dashboard/package-lock.json
+	npm ci --silent --no-audit --no-fund --prefix services/dashboard
+	touch $@
 
 # Writes requirements.lock from a resolution of pyproject.toml's pins (run after changing them).
 lock:
@@ -61,6 +67,8 @@ unit: install $(KUSTOMIZE)
 
 # The broker is stopped whatever the tests' outcome; the recipe exits with pytest's status.
 test: install lint $(KUSTOMIZE)
+	@command -v chromium >/dev/null 2>&1 || echo "make test: no Chromium: the dashboard's browser tests are skipped" \
+		"(apt-get install -y chromium; under CI=true a missing browser fails them)"
 	bash scripts/kafka.sh up
 	$(WITH_KAFKA) status=0; $(PY) -m pytest tests -q || status=$$?; \
 		bash scripts/kafka.sh down; exit $$status

@@ -18,6 +18,7 @@ bash scripts/services.sh start
   echo "KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP_SERVERS"
   echo "JEDI_INGEST_ADDRESS=127.0.0.1:${JEDI_INGEST_PORT:-50051}"
   echo "JEDI_QUERY_ADDRESS=127.0.0.1:${JEDI_QUERY_PORT:-50061}"
+  echo "JEDI_DASHBOARD_URL=http://127.0.0.1:${JEDI_DASHBOARD_PORT:-8080}/"
   cat .local/demo-keys.env
 } > .local/demo.env
 chmod 600 .local/demo.env
@@ -37,10 +38,17 @@ while kill -0 "$demo" 2>/dev/null; do
 done
 wait "$demo"
 
+coordinator_key="$(sed -n 's/^JEDI_KEY_COORDINATOR=//p' .local/demo-keys.env)"
+site_key="$(sed -n 's/^JEDI_KEY_SITE_NORTH=//p' .local/demo-keys.env)"
 cat <<EOT
+
+Dashboard: http://127.0.0.1:${JEDI_DASHBOARD_PORT:-8080}/
+  sign in as the coordinator with  $coordinator_key
+  or as Northern University Hospital (site-north) with  $site_key
 
 The services keep running in the background (logs in .local/logs/):
   ingest  127.0.0.1:${JEDI_INGEST_PORT:-50051}   query  127.0.0.1:${JEDI_QUERY_PORT:-50061} (gRPC reflection on)
+  dashboard  http://127.0.0.1:${JEDI_DASHBOARD_PORT:-8080}/
 Addresses and demo API keys: .local/demo.env. Try:
   set -a; . .local/demo.env; set +a
   .venv/bin/jedi query compare --composite belonging --wave baseline --api-key "\$JEDI_KEY_COORDINATOR"

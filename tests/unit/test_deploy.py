@@ -48,6 +48,7 @@ try:
 except ImportError:  # pragma: no cover - depends on the environment
     _missing("PyYAML is a dev dependency (pip install PyYAML)")
 
+from services.dashboard.settings import DashboardSettings  # noqa: E402
 from services.ingest.settings import IngestSettings  # noqa: E402
 from services.processor.settings import ProcessorSettings  # noqa: E402
 from services.query.settings import QuerySettings  # noqa: E402
@@ -77,7 +78,12 @@ SERVICES: dict[str, type] = {
     "services.ingest": IngestSettings,
     "services.processor": ProcessorSettings,
     "services.query": QuerySettings,
+    "services.dashboard": DashboardSettings,
 }
+# Web services: HTTP probes and health checks, no Kafka settings and no Kafka egress; they
+# reach the platform only through the query service's gRPC port.
+HTTP_SERVICES = {"services.dashboard"}
+QUERY_PORT = 50061
 WORKLOAD_KINDS = ("Deployment", "StatefulSet")
 DEMO_SITES = {"site-north", "site-south", "site-east"}
 
@@ -370,8 +376,17 @@ def test_workload_env_ports_and_probes_agree_with_the_settings(rendered):
         settings = load_service_settings(module, env, where)
         ports = named_ports(container)
 
-        assert settings.kafka_bootstrap_servers == bootstrap, where
         assert settings.metrics_port == METRICS_PORT == ports.get("metrics"), f"{where}: metrics port"
+        if module in HTTP_SERVICES:  # a web service: HTTP probes on its port, the query service over gRPC
+            assert not hasattr(settings, "kafka_bootstrap_servers"), f"{where}: a web service has no Kafka"
+            assert settings.host == "0.0.0.0", f"{where}: JEDI_HOST must be 0.0.0.0 in a pod"
+            assert ports.get("http") == settings.port, f"{where}: containerPort http != JEDI_PORT"
+            assert settings.query_address.rsplit(":", 1) == ["query", str(QUERY_PORT)], where
+            rendered.get("Service", "query")
+            for kind, probe in probes(container).items():
+                assert probe.get("httpGet", {}).get("port") in (settings.port, "http"), f"{where}: {kind}"
+            continue
+        assert settings.kafka_bootstrap_servers == bootstrap, where
 
         if hasattr(settings, "port"):  # gRPC services: probes use grpc.health.v1 on the port
             assert settings.host == "0.0.0.0", f"{where}: JEDI_HOST must be 0.0.0.0 in a pod"
@@ -516,6 +531,10 @@ def test_network_policies_deny_by_default_and_allow_what_each_service_needs(rend
         labels = pod_labels(workload)
         applying = [p for p in policies if selector_matches(p["spec"]["podSelector"], labels)]
         egress = _rules(applying, "Egress")
+        module = service_module(the_container(workload))
+        if module in HTTP_SERVICES:
+            _check_web_service_policies(rendered, workload, applying, broker_labels, kafka_port)
+            continue
         assert any(
             _allows_port(rule, kafka_port)
             and any("namespaceSelector" not in peer and selector_matches(peer.get("podSelector"), broker_labels)
@@ -534,11 +553,40 @@ def test_network_policies_deny_by_default_and_allow_what_each_service_needs(rend
             )
         assert any(_allows_port(rule, METRICS_PORT) for rule in ingress), f"{where}: metrics scrape"
 
-    # Kafka's own listener admits the platform's pods.
+    # Kafka's own listener admits the platform's pods (and not the web services).
     peers = kafka["spec"]["kafka"]["listeners"][0].get("networkPolicyPeers", [])
     for workload in rendered.workloads:
+        if service_module(the_container(workload)) in HTTP_SERVICES:
+            assert not any(selector_matches(peer.get("podSelector"), pod_labels(workload)) for peer in peers), (
+                f"{workload_id(workload)} is a Kafka listener peer")
+            continue
         assert not peers or any(selector_matches(peer.get("podSelector"), pod_labels(workload))
                                 for peer in peers), f"{workload_id(workload)} is not a listener peer"
+
+
+def _check_web_service_policies(rendered: Rendered, workload: dict, applying: list[dict],
+                                broker_labels: dict[str, str], kafka_port: int) -> None:
+    """A web service reaches the query pods' gRPC port and DNS, never the brokers; browsers and
+    Prometheus reach it."""
+    where = f"{rendered.overlay}: {workload_id(workload)}"
+    egress = _rules(applying, "Egress")
+    assert not any(
+        any(selector_matches(peer.get("podSelector"), broker_labels) for peer in rule.get("to", ()))
+        or not rule.get("to")
+        for rule in egress
+    ), f"{where}: a web service must have no egress to Kafka (nor to everywhere)"
+    query_pods = [pod_labels(w) for w in rendered.workloads if service_module(the_container(w)) == "services.query"]
+    assert query_pods and any(
+        _allows_port(rule, QUERY_PORT)
+        and any(selector_matches(peer.get("podSelector"), labels) for peer in rule.get("to", ()) for labels in query_pods)
+        for rule in egress
+    ), f"{where}: no egress to the query service on {QUERY_PORT}"
+    assert any(_allows_port(rule, 53, "UDP") and rule.get("to") for rule in egress), f"{where}: DNS"
+    settings = load_service_settings(service_module(the_container(workload)),
+                                     container_env(rendered, workload, the_container(workload)), where)
+    ingress = _rules(applying, "Ingress")
+    assert any(_allows_port(rule, settings.port) for rule in ingress), f"{where}: no ingress on {settings.port}"
+    assert any(_allows_port(rule, METRICS_PORT) for rule in ingress), f"{where}: metrics scrape"
 
 
 def check_credentials(document: dict) -> set[str]:
@@ -797,6 +845,27 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
         assert not _grants(user, "cluster", "", "Alter"), f"KafkaUser/{name} may alter the cluster"
 
 
+def test_the_web_dashboard_has_no_kafka_user(rendered):
+    """The `dashboard` KafkaUser is for direct readers of the benchmarks topic: the web dashboard
+    reads the query service with each user's own key, and gets no Kafka setting or credential."""
+    users = {user["metadata"]["name"] for user in rendered.of_kind("KafkaUser")}
+    for workload in rendered.workloads:
+        if service_module(the_container(workload)) not in HTTP_SERVICES:
+            continue
+        where = f"{rendered.overlay}: {workload_id(workload)}"
+        spec = workload["spec"]["template"]["spec"]
+        for container in spec["containers"]:
+            env = container_env(rendered, workload, container)
+            assert not [name for name in env if name.startswith("KAFKA")], f"{where}: Kafka settings"
+            referenced = {entry["valueFrom"]["secretKeyRef"]["name"] for entry in container.get("env") or ()
+                          if "secretKeyRef" in entry.get("valueFrom", {})}
+            referenced |= {source["secretRef"]["name"] for source in container.get("envFrom") or ()
+                           if "secretRef" in source}
+            assert not referenced & users, f"{where}: a KafkaUser's Secret"
+        mounted = {volume["secret"]["secretName"] for volume in spec.get("volumes") or () if "secret" in volume}
+        assert not mounted & users, f"{where}: mounts a KafkaUser's Secret"
+
+
 # --------------------------------------------------------------------------- docker compose
 
 
@@ -857,6 +926,10 @@ def test_compose_services_agree_with_the_settings(compose):
         where = f"docker-compose.yml: {name}"
         service = compose["services"][name]
         settings = load_service_settings(module, env, where)
+        if module in HTTP_SERVICES:
+            _check_compose_web_service(compose, service, settings, where)
+            host_ports += _published(service).values()
+            continue
         assert settings.kafka_bootstrap_servers in advertised, (
             f"{where}: KAFKA_BOOTSTRAP_SERVERS is not an advertised listener {sorted(advertised)}"
         )
@@ -887,6 +960,46 @@ def test_compose_services_agree_with_the_settings(compose):
             source = _compose_mounts(service).get(str(settings.state_dir))
             assert source in (compose.get("volumes") or {}), f"{where}: JEDI_STATE_DIR is not a named volume"
     assert len(host_ports) == len(set(host_ports)), f"host ports collide: {host_ports}"
+
+
+def _check_compose_web_service(compose: dict, service: dict, settings, where: str) -> None:
+    """A web service waits for a healthy query service, reaches it by its compose name, and
+    publishes its HTTP port; it has no Kafka settings."""
+    assert not hasattr(settings, "kafka_bootstrap_servers"), where
+    assert service.get("image", "").split(":")[0] == IMAGE, where
+    assert "healthcheck" in service, f"{where}: no healthcheck"
+    host, port = settings.query_address.rsplit(":", 1)
+    query_env = _compose_app_services(compose)[host][1]
+    assert query_env.get("JEDI_PORT") == port, f"{where}: JEDI_QUERY_ADDRESS port"
+    assert service.get("depends_on", {}).get(host, {}).get("condition") == "service_healthy", where
+    assert settings.host == "0.0.0.0", f"{where}: JEDI_HOST must be 0.0.0.0 in a container"
+    assert settings.port in _published(service), f"{where}: JEDI_PORT {settings.port} is not published"
+
+
+def test_compose_dashboard_healthcheck_needs_the_ready_endpoint(compose):
+    """The dashboard's healthcheck one-liner: healthy on a 200 from /readyz, not otherwise."""
+    test = compose["services"]["dashboard"]["healthcheck"]["test"]
+    answers = {"/readyz": 200}
+
+    class Ready(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - http.server's name
+            self.send_response(answers.get(self.path, 404))
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {"JEDI_PORT": str(server.server_address[1])}
+        assert _run_healthcheck(test, env) == 0
+        answers["/readyz"] = 503
+        assert _run_healthcheck(test, env) != 0
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_compose_runs_one_ingest_per_demo_site(compose):

@@ -1,0 +1,324 @@
+"""The dashboard in a real headless Chromium against the whole platform on real sockets.
+
+A coordinator's overview lists every demo site and agrees with CompareSites; a site's pages
+and network traffic never name a peer; ingested events change the open page without a
+reload (the time from ingest's acknowledgement to the page's change is measured); a
+suppressed cell says "fewer than k responses"; axe-core finds no serious or critical
+violation; 50 open sessions are measured for the dashboard's resident memory.
+Screenshots, the axe report and the measurements go to the artefacts folder.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import statistics
+import time
+import uuid
+from pathlib import Path
+
+import aiohttp
+import pytest
+from jedi.v1 import common_pb2, query_pb2, query_pb2_grpc
+
+from shared.clients import call_metadata, open_channel
+from shared.domain.model import Wave
+
+from tests.support.browser import AXE, artefacts_dir, chromium_path
+from tests.support.ingest import demo_dataset
+from tests.support.platform import Platform, running_platform
+
+pytestmark = pytest.mark.kafka
+K = 10
+LIVE_SITE = "site-north"
+ROUNDS = 5
+CAPTURE_SSE = """
+(() => {
+  const Native = window.EventSource;
+  window.__sse = [];
+  class Recording extends Native {
+    constructor(url, options) {
+      super(url, options);
+      for (const type of ["view", "problem", "offline", "signedout", "message"])
+        this.addEventListener(type, (event) => window.__sse.push(event.data));
+    }
+  }
+  window.EventSource = Recording;
+})();
+"""
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    return chromium_path()
+
+
+@pytest.fixture
+async def platform(tmp_path, chromium):
+    async with running_platform(tmp_path, demo_dataset()) as platform:
+        await platform.push_dataset()
+        await wait_for_benchmarks(platform)
+        yield platform
+
+
+async def compare(platform: Platform, composite: int, wave: int = common_pb2.WAVE_BASELINE):
+    async with open_channel(platform.query_address) as channel:
+        return await query_pb2_grpc.BenchmarkServiceStub(channel).CompareSites(
+            query_pb2.CompareSitesRequest(composite=composite, wave=wave, page_size=500),
+            metadata=call_metadata(platform.keys.coordinator), timeout=10)
+
+
+async def wait_for_benchmarks(platform: Platform, timeout: float = 240) -> None:
+    """Until every site the dataset makes eligible appears in CompareSites on every composite."""
+    counts: dict[str, int] = {}
+    for response in platform.dataset.responses:
+        if response.wave is Wave.BASELINE:
+            counts[response.site_id] = counts.get(response.site_id, 0) + 1
+    expected = {site for site, n in counts.items() if n >= K}
+    deadline = time.monotonic() + timeout
+    while True:
+        replies = [await compare(platform, c) for c in (common_pb2.COMPOSITE_BELONGING,
+                                                       common_pb2.COMPOSITE_LEADERSHIP_COMMITMENT)]
+        seen = [{row.site.site_id for row in reply.sites} for reply in replies]
+        if all(expected <= s for s in seen) and all(r.HasField("distribution") for r in replies):
+            return
+        assert time.monotonic() < deadline, f"benchmarks incomplete: {seen} (expected {expected})"
+        await asyncio.sleep(0.5)
+
+
+async def sign_in(page, platform: Platform, key: str) -> None:
+    await page.goto(platform.dashboard_url)
+    await page.wait_for_url("**/signin")
+    await page.fill("#api_key", key)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(platform.dashboard_url)
+
+
+async def open_view(page, route: str) -> None:
+    await page.evaluate("delete document.body.dataset.viewVersion")
+    await page.goto(page.url.split("#")[0] + route)
+    await page.wait_for_selector("body[data-view-version]")
+
+
+async def list_releases(platform: Platform, key: str) -> list:
+    async with open_channel(platform.query_address) as channel:
+        reply = await query_pb2_grpc.BenchmarkServiceStub(channel).ListReleases(
+            query_pb2.ListReleasesRequest(), metadata=call_metadata(key), timeout=10)
+    return list(reply.releases)
+
+
+async def status_row(page, selector: str) -> dict[str, int]:
+    """One row of the status table: release number, responses covered and held back."""
+    texts = await page.locator(selector).evaluate(
+        "row => Object.fromEntries([...row.querySelectorAll('[data-field]')].map(c => [c.dataset.field, c.textContent]))")
+    return {field: int(texts[field]) if texts[field].isdigit() else 0 for field in ("release", "covered", "held_back")}
+
+
+async def check_status_table(page, platform: Platform, key: str, names: dict[str, str], timeout: float = 20) -> None:
+    """The status page shows every release ListReleases gives this user, once the page has caught
+    up with the answer (it may also be newer): one row per site and wave (and intervention
+    events), one per cross-site wave."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await _status_table_shows(page, await list_releases(platform, key), names)
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.5)
+
+
+async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> None:
+    table = page.locator("#status-table")
+    assert statuses, "no releases"
+    for status in statuses:
+        rows = table.locator(f"tr[data-scope='{status.scope}']")
+        if not status.site_id:
+            wave = common_pb2.Wave.Name(status.wave).removeprefix("WAVE_").lower()
+            assert await rows.count() == 1 and await rows.get_attribute("data-wave") == wave, status.scope
+            assert int(await rows.locator("[data-field='release']").inner_text()) >= status.number
+            continue
+        assert await rows.count() == len(set(status.covered) | set(status.held_back)), status.scope
+        for component in set(status.covered) | set(status.held_back):
+            row = table.locator(f"tr[data-scope='{status.scope}'][data-wave='{component}']")
+            assert await row.locator("th").inner_text() == names[status.site_id]
+            shown = await status_row(page, f"#status-table tr[data-scope='{status.scope}'][data-wave='{component}']")
+            received = status.covered.get(component, 0) + status.held_back.get(component, 0)
+            assert shown["release"] >= status.number, (status.scope, component, shown)
+            assert shown["covered"] + shown["held_back"] >= received, (status.scope, component, shown)
+            if shown["release"] == status.number:
+                assert shown["covered"] == status.covered.get(component, 0), (status.scope, component, shown)
+
+
+async def run_axe(page, name: str) -> list[dict]:
+    await page.add_script_tag(content=AXE.read_text())
+    report = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    (artefacts_dir() / f"axe-{name}.json").write_text(json.dumps(report["violations"], indent=2))
+    return [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in report["violations"]]
+
+
+async def test_dashboard_in_a_real_browser(platform, chromium):
+    from playwright.async_api import async_playwright
+
+    out = artefacts_dir()
+    dataset = platform.dataset
+    names = {site.site_id: site.name for site in dataset.sites}
+    axe_found: dict[str, list[dict]] = {}
+    latencies: list[float] = []
+    shown_as: list[str] = []
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            # ---- a wrong key gets a clear message; the coordinator's overview matches CompareSites
+            context = await browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+            page = await context.new_page()
+            await page.goto(platform.dashboard_url + "signin")
+            await page.fill("#api_key", "coordinator.not-a-real-key")
+            await page.click("button[type=submit]")
+            assert "not recognised" in await page.inner_text("#signin-error")
+            await sign_in(page, platform, platform.keys.coordinator)
+            cookie = next(c for c in await context.cookies() if c["name"] == "jedi_session")
+            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
+            assert platform.keys.coordinator not in json.dumps(await context.cookies())
+
+            await open_view(page, "#/overview")
+            table = page.locator("#site-table")
+            for site_id, name in names.items():  # every demo site, by name, suppressed ones too
+                assert await table.locator(f"tr[data-site-id='{site_id}'] th").inner_text() == name
+            for composite in (c for c in common_pb2.Composite.values() if c):
+                key = common_pb2.Composite.Name(composite).removeprefix("COMPOSITE_").lower()
+                reply = await compare(platform, composite)
+                for row in reply.sites:
+                    cell = table.locator(f"tr[data-site-id='{row.site.site_id}'] td[data-composite='{key}']")
+                    assert await cell.inner_text() == f"{row.total.composite.percent_positive:.1f}%"
+                shown = set(await table.locator("tr[data-site-id]").evaluate_all(
+                    "rows => rows.filter(r => !r.querySelector('td[data-composite=\"" + key + "\"]')"
+                    ".classList.contains('suppressed')).map(r => r.dataset.siteId)"))
+                assert shown == {row.site.site_id for row in reply.sites}, key
+            # site-island has too few responses: its cells are suppressed, and say so.
+            island = table.locator("tr[data-site-id='site-island'] td[data-composite='belonging']")
+            assert await island.inner_text() == f"fewer than {K} responses"
+            await page.screenshot(path=str(out / "overview.png"), full_page=True)
+            axe_found["overview"] = await run_axe(page, "overview")
+
+            # ---- the live status agrees with ListReleases; ingested responses change it without a reload
+            await open_view(page, "#/status")
+            await check_status_table(page, platform, platform.keys.coordinator, names)
+            await page.evaluate("window.__loaded = performance.timeOrigin")
+            row = f"#status-table tr[data-site-id='{LIVE_SITE}'][data-wave='baseline']"
+            originals = [r for r in dataset.responses if r.site_id == LIVE_SITE and r.wave is Wave.BASELINE]
+            for round_ in range(ROUNDS):
+                before = await status_row(page, row)
+                version = await page.evaluate("Number(document.body.dataset.viewVersion)")
+                copies = [dataclasses.replace(r, event_id=str(uuid.uuid4())) for r in originals[:3]]
+                reply = await platform.push(copies, platform.keys.sites[LIVE_SITE])
+                acked_ms = time.time() * 1000
+                assert reply.accepted_count == len(copies), reply
+                # Received = covered + held back: the page has them once that grew by 3, be it as
+                # held-back responses (no safe release yet) or in a new release.
+                await page.wait_for_function(
+                    """([v, selector, total]) => {
+                      const row = document.querySelector(selector);
+                      if (!row || Number(document.body.dataset.viewVersion) <= v) return false;
+                      const n = (f) => Number(row.querySelector(`[data-field='${f}']`).textContent);
+                      return n('covered') + n('held_back') >= total;
+                    }""", arg=[version, row, before["covered"] + before["held_back"] + len(copies)], timeout=60_000)
+                rendered_ms = float(await page.evaluate("document.body.dataset.renderedAt"))
+                after = await status_row(page, row)
+                latencies.append(rendered_ms - acked_ms)
+                shown_as.append("new release" if after["release"] > before["release"] else "held back")
+                if after["release"] == before["release"]:
+                    assert after["held_back"] == before["held_back"] + len(copies), (before, after)
+                    assert after["covered"] == before["covered"], (before, after)
+            assert await page.evaluate("window.__loaded") is not None, "the page reloaded"
+            await check_status_table(page, platform, platform.keys.coordinator, names)
+            await page.screenshot(path=str(out / "status.png"), full_page=True)
+            axe_found["status"] = await run_axe(page, "status")
+            await context.close()
+
+            # ---- a site sees its own data and never a peer's name or id, in the page or on the wire
+            context = await browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+            await context.add_init_script(CAPTURE_SSE)
+            page = await context.new_page()
+            wire: list = []
+            bodies: list[str] = []
+
+            async def keep(response) -> None:  # read at once: a body is gone after a navigation
+                wire.append(response)
+                if not 300 <= response.status < 400 and "event-stream" not in response.headers.get("content-type", ""):
+                    bodies.append(await response.text())
+
+            page.on("response", keep)
+            await sign_in(page, platform, platform.keys.sites[LIVE_SITE])
+            pages_text = []
+            for route in ("#/scorecard", "#/interventions", "#/status", "#/scorecard?wave=follow_up",
+                          "#/scorecard?site=site-south", "#/scorecard"):
+                await open_view(page, route)
+                pages_text.append(await page.content())
+                if route == "#/scorecard":
+                    await page.screenshot(path=str(out / f"scorecard-{LIVE_SITE}.png"), full_page=True)
+                    axe_found.setdefault("scorecard", await run_axe(page, "scorecard"))
+                if route == "#/interventions":
+                    axe_found["interventions"] = await run_axe(page, "interventions")
+                if route == "#/status":
+                    await check_status_table(page, platform, platform.keys.sites[LIVE_SITE], names)
+                    sites_shown = set(await page.locator("#status-table tr[data-scope]").evaluate_all(
+                        "rows => rows.map(r => r.dataset.siteId || '')"))
+                    assert sites_shown == {LIVE_SITE, ""}, sites_shown
+            assert names[LIVE_SITE] in pages_text[0]
+            # Asking for a peer's scorecard still shows the site's own (the query service decides).
+            assert names[LIVE_SITE] in pages_text[4]
+            assert len(bodies) >= 5, "the responses' bodies were recorded"
+            bodies += [json.dumps(r.headers) for r in wire]
+            streamed = await page.evaluate("window.__sse")
+            assert streamed, "the SSE stream was recorded"
+            everything = "\n".join([*pages_text, *bodies, *streamed, *(r.url for r in wire)])
+            for site_id, name in names.items():
+                if site_id != LIVE_SITE:
+                    assert site_id not in everything, f"peer id {site_id} leaked to a site"
+                    assert name not in everything, f"peer name {name} leaked to a site"
+            # sign-out ends the session: the stream is refused afterwards
+            page.remove_listener("response", keep)
+            await page.click("#signout")
+            await page.wait_for_url("**/signin")
+            assert (await page.request.get(platform.dashboard_url + "api/stream/status")).status == 401
+            await context.close()
+        finally:
+            await browser.close()
+
+    serious = {view: [v for v in found if v["impact"] in ("serious", "critical")] for view, found in axe_found.items()}
+    rss_kib = await fifty_sessions(platform)
+    report = {"ingest_ack_to_page_ms": latencies, "median_ms": statistics.median(latencies),
+              "ingested_responses_shown_as": shown_as,
+              "axe": axe_found, "dashboard_rss_kib_50_sessions": rss_kib}
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    print(f"\ndashboard browser test: {json.dumps(report)}")
+    assert not any(serious.values()), serious
+
+
+async def fifty_sessions(platform: Platform) -> int:
+    """50 signed-in sessions, each with its live stream open and its first view received;
+    the dashboard's resident set size then, in KiB."""
+    keys = [platform.keys.coordinator, *platform.keys.sites.values()]
+
+    async def one(index: int) -> tuple[aiohttp.ClientSession, aiohttp.ClientResponse]:
+        session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        form = {"api_key": keys[index % len(keys)]}
+        async with session.post(platform.dashboard_url + "signin", data=form, allow_redirects=False) as reply:
+            assert reply.status == 303, await reply.text()
+        view = "overview" if index % len(keys) == 0 else "scorecard"
+        stream = await session.get(platform.dashboard_url + f"api/stream/{view}")
+        async for line in stream.content:
+            if line.startswith(b"event: view"):
+                return session, stream
+        raise AssertionError("the stream ended before its first view")
+
+    opened = await asyncio.gather(*(one(i) for i in range(50)))
+    try:
+        status = Path(f"/proc/{platform.services['dashboard'].pid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+    finally:
+        for session, stream in opened:
+            stream.close()
+            await session.close()
