@@ -8,10 +8,11 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Sequence
 
-from shared.domain.audit_model import AttackKind, Counts, Derivation, Finding, counts_of, judge
+from shared.domain.audit_model import AttackKind, Derivation, Finding, judge
 from shared.domain.audit_pairs import close_pairs
 from shared.domain.benchmark_set import Cell
 from shared.domain.cells import ChangeCell, DisparityCell
+from shared.domain.reader_counts import Counts, counts_of
 from shared.domain.releases import Release
 
 Versions = Sequence[Release]  # one scope, in number order

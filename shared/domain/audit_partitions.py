@@ -20,11 +20,12 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
-from shared.domain.audit_model import AttackKind, Counts, Derivation, Finding, counts_of, judge
+from shared.domain.audit_model import AttackKind, Derivation, Finding, judge
 from shared.domain.audit_pairs import IndexPair, close_pairs, equal_pairs_apart
 from shared.domain.benchmark_set import Cell, ReachCell
 from shared.domain.cells import CompositeCell, ExperienceCell, ResponseCell, key_of
 from shared.domain.reach import ReachMetric
+from shared.domain.reader_counts import Counts, counts_of
 from shared.domain.releases import Release
 from shared.domain.survey_state import TOTAL
 

@@ -36,9 +36,10 @@ from shared.domain.benchmark_set import Cell, ReachCell
 from shared.domain.benchmarks import site_cells
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.model import Site, Wave
+from shared.domain.reader_counts import Counts, reveals_about_everyone, total_of
 from shared.domain.releases import INTERVENTIONS
 from shared.domain.suppression import (
-    PARTITIONED_TYPES, Moments, moments, partitions, remainder_reveals, shown_site_cells, total_of,
+    PARTITIONED_TYPES, counts, partitions, shown_site_cells,
 )
 from shared.domain.survey_state import SurveyState, TOTAL
 
@@ -68,10 +69,10 @@ def nothing_disappears(difference: Difference) -> bool:
     return difference.shown_before <= difference.shown_after
 
 
-def _growth(before: Cell, after: Cell) -> Moments:
+def _growth(before: Cell, after: Cell) -> Counts:
     """What a reader gets by subtracting two versions of a cell."""
     assert isinstance(before, PARTITIONED_TYPES) and isinstance(after, type(before))
-    return moments(after).minus(moments(before))
+    return counts(after).minus(counts(before))
 
 
 def steps_of_k(difference: Difference) -> bool:
@@ -82,7 +83,7 @@ def steps_of_k(difference: Difference) -> bool:
             isinstance(before, ReachCell) and before.describes_people
         ):
             grown = _growth(before, after)
-            if not _step_of_k(grown.n, k) or remainder_reveals(type(before), grown, k):
+            if not _step_of_k(grown.n, k) or reveals_about_everyone(grown, k):
                 return False
             if isinstance(before, ReachCell) and grown.n == 0 and before != after:
                 return False  # a share of people changed with no new people: a change about a few
@@ -100,8 +101,9 @@ def difference_is_complementary_safe(difference: Difference) -> bool:
         cells_before = before[(total_key, group.dimension)].cells if (total_key, group.dimension) in before else ()
         total_before = difference.before[total_key]
         in_both = [cell.key for cell in group.cells if cell.key in shown_in_both]
-        unexplained = _growth(total_before, group.total).minus(
-            total_of(_growth(difference.before[key], difference.after[key]) for key in in_both))
+        grown_total = _growth(total_before, group.total)
+        unexplained = grown_total.minus(total_of(
+            (_growth(difference.before[key], difference.after[key]) for key in in_both), grown_total.zero()))
         if unexplained.n == 0:
             continue
         n_before = {cell.key: cell.n for cell in cells_before}
@@ -110,7 +112,7 @@ def difference_is_complementary_safe(difference: Difference) -> bool:
         grown_parts = [part for part in [*parts, residual] if part != 0]
         if unexplained.n < k or (len(grown_parts) == 1 and grown_parts[0] < k):
             return False
-        if remainder_reveals(group.kind, unexplained, k):
+        if reveals_about_everyone(unexplained, k):
             return False
     return True
 

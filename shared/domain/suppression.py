@@ -36,7 +36,6 @@ rules 4 and 5 to cross-site cells; `publishable` is the two together, the batch 
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import AbstractSet as Set, Iterable, Mapping, Sequence
@@ -44,95 +43,28 @@ from typing import AbstractSet as Set, Iterable, Mapping, Sequence
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
 from shared.domain.cross_site import cross_site_cells
-from shared.domain.statistics import CONFIDENCE, student_t_quantile
+from shared.domain.reader_counts import Counts, counts_of, in_small_range, reveals_about_everyone, total_of
 from shared.domain.survey_state import TOTAL
 
 DEFAULT_MIN_CELL_SIZE = 10
 DEFAULT_MIN_SITES = 10
 COMPLETION_RATE = "training_completion_rate"
 ALL_TOPICS = ("all",)
-# Relative tolerance under which a derived variance counts as 0: far below the smallest real
-# variance of scores on a grid of 1/12 (means of 1..4 items), far above float noise.
-_ZERO_VARIANCE = 1e-7
 
 Partitioned = CompositeCell | ResponseCell | ExperienceCell | ReachCell
 PARTITIONED_TYPES = (CompositeCell, ResponseCell, ExperienceCell, ReachCell)
 
 
-def in_small_range(count: int, k: int) -> bool:
-    """A count of 1..k-1 people: never shown, never derivable."""
-    return 0 < count < k
-
-
-def yes_count(cell: ExperienceCell) -> int:
-    """The "yes" count a reader gets from a shown percentage times n."""
-    return round(cell.percent * cell.n / 100.0)
-
-
-@dataclass(frozen=True)
-class Moments:
-    """What a reader can add and subtract of a cell: n, and for composites Σx and Σx²."""
-
-    n: int
-    score_sum: float = 0.0
-    score_square_sum: float = 0.0
-    yes: int = 0
-
-    def minus(self, other: Moments) -> Moments:
-        return Moments(
-            self.n - other.n, self.score_sum - other.score_sum,
-            self.score_square_sum - other.score_square_sum, self.yes - other.yes,
-        )
-
-    def has_no_variance(self) -> bool:
-        if self.n < 2:
-            return False
-        spread = self.score_square_sum - self.score_sum * self.score_sum / self.n
-        return spread <= _ZERO_VARIANCE * max(1.0, self.score_square_sum)
-
-
-def moments(cell: Partitioned) -> Moments:
-    if isinstance(cell, CompositeCell):
-        score_sum = cell.n * cell.mean
-        variance = 0.0
-        if cell.n >= 2 and cell.mean_high is not None:
-            deviation = (cell.mean_high - cell.mean) * math.sqrt(cell.n) / student_t_quantile(
-                1 - (1 - CONFIDENCE) / 2, cell.n - 1)
-            variance = deviation * deviation
-        return Moments(cell.n, score_sum, (cell.n - 1) * variance + cell.n * cell.mean * cell.mean)
-    if isinstance(cell, ExperienceCell):
-        return Moments(cell.n, yes=yes_count(cell))
-    return Moments(cell.n)
-
-
-def total_of(cells: Iterable[Moments]) -> Moments:
-    result = Moments(0)
-    for cell in cells:
-        result = Moments(
-            result.n + cell.n, result.score_sum + cell.score_sum,
-            result.score_square_sum + cell.score_square_sum, result.yes + cell.yes,
-        )
-    return result
-
-
-def remainder_reveals(kind: type, remainder: Moments, k: int) -> bool:
-    """Whether a derived remainder of people says something about fewer than k, or about everyone in it."""
-    if remainder.n <= 0:
-        return False
-    if kind is ExperienceCell:
-        no = remainder.n - remainder.yes
-        return in_small_range(remainder.yes, k) or in_small_range(no, k) or remainder.yes in (0, remainder.n)
-    if kind is CompositeCell:
-        return remainder.has_no_variance()
-    return False
+def counts(cell: Partitioned) -> Counts:
+    found = counts_of(cell)
+    assert found is not None, "a partitioned cell is about people"
+    return found
 
 
 def is_unanimous(cell: Partitioned) -> bool:
-    if isinstance(cell, ExperienceCell):
-        return yes_count(cell) in (0, cell.n)
-    if isinstance(cell, CompositeCell):
-        return moments(cell).has_no_variance()
-    return False
+    """Whether a shown total says that all its members answered alike."""
+    total = counts(cell)
+    return (total.yes is not None and total.yes in (0, total.n)) or total.scores_all_equal()
 
 
 def _parts_are_safe(hidden_sizes: Sequence[int], residual: int, k: int) -> bool:
@@ -142,38 +74,36 @@ def _parts_are_safe(hidden_sizes: Sequence[int], residual: int, k: int) -> bool:
 
 def hidden_in_partition(total: int, cells: Mapping[str, int], k: int) -> set[str]:
     """Keys to hide among one dimension's cells (key -> n) under a shown total of `total` people."""
-    members = {key: Moments(n) for key, n in cells.items()}
-    return _hidden_in_partition(ResponseCell, Moments(total), members, k)
+    return _hidden_in_partition(Counts(total), {key: Counts(n) for key, n in cells.items()}, k)
 
 
-def _hidden_in_partition(kind: type, total: Moments, cells: Mapping[str, Moments], k: int) -> set[str]:
+def _hidden_in_partition(total: Counts, cells: Mapping[str, Counts], k: int) -> set[str]:
     residual = total.n - sum(cell.n for cell in cells.values())
     if residual < 0:
         raise ValueError("a partition's cells exceed its total")
-    hidden = {key for key, cell in cells.items() if cell.n < k or _numerator_reveals(kind, cell, k)}
+    hidden = {key for key, cell in cells.items() if cell.n < k or _numerator_reveals(cell, k)}
     shown = sorted((cell.n, key) for key, cell in cells.items() if key not in hidden)
 
     def safe() -> bool:
         if not shown:  # the remainder is the total: nothing new
             return True
-        remainder = total.minus(total_of(cells[key] for _, key in shown))
-        return _parts_are_safe([cells[key].n for key in hidden], residual, k) and not remainder_reveals(
-            kind, remainder, k)
+        remainder = total.minus(total_of((cells[key] for _, key in shown), total.zero()))
+        return _parts_are_safe([cells[key].n for key in hidden], residual, k) and not reveals_about_everyone(
+            remainder, k)
 
     while not safe():
         hidden.add(shown.pop(0)[1])
     return hidden
 
 
-def _numerator_reveals(kind: type, cell: Moments, k: int) -> bool:
-    return kind is ExperienceCell and (in_small_range(cell.yes, k) or in_small_range(cell.n - cell.yes, k))
+def _numerator_reveals(cell: Counts, k: int) -> bool:
+    return cell.yes is not None and (in_small_range(cell.yes, k) or in_small_range(cell.n - cell.yes, k))
 
 
 @dataclass(frozen=True)
 class Partition:
     """A total and the cells of one of its dimensions, which add up to it with a residual."""
 
-    kind: type
     total: Partitioned
     dimension: str  # "topic" for reach; "" for a total without any breakdown
     cells: tuple[Partitioned, ...]
@@ -198,9 +128,9 @@ def partitions(cells: Iterable[Cell]) -> tuple[list[Partitioned], list[Partition
         for cell in members:
             if cell is not total:
                 by_dimension[_dimension(cell)].append(cell)
-        result.extend(Partition(type(total), total, dimension, tuple(group)) for dimension, group in by_dimension.items())
+        result.extend(Partition(total, dimension, tuple(group)) for dimension, group in by_dimension.items())
         if not by_dimension:
-            result.append(Partition(type(total), total, "", ()))
+            result.append(Partition(total, "", ()))
     return orphans, result
 
 
@@ -222,15 +152,14 @@ def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
         total = family[0].total
         members = [cell for group in family for cell in group.cells]
         hidden_inside = [
-            _hidden_in_partition(group.kind, moments(group.total), {cell.key: moments(cell) for cell in group.cells}, k)
+            _hidden_in_partition(counts(group.total), {cell.key: counts(cell) for cell in group.cells}, k)
             for group in family
         ]
         some_part_hidden = any(hidden_inside) or any(
             group.total.n > sum(cell.n for cell in group.cells) for group in family if group.cells)
-        total_moments = moments(total)
         if (
             total.n < k
-            or _numerator_reveals(family[0].kind, total_moments, k)
+            or _numerator_reveals(counts(total), k)
             or (is_unanimous(total) and some_part_hidden)
         ):
             hidden.add(total.key)

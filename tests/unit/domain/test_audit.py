@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import timedelta
 from fractions import Fraction
 
-import pytest
 from hypothesis import given, settings, strategies as st
 
 from shared.domain.audit import AttackKind, Finding, audit
