@@ -82,7 +82,7 @@ class CrossDriver:
         # between then publishes the wave again, replacing whatever the lost batch showed.
         for step in steps:
             if step.release is not None:
-                forgetting = replace(step.record, scores=step.record.scores, digest="", number=step.release.number)
+                forgetting = replace(step.record, digest="")
                 self._store.save(anchor, wave_key(step.record.wave), encode_wave(forgetting))
         if releases:
             await self._store.flush()

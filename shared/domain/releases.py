@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Iterable, Mapping
 
-from shared.domain.benchmark_set import Cell
+from shared.domain.benchmark_set import Cell, DistributionCell, RankCell
 from shared.domain.cells import key_of
 from shared.domain.model import InterventionEvent, SurveyResponse, Wave
 
@@ -67,6 +67,13 @@ def site_scope(site_id: str) -> str:
 
 def cross_site_scope(wave: Wave) -> str:
     return key_of("cross-site", wave)
+
+
+def scope_of(cell: Cell) -> str:
+    """The scope a cell is released in: its wave's cross-site scope, or its site's."""
+    if isinstance(cell, (DistributionCell, RankCell)):
+        return cross_site_scope(cell.wave)
+    return site_scope(cell.site_id)
 
 
 @dataclass(frozen=True)

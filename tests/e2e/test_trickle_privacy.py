@@ -42,7 +42,7 @@ from shared.demo_dataset import build_demo_dataset
 from shared.domain.audit import Finding, audit
 from shared.domain.benchmark_set import Cell
 from shared.domain.model import SurveyResponse, Wave
-from shared.domain.releases import Release, site_scope
+from shared.domain.releases import Release, scope_of, site_scope
 from shared.domain.sample_instrument import JEDI_CULTURE
 
 from tests.support.credentials import write_credentials
@@ -51,7 +51,6 @@ from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.processor import (
     BenchmarksFollower, batch_reference, covered_by, latest_releases, releases_of,
 )
-from tests.support.query import scope_of
 
 pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]

@@ -21,10 +21,10 @@ from shared.clients import call_metadata, open_channel
 from shared.convert import site_to_proto
 from shared.convert_releases import progress_to_proto, record_key, release_to_proto
 from shared.demo_dataset import DemoDataset
-from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell
+from shared.domain.benchmark_set import BenchmarkSet, Cell
 from shared.domain.benchmarks import benchmark_cells, compute_benchmarks, fold_site_states
 from shared.domain.model import Site
-from shared.domain.releases import Release, ReleaseProgress, cross_site_scope, event_counts, site_scope
+from shared.domain.releases import Release, ReleaseProgress, event_counts, scope_of, site_scope
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import Topics
 from services.query.server import QueryServer
@@ -53,13 +53,6 @@ def unsuppressed() -> BenchmarkSet:
     d = dataset()
     states = fold_site_states(d.sites, [d.instrument], d.responses, d.interventions)
     return benchmark_cells(states, d.sites, as_of=DATASET_NOW)
-
-
-def scope_of(cell: Cell) -> str:
-    """The scope a cell is released in: its wave's cross-site scope, or its site's."""
-    if isinstance(cell, (DistributionCell, RankCell)):
-        return cross_site_scope(cell.wave)
-    return site_scope(cell.site_id)
 
 
 def release_of(scope: str, cells: Iterable[Cell], *, number: int = 1,

@@ -10,20 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Sequence
 
-from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell
+from shared.domain.benchmark_set import BenchmarkSet, Cell
 from shared.domain.model import InterventionEvent, Site, SurveyResponse
-from shared.domain.releases import Release, cross_site_scope, site_scope
+from shared.domain.releases import Release, scope_of, site_scope
 
 from .factories import AS_OF, INSTRUMENT, T0
 from .old_rule import old_compute_benchmarks
 
 Event = SurveyResponse | InterventionEvent
-
-
-def scope_of(cell: Cell) -> str:
-    if isinstance(cell, (DistributionCell, RankCell)):
-        return cross_site_scope(cell.wave)
-    return site_scope(cell.site_id)
 
 
 def _split(benchmarks: BenchmarkSet, sites: Sequence[Site]) -> dict[str, tuple[Cell, ...]]:
