@@ -3,7 +3,8 @@
 The demo dataset (JEDI_BENCH_SCALE, default 1: 13 sites, about 5,700 events) is produced
 straight to the event topics, as ingest writes them, while a processor (`python -m
 services.processor`, a subprocess with its default batch settings) follows them. The clock
-runs from the first record produced until the benchmarks topic equals the batch reference,
+runs from the first record produced until the processor has received every event and the
+latest releases equal the batch reference over what they cover,
 cell for cell.
 
 Baselines measured in the same run, on the same events:
@@ -85,20 +86,11 @@ async def through_processor(directory: Path, dataset, events, namespace: str) ->
             print(f"processor_throughput: processor ready ({idle / 1024:.0f} MiB); producing {len(events)} events")
             started = time.perf_counter()
             await produce(servers, [event_record(ingest.topics, event) for event in events])
-            reference = None
-            while True:
-                await topic.poll()
-                stamps = topic.as_of()
-                if len(stamps) == 1:
-                    as_of = next(iter(stamps))
-                    if reference is None or reference.as_of != as_of:
-                        reference = compute_benchmarks(dataset.sites, [dataset.instrument], dataset.responses,
-                                                       dataset.interventions, as_of=as_of)
-                    if topic.cells() == reference.by_key():
-                        break
-                if not processor.running or time.perf_counter() - started > TIMEOUT_S:
-                    raise RuntimeError(f"no complete benchmarks: {topic.describe_difference(reference)}\n"
-                                       f"{processor.log_tail()}")
+            try:
+                await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S, quiet_s=0.0,
+                                     alive=lambda: processor.running)
+            except AssertionError as error:
+                raise RuntimeError(f"no complete benchmarks: {error}\n{processor.log_tail()}") from error
             elapsed = time.perf_counter() - started
             peak = resident_kib(processor.process.pid, "VmHWM")
             return elapsed, len(topic.records), idle, peak
