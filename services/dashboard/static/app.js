@@ -281,7 +281,7 @@
       el("h1", { text: `Collaborative overview, ${human(data.wave)} wave` }),
       figure({
         id: "overview-band", title: "Every site's percent positive against the collaborative",
-        description: `Bands show the 10th–90th and 25th–75th percentiles over eligible sites (at least ${K} responses); the black tick is the median; each dot is one site (${sites.length} shown).`,
+        description: `Bands show the 10th–90th and 25th–75th percentiles over eligible sites (at least ${Math.max(10, K)} responses: SOPS's 10, or k if larger); the black tick is the median; each dot is one site (${sites.length} shown).`,
         legend: [[C.band, "p10–p90"], [C.iqr, "p25–p75"], [C.median, "median"], [C.site, "a site"]],
         chart: () => bandChart(bands, dots), columns: distColumns, rows: bands,
       }),
