@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import urllib.request
-from pathlib import Path
 
 import pytest
 from jedi.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
@@ -30,49 +25,10 @@ from shared.domain.model import Wave
 from tests.support.credentials import write_credentials
 from tests.support.ingest import DATASET_NOW, demo_dataset
 from tests.support.kafka import bootstrap_servers, new_namespace
+from tests.support.platform import ServiceProcess, free_port, wait_serving
 
 pytestmark = pytest.mark.kafka
-ROOT = Path(__file__).resolve().parents[2]
 SITE = "site-north"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class ServiceProcess:
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env},
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    def stop(self) -> int:
-        self.process.terminate()
-        try:
-            return self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(10)
-
-    def log_lines(self) -> list[str]:
-        return self.log_path.read_text(errors="replace").splitlines()
-
-
-async def wait_serving(address: str, process: ServiceProcess, timeout: float = 120) -> None:
-    for _ in range(int(timeout * 2)):
-        assert process.process.poll() is None, "\n".join(process.log_lines()[-30:])
-        check = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.healthcheck", address,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        if await check.wait() == 0:
-            return
-        await asyncio.sleep(0.5)
-    raise AssertionError(f"{address} never became SERVING")
 
 
 def metrics_text(port: int) -> str:

@@ -21,8 +21,6 @@ first release covering it.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -48,6 +46,7 @@ from shared.domain.sample_instrument import JEDI_CULTURE
 from tests.support.credentials import write_credentials
 from tests.support.ingest import DATASET_NOW
 from tests.support.kafka import bootstrap_servers, new_namespace
+from tests.support.platform import ServiceProcess, free_port, wait_serving
 from tests.support.processor import (
     BenchmarksFollower, batch_reference, covered_by, latest_releases, releases_of,
 )
@@ -61,52 +60,6 @@ WAVE = Wave.BASELINE
 SCALE = 0.2  # site-north about 85 baseline responses, site-plains about 18
 STEP_TIMEOUT_S = 60  # for the processor to count one response
 TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class ServiceProcess:
-    """`python -m <module>` with its own settings; logs go to a file."""
-
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
-        self.module = module
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env},
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> int:
-        self.process.terminate()
-        try:
-            return self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(10)
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-async def wait_serving(address: str, process: ServiceProcess, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.running, process.tail()
-        check = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "services.healthcheck", address,
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
-        if await check.wait() == 0:
-            return
-    raise AssertionError(f"{address} never became SERVING")
 
 
 # --- the two recordings -------------------------------------------------------------------

@@ -34,7 +34,10 @@ def free_port() -> int:
 
 
 class ServiceProcess:
+    """`python -m <module>` with its own settings; logs go to a file."""
+
     def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
+        self.module = module
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
@@ -46,6 +49,10 @@ class ServiceProcess:
     def pid(self) -> int:
         return self.process.pid
 
+    @property
+    def running(self) -> bool:
+        return self.process.poll() is None
+
     def stop(self) -> int:
         self.process.terminate()
         try:
@@ -54,15 +61,18 @@ class ServiceProcess:
             self.process.kill()
             return self.process.wait(10)
 
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text(errors="replace").splitlines()
+
     def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        return "\n".join(self.log_lines()[-lines:])
 
 
 async def wait_until(check, what: str, process: ServiceProcess, timeout: float = 120) -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while loop.time() < deadline:
-        assert process.process.poll() is None, f"{what}: the process exited\n{process.tail()}"
+        assert process.running, f"{what}: the process exited\n{process.tail()}"
         if await check():
             return
         await asyncio.sleep(0.2)
@@ -74,6 +84,11 @@ async def grpc_serving(address: str) -> bool:
         sys.executable, "-m", "services.healthcheck", address,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
     return await check.wait() == 0
+
+
+async def wait_serving(address: str, process: ServiceProcess, timeout: float = 120) -> None:
+    """Until the gRPC service of `process` answers its health check SERVING."""
+    await wait_until(lambda: grpc_serving(address), f"{address} SERVING", process, timeout)
 
 
 async def http_ok(url: str) -> bool:
