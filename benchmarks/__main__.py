@@ -2,7 +2,11 @@
 
 import importlib
 
-BENCHMARKS = ("benchmarks.ingest_throughput", "benchmarks.processor_throughput", "benchmarks.watch_latency")
+BENCHMARKS = (
+    "benchmarks.ingest_throughput",
+    "benchmarks.processor_throughput",
+    "benchmarks.watch_latency",
+)
 
 for name in BENCHMARKS:
     try:

@@ -12,13 +12,11 @@ import tempfile
 import time
 from pathlib import Path
 
-
 from shared.convert import event_to_proto
-from shared.kafka import ensure_topics, make_producer
-from shared.topics import Topics
-
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.kafka import ensure_topics, make_producer
+from shared.topics import Topics
 from tests.support.ingest import DATASET_NOW, running_ingest
 from tests.support.kafka import bootstrap_servers
 
@@ -33,8 +31,10 @@ async def kafka_baseline(servers: str, payloads: list[bytes], keys: list[bytes])
     try:
         started = time.perf_counter()
         for start in range(0, len(payloads), BATCH):
-            futures = [await producer.send(topics.survey_responses.name, value, key=key)
-                       for value, key in zip(payloads[start:start + BATCH], keys[start:start + BATCH])]
+            futures = [
+                await producer.send(topics.survey_responses.name, value, key=key)
+                for value, key in zip(payloads[start : start + BATCH], keys[start : start + BATCH])
+            ]
             await asyncio.gather(*futures)
         return time.perf_counter() - started
     finally:
@@ -51,7 +51,7 @@ async def through_ingest(directory: Path) -> tuple[float, float, int]:
         baseline = await kafka_baseline(ingest.settings.kafka_bootstrap_servers, payloads, keys)
         started = time.perf_counter()
         for start in range(0, len(events), BATCH):
-            reply = await ingest.submit(events[start:start + BATCH])
+            reply = await ingest.submit(events[start : start + BATCH])
             assert reply.rejected_count == 0, reply.results[0]
         return time.perf_counter() - started, baseline, len(events)
 

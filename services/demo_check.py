@@ -11,21 +11,19 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import timezone
-from typing import Sequence
+from datetime import UTC
 
 from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
-
+from services.cli import query as query_cli
+from services.query import tables
 from shared.clients import call_metadata, open_channel
 from shared.convert_benchmarks import cell_from_proto
 from shared.demo_dataset import DemoDataset
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.model import InterventionEvent, SurveyResponse
 from shared.domain.releases import covered_events, event_counts
-
-from services.cli import query as query_cli
-from services.query import tables
 
 Event = SurveyResponse | InterventionEvent
 
@@ -34,7 +32,9 @@ def site_events(dataset: DemoDataset, site_id: str) -> list[Event]:
     """A site's events in the order it sends them: incident steps in lifecycle order, as a
     site's system would send them."""
     events = [e for e in (*dataset.responses, *dataset.interventions) if e.site_id == site_id]
-    return sorted(events, key=lambda event: getattr(event, "occurred_at", None) or event.submitted_at)
+    return sorted(
+        events, key=lambda event: getattr(event, "occurred_at", None) or event.submitted_at
+    )
 
 
 def sent_in_order(dataset: DemoDataset) -> list[Event]:
@@ -74,20 +74,31 @@ class WatchedState:
 
 def matches_reference(state: WatchedState, dataset: DemoDataset, arrivals: Sequence[Event]) -> bool:
     """Whether the watched cells equal the batch reference over what the latest releases cover."""
-    stamps = {status.as_of.ToDatetime(tzinfo=timezone.utc) for status in state.releases.values() if status.number}
+    stamps = {
+        status.as_of.ToDatetime(tzinfo=UTC)
+        for status in state.releases.values()
+        if status.number
+    }
     if len(stamps) != 1:
         return False
     covered = covered_events({s.site_id: dict(s.covered) for s in state.site_releases()}, arrivals)
     reference = compute_benchmarks(
-        dataset.sites, [dataset.instrument], [e for e in covered if isinstance(e, SurveyResponse)],
-        [e for e in covered if isinstance(e, InterventionEvent)], as_of=stamps.pop(),
+        dataset.sites,
+        [dataset.instrument],
+        [e for e in covered if isinstance(e, SurveyResponse)],
+        [e for e in covered if isinstance(e, InterventionEvent)],
+        as_of=stamps.pop(),
     )
     return {key: cell_from_proto(cell) for key, cell in state.cells.items()} == reference.by_key()
 
 
 async def wait_for_the_reference(
-    stub: query_pb2_grpc.BenchmarkServiceStub, metadata: Sequence[tuple[str, str]], dataset: DemoDataset,
-    arrivals: Sequence[Event], *, wait_s: float,
+    stub: query_pb2_grpc.BenchmarkServiceStub,
+    metadata: Sequence[tuple[str, str]],
+    dataset: DemoDataset,
+    arrivals: Sequence[Event],
+    *,
+    wait_s: float,
 ) -> WatchedState | None:
     """The watched state once it equals the reference; None after `wait_s` (progress on the way)."""
     state = WatchedState()
@@ -108,13 +119,16 @@ async def wait_for_the_reference(
                     return state
             if time.monotonic() - last_report >= 10:
                 last_report = time.monotonic()
-                print(f"demo: the processor has received {sum(received.values())} of {sum(sent.values())} "
-                      f"events; {len(state.site_releases())} sites released; waiting", flush=True)
+                print(
+                    f"demo: the processor has received {sum(received.values())} of {sum(sent.values())} "
+                    f"events; {len(state.site_releases())} sites released; waiting",
+                    flush=True,
+                )
         raise RuntimeError("the Watch stream ended")
 
     try:
         return await asyncio.wait_for(follow(), max(wait_s - (time.monotonic() - started), 0.1))
-    except asyncio.TimeoutError:
+    except TimeoutError:
         return None
 
 
@@ -122,18 +136,30 @@ def releases_table(state: WatchedState) -> str:
     """Each site's latest release: number, when it was cut, and the events it covers and holds back."""
     lines = [f"{'site':<14}{'release':>8}  {'cut at (UTC)':<21}{'covered':<50}held back"]
     for status in state.site_releases():
-        cut_at = status.cut_at.ToDatetime(tzinfo=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+        cut_at = status.cut_at.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
         covered = ", ".join(f"{name} {count}" for name, count in sorted(status.covered.items()))
-        waiting = ", ".join(f"{name} {count}" for name, count in sorted(status.held_back.items())) or "none"
+        waiting = (
+            ", ".join(f"{name} {count}" for name, count in sorted(status.held_back.items()))
+            or "none"
+        )
         lines.append(f"{status.site_id:<14}{status.number:>8}  {cut_at:<21}{covered:<50}{waiting}")
     cross = [status for status in state.releases.values() if not status.site_id]
-    lines.append(f"cross-site: {len(cross)} waves, release numbers "
-                 + ", ".join(f"{s.scope} {s.number}" for s in sorted(cross, key=lambda s: s.scope)))
+    lines.append(
+        f"cross-site: {len(cross)} waves, release numbers "
+        + ", ".join(f"{s.scope} {s.number}" for s in sorted(cross, key=lambda s: s.scope))
+    )
     return "\n".join(lines)
 
 
-async def print_demo_report(address: str, coordinator_key: str, site_key: str, site_id: str,
-                            dataset: DemoDataset, *, wait_s: float = 900.0) -> int:
+async def print_demo_report(
+    address: str,
+    coordinator_key: str,
+    site_key: str,
+    site_id: str,
+    dataset: DemoDataset,
+    *,
+    wait_s: float = 900.0,
+) -> int:
     """Waits until every cell served equals the batch reference over what the releases cover,
     then prints the releases, a coordinator's comparison and one site's scorecard (read with that
     site's key)."""
@@ -144,25 +170,43 @@ async def print_demo_report(address: str, coordinator_key: str, site_key: str, s
         started = time.monotonic()
         state = await wait_for_the_reference(stub, coordinator, dataset, arrivals, wait_s=wait_s)
         if state is None:
-            print(f"demo: the query service does not serve the batch reference after {wait_s:.0f} s; giving up",
-                  file=sys.stderr)
+            print(
+                f"demo: the query service does not serve the batch reference after {wait_s:.0f} s; giving up",
+                file=sys.stderr,
+            )
             return 1
-        print(f"demo: the query service agrees with the batch reference on all {len(state.cells)} cells, "
-              f"distributions and ranks included ({time.monotonic() - started:.1f} s after the push)\n")
+        print(
+            f"demo: the query service agrees with the batch reference on all {len(state.cells)} cells, "
+            f"distributions and ranks included ({time.monotonic() - started:.1f} s after the push)\n"
+        )
         print(releases_table(state))
         print()
-        wave = max((cell.composite.wave for cell in state.cells.values() if cell.WhichOneof("cell") == "composite"),
-                   default=common_pb2.WAVE_BASELINE)
+        wave = max(
+            (
+                cell.composite.wave
+                for cell in state.cells.values()
+                if cell.WhichOneof("cell") == "composite"
+            ),
+            default=common_pb2.WAVE_BASELINE,
+        )
         request = query_pb2.CompareSitesRequest(composite=common_pb2.COMPOSITE_BELONGING, wave=wave)
         options = {"metadata": coordinator, "timeout": 30.0}
-        print(tables.comparison(await query_cli.all_pages(stub.CompareSites, request, options),
-                                request.composite, request.wave))
+        print(
+            tables.comparison(
+                await query_cli.all_pages(stub.CompareSites, request, options),
+                request.composite,
+                request.wave,
+            )
+        )
         print()
         scorecard = await stub.GetSiteScorecard(
-            query_pb2.GetSiteScorecardRequest(wave=request.wave), metadata=call_metadata(site_key), timeout=30.0)
+            query_pb2.GetSiteScorecardRequest(wave=request.wave),
+            metadata=call_metadata(site_key),
+            timeout=30.0,
+        )
         own = state.releases.get(f"site/{site_id}")
         if own is not None:
-            cut_at = own.cut_at.ToDatetime(tzinfo=timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+            cut_at = own.cut_at.ToDatetime(tzinfo=UTC).strftime("%Y-%m-%d %H:%M:%S")
             print(f"{site_id}: release {own.number}, cut at {cut_at} UTC")
         print(tables.scorecard(scorecard))
         print(f"(read with {site_id}'s own key: its peers appear only as the median and IQR)")

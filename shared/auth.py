@@ -10,10 +10,10 @@ import hashlib
 import hmac
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Iterable
 
 API_KEY_METADATA = "x-api-key"
 
@@ -57,7 +57,7 @@ class CredentialStore:
         self.credentials = tuple(credentials)
 
     @classmethod
-    def from_file(cls, path: Path) -> "CredentialStore":
+    def from_file(cls, path: Path) -> CredentialStore:
         """Read `{"credentials": [{"key_id", "key_sha256", "role", "site_id"}, ...]}`."""
         document = json.loads(Path(path).read_text())
         return cls(
@@ -101,8 +101,12 @@ def issue_credentials(
 ) -> tuple[dict[str, str], list[StoredCredential]]:
     """New keys for a coordinator and each site: the keys (hand them out once) and what to store."""
     keys = {coordinator_id: new_api_key(coordinator_id)}
-    stored = [StoredCredential(coordinator_id, hash_key(keys[coordinator_id]), PrincipalRole.COORDINATOR)]
+    stored = [
+        StoredCredential(coordinator_id, hash_key(keys[coordinator_id]), PrincipalRole.COORDINATOR)
+    ]
     for site_id in site_ids:
         keys[site_id] = new_api_key(site_id)
-        stored.append(StoredCredential(site_id, hash_key(keys[site_id]), PrincipalRole.SITE, site_id))
+        stored.append(
+            StoredCredential(site_id, hash_key(keys[site_id]), PrincipalRole.SITE, site_id)
+        )
     return keys, stored

@@ -25,7 +25,7 @@ timestamps keep microseconds, the precision of `datetime`.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 from typing import Generic, TypeVar
 
@@ -87,7 +87,9 @@ class _EnumMapping(Generic[DomainEnum]):
         }
         if unmapped:
             # The .proto and model.py disagree: a programming error, caught at import.
-            raise ImportError(f"{descriptor.full_name} values without a domain member: {sorted(unmapped)}")
+            raise ImportError(
+                f"{descriptor.full_name} values without a domain member: {sorted(unmapped)}"
+            )
 
     def to_proto(self, member: DomainEnum) -> int:
         return self._to_number[member]
@@ -121,18 +123,22 @@ _INCIDENT_CATEGORY = _EnumMapping(model.IncidentCategory, events_pb2.IncidentCat
 # --- Timestamps -----------------------------------------------------------------------
 
 
-def _time_from_proto(message: object, name: str, field: str, errors: list[FieldError]) -> datetime | None:
+def _time_from_proto(
+    message: object, name: str, field: str, errors: list[FieldError]
+) -> datetime | None:
     if not message.HasField(name):  # type: ignore[attr-defined]
         errors.append(FieldError(field, "is required"))
         return None
     timestamp: Timestamp = getattr(message, name)
     if not _TIMESTAMP_MIN_SECONDS <= timestamp.seconds <= _TIMESTAMP_MAX_SECONDS:
-        errors.append(FieldError(field, f"seconds {timestamp.seconds} is outside the years 0001..9999"))
+        errors.append(
+            FieldError(field, f"seconds {timestamp.seconds} is outside the years 0001..9999")
+        )
         return None
     if not 0 <= timestamp.nanos <= 999_999_999:
         errors.append(FieldError(field, f"nanos {timestamp.nanos} must be within 0..999999999"))
         return None
-    return timestamp.ToDatetime(tzinfo=timezone.utc)
+    return timestamp.ToDatetime(tzinfo=UTC)
 
 
 def _set_time(timestamp: Timestamp, moment: datetime) -> None:
@@ -157,7 +163,9 @@ def intervention_to_proto(event: model.InterventionEvent) -> events_pb2.Interven
     return message
 
 
-def _detail_to_proto(detail: model.InterventionDetail, message: events_pb2.InterventionEvent) -> None:
+def _detail_to_proto(
+    detail: model.InterventionDetail, message: events_pb2.InterventionEvent
+) -> None:
     match detail:
         case model.TrainingSession():
             message.training_session.CopyFrom(
@@ -181,13 +189,16 @@ def _detail_to_proto(detail: model.InterventionDetail, message: events_pb2.Inter
         case model.PolicyChange():
             message.policy_change.CopyFrom(
                 events_pb2.PolicyChange(
-                    policy_id=detail.policy_id, stage=_POLICY_STAGE.to_proto(detail.stage), title=detail.title
+                    policy_id=detail.policy_id,
+                    stage=_POLICY_STAGE.to_proto(detail.stage),
+                    title=detail.title,
                 )
             )
         case model.BiasIncidentReported():
             message.bias_incident_reported.CopyFrom(
                 events_pb2.BiasIncidentReported(
-                    incident_id=detail.incident_id, category=_INCIDENT_CATEGORY.to_proto(detail.category)
+                    incident_id=detail.incident_id,
+                    category=_INCIDENT_CATEGORY.to_proto(detail.category),
                 )
             )
         case model.BiasIncidentAcknowledged():
@@ -195,7 +206,9 @@ def _detail_to_proto(detail: model.InterventionDetail, message: events_pb2.Inter
                 events_pb2.BiasIncidentAcknowledged(incident_id=detail.incident_id)
             )
         case model.BiasIncidentResolved():
-            message.bias_incident_resolved.CopyFrom(events_pb2.BiasIncidentResolved(incident_id=detail.incident_id))
+            message.bias_incident_resolved.CopyFrom(
+                events_pb2.BiasIncidentResolved(incident_id=detail.incident_id)
+            )
         case model.RecruitmentFunnelSnapshot():
             message.recruitment_funnel_snapshot.CopyFrom(
                 events_pb2.RecruitmentFunnelSnapshot(
@@ -212,23 +225,31 @@ def _detail_to_proto(detail: model.InterventionDetail, message: events_pb2.Inter
             )
         case model.CommunityPartnership():
             message.community_partnership.CopyFrom(
-                events_pb2.CommunityPartnership(partnership_id=detail.partnership_id, partner_kind=detail.partner_kind)
+                events_pb2.CommunityPartnership(
+                    partnership_id=detail.partnership_id, partner_kind=detail.partner_kind
+                )
             )
         case model.AffinityGroupMeeting():
             message.affinity_group_meeting.CopyFrom(
-                events_pb2.AffinityGroupMeeting(group_id=detail.group_id, attendees=detail.attendees)
+                events_pb2.AffinityGroupMeeting(
+                    group_id=detail.group_id, attendees=detail.attendees
+                )
             )
         case _:
             raise TypeError(f"not an intervention detail: {type(detail).__name__}")
 
 
-def intervention_from_proto(message: events_pb2.InterventionEvent) -> model.InterventionEvent | list[FieldError]:
+def intervention_from_proto(
+    message: events_pb2.InterventionEvent,
+) -> model.InterventionEvent | list[FieldError]:
     """The domain event, or why this message cannot be one."""
     event, errors = _intervention_parts(message)
     return errors or event
 
 
-def _intervention_parts(message: events_pb2.InterventionEvent) -> tuple[model.InterventionEvent, list[FieldError]]:
+def _intervention_parts(
+    message: events_pb2.InterventionEvent,
+) -> tuple[model.InterventionEvent, list[FieldError]]:
     """The event as far as it converts (None where a field does not), and why the rest does not."""
     errors: list[FieldError] = []
     occurred_at = _time_from_proto(message, "occurred_at", f"{INTERVENTION}.occurred_at", errors)
@@ -257,7 +278,11 @@ def _detail_from_proto(
 ) -> model.InterventionDetail | None:
     kind = message.WhichOneof("detail")
     if kind is None:
-        errors.append(FieldError(f"{INTERVENTION}.detail", "is required: say which kind of intervention this is"))
+        errors.append(
+            FieldError(
+                f"{INTERVENTION}.detail", "is required: say which kind of intervention this is"
+            )
+        )
         return None
     path = f"{INTERVENTION}.{kind}"
     detail = getattr(message, kind)
@@ -267,7 +292,9 @@ def _detail_from_proto(
             result = model.TrainingSession(
                 session_id=detail.session_id,
                 topic=_TRAINING_TOPIC.from_proto(detail.topic, f"{path}.topic", errors),  # type: ignore[arg-type]
-                audience_role=_ROLE.from_proto(detail.audience_role, f"{path}.audience_role", errors),  # type: ignore[arg-type]
+                audience_role=_ROLE.from_proto(
+                    detail.audience_role, f"{path}.audience_role", errors
+                ),  # type: ignore[arg-type]
                 invited=detail.invited,
                 attended=detail.attended,
                 completed=detail.completed,
@@ -310,7 +337,9 @@ def _detail_from_proto(
                 partnership_id=detail.partnership_id, partner_kind=detail.partner_kind
             )
         case "affinity_group_meeting":
-            result = model.AffinityGroupMeeting(group_id=detail.group_id, attendees=detail.attendees)
+            result = model.AffinityGroupMeeting(
+                group_id=detail.group_id, attendees=detail.attendees
+            )
         case _:  # a detail kind added to events.proto but not here yet
             errors.append(FieldError(path, "this kind of intervention is not supported yet"))
             return None
@@ -346,21 +375,29 @@ def survey_response_to_proto(response: model.SurveyResponse) -> survey_pb2.Surve
     return message
 
 
-def survey_response_from_proto(message: survey_pb2.SurveyResponse) -> model.SurveyResponse | list[FieldError]:
+def survey_response_from_proto(
+    message: survey_pb2.SurveyResponse,
+) -> model.SurveyResponse | list[FieldError]:
     """The domain response, or why this message cannot be one."""
     response, errors = _survey_response_parts(message)
     return errors or response
 
 
-def _survey_response_parts(message: survey_pb2.SurveyResponse) -> tuple[model.SurveyResponse, list[FieldError]]:
+def _survey_response_parts(
+    message: survey_pb2.SurveyResponse,
+) -> tuple[model.SurveyResponse, list[FieldError]]:
     """The response as far as it converts (None where a field does not), and why the rest does not."""
     errors: list[FieldError] = []
     path = SURVEY_RESPONSE
     wave = _WAVE.from_proto(message.wave, f"{path}.wave", errors)
-    role = (_ROLE.from_proto(message.role, f"{path}.role", errors)
-            if message.HasField("role") else None)  # optional: unset is "not answered"
-    department = (_DEPARTMENT.from_proto(message.department, f"{path}.department", errors)
-                  if message.HasField("department") else None)
+    role = (
+        _ROLE.from_proto(message.role, f"{path}.role", errors) if message.HasField("role") else None
+    )  # optional: unset is "not answered"
+    department = (
+        _DEPARTMENT.from_proto(message.department, f"{path}.department", errors)
+        if message.HasField("department")
+        else None
+    )
     submitted_at = _time_from_proto(message, "submitted_at", f"{path}.submitted_at", errors)
     groups: dict[model.GroupDimension, str] = {}
     for index, membership in enumerate(message.groups):
@@ -385,10 +422,14 @@ def _survey_response_parts(message: survey_pb2.SurveyResponse) -> tuple[model.Su
         answers={code: message.answers[code] for code in sorted(message.answers)},
         groups=groups,
         experienced_discrimination=(
-            message.experienced_discrimination if message.HasField("experienced_discrimination") else None
+            message.experienced_discrimination
+            if message.HasField("experienced_discrimination")
+            else None
         ),
         witnessed_discrimination=(
-            message.witnessed_discrimination if message.HasField("witnessed_discrimination") else None
+            message.witnessed_discrimination
+            if message.HasField("witnessed_discrimination")
+            else None
         ),
     ), errors
 
@@ -469,7 +510,9 @@ def site_from_proto(message: registry_pb2.Site) -> model.Site | list[FieldError]
     """The domain site, or why this message cannot be one."""
     errors: list[FieldError] = []
     urbanicity = _URBANICITY.from_proto(message.urbanicity, f"{SITE}.urbanicity", errors)
-    teaching_type = _TEACHING_TYPE.from_proto(message.teaching_type, f"{SITE}.teaching_type", errors)
+    teaching_type = _TEACHING_TYPE.from_proto(
+        message.teaching_type, f"{SITE}.teaching_type", errors
+    )
     headcount: dict[model.Role, int] = {}
     for index, entry in enumerate(message.eligible_headcount):
         field = f"{SITE}.eligible_headcount[{index}].role"
@@ -519,7 +562,9 @@ def instrument_from_proto(message: registry_pb2.Instrument) -> model.Instrument 
     errors: list[FieldError] = []
     items = []
     for index, item in enumerate(message.items):
-        composite = _COMPOSITE.from_proto(item.composite, f"{INSTRUMENT}.items[{index}].composite", errors)
+        composite = _COMPOSITE.from_proto(
+            item.composite, f"{INSTRUMENT}.items[{index}].composite", errors
+        )
         if composite is not None:
             items.append(model.Item(item.code, composite, item.reverse_worded, item.text))
     waves = []
@@ -533,7 +578,10 @@ def instrument_from_proto(message: registry_pb2.Instrument) -> model.Instrument 
     if errors:
         return errors
     return model.Instrument(
-        instrument_id=message.instrument_id, version=message.version, items=tuple(items), waves=tuple(waves)
+        instrument_id=message.instrument_id,
+        version=message.version,
+        items=tuple(items),
+        waves=tuple(waves),
     )
 
 

@@ -9,12 +9,12 @@ that does not fit the contract is a programming error and raises.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from enum import Enum
 
 from google.protobuf.descriptor import FieldDescriptor
-from jedi.v1 import benchmarks_pb2
 
+from jedi.v1 import benchmarks_pb2
 from shared.domain.benchmark_set import (
     Cell,
     DistributionCell,
@@ -56,12 +56,17 @@ _ENUMS: dict[str, type[Enum]] = {
 
 
 def _enum_prefix(proto_enum_name: str) -> str:
-    return "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(proto_enum_name)).upper() + "_"
+    return (
+        "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(proto_enum_name)).upper()
+        + "_"
+    )
 
 
-def cell_to_proto(cell: Cell, *, as_of: datetime, revision: int = 0) -> benchmarks_pb2.BenchmarkCell:
+def cell_to_proto(
+    cell: Cell, *, as_of: datetime, revision: int = 0
+) -> benchmarks_pb2.BenchmarkCell:
     message = benchmarks_pb2.BenchmarkCell(key=cell.key, revision=revision)
-    message.as_of.FromDatetime(as_of.astimezone(timezone.utc))
+    message.as_of.FromDatetime(as_of.astimezone(UTC))
     body = getattr(message, _CELL_FIELDS[type(cell)])
     body.SetInParent()
     for field in dataclasses.fields(cell):
@@ -71,7 +76,9 @@ def cell_to_proto(cell: Cell, *, as_of: datetime, revision: int = 0) -> benchmar
             continue
         if descriptor.type == FieldDescriptor.TYPE_ENUM:
             enum_type = descriptor.enum_type
-            value = enum_type.values_by_name[_enum_prefix(enum_type.name) + value.value.upper()].number
+            value = enum_type.values_by_name[
+                _enum_prefix(enum_type.name) + value.value.upper()
+            ].number
         if descriptor.is_repeated:
             getattr(body, field.name).extend(value)
         else:
@@ -102,4 +109,4 @@ def cell_from_proto(message: benchmarks_pb2.BenchmarkCell) -> Cell:
 
 
 def cell_as_of(message: benchmarks_pb2.BenchmarkCell) -> datetime:
-    return message.as_of.ToDatetime(tzinfo=timezone.utc)
+    return message.as_of.ToDatetime(tzinfo=UTC)

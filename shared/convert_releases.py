@@ -7,17 +7,19 @@ domain's `Release`, so the auditor judges exactly what was on the topic.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from jedi.v1 import benchmarks_pb2, common_pb2
-
 from shared.convert_benchmarks import cell_from_proto, cell_to_proto
 from shared.domain.model import Wave
 from shared.domain.releases import Release, ReleaseProgress
 
 PROGRESS_PREFIX = "progress/"
-_WAVES = {Wave.BASELINE: common_pb2.WAVE_BASELINE, Wave.MIDPOINT: common_pb2.WAVE_MIDPOINT,
-          Wave.FOLLOW_UP: common_pb2.WAVE_FOLLOW_UP}
+_WAVES = {
+    Wave.BASELINE: common_pb2.WAVE_BASELINE,
+    Wave.MIDPOINT: common_pb2.WAVE_MIDPOINT,
+    Wave.FOLLOW_UP: common_pb2.WAVE_FOLLOW_UP,
+}
 
 
 def record_key(item: Release | ReleaseProgress) -> bytes:
@@ -25,13 +27,17 @@ def record_key(item: Release | ReleaseProgress) -> bytes:
 
 
 def _timestamp(target, moment: datetime) -> None:  # type: ignore[no-untyped-def]  # protobuf Timestamp has no stub type here
-    target.FromDatetime(moment.astimezone(timezone.utc))
+    target.FromDatetime(moment.astimezone(UTC))
 
 
 def status_to_proto(release: Release) -> benchmarks_pb2.ReleaseStatus:
     kind, _, name = release.scope.partition("/")
     status = benchmarks_pb2.ReleaseStatus(
-        scope=release.scope, number=release.number, covered=dict(release.covered), held_back=dict(release.held_back))
+        scope=release.scope,
+        number=release.number,
+        covered=dict(release.covered),
+        held_back=dict(release.held_back),
+    )
     if kind == "site":
         status.site_id = name
     else:
@@ -44,14 +50,22 @@ def status_to_proto(release: Release) -> benchmarks_pb2.ReleaseStatus:
 def release_to_proto(release: Release) -> benchmarks_pb2.BenchmarkRecord:
     message = benchmarks_pb2.Release(
         status=status_to_proto(release),
-        cells=[cell_to_proto(cell, as_of=release.as_of, revision=release.number) for cell in release.cells],
+        cells=[
+            cell_to_proto(cell, as_of=release.as_of, revision=release.number)
+            for cell in release.cells
+        ],
     )
     return benchmarks_pb2.BenchmarkRecord(release=message)
 
 
 def progress_to_proto(progress: ReleaseProgress) -> benchmarks_pb2.BenchmarkRecord:
-    return benchmarks_pb2.BenchmarkRecord(progress=benchmarks_pb2.ReleaseProgress(
-        scope=progress.scope, release_number=progress.release_number, held_back=dict(progress.held_back)))
+    return benchmarks_pb2.BenchmarkRecord(
+        progress=benchmarks_pb2.ReleaseProgress(
+            scope=progress.scope,
+            release_number=progress.release_number,
+            held_back=dict(progress.held_back),
+        )
+    )
 
 
 def release_from_proto(message: benchmarks_pb2.Release) -> Release:
@@ -60,8 +74,8 @@ def release_from_proto(message: benchmarks_pb2.Release) -> Release:
     return Release(
         scope=status.scope,
         number=status.number,
-        cut_at=status.cut_at.ToDatetime(tzinfo=timezone.utc),
-        as_of=status.as_of.ToDatetime(tzinfo=timezone.utc),
+        cut_at=status.cut_at.ToDatetime(tzinfo=UTC),
+        as_of=status.as_of.ToDatetime(tzinfo=UTC),
         cells=tuple(cell_from_proto(cell) for cell in message.cells),
         covered=dict(status.covered),
         held_back=dict(status.held_back),

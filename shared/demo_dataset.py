@@ -43,11 +43,32 @@ from shared.domain.model import (
 
 _SITE_SPECS = [
     # (site id, name, region, urbanicity, teaching type, respondents per wave)
-    ("site-north", "Northern University Hospital", "northeast", "urban", "academic_medical_center", 420),
-    ("site-south", "Southern Regional Medical Center", "south", "urban", "academic_medical_center", 380),
+    (
+        "site-north",
+        "Northern University Hospital",
+        "northeast",
+        "urban",
+        "academic_medical_center",
+        420,
+    ),
+    (
+        "site-south",
+        "Southern Regional Medical Center",
+        "south",
+        "urban",
+        "academic_medical_center",
+        380,
+    ),
     ("site-east", "Eastside Community Hospital", "northeast", "urban", "community_teaching", 240),
     ("site-west", "West Valley Health", "west", "urban", "academic_medical_center", 350),
-    ("site-lakes", "Great Lakes Medical Center", "midwest", "urban", "academic_medical_center", 300),
+    (
+        "site-lakes",
+        "Great Lakes Medical Center",
+        "midwest",
+        "urban",
+        "academic_medical_center",
+        300,
+    ),
     ("site-plains", "Plains County Hospital", "midwest", "rural", "community_teaching", 90),
     ("site-coast", "Coastal Safety-Net Hospital", "west", "urban", "safety_net", 260),
     ("site-hills", "Hill Country Medical", "south", "rural", "community_teaching", 70),
@@ -60,12 +81,20 @@ _SITE_SPECS = [
 ]
 
 _ROLE_WEIGHTS = {
-    Role.RESIDENT: 30, Role.FELLOW: 8, Role.FACULTY: 20,
-    Role.NURSE: 25, Role.STAFF: 12, Role.STUDENT: 5,
+    Role.RESIDENT: 30,
+    Role.FELLOW: 8,
+    Role.FACULTY: 20,
+    Role.NURSE: 25,
+    Role.STAFF: 12,
+    Role.STUDENT: 5,
 }
 _DEPARTMENT_WEIGHTS = {
-    Department.MEDICINE: 30, Department.SURGERY: 18, Department.PEDIATRICS: 14,
-    Department.EMERGENCY: 12, Department.PSYCHIATRY: 8, Department.PRIMARY_CARE: 12,
+    Department.MEDICINE: 30,
+    Department.SURGERY: 18,
+    Department.PEDIATRICS: 14,
+    Department.EMERGENCY: 12,
+    Department.PSYCHIATRY: 8,
+    Department.PRIMARY_CARE: 12,
     Department.OTHER: 6,
 }
 
@@ -102,8 +131,15 @@ def build_demo_dataset(
             count = max(1, round(spec[5] * scale * rng.uniform(0.85, 1.1)))
             for _ in range(count):
                 responses.append(
-                    _response(rng, site, instrument, wave, window.opens_at, end,
-                              site_climate + improvement)
+                    _response(
+                        rng,
+                        site,
+                        instrument,
+                        wave,
+                        window.opens_at,
+                        end,
+                        site_climate + improvement,
+                    )
                 )
     interventions: list[InterventionEvent] = []
     for site in sites:
@@ -207,63 +243,102 @@ def _interventions(rng: random.Random, site: Site, now: datetime) -> list[Interv
     for number in range(rng.randint(4, 10)):
         invited = rng.randint(10, max(11, residents))
         attended = rng.randint(invited // 2, invited)
-        events.append(event(
-            TrainingSession(
-                session_id=f"{site.site_id}-training-{number}",
-                topic=rng.choice(list(TrainingTopic)),
-                audience_role=rng.choice([Role.RESIDENT, Role.RESIDENT, Role.FACULTY, Role.NURSE]),
-                invited=invited, attended=attended, completed=rng.randint(attended // 2, attended),
-            ),
-            _between(rng, start, now - timedelta(days=1)),
-            [Lever.AWARENESS], [Principle.ACKNOWLEDGE_AND_LEARN],
-        ))
+        events.append(
+            event(
+                TrainingSession(
+                    session_id=f"{site.site_id}-training-{number}",
+                    topic=rng.choice(list(TrainingTopic)),
+                    audience_role=rng.choice(
+                        [Role.RESIDENT, Role.RESIDENT, Role.FACULTY, Role.NURSE]
+                    ),
+                    invited=invited,
+                    attended=attended,
+                    completed=rng.randint(attended // 2, attended),
+                ),
+                _between(rng, start, now - timedelta(days=1)),
+                [Lever.AWARENESS],
+                [Principle.ACKNOWLEDGE_AND_LEARN],
+            )
+        )
     for number in range(rng.randint(3, 12)):
-        events.append(event(
-            MentoringPairing(f"{site.site_id}-pair-{number}", Role.RESIDENT, Role.FACULTY),
-            _between(rng, start, now - timedelta(days=1)),
-            [Lever.CONNECTION], [Principle.EMPATHY_AND_INTERSECTIONALITY],
-        ))
+        events.append(
+            event(
+                MentoringPairing(f"{site.site_id}-pair-{number}", Role.RESIDENT, Role.FACULTY),
+                _between(rng, start, now - timedelta(days=1)),
+                [Lever.CONNECTION],
+                [Principle.EMPATHY_AND_INTERSECTIONALITY],
+            )
+        )
     policy_time = _between(rng, start, now - timedelta(days=200))
     for stage in list(PolicyStage)[: rng.randint(1, 3)]:
-        events.append(event(
-            PolicyChange(f"{site.site_id}-policy-holistic-review", stage, "Holistic review"),
-            policy_time, [Lever.SPEAKING_UP], [Principle.CONFRONT_DEVALUING_PRACTICES],
-        ))
+        events.append(
+            event(
+                PolicyChange(f"{site.site_id}-policy-holistic-review", stage, "Holistic review"),
+                policy_time,
+                [Lever.SPEAKING_UP],
+                [Principle.CONFRONT_DEVALUING_PRACTICES],
+            )
+        )
         policy_time += timedelta(days=rng.randint(20, 60))
     for number in range(rng.randint(2, 8)):
         incident_id = f"{site.site_id}-incident-{number}"
         reported = _between(rng, start, now - timedelta(days=30))
         levers, principles = [Lever.SPEAKING_UP], [Principle.CONFRONT_DEVALUING_PRACTICES]
-        events.append(event(BiasIncidentReported(incident_id, rng.choice(list(IncidentCategory))),
-                            reported, levers, principles))
+        events.append(
+            event(
+                BiasIncidentReported(incident_id, rng.choice(list(IncidentCategory))),
+                reported,
+                levers,
+                principles,
+            )
+        )
         if rng.random() < 0.9:
             acknowledged = reported + timedelta(hours=rng.randint(2, 120))
-            events.append(event(BiasIncidentAcknowledged(incident_id), acknowledged, levers, principles))
+            events.append(
+                event(BiasIncidentAcknowledged(incident_id), acknowledged, levers, principles)
+            )
             if rng.random() < 0.7:
                 resolved = acknowledged + timedelta(hours=rng.randint(24, 24 * 25))
-                events.append(event(BiasIncidentResolved(incident_id), resolved, levers, principles))
+                events.append(
+                    event(BiasIncidentResolved(incident_id), resolved, levers, principles)
+                )
     applicants = rng.randint(300, 1500)
     interviewed = applicants // rng.randint(4, 8)
     ranked = int(interviewed * 0.8)
     matched = max(1, ranked // 6)
-    events.append(event(
-        RecruitmentFunnelSnapshot(
-            cycle="2026", applicants=applicants, interviewed=interviewed, ranked=ranked,
-            matched=matched, applicants_urim=applicants // 6, interviewed_urim=interviewed // 6,
-            ranked_urim=ranked // 7, matched_urim=matched // 7,
-        ),
-        now - timedelta(days=rng.randint(30, 200)),
-        [Lever.AWARENESS], [Principle.VISIBLE_LEADERSHIP_COMMITMENT],
-    ))
-    events.append(event(
-        CommunityPartnership(f"{site.site_id}-partner-1", "community_health_center"),
-        _between(rng, start, now - timedelta(days=1)),
-        [Lever.CONNECTION], [Principle.VISIBLE_LEADERSHIP_COMMITMENT],
-    ))
-    for number in range(rng.randint(2, 6)):
-        events.append(event(
-            AffinityGroupMeeting(f"{site.site_id}-affinity-urim", rng.randint(5, 40)),
+    events.append(
+        event(
+            RecruitmentFunnelSnapshot(
+                cycle="2026",
+                applicants=applicants,
+                interviewed=interviewed,
+                ranked=ranked,
+                matched=matched,
+                applicants_urim=applicants // 6,
+                interviewed_urim=interviewed // 6,
+                ranked_urim=ranked // 7,
+                matched_urim=matched // 7,
+            ),
+            now - timedelta(days=rng.randint(30, 200)),
+            [Lever.AWARENESS],
+            [Principle.VISIBLE_LEADERSHIP_COMMITMENT],
+        )
+    )
+    events.append(
+        event(
+            CommunityPartnership(f"{site.site_id}-partner-1", "community_health_center"),
             _between(rng, start, now - timedelta(days=1)),
-            [Lever.CONNECTION], [Principle.EMPATHY_AND_INTERSECTIONALITY],
-        ))
+            [Lever.CONNECTION],
+            [Principle.VISIBLE_LEADERSHIP_COMMITMENT],
+        )
+    )
+    for number in range(rng.randint(2, 6)):
+        events.append(
+            event(
+                AffinityGroupMeeting(f"{site.site_id}-affinity-urim", rng.randint(5, 40)),
+                _between(rng, start, now - timedelta(days=1)),
+                [Lever.CONNECTION],
+                [Principle.EMPATHY_AND_INTERSECTIONALITY],
+            )
+        )
     return events

@@ -35,4 +35,6 @@ def event_record(topics: Topics, event: SurveyResponse | InterventionEvent) -> E
         topic, message = topics.interventions, intervention_to_proto(event)
     else:
         raise TypeError(f"not an event: {type(event).__name__}")
-    return EventRecord(topic.name, event.site_id.encode(), message.SerializeToString(), event.event_id)
+    return EventRecord(
+        topic.name, event.site_id.encode(), message.SerializeToString(), event.event_id
+    )

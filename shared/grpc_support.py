@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, NoReturn
+from typing import NoReturn
 
 import grpc
 from google.protobuf import any_pb2
@@ -63,7 +64,9 @@ def add_health_and_reflection(
     return health_servicer
 
 
-async def set_serving(health_servicer: health.aio.HealthServicer, names: Iterable[str], serving: bool) -> None:
+async def set_serving(
+    health_servicer: health.aio.HealthServicer, names: Iterable[str], serving: bool
+) -> None:
     status = (
         health_pb2.HealthCheckResponse.SERVING
         if serving
@@ -73,7 +76,9 @@ async def set_serving(health_servicer: health.aio.HealthServicer, names: Iterabl
         await health_servicer.set(name, status)
 
 
-def bind(server: grpc.aio.Server, address: str, cert_file: Path | None, key_file: Path | None) -> int:
+def bind(
+    server: grpc.aio.Server, address: str, cert_file: Path | None, key_file: Path | None
+) -> int:
     """Listen on `address`, with TLS when a certificate and key are configured."""
     if cert_file and key_file:
         credentials = grpc.ssl_server_credentials([(key_file.read_bytes(), cert_file.read_bytes())])

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -42,14 +42,20 @@ async def ensure_topics(
         await admin.close()
 
 
-async def _until_visible(admin: AIOKafkaAdminClient, topics: list[str], *, wait_s: float = 30.0) -> None:
+async def _until_visible(
+    admin: AIOKafkaAdminClient, topics: list[str], *, wait_s: float = 30.0
+) -> None:
     """Until every partition of the new topics has a leader: the broker accepts creation before
     its metadata shows the topics, and a describe or produce right after could fail."""
     deadline = asyncio.get_running_loop().time() + wait_s
     while True:
         descriptions = await admin.describe_topics(topics)
-        if all(d["error_code"] == 0 and d["partitions"] and all(p["leader"] >= 0 for p in d["partitions"])
-               for d in descriptions) and len(descriptions) == len(topics):
+        if all(
+            d["error_code"] == 0
+            and d["partitions"]
+            and all(p["leader"] >= 0 for p in d["partitions"])
+            for d in descriptions
+        ) and len(descriptions) == len(topics):
             return
         if asyncio.get_running_loop().time() > deadline:
             raise RuntimeError(f"topics created but not visible after {wait_s:.0f} s: {topics}")

@@ -10,7 +10,6 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.telemetry import configure_tracing
-
 from tests.support.kafka import delete_session_topics
 
 

@@ -28,9 +28,14 @@ from aiokafka import ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from google.protobuf.message import DecodeError
-from jedi.v1 import benchmarks_pb2
 
-from shared.convert_releases import PROGRESS_PREFIX, progress_from_proto, record_key, release_from_proto
+from jedi.v1 import benchmarks_pb2
+from shared.convert_releases import (
+    PROGRESS_PREFIX,
+    progress_from_proto,
+    record_key,
+    release_from_proto,
+)
 from shared.domain.audit import Finding, audit
 from shared.domain.releases import Release
 from shared.kafka import replay_topics, topic_partitions
@@ -57,16 +62,34 @@ def _env_int(name: str, default: int) -> int | str:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "audit", help="check every release on the benchmarks topic with the privacy auditor",
-        description=__doc__.split("\n\n")[0])
-    parser.add_argument("--bootstrap-servers", help="Kafka (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:19092)")
-    parser.add_argument("--topic-namespace", help="prefix of the topic names (default: $JEDI_TOPIC_NAMESPACE)")
-    parser.add_argument("--min-cell-size", type=_positive_int, default=_env_int("JEDI_MIN_CELL_SIZE", 10),
-                        help="k (default: $JEDI_MIN_CELL_SIZE or 10)")
-    parser.add_argument("--min-sites", type=_positive_int, default=_env_int("JEDI_MIN_SITES", 10),
-                        help="fewest sites in a distribution (default: $JEDI_MIN_SITES or 10)")
-    parser.add_argument("--connect-timeout", type=float, default=15.0,
-                        help="seconds to reach the broker and find the topic (default 15)")
+        "audit",
+        help="check every release on the benchmarks topic with the privacy auditor",
+        description=__doc__.split("\n\n")[0],
+    )
+    parser.add_argument(
+        "--bootstrap-servers", help="Kafka (default: $KAFKA_BOOTSTRAP_SERVERS or 127.0.0.1:19092)"
+    )
+    parser.add_argument(
+        "--topic-namespace", help="prefix of the topic names (default: $JEDI_TOPIC_NAMESPACE)"
+    )
+    parser.add_argument(
+        "--min-cell-size",
+        type=_positive_int,
+        default=_env_int("JEDI_MIN_CELL_SIZE", 10),
+        help="k (default: $JEDI_MIN_CELL_SIZE or 10)",
+    )
+    parser.add_argument(
+        "--min-sites",
+        type=_positive_int,
+        default=_env_int("JEDI_MIN_SITES", 10),
+        help="fewest sites in a distribution (default: $JEDI_MIN_SITES or 10)",
+    )
+    parser.add_argument(
+        "--connect-timeout",
+        type=float,
+        default=15.0,
+        help="seconds to reach the broker and find the topic (default 15)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -100,7 +123,9 @@ class TopicContents:
             key = repr(record.key)
         problem = self._read(key, record.value)
         if problem is not None:
-            self.unreadable.append(Unreadable(record.partition, record.offset, key or "(none)", problem))
+            self.unreadable.append(
+                Unreadable(record.partition, record.offset, key or "(none)", problem)
+            )
 
     def _read(self, key: str, value: bytes | None) -> str | None:
         """Keeps the record's release; the reason it cannot be read, or None."""
@@ -157,12 +182,20 @@ async def read_benchmarks(servers: str, topic: str, *, connect_timeout: float) -
 
 def finding_line(finding: Finding) -> str:
     releases = ",".join(str(number) for number in finding.releases)
-    return (f"{finding.kind.value} {finding.scope} releases={releases} size={finding.size} "
-            f"keys={','.join(finding.keys)}: {finding.description}")
+    return (
+        f"{finding.kind.value} {finding.scope} releases={releases} size={finding.size} "
+        f"keys={','.join(finding.keys)}: {finding.description}"
+    )
 
 
-def report(topic: str, servers: str, contents: TopicContents, findings: list[Finding], k: int,
-           min_sites: int) -> str:
+def report(
+    topic: str,
+    servers: str,
+    contents: TopicContents,
+    findings: list[Finding],
+    k: int,
+    min_sites: int,
+) -> str:
     scopes = Counter(release.scope for release in contents.releases)
     sites = sum(1 for scope in scopes if scope.startswith("site/"))
     older = len(contents.releases) - len(scopes)
@@ -192,19 +225,29 @@ def run(arguments: argparse.Namespace) -> int:
         print(f"jedi audit: {error}", file=sys.stderr)
         return 2
     servers = arguments.bootstrap_servers or common.kafka_bootstrap_servers
-    namespace = common.topic_namespace if arguments.topic_namespace is None else arguments.topic_namespace
+    namespace = (
+        common.topic_namespace if arguments.topic_namespace is None else arguments.topic_namespace
+    )
     topic = Topics(namespace).benchmarks.name
     k, min_sites = arguments.min_cell_size, arguments.min_sites
     # aiokafka reports each failed connection attempt itself; the command says it once, below.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
-        contents = asyncio.run(read_benchmarks(servers, topic, connect_timeout=arguments.connect_timeout))
-    except (KafkaError, OSError, asyncio.TimeoutError) as error:
+        contents = asyncio.run(
+            read_benchmarks(servers, topic, connect_timeout=arguments.connect_timeout)
+        )
+    except (TimeoutError, KafkaError, OSError) as error:
         reason = str(error) or type(error).__name__
-        print(f"jedi audit: cannot read {topic} from the broker at {servers}: {reason}", file=sys.stderr)
+        print(
+            f"jedi audit: cannot read {topic} from the broker at {servers}: {reason}",
+            file=sys.stderr,
+        )
         return 2
     except (NoTopic, RuntimeError):  # RuntimeError: topic_partitions found no such topic either
-        print(f"jedi audit: no topic {topic} at {servers} (is --topic-namespace right?)", file=sys.stderr)
+        print(
+            f"jedi audit: no topic {topic} at {servers} (is --topic-namespace right?)",
+            file=sys.stderr,
+        )
         return 2
     findings = audit(contents.releases, k, min_sites=min_sites)
     try:

@@ -23,10 +23,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("credentials", help="manage API keys (hashes stored only)")
     commands = parser.add_subparsers(dest="action", required=True)
 
-    create = commands.add_parser("create", help="a new credentials file: a coordinator and one key per site")
+    create = commands.add_parser(
+        "create", help="a new credentials file: a coordinator and one key per site"
+    )
     create.add_argument("--sites", required=True, help="comma-separated site ids")
-    create.add_argument("--file", type=Path, required=True, help="credentials file to write (hashes)")
-    create.add_argument("--keys-out", type=Path, required=True, help="where the plain keys go (mode 600)")
+    create.add_argument(
+        "--file", type=Path, required=True, help="credentials file to write (hashes)"
+    )
+    create.add_argument(
+        "--keys-out", type=Path, required=True, help="where the plain keys go (mode 600)"
+    )
     create.set_defaults(handler=_create)
 
     add = commands.add_parser("add", help="a further key for a site (rotation) or a coordinator")

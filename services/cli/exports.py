@@ -25,10 +25,10 @@ import csv
 import io
 import itertools
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Iterator
 
 from shared.domain.validation import FieldError, explain_identifying_column
 
@@ -76,53 +76,110 @@ def decode(data: bytes, path: Path, encoding: str | None) -> str:
         return data.decode(name)
     except UnicodeDecodeError as error:
         line = data[: error.start].count(b"\n") + 1
-        hint = ("save it again as 'CSV UTF-8', or name its encoding: --encoding latin-1 "
-                "(Latin-1 / Windows-1252 files)") if encoding is None else "name the encoding it was written in"
-        raise ExportError([FieldError(
-            path.name, f"is not {encoding or 'UTF-8'} text (byte 0x{data[error.start]:02x} on line {line}); {hint}",
-        )]) from None
+        hint = (
+            (
+                "save it again as 'CSV UTF-8', or name its encoding: --encoding latin-1 "
+                "(Latin-1 / Windows-1252 files)"
+            )
+            if encoding is None
+            else "name the encoding it was written in"
+        )
+        raise ExportError(
+            [
+                FieldError(
+                    path.name,
+                    f"is not {encoding or 'UTF-8'} text (byte 0x{data[error.start]:02x} on line {line}); {hint}",
+                )
+            ]
+        ) from None
 
 
-def read_export(path: Path, *, format: ExportFormat | None = None, encoding: str | None = None) -> Export:
+def read_export(
+    path: Path, *, format: ExportFormat | None = None, encoding: str | None = None
+) -> Export:
     data = Path(path).read_bytes()
     if not data.strip():
         raise ExportError([FieldError(path.name, "is empty: export the survey's responses again")])
     if data[:4] == b"PK\x03\x04":
-        raise ExportError([FieldError(path.name, "is an Excel workbook or a zip file, not CSV: "
-                                                 "export the responses as CSV")])
+        raise ExportError(
+            [
+                FieldError(
+                    path.name,
+                    "is an Excel workbook or a zip file, not CSV: export the responses as CSV",
+                )
+            ]
+        )
     rows = _rows(decode(data, path, encoding), path)
     first = next(rows, None)
     if first is None:
         raise ExportError([FieldError(path.name, "is empty: export the survey's responses again")])
     header = [cell.strip() for cell in first]
     if header and header[0] == _REDCAP_DICTIONARY_FIRST_COLUMN:
-        raise ExportError([FieldError(path.name, "is a REDCap data dictionary, not a data export: "
-                                                 "pass it with --dictionary")])
+        raise ExportError(
+            [
+                FieldError(
+                    path.name,
+                    "is a REDCap data dictionary, not a data export: pass it with --dictionary",
+                )
+            ]
+        )
     head = list(itertools.islice(rows, 2))  # Qualtrics' question texts and ImportIds, or data rows
     detected = _detect(header, head)
     chosen = format or detected
     if format is not None and format is not detected and ExportFormat.CSV not in (format, detected):
-        raise ExportError([FieldError(path.name, f"looks like a {detected} export, not {format}: "
-                                                 f"pass --format {detected} (or leave --format out)")])
+        raise ExportError(
+            [
+                FieldError(
+                    path.name,
+                    f"looks like a {detected} export, not {format}: "
+                    f"pass --format {detected} (or leave --format out)",
+                )
+            ]
+        )
     if chosen is ExportFormat.QUALTRICS and detected is not ExportFormat.QUALTRICS:
-        raise ExportError([FieldError(path.name, "is not a Qualtrics export as Qualtrics writes it: its third row is "
-                                                 "not the ImportId row (pass --format csv for a single header row)")])
+        raise ExportError(
+            [
+                FieldError(
+                    path.name,
+                    "is not a Qualtrics export as Qualtrics writes it: its third row is "
+                    "not the ImportId row (pass --format csv for a single header row)",
+                )
+            ]
+        )
     if chosen is ExportFormat.REDCAP and detected is not ExportFormat.REDCAP:
-        raise ExportError([FieldError(path.name, "is not a REDCap export: it has no record_id, "
-                                                 "redcap_survey_identifier or *_complete column")])
-    errors = [FieldError(path.name, f"column {name!r} appears more than once")
-              for index, name in enumerate(header) if name and name in header[:index]]
+        raise ExportError(
+            [
+                FieldError(
+                    path.name,
+                    "is not a REDCap export: it has no record_id, "
+                    "redcap_survey_identifier or *_complete column",
+                )
+            ]
+        )
+    errors = [
+        FieldError(path.name, f"column {name!r} appears more than once")
+        for index, name in enumerate(header)
+        if name and name in header[:index]
+    ]
     if any(not name for name in header):
-        errors.append(FieldError(path.name, f"column {header.index('') + 1} of the header has no name"))
+        errors.append(
+            FieldError(path.name, f"column {header.index('') + 1} of the header has no name")
+        )
     keep = [index for index, name in enumerate(header) if explain_identifying_column(name) is None]
     dropped = tuple(name for name in header if explain_identifying_column(name) is not None)
     header_rows = 3 if chosen is ExportFormat.QUALTRICS else 1
     texts = tuple(head[0][index] for index in keep) if chosen is ExportFormat.QUALTRICS else ()
     kept: list[tuple[str, ...]] = []
     # Each row's identifying cells are removed as soon as the parser yields the row.
-    for number, row in enumerate(itertools.chain(head[header_rows - 1:], rows), start=header_rows + 1):
+    for number, row in enumerate(
+        itertools.chain(head[header_rows - 1 :], rows), start=header_rows + 1
+    ):
         if len(row) != len(header):
-            errors.append(FieldError(path.name, f"line {number} has {len(row)} cells, the header {len(header)}"))
+            errors.append(
+                FieldError(
+                    path.name, f"line {number} has {len(row)} cells, the header {len(header)}"
+                )
+            )
             if len(errors) > 10:
                 break
             continue
@@ -131,7 +188,9 @@ def read_export(path: Path, *, format: ExportFormat | None = None, encoding: str
         errors.append(FieldError(path.name, "has a header but no responses"))
     if errors:
         raise ExportError(errors)
-    return Export(chosen, tuple(header[index] for index in keep), tuple(kept), dropped, texts, header_rows)
+    return Export(
+        chosen, tuple(header[index] for index in keep), tuple(kept), dropped, texts, header_rows
+    )
 
 
 def _rows(text: str, path: Path) -> Iterator[list[str]]:
@@ -148,8 +207,10 @@ def _detect(header: list[str], head: list[list[str]]) -> ExportFormat:
     if len(head) >= 2 and _is_import_id_row(head[1]):
         return ExportFormat.QUALTRICS
     lowered = [name.lower() for name in header]
-    if (lowered and lowered[0] == "record_id") or "redcap_survey_identifier" in lowered or any(
-        name.endswith("_complete") for name in lowered
+    if (
+        (lowered and lowered[0] == "record_id")
+        or "redcap_survey_identifier" in lowered
+        or any(name.endswith("_complete") for name in lowered)
     ):
         return ExportFormat.REDCAP
     return ExportFormat.CSV

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from services.cli.exports import Export, ExportFormat
@@ -41,18 +42,51 @@ from services.cli.redcap import CHECKBOX
 from shared.domain.model import GroupDimension, Instrument
 from shared.domain.validation import FieldError, explain_identifying_column
 
-DIRECT_FIELDS = frozenset({"role", "department", "submitted_at", "wave", "experienced_discrimination",
-                           "witnessed_discrimination"})
+DIRECT_FIELDS = frozenset(
+    {
+        "role",
+        "department",
+        "submitted_at",
+        "wave",
+        "experienced_discrimination",
+        "witnessed_discrimination",
+    }
+)
 GROUP_TARGETS = frozenset(f"group:{dimension.value}" for dimension in GroupDimension)
-_KEYS = {"site_id", "instrument_id", "instrument_version", "wave", "source_system", "timezone", "columns",
-         "values", "ignore", "include_incomplete",
-         "survey_tool_columns", "dropped"}  # the last two: informational, written by `jedi mapping init`
-QUALTRICS_COLUMNS = frozenset({
-    "StartDate", "EndDate", "Status", "Progress", "Duration (in seconds)", "Finished", "RecordedDate",
-    "DistributionChannel", "UserLanguage", "Q_RecaptchaScore", "Q_RelevantIDDuplicate",
-    "Q_RelevantIDDuplicateScore", "Q_RelevantIDFraudScore", "Q_RelevantIDLastStartDate", "Q_TotalDuration",
-    "Q_BallotBoxStuffing",
-})
+_KEYS = {
+    "site_id",
+    "instrument_id",
+    "instrument_version",
+    "wave",
+    "source_system",
+    "timezone",
+    "columns",
+    "values",
+    "ignore",
+    "include_incomplete",
+    "survey_tool_columns",
+    "dropped",
+}  # the last two: informational, written by `jedi mapping init`
+QUALTRICS_COLUMNS = frozenset(
+    {
+        "StartDate",
+        "EndDate",
+        "Status",
+        "Progress",
+        "Duration (in seconds)",
+        "Finished",
+        "RecordedDate",
+        "DistributionChannel",
+        "UserLanguage",
+        "Q_RecaptchaScore",
+        "Q_RelevantIDDuplicate",
+        "Q_RelevantIDDuplicateScore",
+        "Q_RelevantIDFraudScore",
+        "Q_RelevantIDLastStartDate",
+        "Q_TotalDuration",
+        "Q_BallotBoxStuffing",
+    }
+)
 _REDCAP_TOOL = re.compile(r"^(redcap_[a-z_]+|[a-z][a-z0-9_]*_(timestamp|complete))$")
 
 
@@ -78,7 +112,7 @@ class SurveyMapping:
     include_incomplete: bool = False
 
     @classmethod
-    def from_file(cls, path: Path | None, **overrides: Any) -> "SurveyMapping":
+    def from_file(cls, path: Path | None, **overrides: Any) -> SurveyMapping:
         document: dict[str, Any] = {}
         if path is not None:
             try:
@@ -88,24 +122,39 @@ class SurveyMapping:
             if not isinstance(document, dict):
                 raise MappingError([FieldError(str(path), "must hold one JSON object")])
         document.update({key: value for key, value in overrides.items() if value is not None})
-        errors = [FieldError(key, f"unknown key in the mapping file (known: {', '.join(sorted(_KEYS))})")
-                  for key in document if key not in _KEYS]
-        errors += [FieldError(name, "is required in the mapping file or as an option")
-                   for name in ("site_id", "instrument_id", "instrument_version") if not document.get(name)]
+        errors = [
+            FieldError(key, f"unknown key in the mapping file (known: {', '.join(sorted(_KEYS))})")
+            for key in document
+            if key not in _KEYS
+        ]
+        errors += [
+            FieldError(name, "is required in the mapping file or as an option")
+            for name in ("site_id", "instrument_id", "instrument_version")
+            if not document.get(name)
+        ]
         if document.get("timezone"):
             try:
                 ZoneInfo(document["timezone"])
             except (ZoneInfoNotFoundError, ValueError):
-                errors.append(FieldError("timezone", f"unknown time zone {document['timezone']!r} "
-                                                     "(an IANA name such as America/Chicago)"))
+                errors.append(
+                    FieldError(
+                        "timezone",
+                        f"unknown time zone {document['timezone']!r} "
+                        "(an IANA name such as America/Chicago)",
+                    )
+                )
         if errors:
             raise MappingError(errors)
         return cls(
-            site_id=document["site_id"], instrument_id=document["instrument_id"],
-            instrument_version=int(document["instrument_version"]), wave=document.get("wave"),
+            site_id=document["site_id"],
+            instrument_id=document["instrument_id"],
+            instrument_version=int(document["instrument_version"]),
+            wave=document.get("wave"),
             source_system=document.get("source_system", "csv-upload"),
-            columns=document.get("columns", {}), values=document.get("values", {}),
-            ignore=frozenset(document.get("ignore", ())), timezone=document.get("timezone"),
+            columns=document.get("columns", {}),
+            values=document.get("values", {}),
+            ignore=frozenset(document.get("ignore", ())),
+            timezone=document.get("timezone"),
             include_incomplete=bool(document.get("include_incomplete", False)),
         )
 
@@ -115,7 +164,9 @@ class ColumnPlan:
     """How each kept column of an export is read."""
 
     targets: Mapping[str, str]  # column -> target
-    checkboxes: Mapping[str, tuple[str, tuple[tuple[str, str], ...]]]  # field -> (target, ((column, code), ...))
+    checkboxes: Mapping[
+        str, tuple[str, tuple[tuple[str, str], ...]]
+    ]  # field -> (target, ((column, code), ...))
     tool_columns: tuple[str, ...]  # the survey tool's own columns, not sent
     ignored: tuple[str, ...]
 
@@ -150,17 +201,32 @@ def plan_columns(export: Export, mapping: SurveyMapping, instrument: Instrument)
     checkbox_fields = {m["field"] for c in export.columns if (m := CHECKBOX.match(c))}
     for column, target in mapping.columns.items():
         if explain_identifying_column(column) is not None:
-            errors.append(FieldError(column, f"the mapping maps it to {target!r}, but the column could identify "
-                                             f"a respondent ({explain_identifying_column(column)}): it is dropped "
-                                             "while reading; remove it from columns"))
+            errors.append(
+                FieldError(
+                    column,
+                    f"the mapping maps it to {target!r}, but the column could identify "
+                    f"a respondent ({explain_identifying_column(column)}): it is dropped "
+                    "while reading; remove it from columns",
+                )
+            )
         elif column not in present and column not in checkbox_fields:
             errors.append(FieldError(column, "is in the mapping's columns but not in the file"))
         elif not _valid_target(target):
-            errors.append(FieldError(column, f"{target!r} is not a target: write item:CODE, group:DIMENSION, "
-                                             f"{', '.join(sorted(DIRECT_FIELDS))}, or move the column to ignore"))
+            errors.append(
+                FieldError(
+                    column,
+                    f"{target!r} is not a target: write item:CODE, group:DIMENSION, "
+                    f"{', '.join(sorted(DIRECT_FIELDS))}, or move the column to ignore",
+                )
+            )
         elif target.startswith("item:") and instrument.item(target[5:]) is None:
-            errors.append(FieldError(column, f"maps to {target[5:]!r}, not an item of instrument "
-                                             f"{instrument.instrument_id!r} version {instrument.version}"))
+            errors.append(
+                FieldError(
+                    column,
+                    f"maps to {target[5:]!r}, not an item of instrument "
+                    f"{instrument.instrument_id!r} version {instrument.version}",
+                )
+            )
     targets: dict[str, str] = {}
     checkboxes: dict[str, list[tuple[str, str]]] = {}
     tool: list[str] = []
@@ -178,24 +244,48 @@ def plan_columns(export: Export, mapping: SurveyMapping, instrument: Instrument)
         elif (guess := guess_target(column, items)) is not None:
             targets[column] = guess
         else:
-            errors.append(FieldError(column, "unknown column: map it in the mapping file's columns or list it "
-                                             "under ignore"))
+            errors.append(
+                FieldError(
+                    column,
+                    "unknown column: map it in the mapping file's columns or list it under ignore",
+                )
+            )
     _default_submitted_at(export, targets, tool)
-    checkbox_plan = {name: (mapping.columns[name], tuple(cols)) for name, cols in checkboxes.items()}
+    checkbox_plan = {
+        name: (mapping.columns[name], tuple(cols)) for name, cols in checkboxes.items()
+    }
     for name, (target, _) in checkbox_plan.items():
         if not target.startswith("group:"):
-            errors.append(FieldError(name, f"a checkbox field maps to a group dimension, not {target!r}"))
+            errors.append(
+                FieldError(name, f"a checkbox field maps to a group dimension, not {target!r}")
+            )
     used = [t for t in targets.values()] + [t for t, _ in checkbox_plan.values()]
-    errors += [FieldError(target, f"more than one column maps to {target}: "
-                                  f"{', '.join(c for c, t in targets.items() if t == target)}")
-               for target in sorted(set(used)) if used.count(target) > 1]
+    errors += [
+        FieldError(
+            target,
+            f"more than one column maps to {target}: "
+            f"{', '.join(c for c, t in targets.items() if t == target)}",
+        )
+        for target in sorted(set(used))
+        if used.count(target) > 1
+    ]
     if "submitted_at" not in used:
-        errors.append(FieldError("submitted_at", "no column gives when each response was submitted: "
-                                                 "map one to submitted_at"))
+        errors.append(
+            FieldError(
+                "submitted_at",
+                "no column gives when each response was submitted: map one to submitted_at",
+            )
+        )
     if mapping.wave is None and "wave" not in used:
-        errors.append(FieldError("wave", "give the wave in the mapping file, as an option or as a column"))
+        errors.append(
+            FieldError("wave", "give the wave in the mapping file, as an option or as a column")
+        )
     if not any(t.startswith("item:") for t in used):
-        errors.append(FieldError("columns", f"no column maps to an item of instrument {instrument.instrument_id!r}"))
+        errors.append(
+            FieldError(
+                "columns", f"no column maps to an item of instrument {instrument.instrument_id!r}"
+            )
+        )
     if errors:
         raise MappingError(_unique(errors))
     return ColumnPlan(targets, checkbox_plan, tuple(tool), tuple(ignored))
@@ -218,7 +308,10 @@ def _default_submitted_at(export: Export, targets: dict[str, str], tool: list[st
 
 def _valid_target(target: object) -> bool:
     return isinstance(target, str) and (
-        target in DIRECT_FIELDS or target in GROUP_TARGETS or (target.startswith("item:") and len(target) > 5))
+        target in DIRECT_FIELDS
+        or target in GROUP_TARGETS
+        or (target.startswith("item:") and len(target) > 5)
+    )
 
 
 def _unique(errors: list[FieldError]) -> list[FieldError]:

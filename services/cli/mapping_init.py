@@ -18,7 +18,7 @@ import json
 import os
 import re
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from services.cli.arguments import readable_file
@@ -27,27 +27,37 @@ from services.cli.instruments import InstrumentUnavailable, fetch_instrument
 from services.cli.mapping import GROUP_TARGETS, guess_target, is_tool_column
 from services.cli.push import add_connection_arguments
 from services.cli.redcap import CHECKBOX, DataDictionary, read_dictionary
-from shared.domain.model import Department, GroupDimension, GROUP_VALUES, Instrument, Role
+from shared.domain.model import GROUP_VALUES, Department, GroupDimension, Instrument, Role
 
 UNKNOWN = "?"
 _KEYWORDS: tuple[tuple[str, str], ...] = (
-    (r"under.?represented|urim", "group:urim"), (r"gender", "group:gender_identity"),
-    (r"first.?generation", "group:first_generation"), (r"disabilit", "group:disability"),
-    (r"lgbt", "group:lgbtq"), (r"rural", "group:rural_background"),
+    (r"under.?represented|urim", "group:urim"),
+    (r"gender", "group:gender_identity"),
+    (r"first.?generation", "group:first_generation"),
+    (r"disabilit", "group:disability"),
+    (r"lgbt", "group:lgbtq"),
+    (r"rural", "group:rural_background"),
     (r"experienced.*discriminat|discriminat.*experienced", "experienced_discrimination"),
     (r"witnessed.*discriminat|discriminat.*witnessed", "witnessed_discrimination"),
-    (r"department|specialty|service line", "department"), (r"\brole\b|position|job (title|category)", "role"),
+    (r"department|specialty|service line", "department"),
+    (r"\brole\b|position|job (title|category)", "role"),
 )
 _ENUMS = {"role": Role, "department": Department}
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("mapping", help="write a starting mapping file for a survey export")
+    parser = subparsers.add_parser(
+        "mapping", help="write a starting mapping file for a survey export"
+    )
     commands = parser.add_subparsers(dest="action", required=True)
-    init = commands.add_parser("init", help="guess a mapping from an export and the registered instrument")
+    init = commands.add_parser(
+        "init", help="guess a mapping from an export and the registered instrument"
+    )
     init.add_argument("export", type=readable_file)
     init.add_argument("--instrument", required=True, help="the registered instrument's id")
-    init.add_argument("--instrument-version", type=int, default=0, help="default: the highest registered")
+    init.add_argument(
+        "--instrument-version", type=int, default=0, help="default: the highest registered"
+    )
     init.add_argument("--site", default=os.environ.get("JEDI_SITE_ID"), help="your site id")
     init.add_argument("--format", choices=[f.value for f in ExportFormat], help="default: detected")
     init.add_argument("--dictionary", type=readable_file, help="REDCap data dictionary (CSV)")
@@ -60,17 +70,34 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(arguments: argparse.Namespace) -> int:
     if arguments.out.exists() and not arguments.force:
-        print(f"jedi mapping init: {arguments.out} exists; pass --force to overwrite it", file=sys.stderr)
+        print(
+            f"jedi mapping init: {arguments.out} exists; pass --force to overwrite it",
+            file=sys.stderr,
+        )
         return 2
     if not arguments.api_key:
         print("jedi mapping init: no API key: pass --api-key or set JEDI_API_KEY", file=sys.stderr)
         return 2
     try:
-        export = read_export(arguments.export, encoding=arguments.encoding,
-                             format=ExportFormat(arguments.format) if arguments.format else None)
-        dictionary = read_dictionary(arguments.dictionary, arguments.encoding) if arguments.dictionary else None
-        instrument = asyncio.run(fetch_instrument(arguments.address, arguments.api_key, arguments.instrument,
-                                                  arguments.instrument_version, ca_file=arguments.ca_file))
+        export = read_export(
+            arguments.export,
+            encoding=arguments.encoding,
+            format=ExportFormat(arguments.format) if arguments.format else None,
+        )
+        dictionary = (
+            read_dictionary(arguments.dictionary, arguments.encoding)
+            if arguments.dictionary
+            else None
+        )
+        instrument = asyncio.run(
+            fetch_instrument(
+                arguments.address,
+                arguments.api_key,
+                arguments.instrument,
+                arguments.instrument_version,
+                ca_file=arguments.ca_file,
+            )
+        )
     except ExportError as error:
         for problem in error.errors:
             print(f"jedi mapping init: {problem.field}: {problem.reason}", file=sys.stderr)
@@ -88,27 +115,50 @@ def run(arguments: argparse.Namespace) -> int:
 def report(document: dict, out: Path) -> list[str]:
     """What `initial_mapping` guessed, and each thing left for the site to fill in."""
     unknown = [column for column, target in document["columns"].items() if target == UNKNOWN]
-    unknown_values = [(target, raw) for target, guesses in document["values"].items()
-                      for raw, value in guesses.items() if value == UNKNOWN]
-    lines = [f"wrote {out}: {len(document['columns'])} columns mapped ({len(document['columns']) - len(unknown)} "
-             f"guessed, {len(unknown)} to fill in), {len(document['survey_tool_columns'])} survey-tool columns, "
-             f"{len(document['dropped'])} dropped, {len(unknown_values)} answer labels to fill in"]
+    unknown_values = [
+        (target, raw)
+        for target, guesses in document["values"].items()
+        for raw, value in guesses.items()
+        if value == UNKNOWN
+    ]
+    lines = [
+        f"wrote {out}: {len(document['columns'])} columns mapped ({len(document['columns']) - len(unknown)} "
+        f"guessed, {len(unknown)} to fill in), {len(document['survey_tool_columns'])} survey-tool columns, "
+        f"{len(document['dropped'])} dropped, {len(unknown_values)} answer labels to fill in"
+    ]
     for column, target in document["columns"].items():
-        lines.append(f"  {column:<28} -> {target}" + ("   <- edit: an item:CODE, a field, or move it to ignore"
-                                                      if target == UNKNOWN else ""))
-    lines += [f"  {column:<28} dropped (could identify a respondent)" for column in document["dropped"]]
-    lines += [f"  values.{target}: {raw!r} -> ?   <- edit: the platform's value for this answer"
-              for target, raw in unknown_values]
+        lines.append(
+            f"  {column:<28} -> {target}"
+            + (
+                "   <- edit: an item:CODE, a field, or move it to ignore"
+                if target == UNKNOWN
+                else ""
+            )
+        )
+    lines += [
+        f"  {column:<28} dropped (could identify a respondent)" for column in document["dropped"]
+    ]
+    lines += [
+        f"  values.{target}: {raw!r} -> ?   <- edit: the platform's value for this answer"
+        for target, raw in unknown_values
+    ]
     for key in ("site_id", "wave"):
         if document[key] in (None, UNKNOWN):
             lines.append(f"  {key}: not known   <- edit")
-    lines.append("  timezone: not set, dates will be read as UTC   <- edit: the time zone the export's dates "
-                 "are in (an IANA name such as America/New_York)")
+    lines.append(
+        "  timezone: not set, dates will be read as UTC   <- edit: the time zone the export's dates "
+        "are in (an IANA name such as America/New_York)"
+    )
     return lines
 
 
-def initial_mapping(export: Export, instrument: Instrument, dictionary: DataDictionary | None, *,
-                    site_id: str | None) -> dict:
+def initial_mapping(
+    export: Export,
+    instrument: Instrument,
+    dictionary: DataDictionary | None,
+    *,
+    site_id: str | None,
+) -> dict:
     items = {item.code.upper(): item.code for item in instrument.items}
     texts = dict(zip(export.columns, export.question_texts))
     columns: dict[str, str] = {}
@@ -123,24 +173,43 @@ def initial_mapping(export: Export, instrument: Instrument, dictionary: DataDict
             continue
         label = texts.get(column) or (dictionary.field_labels.get(name, "") if dictionary else "")
         columns[name] = guess_target(name, items) or _guess_from_text(label, instrument) or UNKNOWN
-    if export.format is ExportFormat.QUALTRICS and "EndDate" in tool and "submitted_at" not in columns.values():
+    if (
+        export.format is ExportFormat.QUALTRICS
+        and "EndDate" in tool
+        and "submitted_at" not in columns.values()
+    ):
         tool.remove("EndDate")
         columns["EndDate"] = "submitted_at"
     records = export.records()
     values = {}
     for column, target in columns.items():
         if target in _ENUMS or target in GROUP_TARGETS:
-            found = sorted({(dictionary.label(column, r[column]) if dictionary else r[column]).strip()
-                            for r in records if r.get(column, "").strip()})
-            guesses = {raw: _guess_value(raw, target) for raw in found if not _is_value(raw, target)}
+            found = sorted(
+                {
+                    (dictionary.label(column, r[column]) if dictionary else r[column]).strip()
+                    for r in records
+                    if r.get(column, "").strip()
+                }
+            )
+            guesses = {
+                raw: _guess_value(raw, target) for raw in found if not _is_value(raw, target)
+            }
             if guesses:
                 values[target] = guesses
     return {
-        "site_id": site_id or UNKNOWN, "instrument_id": instrument.instrument_id,
-        "instrument_version": instrument.version, "wave": _guess_wave(export, columns, instrument),
-        "source_system": export.format.value if export.format is not ExportFormat.CSV else "csv-upload",
-        "timezone": None, "columns": columns, "values": values, "ignore": [],
-        "survey_tool_columns": tool, "dropped": list(export.dropped),
+        "site_id": site_id or UNKNOWN,
+        "instrument_id": instrument.instrument_id,
+        "instrument_version": instrument.version,
+        "wave": _guess_wave(export, columns, instrument),
+        "source_system": export.format.value
+        if export.format is not ExportFormat.CSV
+        else "csv-upload",
+        "timezone": None,
+        "columns": columns,
+        "values": values,
+        "ignore": [],
+        "survey_tool_columns": tool,
+        "dropped": list(export.dropped),
     }
 
 
@@ -172,8 +241,11 @@ def _is_value(raw: str, target: str) -> bool:
 
 
 def _guess_value(raw: str, target: str) -> str:
-    allowed = ([m.value for m in _ENUMS[target]] if target in _ENUMS
-               else sorted(GROUP_VALUES[GroupDimension(target[6:])]))
+    allowed = (
+        [m.value for m in _ENUMS[target]]
+        if target in _ENUMS
+        else sorted(GROUP_VALUES[GroupDimension(target[6:])])
+    )
     spoken = _words(raw).replace(" ", "_")
     if "prefer" in spoken and "prefer_not_to_say" in allowed:
         return "prefer_not_to_say"
@@ -185,7 +257,7 @@ def _guess_wave(export: Export, columns: dict[str, str], instrument: Instrument)
     column = next((c for c, t in columns.items() if t == "submitted_at"), None)
     for record in export.records() if column else ():
         try:
-            moment = datetime.fromisoformat(record[column].strip()).replace(tzinfo=timezone.utc)
+            moment = datetime.fromisoformat(record[column].strip()).replace(tzinfo=UTC)
         except ValueError:
             continue
         for window in instrument.waves:

@@ -21,20 +21,16 @@ import csv
 import json
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import grpc
 from google.protobuf import json_format
-from jedi.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 from tqdm import tqdm
 
-from shared.clients import call_metadata, open_channel
-from shared.convert import event_to_proto
-from shared.domain.validation import FieldError
-
+from jedi.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
 from services.cli.arguments import readable_file
 from services.cli.exports import ExportError, ExportFormat, read_export
 from services.cli.instruments import InstrumentUnavailable, fetch_instrument
@@ -42,6 +38,9 @@ from services.cli.mapping import MappingError, SurveyMapping, plan_columns
 from services.cli.redcap import read_dictionary
 from services.cli.summary import FileSummary
 from services.cli.survey_csv import file_digest, read_rows, row_event_id
+from shared.clients import call_metadata, open_channel
+from shared.convert import event_to_proto
+from shared.domain.validation import FieldError
 
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
@@ -63,38 +62,73 @@ class Submission:
     event_id: str
     event: ingest_pb2.Event | None  # None when the row was rejected or skipped before sending
     errors: tuple[FieldError, ...] = ()
-    skipped: bool = False  # not taken (a survey preview, an incomplete REDCap record, ...): not an error
+    skipped: bool = (
+        False  # not taken (a survey preview, an incomplete REDCap record, ...): not an error
+    )
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("push", help="upload survey responses (CSV) or interventions (JSONL)")
+    parser = subparsers.add_parser(
+        "push", help="upload survey responses (CSV) or interventions (JSONL)"
+    )
     parser.add_argument("kind", choices=["survey", "interventions"])
     parser.add_argument("file", type=readable_file)
-    parser.add_argument("--mapping", type=readable_file, help="column mapping for a CSV export (JSON)")
-    parser.add_argument("--format", choices=[f.value for f in ExportFormat],
-                        help="the survey tool that wrote the export (default: detected)")
-    parser.add_argument("--dictionary", type=readable_file, help="REDCap data dictionary (CSV): codes read as labels")
-    parser.add_argument("--encoding", help="the export's text encoding when it is not UTF-8 (e.g. latin-1)")
-    parser.add_argument("--timezone", help="time zone of the export's dates (overrides the mapping; default UTC)")
-    parser.add_argument("--check", action="store_true",
-                        help="read and check the whole file against the registered instrument; send nothing")
+    parser.add_argument(
+        "--mapping", type=readable_file, help="column mapping for a CSV export (JSON)"
+    )
+    parser.add_argument(
+        "--format",
+        choices=[f.value for f in ExportFormat],
+        help="the survey tool that wrote the export (default: detected)",
+    )
+    parser.add_argument(
+        "--dictionary",
+        type=readable_file,
+        help="REDCap data dictionary (CSV): codes read as labels",
+    )
+    parser.add_argument(
+        "--encoding", help="the export's text encoding when it is not UTF-8 (e.g. latin-1)"
+    )
+    parser.add_argument(
+        "--timezone", help="time zone of the export's dates (overrides the mapping; default UTC)"
+    )
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="read and check the whole file against the registered instrument; send nothing",
+    )
     parser.add_argument("--site", help="site id (overrides the mapping)")
     parser.add_argument("--wave", help="survey wave (overrides the mapping)")
     parser.add_argument("--instrument", help="instrument id (overrides the mapping)")
-    parser.add_argument("--instrument-version", type=int, help="instrument version (overrides the mapping)")
+    parser.add_argument(
+        "--instrument-version", type=int, help="instrument version (overrides the mapping)"
+    )
     add_connection_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=500)
-    parser.add_argument("--rejects", type=Path, help="where rejected rows go (default: FILE.rejects.csv)")
-    parser.add_argument("--state-dir", type=Path, default=Path(".jedi-push"),
-                        help="where progress is kept for resuming")
-    parser.add_argument("--restart", action="store_true", help="ignore saved progress and start over")
+    parser.add_argument(
+        "--rejects", type=Path, help="where rejected rows go (default: FILE.rejects.csv)"
+    )
+    parser.add_argument(
+        "--state-dir",
+        type=Path,
+        default=Path(".jedi-push"),
+        help="where progress is kept for resuming",
+    )
+    parser.add_argument(
+        "--restart", action="store_true", help="ignore saved progress and start over"
+    )
     parser.set_defaults(handler=run)
 
 
 def add_connection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--address", default=os.environ.get("JEDI_INGEST_ADDRESS", "127.0.0.1:50051"))
-    parser.add_argument("--api-key", default=os.environ.get("JEDI_API_KEY"),
-                        help="the site's API key (default: $JEDI_API_KEY)")
+    parser.add_argument(
+        "--address", default=os.environ.get("JEDI_INGEST_ADDRESS", "127.0.0.1:50051")
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("JEDI_API_KEY"),
+        help="the site's API key (default: $JEDI_API_KEY)",
+    )
     parser.add_argument("--ca-file", type=readable_file, help="CA bundle: connect with TLS")
 
 
@@ -119,8 +153,10 @@ def run(arguments: argparse.Namespace) -> int:
         if arguments.kind == "interventions":
             for submission in unreadable[:10]:
                 print(f"line {submission.row_number}: {submission.errors[0].reason}")
-            print(f"{arguments.file}: {len(submissions)} events, {len(unreadable)} unreadable; "
-                  "--check: nothing was sent")
+            print(
+                f"{arguments.file}: {len(submissions)} events, {len(unreadable)} unreadable; "
+                "--check: nothing was sent"
+            )
         return 1 if unreadable else 0
     digest = file_digest(arguments.file)
     state_file = arguments.state_dir / f"{digest}.json"
@@ -128,7 +164,9 @@ def run(arguments: argparse.Namespace) -> int:
     if state_file.exists() and not arguments.restart:
         progress = Progress(**json.loads(state_file.read_text()))
         print(f"jedi push: resuming after row {progress.rows_done}", file=sys.stderr)
-    rejects_path = arguments.rejects or arguments.file.with_suffix(arguments.file.suffix + ".rejects.csv")
+    rejects_path = arguments.rejects or arguments.file.with_suffix(
+        arguments.file.suffix + ".rejects.csv"
+    )
     try:
         asyncio.run(_upload(arguments, total, submissions, progress, state_file, rejects_path))
     except _Fatal as error:
@@ -156,30 +194,62 @@ def _submissions(arguments) -> tuple[int, Iterable[Submission]]:
 
 def _survey_submissions(arguments) -> tuple[int, list[Submission]]:
     """Every row of the export, read and checked before anything is sent; prints the summary."""
-    export = read_export(arguments.file, format=ExportFormat(arguments.format) if arguments.format else None,
-                         encoding=arguments.encoding)
-    mapping = SurveyMapping.from_file(
-        arguments.mapping, site_id=arguments.site, wave=arguments.wave, timezone=arguments.timezone,
-        instrument_id=arguments.instrument, instrument_version=arguments.instrument_version,
+    export = read_export(
+        arguments.file,
+        format=ExportFormat(arguments.format) if arguments.format else None,
+        encoding=arguments.encoding,
     )
-    instrument = asyncio.run(fetch_instrument(arguments.address, arguments.api_key, mapping.instrument_id,
-                                              mapping.instrument_version, ca_file=arguments.ca_file))
+    mapping = SurveyMapping.from_file(
+        arguments.mapping,
+        site_id=arguments.site,
+        wave=arguments.wave,
+        timezone=arguments.timezone,
+        instrument_id=arguments.instrument,
+        instrument_version=arguments.instrument_version,
+    )
+    instrument = asyncio.run(
+        fetch_instrument(
+            arguments.address,
+            arguments.api_key,
+            mapping.instrument_id,
+            mapping.instrument_version,
+            ca_file=arguments.ca_file,
+        )
+    )
     plan = plan_columns(export, mapping, instrument)
-    dictionary = read_dictionary(arguments.dictionary, arguments.encoding) if arguments.dictionary else None
+    dictionary = (
+        read_dictionary(arguments.dictionary, arguments.encoding) if arguments.dictionary else None
+    )
     summary = FileSummary.start(arguments.file.name, export, plan, mapping)
     submissions = []
-    now = datetime.now(timezone.utc)
-    for outcome in read_rows(export, plan, mapping, instrument, file_digest(arguments.file), now=now,
-                             dictionary=dictionary):
+    now = datetime.now(UTC)
+    for outcome in read_rows(
+        export,
+        plan,
+        mapping,
+        instrument,
+        file_digest(arguments.file),
+        now=now,
+        dictionary=dictionary,
+    ):
         summary.add(outcome)
         event = event_to_proto(outcome.response) if outcome.response else None
-        submissions.append(Submission(outcome.row_number, outcome.event_id, event, tuple(outcome.errors),
-                                      skipped=outcome.skipped is not None))
+        submissions.append(
+            Submission(
+                outcome.row_number,
+                outcome.event_id,
+                event,
+                tuple(outcome.errors),
+                skipped=outcome.skipped is not None,
+            )
+        )
     print("\n".join(summary.lines()), flush=True)
     if arguments.check:
         if summary.first_errors:
             print("first errors:\n" + "\n".join(f"  {line}" for line in summary.first_errors))
-        print(f"--check: nothing was sent (ingest at {arguments.address} would be sent {summary.to_send} responses)")
+        print(
+            f"--check: nothing was sent (ingest at {arguments.address} would be sent {summary.to_send} responses)"
+        )
     return len(submissions), submissions
 
 
@@ -195,20 +265,36 @@ def _intervention_submissions(path: Path) -> tuple[int, Iterator[Submission]]:
                 try:
                     message = json_format.Parse(line, events_pb2.InterventionEvent())
                 except json_format.ParseError as error:
-                    yield Submission(row_number, row_event_id(digest, row_number), None,
-                                     (FieldError("intervention", str(error)),))
+                    yield Submission(
+                        row_number,
+                        row_event_id(digest, row_number),
+                        None,
+                        (FieldError("intervention", str(error)),),
+                    )
                     continue
-                yield Submission(row_number, message.event_id, ingest_pb2.Event(intervention=message))
+                yield Submission(
+                    row_number, message.event_id, ingest_pb2.Event(intervention=message)
+                )
 
     return total, generate()
 
 
-async def _upload(arguments, total, submissions, progress: Progress, state_file: Path, rejects_path: Path) -> None:
+async def _upload(
+    arguments, total, submissions, progress: Progress, state_file: Path, rejects_path: Path
+) -> None:
     state_file.parent.mkdir(parents=True, exist_ok=True)
     new_rejects_file = progress.rows_done == 0 or not rejects_path.exists()
-    with open(rejects_path, "w" if new_rejects_file else "a", newline="") as rejects_handle, \
-            tqdm(total=total, initial=progress.rows_done, unit="row", file=sys.stderr,
-                 desc=arguments.file.name, mininterval=0.5) as bar:
+    with (
+        open(rejects_path, "w" if new_rejects_file else "a", newline="") as rejects_handle,
+        tqdm(
+            total=total,
+            initial=progress.rows_done,
+            unit="row",
+            file=sys.stderr,
+            desc=arguments.file.name,
+            mininterval=0.5,
+        ) as bar,
+    ):
         rejects = csv.writer(rejects_handle)
         if new_rejects_file:
             rejects.writerow(["row", "event_id", "field", "reason"])
@@ -217,7 +303,11 @@ async def _upload(arguments, total, submissions, progress: Progress, state_file:
             pending = _skip(submissions, progress.rows_done)
             for batch in _batches(pending, arguments.batch_size):
                 sendable = [s for s in batch if s.event is not None]
-                results = await _submit_with_retries(stub, sendable, arguments.api_key) if sendable else []
+                results = (
+                    await _submit_with_retries(stub, sendable, arguments.api_key)
+                    if sendable
+                    else []
+                )
                 by_index = {sendable[r.index].row_number: r for r in results}
                 for submission in batch:
                     result = by_index.get(submission.row_number)
@@ -225,22 +315,35 @@ async def _upload(arguments, total, submissions, progress: Progress, state_file:
                         progress.skipped += 1
                     elif result is None or result.status == ingest_pb2.EVENT_STATUS_REJECTED:
                         progress.rejected += 1
-                        errors = submission.errors or tuple(FieldError(e.field, e.reason) for e in result.errors)
+                        errors = submission.errors or tuple(
+                            FieldError(e.field, e.reason) for e in result.errors
+                        )
                         for error in errors:
-                            rejects.writerow([submission.row_number, submission.event_id, error.field, error.reason])
+                            rejects.writerow(
+                                [
+                                    submission.row_number,
+                                    submission.event_id,
+                                    error.field,
+                                    error.reason,
+                                ]
+                            )
                     elif result.status == ingest_pb2.EVENT_STATUS_DUPLICATE:
                         progress.duplicates += 1
                     else:
                         progress.accepted += 1
                 progress.rows_done = batch[-1].row_number
                 rejects_handle.flush()
-                partial = state_file.with_suffix(".tmp")  # replaced whole: a reader never sees half a file
+                partial = state_file.with_suffix(
+                    ".tmp"
+                )  # replaced whole: a reader never sees half a file
                 partial.write_text(json.dumps(asdict(progress)))
                 os.replace(partial, state_file)
                 bar.update(len(batch))
 
 
-async def _submit_with_retries(stub, submissions: list[Submission], api_key: str, attempts: int = 5):
+async def _submit_with_retries(
+    stub, submissions: list[Submission], api_key: str, attempts: int = 5
+):
     request = ingest_pb2.SubmitEventsRequest(events=[s.event for s in submissions])
     for attempt in range(attempts):
         try:

@@ -14,13 +14,12 @@ import sys
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
+
 from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
-
-from shared.clients import call_metadata, open_channel
-from shared.domain.model import Composite, GroupDimension, Wave
-
 from services.cli.arguments import readable_file
 from services.query import tables
+from shared.clients import call_metadata, open_channel
+from shared.domain.model import Composite, GroupDimension, Wave
 
 _WAVES = [wave.value for wave in Wave]
 _COMPOSITES = [composite.value for composite in Composite]
@@ -33,10 +32,16 @@ def enum_number(enum_type, prefix: str, value: str | None) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("query", help="read benchmarks from the query service")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--address", default=os.environ.get("JEDI_QUERY_ADDRESS", "127.0.0.1:50061"))
-    common.add_argument("--api-key", default=os.environ.get("JEDI_API_KEY"), help="default: $JEDI_API_KEY")
+    common.add_argument(
+        "--address", default=os.environ.get("JEDI_QUERY_ADDRESS", "127.0.0.1:50061")
+    )
+    common.add_argument(
+        "--api-key", default=os.environ.get("JEDI_API_KEY"), help="default: $JEDI_API_KEY"
+    )
     common.add_argument("--ca-file", type=readable_file, help="CA bundle: connect with TLS")
-    common.add_argument("--timeout", type=float, default=10.0, help="deadline of each call, seconds")
+    common.add_argument(
+        "--timeout", type=float, default=10.0, help="deadline of each call, seconds"
+    )
     commands = parser.add_subparsers(dest="query", required=True)
 
     def command(name: str, help_text: str, run):
@@ -75,8 +80,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     command("composites", "the composites and their waves", _composites)
     sub = command("watch", "follow benchmark changes live", _watch)
     sub.add_argument("--site", default="")
-    sub.add_argument("--kind", action="append", default=[],
-                     choices=[name.removeprefix("CELL_KIND_").lower() for name in query_pb2.CellKind.keys()[1:]])
+    sub.add_argument(
+        "--kind",
+        action="append",
+        default=[],
+        choices=[name.removeprefix("CELL_KIND_").lower() for name in query_pb2.CellKind.keys()[1:]],
+    )
     sub.add_argument("--wave", choices=_WAVES)
     sub.add_argument("--composite", choices=_COMPOSITES)
     sub.add_argument("--count", type=int, default=0, help="stop after this many change messages")
@@ -118,7 +127,9 @@ async def all_pages(method, request, options) -> list:
 
 
 async def _scorecard(stub, a, options) -> str:
-    request = query_pb2.GetSiteScorecardRequest(site_id=a.site, wave=enum_number(common_pb2.Wave, "WAVE", a.wave))
+    request = query_pb2.GetSiteScorecardRequest(
+        site_id=a.site, wave=enum_number(common_pb2.Wave, "WAVE", a.wave)
+    )
     return tables.scorecard(await stub.GetSiteScorecard(request, **options))
 
 
@@ -135,15 +146,18 @@ async def _compare(stub, a, options) -> str:
 
 async def _distribution(stub, a, options) -> str:
     request = query_pb2.GetDistributionRequest(
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave), composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure), site_id=a.site,
+        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
+        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
+        site_id=a.site,
     )
     return tables.distribution(await stub.GetDistribution(request, **options))
 
 
 async def _disparities(stub, a, options) -> str:
     request = query_pb2.ListDisparitiesRequest(
-        site_id=a.site, wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
+        site_id=a.site,
+        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
         composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
         dimension=enum_number(common_pb2.GroupDimension, "GROUP_DIMENSION", a.dimension),
         include_not_significant=a.all,
@@ -153,8 +167,10 @@ async def _disparities(stub, a, options) -> str:
 
 async def _trend(stub, a, options) -> str:
     request = query_pb2.GetTrendRequest(
-        site_id=a.site, composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        dimension=a.dimension, group=a.group,
+        site_id=a.site,
+        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        dimension=a.dimension,
+        group=a.group,
     )
     return tables.trend(await stub.GetTrend(request, **options))
 
@@ -169,16 +185,22 @@ async def _sites(stub, a, options) -> str:
 
 
 async def _composites(stub, a, options) -> str:
-    return tables.composites(await all_pages(stub.ListComposites, query_pb2.ListCompositesRequest(), options))
+    return tables.composites(
+        await all_pages(stub.ListComposites, query_pb2.ListCompositesRequest(), options)
+    )
 
 
 async def _watch(stub, a, options) -> str:
     request = query_pb2.WatchRequest(
-        site_id=a.site, kinds=[query_pb2.CellKind.Value(f"CELL_KIND_{k.upper()}") for k in a.kind],
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave), composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        site_id=a.site,
+        kinds=[query_pb2.CellKind.Value(f"CELL_KIND_{k.upper()}") for k in a.kind],
+        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
+        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
     )
     changes = 0
-    async for message in stub.Watch(request, metadata=options["metadata"]):  # no deadline: it follows
+    async for message in stub.Watch(
+        request, metadata=options["metadata"]
+    ):  # no deadline: it follows
         print(tables.watch_line(message), flush=True)
         changes += message.phase == query_pb2.WATCH_PHASE_CHANGE
         if a.count and changes >= a.count:

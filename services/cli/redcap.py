@@ -15,12 +15,12 @@ from __future__ import annotations
 import csv
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
 
 from services.cli.exports import ExportError, decode
-from shared.domain.model import PREFER_NOT_TO_SAY, GroupDimension, REFERENCE_GROUP
+from shared.domain.model import PREFER_NOT_TO_SAY, REFERENCE_GROUP, GroupDimension
 from shared.domain.validation import FieldError
 
 CHECKBOX = re.compile(r"^(?P<field>[a-z][a-z0-9_]*?)___(?P<code>[A-Za-z0-9_-]+)$")
@@ -51,8 +51,14 @@ def read_dictionary(path: Path, encoding: str | None = None) -> DataDictionary:
     text = decode(Path(path).read_bytes(), Path(path), encoding)
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     if not rows or "Variable / Field Name" not in rows[0]:
-        raise ExportError([FieldError(Path(path).name, "is not a REDCap data dictionary: it has no "
-                                                       "'Variable / Field Name' column")])
+        raise ExportError(
+            [
+                FieldError(
+                    Path(path).name,
+                    "is not a REDCap data dictionary: it has no 'Variable / Field Name' column",
+                )
+            ]
+        )
     choices: dict[str, dict[str, str]] = {}
     types: dict[str, str] = {}
     labels: dict[str, str] = {}
@@ -85,12 +91,15 @@ def checked(raw: str, column: str, errors: list[FieldError]) -> bool:
     if value in _CHECKED:
         return True
     if value not in _UNCHECKED:
-        errors.append(FieldError(column, f"{raw!r} is not a checkbox value (1/0 or Checked/Unchecked)"))
+        errors.append(
+            FieldError(column, f"{raw!r} is not a checkbox value (1/0 or Checked/Unchecked)")
+        )
     return False
 
 
-def combine_checked(dimension: GroupDimension, values: list[str], field_name: str,
-                    errors: list[FieldError]) -> str | None:
+def combine_checked(
+    dimension: GroupDimension, values: list[str], field_name: str, errors: list[FieldError]
+) -> str | None:
     """One value of `dimension` from the values the checked choices map to.
 
     A value that is neither the dimension's reference group nor "prefer not to say" wins
@@ -103,9 +112,15 @@ def combine_checked(dimension: GroupDimension, values: list[str], field_name: st
         return None
     winners = [v for v in distinct if v not in (REFERENCE_GROUP[dimension], PREFER_NOT_TO_SAY)]
     if len(winners) > 1:
-        errors.append(FieldError(field_name, f"checked choices map to different {dimension.value} values: "
-                                             f"{', '.join(winners)}"))
+        errors.append(
+            FieldError(
+                field_name,
+                f"checked choices map to different {dimension.value} values: {', '.join(winners)}",
+            )
+        )
         return None
     if winners:
         return winners[0]
-    return REFERENCE_GROUP[dimension] if REFERENCE_GROUP[dimension] in distinct else PREFER_NOT_TO_SAY
+    return (
+        REFERENCE_GROUP[dimension] if REFERENCE_GROUP[dimension] in distinct else PREFER_NOT_TO_SAY
+    )

@@ -28,9 +28,17 @@ class FileSummary:
     first_errors: list[str] = field(default_factory=list)
 
     @classmethod
-    def start(cls, name: str, export: Export, plan: ColumnPlan, mapping: SurveyMapping) -> "FileSummary":
-        return cls(name, export.format.value, dropped=export.dropped, tool_columns=plan.tool_columns,
-                   ignored=plan.ignored, timezone=mapping.timezone)
+    def start(
+        cls, name: str, export: Export, plan: ColumnPlan, mapping: SurveyMapping
+    ) -> FileSummary:
+        return cls(
+            name,
+            export.format.value,
+            dropped=export.dropped,
+            tool_columns=plan.tool_columns,
+            ignored=plan.ignored,
+            timezone=mapping.timezone,
+        )
 
     def add(self, outcome: RowOutcome) -> None:
         self.rows += 1
@@ -39,7 +47,9 @@ class FileSummary:
         elif outcome.errors:
             self.rejected_rows += 1
             if len(self.first_errors) < FIRST_ERRORS:
-                self.first_errors += [f"row {outcome.row_number}: {e.field}: {e.reason}" for e in outcome.errors]
+                self.first_errors += [
+                    f"row {outcome.row_number}: {e.field}: {e.reason}" for e in outcome.errors
+                ]
         else:
             self.to_send += 1
             self.unfinished_kept += outcome.unfinished
@@ -47,7 +57,9 @@ class FileSummary:
     def lines(self) -> list[str]:
         lines = [f"{self.name}: {self.format} export, {self.rows} responses"]
         if self.dropped:
-            lines.append(f"  dropped, could identify a respondent (never read, never sent): {', '.join(self.dropped)}")
+            lines.append(
+                f"  dropped, could identify a respondent (never read, never sent): {', '.join(self.dropped)}"
+            )
         if self.tool_columns:
             lines.append(f"  survey-tool columns, not sent: {', '.join(self.tool_columns)}")
         if self.ignored:
@@ -55,10 +67,14 @@ class FileSummary:
         for reason, count in sorted(self.skipped.items()):
             lines.append(f"  skipped: {count} {reason}")
         if self.unfinished_kept:
-            lines.append(f"  unfinished but kept (at least one item answered): {self.unfinished_kept}")
+            lines.append(
+                f"  unfinished but kept (at least one item answered): {self.unfinished_kept}"
+            )
         if self.timezone is None:
-            lines.append("  warning: dates read as UTC; set \"timezone\" in the mapping or pass --timezone "
-                         "if the export's dates are local times")
+            lines.append(
+                '  warning: dates read as UTC; set "timezone" in the mapping or pass --timezone '
+                "if the export's dates are local times"
+            )
         else:
             lines.append(f"  dates read in {self.timezone}")
         lines.append(f"  {self.to_send} to send, {self.rejected_rows} with errors (not sent)")

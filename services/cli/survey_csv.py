@@ -24,11 +24,11 @@ from __future__ import annotations
 import hashlib
 import re
 import uuid
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone, tzinfo
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 from pathlib import Path
-from typing import Iterator, Mapping
 from zoneinfo import ZoneInfo
 
 from services.cli.exports import Export, ExportFormat
@@ -39,13 +39,25 @@ from shared.domain.validation import FieldError, index_instruments, validate_sur
 
 _EVENT_NAMESPACE = uuid.UUID("6b1d3c2e-2f43-4e0e-9a57-3d1f0c9e1a42")
 LIKERT_LABELS = {
-    "strongly disagree": 1, "disagree": 2, "neither agree nor disagree": 3, "neutral": 3,
-    "agree": 4, "strongly agree": 5,
+    "strongly disagree": 1,
+    "disagree": 2,
+    "neither agree nor disagree": 3,
+    "neutral": 3,
+    "agree": 4,
+    "strongly agree": 5,
 }
 _YES = {"yes", "true", "1", "y"}
 _NO = {"no", "false", "0", "n"}
-_QUALTRICS_SKIPPED_STATUS = {"survey preview": "survey preview", "1": "survey preview", "survey test": "survey test",
-                             "2": "survey test", "spam": "spam", "8": "spam", "preview spam": "spam", "9": "spam"}
+_QUALTRICS_SKIPPED_STATUS = {
+    "survey preview": "survey preview",
+    "1": "survey preview",
+    "survey test": "survey test",
+    "2": "survey test",
+    "spam": "spam",
+    "8": "spam",
+    "preview spam": "spam",
+    "9": "spam",
+}
 _PATH_KEY = re.compile(r'^survey_response\.answers\["(?P<code>[^"]+)"\]$')
 
 
@@ -71,9 +83,17 @@ def row_event_id(digest: str, row_number: int) -> str:
     return str(uuid.uuid5(_EVENT_NAMESPACE, f"{digest}:{row_number}"))
 
 
-def read_rows(export: Export, plan: ColumnPlan, mapping: SurveyMapping, instrument: Instrument, digest: str,
-              *, now: datetime, dictionary: DataDictionary | None = None) -> Iterator[RowOutcome]:
-    zone: tzinfo = ZoneInfo(mapping.timezone) if mapping.timezone else timezone.utc
+def read_rows(
+    export: Export,
+    plan: ColumnPlan,
+    mapping: SurveyMapping,
+    instrument: Instrument,
+    digest: str,
+    *,
+    now: datetime,
+    dictionary: DataDictionary | None = None,
+) -> Iterator[RowOutcome]:
+    zone: tzinfo = ZoneInfo(mapping.timezone) if mapping.timezone else UTC
     registry = index_instruments([instrument])
     for row_number, record in enumerate(export.records(), start=1):
         event_id = row_event_id(digest, row_number)
@@ -81,7 +101,10 @@ def read_rows(export: Export, plan: ColumnPlan, mapping: SurveyMapping, instrume
         if skipped:
             yield RowOutcome(row_number, event_id, None, skipped=skipped)
             continue
-        unfinished = export.format is ExportFormat.QUALTRICS and record.get("Finished", "").strip().lower() in _NO
+        unfinished = (
+            export.format is ExportFormat.QUALTRICS
+            and record.get("Finished", "").strip().lower() in _NO
+        )
         errors: list[FieldError] = []
         response = _response(record, plan, mapping, event_id, zone, dictionary, errors)
         if unfinished and not any(v is not None for v in response.answers.values()):
@@ -93,10 +116,14 @@ def read_rows(export: Export, plan: ColumnPlan, mapping: SurveyMapping, instrume
             column = _column_of(error.field, plan)
             if column not in reported:
                 errors.append(FieldError(column, error.reason))
-        yield RowOutcome(row_number, event_id, None if errors else response, errors, unfinished=unfinished)
+        yield RowOutcome(
+            row_number, event_id, None if errors else response, errors, unfinished=unfinished
+        )
 
 
-def _skip_reason(format: ExportFormat, record: Mapping[str, str], mapping: SurveyMapping) -> str | None:
+def _skip_reason(
+    format: ExportFormat, record: Mapping[str, str], mapping: SurveyMapping
+) -> str | None:
     if format is ExportFormat.QUALTRICS:
         return _QUALTRICS_SKIPPED_STATUS.get(record.get("Status", "").strip().lower())
     if format is ExportFormat.REDCAP and not mapping.include_incomplete:
@@ -106,8 +133,15 @@ def _skip_reason(format: ExportFormat, record: Mapping[str, str], mapping: Surve
     return None
 
 
-def _response(record: Mapping[str, str], plan: ColumnPlan, mapping: SurveyMapping, event_id: str, zone: tzinfo,
-              dictionary: DataDictionary | None, errors: list[FieldError]) -> SurveyResponse:
+def _response(
+    record: Mapping[str, str],
+    plan: ColumnPlan,
+    mapping: SurveyMapping,
+    event_id: str,
+    zone: tzinfo,
+    dictionary: DataDictionary | None,
+    errors: list[FieldError],
+) -> SurveyResponse:
     values: dict[str, object] = {}
     answers: dict[str, int | None] = {}
     groups: dict[GroupDimension, str] = {}
@@ -128,8 +162,9 @@ def _response(record: Mapping[str, str], plan: ColumnPlan, mapping: SurveyMappin
         elif target == "submitted_at":
             values[target] = _timestamp(raw, column, zone, errors)
         else:
-            values[target] = _enum(raw, column, {"wave": Wave, "role": Role, "department": Department}[target],
-                                   errors)
+            values[target] = _enum(
+                raw, column, {"wave": Wave, "role": Role, "department": Department}[target], errors
+            )
     for field_name, (target, columns) in plan.checkboxes.items():
         dimension = GroupDimension(target[6:])
         chosen = []
@@ -142,11 +177,17 @@ def _response(record: Mapping[str, str], plan: ColumnPlan, mapping: SurveyMappin
             groups[dimension] = group
     wave = values["wave"] if "wave" in values else _enum(mapping.wave or "", "wave", Wave, errors)
     return SurveyResponse(
-        event_id=event_id, site_id=mapping.site_id, instrument_id=mapping.instrument_id,
-        instrument_version=mapping.instrument_version, wave=wave,  # type: ignore[arg-type]
-        role=values.get("role"), department=values.get("department"),  # type: ignore[arg-type]
+        event_id=event_id,
+        site_id=mapping.site_id,
+        instrument_id=mapping.instrument_id,
+        instrument_version=mapping.instrument_version,
+        wave=wave,  # type: ignore[arg-type]
+        role=values.get("role"),
+        department=values.get("department"),  # type: ignore[arg-type]
         submitted_at=values.get("submitted_at"),  # type: ignore[arg-type]
-        source_system=mapping.source_system, answers=answers, groups=groups,
+        source_system=mapping.source_system,
+        answers=answers,
+        groups=groups,
         experienced_discrimination=values.get("experienced_discrimination"),  # type: ignore[arg-type]
         witnessed_discrimination=values.get("witnessed_discrimination"),  # type: ignore[arg-type]
     )
@@ -180,7 +221,11 @@ def _likert(raw: str, column: str, errors: list[FieldError]) -> int | None | obj
     try:
         return int(raw)
     except ValueError:
-        errors.append(FieldError(column, f"{raw!r} is not a Likert answer (1..5, a label such as 'Agree', or blank)"))
+        errors.append(
+            FieldError(
+                column, f"{raw!r} is not a Likert answer (1..5, a label such as 'Agree', or blank)"
+            )
+        )
         return _BAD
 
 
@@ -201,7 +246,9 @@ def _enum(raw: str, column: str, enum: type[StrEnum], errors: list[FieldError]) 
         return enum(_normalised(raw))
     except ValueError:
         allowed = ", ".join(member.value for member in enum)
-        errors.append(FieldError(column, f"{raw!r} is not one of: {allowed} (translate it under values)"))
+        errors.append(
+            FieldError(column, f"{raw!r} is not one of: {allowed} (translate it under values)")
+        )
         return None
 
 
@@ -209,7 +256,12 @@ def _timestamp(raw: str, column: str, zone: tzinfo, errors: list[FieldError]) ->
     try:
         moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
     except ValueError:
-        errors.append(FieldError(column, f"{raw!r} is not a date and time the uploader can read "
-                                         "(YYYY-MM-DD HH:MM[:SS], as Qualtrics and REDCap export it)"))
+        errors.append(
+            FieldError(
+                column,
+                f"{raw!r} is not a date and time the uploader can read "
+                "(YYYY-MM-DD HH:MM[:SS], as Qualtrics and REDCap export it)",
+            )
+        )
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=zone)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 from urllib.parse import parse_qs
 
 import grpc
@@ -17,7 +17,14 @@ import structlog
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -39,8 +46,8 @@ VENDOR = {
 VIEWS = ("overview", "scorecard", "interventions", "status")
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-                               "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
-                               "form-action 'self'; base-uri 'none'",
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; "
+    "form-action 'self'; base-uri 'none'",
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
@@ -52,11 +59,17 @@ class Dashboard:
 
     def __init__(self, settings: DashboardSettings) -> None:
         self.settings = settings
-        self.query = QueryChannel(settings.query_address, ca_file=settings.query_ca_file,
-                                  timeout_s=settings.query_timeout_s)
-        self.sessions = SessionStore(ttl_s=settings.session_ttl_s, max_sessions=settings.max_sessions)
-        self.throttle = SigninThrottle(free_failures=settings.signin_free_failures,
-                                       max_delay_s=settings.signin_max_delay_s)
+        self.query = QueryChannel(
+            settings.query_address,
+            ca_file=settings.query_ca_file,
+            timeout_s=settings.query_timeout_s,
+        )
+        self.sessions = SessionStore(
+            ttl_s=settings.session_ttl_s, max_sessions=settings.max_sessions
+        )
+        self.throttle = SigninThrottle(
+            free_failures=settings.signin_free_failures, max_delay_s=settings.signin_max_delay_s
+        )
 
     def session(self, request: Request) -> Session | None:
         return self.sessions.get(request.cookies.get(COOKIE_NAME))
@@ -106,25 +119,37 @@ def build_app(settings: DashboardSettings) -> Starlette:
             dashboard.throttle.failed(client)
             metrics.SIGNINS.labels("wrong_key").inc()
             log.info("dashboard_signin_refused", client=client, delayed_s=delay)
-            return _html(signin_page("That API key was not recognised. Check it and try again."), 401)
+            return _html(
+                signin_page("That API key was not recognised. Check it and try again."), 401
+            )
         except QueryUnavailable as error:
             metrics.SIGNINS.labels("unavailable").inc()
             log.warning("dashboard_signin_unavailable", code=str(error))
-            return _html(signin_page("The benchmark service is not answering. Try again in a moment."), 503)
+            return _html(
+                signin_page("The benchmark service is not answering. Try again in a moment."), 503
+            )
         dashboard.throttle.succeeded(client)
         session = dashboard.sessions.open(api_key, identity)
         metrics.SIGNINS.labels("ok").inc()
         log.info("dashboard_signed_in", role=identity.role.value, site_id=identity.site_id)
         response = RedirectResponse("/", status_code=303)
-        response.set_cookie(COOKIE_NAME, session.token, max_age=int(settings.session_ttl_s), path="/",
-                            httponly=True, samesite="strict", secure=settings.secure_cookies)
+        response.set_cookie(
+            COOKIE_NAME,
+            session.token,
+            max_age=int(settings.session_ttl_s),
+            path="/",
+            httponly=True,
+            samesite="strict",
+            secure=settings.secure_cookies,
+        )
         return response
 
     async def signout(request: Request) -> Response:
         dashboard.sessions.close(request.cookies.get(COOKIE_NAME))
         response = RedirectResponse("/signin", status_code=303)
-        response.delete_cookie(COOKIE_NAME, path="/", httponly=True, samesite="strict",
-                               secure=settings.secure_cookies)
+        response.delete_cookie(
+            COOKIE_NAME, path="/", httponly=True, samesite="strict", secure=settings.secure_cookies
+        )
         return response
 
     async def stream(request: Request) -> Response:
@@ -136,7 +161,11 @@ def build_app(settings: DashboardSettings) -> Starlette:
             return JSONResponse({"error": f"no view {view!r} for this user"}, status_code=404)
         wave = labels.wave_value(request.query_params.get("wave"))
         # A site always sees its own site: the query service refuses any other anyway.
-        site_id = request.query_params.get("site", "") if session.is_coordinator else session.identity.site_id or ""
+        site_id = (
+            request.query_params.get("site", "")
+            if session.is_coordinator
+            else session.identity.site_id or ""
+        )
         client = dashboard.query.client(session.api_key)
         board = ReleaseBoard()  # the status view: ListReleases, then the stream's statuses
 
@@ -151,20 +180,28 @@ def build_app(settings: DashboardSettings) -> Starlette:
             return await views.interventions(client, chosen, settings.min_cell_size)
 
         events = view_events(
-            view=view, build=build, watch=client.watch(watch_request(view, site_id=site_id, wave=wave)),
+            view=view,
+            build=build,
+            watch=client.watch(watch_request(view, site_id=site_id, wave=wave)),
             signed_in=lambda: dashboard.sessions.get(session.token) is not None,
-            coalesce_s=settings.coalesce_s, keepalive_s=settings.keepalive_s,
+            coalesce_s=settings.coalesce_s,
+            keepalive_s=settings.keepalive_s,
             changes=status_messages(board) if view == "status" else cell_messages,
         )
-        return StreamingResponse(events, media_type="text/event-stream",
-                                 headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            events,
+            media_type="text/event-stream",
+            headers={**SECURITY_HEADERS, "X-Accel-Buffering": "no"},
+        )
 
     async def vendor(request: Request) -> Response:
         relative = VENDOR.get(request.path_params["name"])
         path = settings.assets_dir / relative if relative else None
         if path is None or not path.is_file():
             return Response("not found (run make install)", status_code=404)
-        return FileResponse(path, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"})
+        return FileResponse(
+            path, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}
+        )
 
     async def favicon(request: Request) -> Response:
         return Response(status_code=204)
@@ -178,7 +215,8 @@ def build_app(settings: DashboardSettings) -> Starlette:
         try:
             assert dashboard.query.channel is not None
             reply = await health_pb2_grpc.HealthStub(dashboard.query.channel).Check(
-                health_pb2.HealthCheckRequest(), timeout=2)
+                health_pb2.HealthCheckRequest(), timeout=2
+            )
             serving = reply.status == health_pb2.HealthCheckResponse.SERVING
         except grpc.aio.AioRpcError:
             serving = False
@@ -187,10 +225,15 @@ def build_app(settings: DashboardSettings) -> Starlette:
 
     return Starlette(
         routes=[
-            Route("/", home), Route("/signin", signin_form, methods=["GET"]),
-            Route("/signin", signin, methods=["POST"]), Route("/signout", signout, methods=["POST"]),
-            Route("/api/stream/{view}", stream), Route("/vendor/{name}", vendor),
-            Route("/favicon.ico", favicon), Route("/healthz", healthz), Route("/readyz", readyz),
+            Route("/", home),
+            Route("/signin", signin_form, methods=["GET"]),
+            Route("/signin", signin, methods=["POST"]),
+            Route("/signout", signout, methods=["POST"]),
+            Route("/api/stream/{view}", stream),
+            Route("/vendor/{name}", vendor),
+            Route("/favicon.ico", favicon),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],
         lifespan=lifespan,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from jedi.v1 import benchmarks_pb2, common_pb2, registry_pb2
-
 from shared.domain.model import GROUP_VALUES, Department, Role
 
 COMPOSITES: tuple[int, ...] = tuple(v for v in common_pb2.Composite.values() if v)

@@ -11,13 +11,13 @@ import asyncio
 import contextlib
 import json
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import AsyncIterator, Awaitable, Callable
 
 import grpc
 import structlog
-from jedi.v1 import common_pb2, query_pb2
 
+from jedi.v1 import common_pb2, query_pb2
 from services.dashboard import metrics
 from services.dashboard.release_status import ReleaseBoard
 from services.dashboard.views import Json
@@ -29,11 +29,22 @@ K = query_pb2
 def watch_request(view: str, *, site_id: str, wave: int) -> query_pb2.WatchRequest:
     """The cells a view is built from: a change to any of them rebuilds it."""
     if view == "overview":
-        return K.WatchRequest(kinds=[K.CELL_KIND_COMPOSITE, K.CELL_KIND_DISTRIBUTION, K.CELL_KIND_RANK], wave=wave)
+        return K.WatchRequest(
+            kinds=[K.CELL_KIND_COMPOSITE, K.CELL_KIND_DISTRIBUTION, K.CELL_KIND_RANK], wave=wave
+        )
     if view == "scorecard":
-        return K.WatchRequest(site_id=site_id, wave=wave, kinds=[
-            K.CELL_KIND_COMPOSITE, K.CELL_KIND_RESPONSE, K.CELL_KIND_DISTRIBUTION, K.CELL_KIND_RANK,
-            K.CELL_KIND_DISPARITY, K.CELL_KIND_CHANGE])
+        return K.WatchRequest(
+            site_id=site_id,
+            wave=wave,
+            kinds=[
+                K.CELL_KIND_COMPOSITE,
+                K.CELL_KIND_RESPONSE,
+                K.CELL_KIND_DISTRIBUTION,
+                K.CELL_KIND_RANK,
+                K.CELL_KIND_DISPARITY,
+                K.CELL_KIND_CHANGE,
+            ],
+        )
     if view == "interventions":
         return K.WatchRequest(site_id=site_id, kinds=[K.CELL_KIND_REACH])
     # status: the stream's release statuses, and no cells (response cells have no composite,
@@ -75,8 +86,13 @@ class _Follow:
 
 
 async def view_events(
-    *, view: str, build: Callable[[], Awaitable[Json]], watch: AsyncIterator[query_pb2.WatchResponse],
-    signed_in: Callable[[], bool], coalesce_s: float, keepalive_s: float,
+    *,
+    view: str,
+    build: Callable[[], Awaitable[Json]],
+    watch: AsyncIterator[query_pb2.WatchResponse],
+    signed_in: Callable[[], bool],
+    coalesce_s: float,
+    keepalive_s: float,
     changes: MessageFilter = cell_messages,
 ) -> AsyncIterator[str]:
     follow = _Follow()

@@ -19,8 +19,12 @@ _HEAD = """<!doctype html>
 
 
 def signin_page(message: str = "") -> str:
-    alert = f'<p class="alert" role="alert" id="signin-error">{escape(message)}</p>' if message else ""
-    return _HEAD.format(title="Sign in · Equity Benchmarks") + f"""<body class="signin">
+    alert = (
+        f'<p class="alert" role="alert" id="signin-error">{escape(message)}</p>' if message else ""
+    )
+    return (
+        _HEAD.format(title="Sign in · Equity Benchmarks")
+        + f"""<body class="signin">
 <main id="main">
 <h1>Equity Benchmarks</h1>
 <p>Sign in with your site's or your coordinator's API key.</p>
@@ -28,7 +32,7 @@ def signin_page(message: str = "") -> str:
 <form method="post" action="/signin">
 <label for="api_key">API key</label>
 <input id="api_key" name="api_key" type="password" autocomplete="current-password" required
-  aria-describedby="api_key_help"{' aria-invalid="true"' if message else ''}>
+  aria-describedby="api_key_help"{' aria-invalid="true"' if message else ""}>
 <p id="api_key_help" class="help">The key stays on the dashboard's server; your browser keeps only a session cookie.</p>
 <button type="submit">Sign in</button>
 </form>
@@ -36,14 +40,23 @@ def signin_page(message: str = "") -> str:
 </body>
 </html>
 """
+    )
 
 
 def dashboard_page(session: Session, *, min_cell_size: int) -> str:
     identity = session.identity
-    who = "National coordinator" if session.is_coordinator else (identity.site_name or identity.site_id or "")
-    data = (f'data-role="{escape(identity.role.value)}" data-site-id="{escape(identity.site_id or "")}" '
-            f'data-k="{min_cell_size}"')
-    return _HEAD.format(title="Equity Benchmarks") + f"""<body {data}>
+    who = (
+        "National coordinator"
+        if session.is_coordinator
+        else (identity.site_name or identity.site_id or "")
+    )
+    data = (
+        f'data-role="{escape(identity.role.value)}" data-site-id="{escape(identity.site_id or "")}" '
+        f'data-k="{min_cell_size}"'
+    )
+    return (
+        _HEAD.format(title="Equity Benchmarks")
+        + f"""<body {data}>
 <a class="skip" href="#main">Skip to content</a>
 <header>
 <p class="brand">Equity Benchmarks</p>
@@ -62,3 +75,4 @@ def dashboard_page(session: Session, *, min_cell_size: int) -> str:
 </body>
 </html>
 """
+    )

@@ -3,15 +3,14 @@ user's own API key, so the query service's role rules decide what anyone sees.""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import AsyncIterator
 
 import grpc
+
 from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
-
-from shared.clients import call_metadata, open_channel
-
 from services.dashboard.sessions import Identity, Role
+from shared.clients import call_metadata, open_channel
 
 
 class WrongKey(Exception):
@@ -40,7 +39,7 @@ class QueryChannel:
         if self.channel is not None:
             await self.channel.close()
 
-    def client(self, api_key: str) -> "QueryClient":
+    def client(self, api_key: str) -> QueryClient:
         assert self.stub is not None, "QueryChannel.start() first"
         return QueryClient(self.stub, api_key, self.timeout_s)
 
@@ -48,7 +47,9 @@ class QueryChannel:
 class QueryClient:
     """The query service as one user: every call carries that user's key."""
 
-    def __init__(self, stub: query_pb2_grpc.BenchmarkServiceStub, api_key: str, timeout_s: float) -> None:
+    def __init__(
+        self, stub: query_pb2_grpc.BenchmarkServiceStub, api_key: str, timeout_s: float
+    ) -> None:
         self._stub = stub
         self._key = api_key
         self._timeout_s = timeout_s
@@ -59,16 +60,27 @@ class QueryClient:
     async def identify(self) -> Identity:
         """Whose key this is, as the query service sees it. Raises WrongKey or QueryUnavailable."""
         try:
-            listed = await self._stub.ListSites(query_pb2.ListSitesRequest(page_size=2), **self._options())
+            listed = await self._stub.ListSites(
+                query_pb2.ListSitesRequest(page_size=2), **self._options()
+            )
             try:
-                await self._stub.CompareSites(query_pb2.CompareSitesRequest(
-                    composite=common_pb2.COMPOSITE_BELONGING, wave=common_pb2.WAVE_BASELINE, page_size=1),
-                    **self._options())
+                await self._stub.CompareSites(
+                    query_pb2.CompareSitesRequest(
+                        composite=common_pb2.COMPOSITE_BELONGING,
+                        wave=common_pb2.WAVE_BASELINE,
+                        page_size=1,
+                    ),
+                    **self._options(),
+                )
             except grpc.aio.AioRpcError as error:
                 if error.code() is not grpc.StatusCode.PERMISSION_DENIED:
                     raise
                 own = listed.sites[0].site if listed.sites else None
-                return Identity(Role.SITE, own.site_id if own else None, (own.name or own.site_id) if own else None)
+                return Identity(
+                    Role.SITE,
+                    own.site_id if own else None,
+                    (own.name or own.site_id) if own else None,
+                )
             return Identity(Role.COORDINATOR)
         except grpc.aio.AioRpcError as error:
             if error.code() is grpc.StatusCode.UNAUTHENTICATED:
@@ -80,49 +92,69 @@ class QueryClient:
         token = ""
         while True:
             page = await self._stub.ListSites(
-                query_pb2.ListSitesRequest(page_size=500, page_token=token), **self._options())
+                query_pb2.ListSitesRequest(page_size=500, page_token=token), **self._options()
+            )
             listings.extend(page.sites)
             token = page.next_page_token
             if not token:
                 return listings
 
     async def composites(self) -> list[query_pb2.CompositeListing]:
-        reply = await self._stub.ListComposites(query_pb2.ListCompositesRequest(page_size=500), **self._options())
+        reply = await self._stub.ListComposites(
+            query_pb2.ListCompositesRequest(page_size=500), **self._options()
+        )
         return list(reply.composites)
 
     async def compare(self, composite: int, wave: int) -> query_pb2.CompareSitesResponse:
         first = await self._stub.CompareSites(
-            query_pb2.CompareSitesRequest(composite=composite, wave=wave, page_size=500), **self._options())
+            query_pb2.CompareSitesRequest(composite=composite, wave=wave, page_size=500),
+            **self._options(),
+        )
         token = first.next_page_token
         while token:
-            page = await self._stub.CompareSites(query_pb2.CompareSitesRequest(
-                composite=composite, wave=wave, page_size=500, page_token=token), **self._options())
+            page = await self._stub.CompareSites(
+                query_pb2.CompareSitesRequest(
+                    composite=composite, wave=wave, page_size=500, page_token=token
+                ),
+                **self._options(),
+            )
             first.sites.extend(page.sites)
             token = page.next_page_token
         return first
 
     async def scorecard(self, site_id: str, wave: int) -> query_pb2.GetSiteScorecardResponse:
         return await self._stub.GetSiteScorecard(
-            query_pb2.GetSiteScorecardRequest(site_id=site_id, wave=wave), **self._options())
+            query_pb2.GetSiteScorecardRequest(site_id=site_id, wave=wave), **self._options()
+        )
 
     async def disparities(self, site_id: str, wave: int) -> list:
         cells: list = []
         token = ""
         while True:
-            page = await self._stub.ListDisparities(query_pb2.ListDisparitiesRequest(
-                site_id=site_id, wave=wave, include_not_significant=True, page_size=500, page_token=token),
-                **self._options())
+            page = await self._stub.ListDisparities(
+                query_pb2.ListDisparitiesRequest(
+                    site_id=site_id,
+                    wave=wave,
+                    include_not_significant=True,
+                    page_size=500,
+                    page_token=token,
+                ),
+                **self._options(),
+            )
             cells.extend(page.disparities)
             token = page.next_page_token
             if not token:
                 return cells
 
     async def trend(self, site_id: str) -> query_pb2.GetTrendResponse:
-        return await self._stub.GetTrend(query_pb2.GetTrendRequest(site_id=site_id), **self._options())
+        return await self._stub.GetTrend(
+            query_pb2.GetTrendRequest(site_id=site_id), **self._options()
+        )
 
     async def reach(self, site_id: str) -> query_pb2.GetInterventionReachResponse:
         return await self._stub.GetInterventionReach(
-            query_pb2.GetInterventionReachRequest(site_id=site_id), **self._options())
+            query_pb2.GetInterventionReachRequest(site_id=site_id), **self._options()
+        )
 
     async def releases(self) -> list[benchmarks_pb2.ReleaseStatus]:
         """The latest release status of every scope the user may see (a site: its own and the cross-site ones)."""

@@ -14,16 +14,15 @@ of one wave) is computed from the sites' released totals and counts no responses
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from jedi.v1 import benchmarks_pb2, common_pb2
-
-from shared.domain.releases import INTERVENTIONS
-
 from services.dashboard import labels
 from services.dashboard.query_client import QueryClient
+from shared.domain.releases import INTERVENTIONS
 
 Status = benchmarks_pb2.ReleaseStatus
 CROSS_SITE_NAME = "All sites (distributions and ranks)"
@@ -43,26 +42,55 @@ class ReleaseRow:
     held_back: int | None  # received since and not covered yet; None for a cross-site release
 
     def to_json(self) -> dict[str, Any]:
-        return {"scope": self.scope, "site_id": self.site_id, "site_name": self.site_name, "wave": self.wave,
-                "release": self.release, "cut_at": self.cut_at.isoformat() if self.cut_at else None,
-                "covered": self.covered, "held_back": self.held_back}
+        return {
+            "scope": self.scope,
+            "site_id": self.site_id,
+            "site_name": self.site_name,
+            "wave": self.wave,
+            "release": self.release,
+            "cut_at": self.cut_at.isoformat() if self.cut_at else None,
+            "covered": self.covered,
+            "held_back": self.held_back,
+        }
 
 
 def rows_of(statuses: Iterable[Status], names: Mapping[str, str]) -> list[ReleaseRow]:
     """One row per site and wave (and the site's intervention events), then one per cross-site wave."""
     sites, cross = [], []
     for status in statuses:
-        cut_at = status.cut_at.ToDatetime(tzinfo=timezone.utc) if status.HasField("cut_at") else None
+        cut_at = (
+            status.cut_at.ToDatetime(tzinfo=UTC) if status.HasField("cut_at") else None
+        )
         if not status.site_id:
-            cross.append(ReleaseRow(status.scope, None, CROSS_SITE_NAME, labels.wave_name(status.wave),
-                                    status.number, cut_at, None, None))
+            cross.append(
+                ReleaseRow(
+                    status.scope,
+                    None,
+                    CROSS_SITE_NAME,
+                    labels.wave_name(status.wave),
+                    status.number,
+                    cut_at,
+                    None,
+                    None,
+                )
+            )
             continue
         name = names.get(status.site_id) or status.site_id
         present = set(status.covered) | set(status.held_back)
         for component in (*_COMPONENTS, *sorted(present - set(_COMPONENTS))):
             if component in present:
-                sites.append(ReleaseRow(status.scope, status.site_id, name, component, status.number, cut_at,
-                                        status.covered.get(component, 0), status.held_back.get(component, 0)))
+                sites.append(
+                    ReleaseRow(
+                        status.scope,
+                        status.site_id,
+                        name,
+                        component,
+                        status.number,
+                        cut_at,
+                        status.covered.get(component, 0),
+                        status.held_back.get(component, 0),
+                    )
+                )
     order = {name: index for index, name in enumerate(_COMPONENTS)}
     sites.sort(key=lambda r: (r.site_name, r.site_id or "", order.get(r.wave, len(order)), r.wave))
     cross.sort(key=lambda r: common_pb2.Wave.Value("WAVE_" + r.wave.upper()))
@@ -70,7 +98,10 @@ def rows_of(statuses: Iterable[Status], names: Mapping[str, str]) -> list[Releas
 
 
 async def _site_names(client: QueryClient) -> dict[str, str]:
-    return {listing.site.site_id: listing.site.name or listing.site.site_id for listing in await client.sites()}
+    return {
+        listing.site.site_id: listing.site.name or listing.site.site_id
+        for listing in await client.sites()
+    }
 
 
 async def latest_releases(client: QueryClient) -> list[ReleaseRow]:
@@ -93,7 +124,9 @@ class ReleaseBoard:
     def __init__(self) -> None:
         self._statuses: dict[str, Status] = {}
         self._names: dict[str, str] = {}
-        self._since_load: list[Status] | None = None  # while loading: the statuses received meanwhile
+        self._since_load: list[Status] | None = (
+            None  # while loading: the statuses received meanwhile
+        )
         self.loaded = False
 
     def apply(self, statuses: Iterable[Status]) -> bool:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import secrets
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Callable
 
 COOKIE_NAME = "jedi_session"
 
@@ -46,8 +46,9 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, *, ttl_s: float, max_sessions: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, *, ttl_s: float, max_sessions: int, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._ttl_s = ttl_s
         self._max = max_sessions
         self._clock = clock
@@ -91,7 +92,9 @@ class SessionStore:
 class SigninThrottle:
     """Failures per client; `delay_s` is how long the next attempt from it must wait."""
 
-    def __init__(self, *, free_failures: int, max_delay_s: float, max_clients: int = 10_000) -> None:
+    def __init__(
+        self, *, free_failures: int, max_delay_s: float, max_clients: int = 10_000
+    ) -> None:
         self._free = free_failures
         self._max_delay_s = max_delay_s
         self._max_clients = max_clients
@@ -99,7 +102,7 @@ class SigninThrottle:
 
     def delay_s(self, client: str) -> float:
         extra = self._failures.get(client, 0) - self._free
-        return 0.0 if extra < 0 else min(self._max_delay_s, 0.5 * 2 ** extra)
+        return 0.0 if extra < 0 else min(self._max_delay_s, 0.5 * 2**extra)
 
     def failed(self, client: str) -> None:
         self._failures[client] = self._failures.pop(client, 0) + 1

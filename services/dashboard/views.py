@@ -8,7 +8,6 @@ import asyncio
 from typing import Any
 
 from jedi.v1 import benchmarks_pb2, query_pb2, registry_pb2
-
 from services.dashboard import labels
 from services.dashboard.query_client import QueryClient
 from services.dashboard.release_status import ReleaseBoard, latest_releases
@@ -22,7 +21,9 @@ def _opt(message, field: str) -> float | None:
 
 def site_json(site: registry_pb2.Site) -> Json:
     return {
-        "site_id": site.site_id, "name": site.name or site.site_id, "region": site.region,
+        "site_id": site.site_id,
+        "name": site.name or site.site_id,
+        "region": site.region,
         "urbanicity": labels.urbanicity_name(site.urbanicity),
         "teaching_type": labels.teaching_type_name(site.teaching_type),
     }
@@ -30,14 +31,24 @@ def site_json(site: registry_pb2.Site) -> Json:
 
 def composite_json(cell: benchmarks_pb2.CompositeCell) -> Json:
     return {
-        "n": cell.n, "percent_positive": cell.percent_positive, "mean": cell.mean,
-        "mean_low": _opt(cell, "mean_low"), "mean_high": _opt(cell, "mean_high"),
+        "n": cell.n,
+        "percent_positive": cell.percent_positive,
+        "mean": cell.mean,
+        "mean_low": _opt(cell, "mean_low"),
+        "mean_high": _opt(cell, "mean_high"),
         "response_rate": _opt(cell, "response_rate"),
     }
 
 
 def distribution_json(cell: benchmarks_pb2.DistributionCell) -> Json:
-    return {"sites": cell.sites, "p10": cell.p10, "p25": cell.p25, "p50": cell.p50, "p75": cell.p75, "p90": cell.p90}
+    return {
+        "sites": cell.sites,
+        "p10": cell.p10,
+        "p25": cell.p25,
+        "p50": cell.p50,
+        "p75": cell.p75,
+        "p90": cell.p90,
+    }
 
 
 async def available_waves(client: QueryClient) -> list[str]:
@@ -48,70 +59,131 @@ async def available_waves(client: QueryClient) -> list[str]:
 async def overview(client: QueryClient, wave: int) -> Json:
     """Coordinators: every site on every composite of a wave, against the cross-site band."""
     sites, waves, *compared = await asyncio.gather(
-        client.sites(), available_waves(client), *(client.compare(c, wave) for c in labels.COMPOSITES))
+        client.sites(),
+        available_waves(client),
+        *(client.compare(c, wave) for c in labels.COMPOSITES),
+    )
     composites = []
     for composite, reply in zip(labels.COMPOSITES, compared):
         values = {}
         for row in reply.sites:
             value = composite_json(row.total.composite)
-            value["percentile_rank"] = row.rank.rank.percentile_rank if row.HasField("rank") else None
+            value["percentile_rank"] = (
+                row.rank.rank.percentile_rank if row.HasField("rank") else None
+            )
             values[row.site.site_id] = value
-        composites.append({
-            "composite": labels.composite_name(composite),
-            "distribution": distribution_json(reply.distribution.distribution)
-            if reply.HasField("distribution") else None,
-            "values": values,
-        })
-    return {"view": "overview", "wave": labels.wave_name(wave), "waves": waves,
-            "sites": [site_json(listing.site) for listing in sites], "composites": composites}
+        composites.append(
+            {
+                "composite": labels.composite_name(composite),
+                "distribution": distribution_json(reply.distribution.distribution)
+                if reply.HasField("distribution")
+                else None,
+                "values": values,
+            }
+        )
+    return {
+        "view": "overview",
+        "wave": labels.wave_name(wave),
+        "waves": waves,
+        "sites": [site_json(listing.site) for listing in sites],
+        "composites": composites,
+    }
 
 
 async def scorecard(client: QueryClient, site_id: str, wave: int) -> Json:
     """One site: composites against the peers' distribution, breakdowns, gaps and change."""
     card, gaps, trend, waves = await asyncio.gather(
-        client.scorecard(site_id, wave), client.disparities(site_id, wave), client.trend(site_id),
-        available_waves(client))
+        client.scorecard(site_id, wave),
+        client.disparities(site_id, wave),
+        client.trend(site_id),
+        available_waves(client),
+    )
     total = next((c.response for c in card.responses if c.response.dimension == "all"), None)
     composites, breakdowns = [], []
     for entry in card.composites:
         name = labels.composite_name(entry.composite)
-        peer = next((distribution_json(d.distribution) for d in entry.distributions
-                     if labels.is_percent_positive(d.distribution.measure)), None)
-        rank = next((r.rank for r in entry.ranks if labels.is_percent_positive(r.rank.measure)), None)
+        peer = next(
+            (
+                distribution_json(d.distribution)
+                for d in entry.distributions
+                if labels.is_percent_positive(d.distribution.measure)
+            ),
+            None,
+        )
+        rank = next(
+            (r.rank for r in entry.ranks if labels.is_percent_positive(r.rank.measure)), None
+        )
         own = composite_json(entry.total.composite) if entry.HasField("total") else None
-        composites.append({
-            "composite": name, "value": own, "peer": peer,
-            "percentile_rank": rank.percentile_rank if rank else None, "rank_sites": rank.sites if rank else None,
-        })
-        published = {(b.composite.dimension, b.composite.group): b.composite for b in entry.breakdowns}
+        composites.append(
+            {
+                "composite": name,
+                "value": own,
+                "peer": peer,
+                "percentile_rank": rank.percentile_rank if rank else None,
+                "rank_sites": rank.sites if rank else None,
+            }
+        )
+        published = {
+            (b.composite.dimension, b.composite.group): b.composite for b in entry.breakdowns
+        }
         for dimension, groups in labels.BREAKDOWN_GROUPS:
             for group in groups:
                 cell = published.get((dimension, group))
-                breakdowns.append({"composite": name, "dimension": dimension, "group": group,
-                                   "value": composite_json(cell) if cell else None})
+                breakdowns.append(
+                    {
+                        "composite": name,
+                        "dimension": dimension,
+                        "group": group,
+                        "value": composite_json(cell) if cell else None,
+                    }
+                )
     return {
-        "view": "scorecard", "site": site_json(card.site), "wave": labels.wave_name(card.wave), "waves": waves,
-        "responses": {"n": total.n, "response_rate": _opt(total, "response_rate")} if total else None,
-        "composites": composites, "breakdowns": breakdowns,
+        "view": "scorecard",
+        "site": site_json(card.site),
+        "wave": labels.wave_name(card.wave),
+        "waves": waves,
+        "responses": {"n": total.n, "response_rate": _opt(total, "response_rate")}
+        if total
+        else None,
+        "composites": composites,
+        "breakdowns": breakdowns,
         "disparities": [_disparity(cell.disparity) for cell in gaps],
-        "changes": [_change(cell.change) for entry in trend.trends for cell in entry.changes
-                    if cell.change.dimension == "all"],
+        "changes": [
+            _change(cell.change)
+            for entry in trend.trends
+            for cell in entry.changes
+            if cell.change.dimension == "all"
+        ],
     }
 
 
 def _disparity(cell: benchmarks_pb2.DisparityCell) -> Json:
-    return {"composite": labels.composite_name(cell.composite), "dimension": cell.dimension, "group": cell.group,
-            "reference_group": cell.reference_group, "n": cell.n, "reference_n": cell.reference_n,
-            "difference": cell.difference, "low": cell.difference_low, "high": cell.difference_high,
-            "significant": cell.significant}
+    return {
+        "composite": labels.composite_name(cell.composite),
+        "dimension": cell.dimension,
+        "group": cell.group,
+        "reference_group": cell.reference_group,
+        "n": cell.n,
+        "reference_n": cell.reference_n,
+        "difference": cell.difference,
+        "low": cell.difference_low,
+        "high": cell.difference_high,
+        "significant": cell.significant,
+    }
 
 
 def _change(cell: benchmarks_pb2.ChangeCell) -> Json:
-    return {"composite": labels.composite_name(cell.composite), "from_wave": labels.wave_name(cell.from_wave),
-            "to_wave": labels.wave_name(cell.to_wave), "from_percent_positive": cell.from_percent_positive,
-            "to_percent_positive": cell.to_percent_positive, "difference": cell.difference,
-            "low": cell.difference_low, "high": cell.difference_high,
-            "direction": labels.direction_name(cell.direction)}
+    return {
+        "composite": labels.composite_name(cell.composite),
+        "from_wave": labels.wave_name(cell.from_wave),
+        "to_wave": labels.wave_name(cell.to_wave),
+        "from_percent_positive": cell.from_percent_positive,
+        "to_percent_positive": cell.to_percent_positive,
+        "difference": cell.difference,
+        "low": cell.difference_low,
+        "high": cell.difference_high,
+        "direction": labels.direction_name(cell.direction),
+    }
 
 
 async def interventions(client: QueryClient, site_id: str, min_cell_size: int) -> Json:
@@ -121,8 +193,15 @@ async def interventions(client: QueryClient, site_id: str, min_cell_size: int) -
     for stored in reply.reach:
         cell = stored.reach
         hidden = cell.describes_people and cell.n < min_cell_size
-        metrics.append({"metric": cell.metric, "qualifier": list(cell.qualifier), "n": cell.n,
-                        "value": None if hidden else cell.value, "describes_people": cell.describes_people})
+        metrics.append(
+            {
+                "metric": cell.metric,
+                "qualifier": list(cell.qualifier),
+                "n": cell.n,
+                "value": None if hidden else cell.value,
+                "describes_people": cell.describes_people,
+            }
+        )
     return {"view": "interventions", "site": site_json(reply.site), "metrics": metrics}
 
 

@@ -1,10 +1,9 @@
 """`python -m services.ingest`: run the ingest gRPC service."""
 
-from shared.service_runner import run_service
-from shared.settings import load_settings
-
 from services.ingest.server import IngestServer
 from services.ingest.settings import IngestSettings
+from shared.service_runner import run_service
+from shared.settings import load_settings
 
 
 def main() -> None:

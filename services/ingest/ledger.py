@@ -7,8 +7,8 @@ ingest still answers a client's retry as a duplicate.
 from __future__ import annotations
 
 from aiokafka import ConsumerRecord
-from jedi.v1 import events_pb2
 
+from jedi.v1 import events_pb2
 from shared.convert import intervention_from_proto
 from shared.domain.model import (
     BiasIncidentAcknowledged,

@@ -9,7 +9,7 @@ the sequence numbers) and the caller answers UNAVAILABLE for what was not stored
 from __future__ import annotations
 
 import asyncio
-from typing import Sequence
+from collections.abc import Sequence
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -60,8 +60,10 @@ class EventPublisher:
         _, late = await asyncio.wait(futures, timeout=self._send_timeout_s)
         if late or any(future.exception() is not None for future in futures):
             await self._discard(producer)
-        stored = [future.done() and not future.cancelled() and future.exception() is None
-                  for future in futures]
+        stored = [
+            future.done() and not future.cancelled() and future.exception() is None
+            for future in futures
+        ]
         if not all(stored):
             log.warning("publish_failed", failed=stored.count(False), of=len(stored))
         return stored
@@ -87,7 +89,9 @@ class EventPublisher:
         log.info("producer_discarded")
         # Fail what still waits in its buffer instead of letting stop() flush it later: a record
         # answered as "not stored" must not turn up in Kafka beside the client's retry.
-        broken._message_accumulator.fail_all(KafkaError("producer discarded after a failed publish"))
+        broken._message_accumulator.fail_all(
+            KafkaError("producer discarded after a failed publish")
+        )
         try:
             await asyncio.wait_for(broken.stop(), 10)
         except Exception as error:  # it is being thrown away regardless

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import structlog
 from aiokafka import ConsumerRecord
-from jedi.v1 import registry_pb2
 
+from jedi.v1 import registry_pb2
 from shared.convert import instrument_from_proto, site_from_proto
 from shared.domain.model import Instrument, Site
 from shared.topics import Topics

@@ -7,18 +7,17 @@ import contextlib
 
 import grpc
 import structlog
+
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc
-
-from shared.auth import CredentialStore
-from shared.grpc_support import add_health_and_reflection, bind, set_serving
-from shared.kafka import ensure_topics, replay_topics
-from shared.topics import Topics
-
 from services.ingest.ledger import EventLedger
 from services.ingest.publisher import EventPublisher
 from services.ingest.registry import RegistryView
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
+from shared.auth import CredentialStore
+from shared.grpc_support import add_health_and_reflection, bind, set_serving
+from shared.kafka import ensure_topics, replay_topics
+from shared.topics import Topics
 
 log = structlog.get_logger(__name__)
 SERVICE_NAME = ingest_pb2.DESCRIPTOR.services_by_name["IngestService"].full_name
@@ -41,34 +40,52 @@ class IngestServer:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
-            settings.kafka_bootstrap_servers, topics.all,
+            settings.kafka_bootstrap_servers,
+            topics.all,
             replication_factor=settings.topic_replication_factor,
         )
         registry, ledger = RegistryView(topics), EventLedger(topics)
         registry_loaded = asyncio.Event()
-        self._registry_task = asyncio.create_task(replay_topics(
-            settings.kafka_bootstrap_servers, registry.topics, registry.apply_record,
-            follow=True, stop=self._stop_following, caught_up=registry_loaded,
-        ))
+        self._registry_task = asyncio.create_task(
+            replay_topics(
+                settings.kafka_bootstrap_servers,
+                registry.topics,
+                registry.apply_record,
+                follow=True,
+                stop=self._stop_following,
+                caught_up=registry_loaded,
+            )
+        )
         await replay_topics(settings.kafka_bootstrap_servers, ledger.topics, ledger.apply_record)
         await registry_loaded.wait()
         await self._publisher.start()
-        log.info("ingest_state_loaded", events=len(ledger), sites=len(registry.sites),
-                 instruments=len(registry.instruments))
+        log.info(
+            "ingest_state_loaded",
+            events=len(ledger),
+            sites=len(registry.sites),
+            instruments=len(registry.instruments),
+        )
 
         self._server = grpc.aio.server()
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(
             IngestServicer(
                 credentials=CredentialStore.from_file(settings.credentials_file),
-                registry=registry, ledger=ledger, publisher=self._publisher, topics=topics,
+                registry=registry,
+                ledger=ledger,
+                publisher=self._publisher,
+                topics=topics,
                 only_site_id=settings.site_id,
                 max_events_per_request=settings.max_events_per_request,
             ),
             self._server,
         )
         health = add_health_and_reflection(self._server, [SERVICE_NAME])
-        self.port = bind(self._server, f"{settings.host}:{settings.port}",
-                         settings.tls_cert_file, settings.tls_key_file)
+        self.port = bind(
+            self._server,
+            f"{settings.host}:{settings.port}",
+            settings.tls_cert_file,
+            settings.tls_key_file,
+        )
         await self._server.start()
         await set_serving(health, [SERVICE_NAME], True)
         log.info("ingest_serving", host=settings.host, port=self.port, site_id=settings.site_id)

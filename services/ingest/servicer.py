@@ -13,14 +13,18 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import datetime, timezone
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 
 import grpc
 import structlog
-from jedi.v1 import ingest_pb2, ingest_pb2_grpc
 from opentelemetry import trace
 
+from jedi.v1 import ingest_pb2, ingest_pb2_grpc
+from services.ingest import metrics
+from services.ingest.ledger import EventLedger
+from services.ingest.publisher import EventPublisher, PublishFailed
+from services.ingest.registry import RegistryView, instrument_key
 from shared.auth import CredentialStore, Principal, PrincipalRole
 from shared.convert import (
     field_errors_to_proto,
@@ -42,11 +46,6 @@ from shared.event_records import EventRecord, event_record
 from shared.grpc_support import abort_bad_request, authenticate, trace_context
 from shared.topics import Topics
 
-from services.ingest import metrics
-from services.ingest.ledger import EventLedger
-from services.ingest.publisher import EventPublisher, PublishFailed
-from services.ingest.registry import RegistryView, instrument_key
-
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
 
@@ -56,7 +55,7 @@ REJECTED = ingest_pb2.EVENT_STATUS_REJECTED
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
@@ -101,8 +100,11 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             async for message in request_iterator:
                 events.append(message.event)
                 if len(events) > self._max_events * 20:
-                    await abort_bad_request(context, "stream too long", [
-                        ("event", f"at most {self._max_events * 20} events per stream")])
+                    await abort_bad_request(
+                        context,
+                        "stream too long",
+                        [("event", f"at most {self._max_events * 20} events per stream")],
+                    )
             results = await self._submit(events, principal, context, limit=self._max_events * 20)
         return ingest_pb2.StreamEventsResponse(results=results, **_counts(results))
 
@@ -112,7 +114,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         errors = site if isinstance(site, list) else validate_site(site)
         if errors:
             await abort_bad_request(context, "invalid site", _violations(errors, "site"))
-        await self._publish_registry(context, self._topics.sites.name, site.site_id.encode(), site_to_proto(site))
+        await self._publish_registry(
+            context, self._topics.sites.name, site.site_id.encode(), site_to_proto(site)
+        )
         self._registry.put_site(site)
         log.info("site_registered", site_id=site.site_id)
         return ingest_pb2.PutSiteResponse(site=site_to_proto(site))
@@ -122,7 +126,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         instrument = instrument_from_proto(request.instrument)
         errors = instrument if isinstance(instrument, list) else validate_instrument(instrument)
         if errors:
-            await abort_bad_request(context, "invalid instrument", _violations(errors, "instrument"))
+            await abort_bad_request(
+                context, "invalid instrument", _violations(errors, "instrument")
+            )
         key = (instrument.instrument_id, instrument.version)
         existing = self._registry.instruments.get(key)
         if existing is not None and existing != instrument:
@@ -132,7 +138,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
                 "versions are immutable: register a new version",
             )
         await self._publish_registry(
-            context, self._topics.instruments.name, instrument_key(*key), instrument_to_proto(instrument)
+            context,
+            self._topics.instruments.name,
+            instrument_key(*key),
+            instrument_to_proto(instrument),
         )
         self._registry.put_instrument(instrument)
         log.info("instrument_registered", instrument_id=key[0], version=key[1])
@@ -143,30 +152,48 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         instrument_id, version = request.instrument_id, request.version
         if not instrument_id:
             await abort_bad_request(context, "no instrument", [("instrument_id", "is required")])
-        registered = sorted(v for (known, v) in self._registry.instruments if known == instrument_id)
+        registered = sorted(
+            v for (known, v) in self._registry.instruments if known == instrument_id
+        )
         if version == 0 and registered:
             version = registered[-1]
         instrument = self._registry.instruments.get((instrument_id, version))
         if instrument is None:
-            known = f"registered versions: {', '.join(map(str, registered))}" if registered else "not registered"
+            known = (
+                f"registered versions: {', '.join(map(str, registered))}"
+                if registered
+                else "not registered"
+            )
             await context.abort(
                 grpc.StatusCode.NOT_FOUND,
-                f"instrument {instrument_id!r}" + (f" version {version}" if request.version else "") + f": {known}",
+                f"instrument {instrument_id!r}"
+                + (f" version {version}" if request.version else "")
+                + f": {known}",
             )
         return ingest_pb2.GetInstrumentResponse(instrument=instrument_to_proto(instrument))
 
     async def ListInstruments(self, request, context):
         await authenticate(context, self._credentials)
-        instruments = [self._registry.instruments[key] for key in sorted(self._registry.instruments)]
-        return ingest_pb2.ListInstrumentsResponse(instruments=[instrument_to_proto(i) for i in instruments])
+        instruments = [
+            self._registry.instruments[key] for key in sorted(self._registry.instruments)
+        ]
+        return ingest_pb2.ListInstrumentsResponse(
+            instruments=[instrument_to_proto(i) for i in instruments]
+        )
 
-    async def _submit(self, events: Sequence, principal: Principal, context, *, limit: int | None = None):
+    async def _submit(
+        self, events: Sequence, principal: Principal, context, *, limit: int | None = None
+    ):
         limit = limit or self._max_events
         if not events:
-            await abort_bad_request(context, "no events", [("events", "must hold at least one event")])
+            await abort_bad_request(
+                context, "no events", [("events", "must hold at least one event")]
+            )
         if len(events) > limit:
             await abort_bad_request(
-                context, "too many events", [("events", f"at most {limit} events per call, got {len(events)}")]
+                context,
+                "too many events",
+                [("events", f"at most {limit} events per call, got {len(events)}")],
             )
         await self._check_site_permission(events, principal, context)
         # Shielded: a client that goes away mid-call (killed, timed out) cancels this handler,
@@ -178,7 +205,9 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         results = await asyncio.shield(judging)
         for result in results:
             kind = events[result.index].WhichOneof("payload") or "none"
-            metrics.EVENTS.labels(kind, ingest_pb2.EventStatus.Name(result.status)[13:].lower()).inc()
+            metrics.EVENTS.labels(
+                kind, ingest_pb2.EventStatus.Name(result.status)[13:].lower()
+            ).inc()
             for error in result.errors:
                 metrics.REJECTIONS.labels(re.sub(r"\[.*?\]", "", error.field)).inc()
         return results
@@ -217,13 +246,25 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         for index, message in enumerate(events):
             event_id = submitted_event_id(message)
             if event_id and (self._ledger.knows(event_id) or event_id in seen_in_batch):
-                results.append(ingest_pb2.EventResult(event_id=event_id, status=DUPLICATE, index=index))
+                results.append(
+                    ingest_pb2.EventResult(event_id=event_id, status=DUPLICATE, index=index)
+                )
                 continue
             event = validated_event_from_proto(message, self._registry.instruments, now=now)
-            errors = event if isinstance(event, list) else self._check_against_history(event, incident_overlay)
+            errors = (
+                event
+                if isinstance(event, list)
+                else self._check_against_history(event, incident_overlay)
+            )
             if errors:
-                results.append(ingest_pb2.EventResult(
-                    event_id=event_id, status=REJECTED, index=index, errors=field_errors_to_proto(errors)))
+                results.append(
+                    ingest_pb2.EventResult(
+                        event_id=event_id,
+                        status=REJECTED,
+                        index=index,
+                        errors=field_errors_to_proto(errors),
+                    )
+                )
                 continue
             seen_in_batch.add(event_id)
             accepted.append((index, event))
@@ -233,7 +274,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def _check_against_history(self, event, incident_overlay: dict) -> list[FieldError]:
         kind = "intervention" if isinstance(event, InterventionEvent) else "survey_response"
         if event.site_id not in self._registry.sites:
-            return [FieldError(f"{kind}.site_id", f"unknown site {event.site_id!r}: it must be registered first")]
+            return [
+                FieldError(
+                    f"{kind}.site_id",
+                    f"unknown site {event.site_id!r}: it must be registered first",
+                )
+            ]
         if not isinstance(event, InterventionEvent) or not hasattr(event.detail, "incident_id"):
             return []
         key = (event.site_id, event.detail.incident_id)
@@ -268,17 +314,25 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     async def _publish_registry(self, context, topic: str, key: bytes, message) -> None:
         try:
             stored = await self._publisher.publish(
-                [EventRecord(topic=topic, key=key, value=message.SerializeToString(), event_id="")]  # no event id
+                [
+                    EventRecord(
+                        topic=topic, key=key, value=message.SerializeToString(), event_id=""
+                    )
+                ]  # no event id
             )
         except PublishFailed:
             stored = [False]
         if not all(stored):
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "Kafka did not confirm the registry update; retry")
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE, "Kafka did not confirm the registry update; retry"
+            )
 
     async def _require_coordinator(self, context) -> Principal:
         principal = await authenticate(context, self._credentials)
         if principal.role is not PrincipalRole.COORDINATOR:
-            await context.abort(grpc.StatusCode.PERMISSION_DENIED, "only a coordinator may change the registry")
+            await context.abort(
+                grpc.StatusCode.PERMISSION_DENIED, "only a coordinator may change the registry"
+            )
         return principal
 
 
@@ -292,5 +346,7 @@ def _counts(results) -> dict[str, int]:
 
 
 def _violations(errors: list[FieldError], prefix: str) -> list[tuple[str, str]]:
-    return [(error.field if error.field.startswith(prefix) else f"{prefix}.{error.field}", error.reason)
-            for error in errors]
+    return [
+        (error.field if error.field.startswith(prefix) else f"{prefix}.{error.field}", error.reason)
+        for error in errors
+    ]

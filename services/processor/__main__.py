@@ -15,15 +15,14 @@ import structlog
 from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 
-from shared.kafka import ensure_topics
-from shared.logging import configure_logging
-from shared.settings import load_settings
-from shared.telemetry import configure_tracing
-
 from services.processor.app import create_processor
 from services.processor.lag import start_lag_sampler
 from services.processor.settings import ProcessorSettings
 from services.processor.topics import ProcessorTopics
+from shared.kafka import ensure_topics
+from shared.logging import configure_logging
+from shared.settings import load_settings
+from shared.telemetry import configure_tracing
 
 
 async def create_topics(settings: ProcessorSettings, topics: ProcessorTopics) -> list[str]:
@@ -32,12 +31,16 @@ async def create_topics(settings: ProcessorSettings, topics: ProcessorTopics) ->
     while True:
         try:
             return await ensure_topics(
-                settings.kafka_bootstrap_servers, topics.all, replication_factor=settings.topic_replication_factor
+                settings.kafka_bootstrap_servers,
+                topics.all,
+                replication_factor=settings.topic_replication_factor,
             )
         except KafkaError as error:
             if time.monotonic() > deadline:
                 raise
-            structlog.get_logger("services.processor").warning("kafka_unavailable_retrying", error=repr(error))
+            structlog.get_logger("services.processor").warning(
+                "kafka_unavailable_retrying", error=repr(error)
+            )
             await asyncio.sleep(2.0)
 
 
@@ -54,16 +57,32 @@ def main() -> int:
     try:
         created = loop.run_until_complete(create_topics(settings, topics))
     except KafkaError as error:
-        log.error("processor_cannot_start", error=repr(error), bootstrap_servers=settings.kafka_bootstrap_servers)
+        log.error(
+            "processor_cannot_start",
+            error=repr(error),
+            bootstrap_servers=settings.kafka_bootstrap_servers,
+        )
         return 1
-    log.info("processor_starting", app_id=topics.app_id, created_topics=created, store=settings.table_store,
-             state_dir=str(settings.state_dir))
+    log.info(
+        "processor_starting",
+        app_id=topics.app_id,
+        created_topics=created,
+        store=settings.table_store,
+        state_dir=str(settings.state_dir),
+    )
     wiring = create_processor(settings)
     if settings.metrics_port:
-        start_lag_sampler(settings.kafka_bootstrap_servers, topics.app_id,
-                          [topics.platform.interventions.name, topics.platform.survey_responses.name])
+        start_lag_sampler(
+            settings.kafka_bootstrap_servers,
+            topics.app_id,
+            [topics.platform.interventions.name, topics.platform.survey_responses.name],
+        )
     worker = faust.Worker(
-        wiring.app, loop=loop, loglevel=settings.log_level, override_logging=False, quiet=True,
+        wiring.app,
+        loop=loop,
+        loglevel=settings.log_level,
+        override_logging=False,
+        quiet=True,
         redirect_stdouts=False,
     )
     worker.spinner = None  # no terminal spinner: the output is JSON logs only

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-from typing import TYPE_CHECKING, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -31,7 +32,9 @@ RETRIES = 5
 EXIT_CODE = 70  # EX_SOFTWARE
 
 
-async def process_or_exit(name: str, process: Callable[[Sequence[InputRecord]], Awaitable], batch) -> None:
+async def process_or_exit(
+    name: str, process: Callable[[Sequence[InputRecord]], Awaitable], batch
+) -> None:
     for attempt in range(1, RETRIES + 1):
         try:
             await process(batch)
@@ -51,9 +54,13 @@ def register_agents(wiring: Wiring, settings: ProcessorSettings) -> None:
     async def site_stage(stream) -> None:
         await wiring.instruments.refresh()  # the registry as it is now, before the first batch
         async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
-            await process_or_exit("site", wiring.site_driver.process, [input_record(e) for e in events])
+            await process_or_exit(
+                "site", wiring.site_driver.process, [input_record(e) for e in events]
+            )
 
     @app.agent(wiring.faust_topics.site_summaries, name="cross-site-stage")
     async def cross_site_stage(stream) -> None:
         async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
-            await process_or_exit("cross-site", wiring.cross_driver.process, [input_record(e) for e in events])
+            await process_or_exit(
+                "cross-site", wiring.cross_driver.process, [input_record(e) for e in events]
+            )

@@ -16,10 +16,14 @@ STORES = {"rocksdb": "rocksdb://", "memory": "memory://"}
 
 def faust_app(settings: ProcessorSettings, topics: ProcessorTopics) -> faust.App:
     if settings.table_store not in STORES:
-        raise ValueError(f"JEDI_TABLE_STORE must be one of {sorted(STORES)}, got {settings.table_store!r}")
+        raise ValueError(
+            f"JEDI_TABLE_STORE must be one of {sorted(STORES)}, got {settings.table_store!r}"
+        )
     return faust.App(
         topics.app_id,
-        broker=[f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")],
+        broker=[
+            f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
+        ],
         store=STORES[settings.table_store],
         datadir=str(settings.state_dir),
         autodiscover=False,

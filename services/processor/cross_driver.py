@@ -8,24 +8,29 @@ Kafka has them all the wave records are stored.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Sequence
 
 import structlog
 from opentelemetry import trace
 
-from shared.telemetry import context_from_headers, inject_trace_headers
-
 from services.processor import metrics
-from shared.domain.model import Wave
-
-from services.processor.cross_stage import WaveRecord, WaveStep, decode_wave, encode_wave, wave_key, wave_step
+from services.processor.cross_stage import (
+    WaveRecord,
+    WaveStep,
+    decode_wave,
+    encode_wave,
+    wave_key,
+    wave_step,
+)
+from services.processor.input_tracker import InputTracker
 from services.processor.inputs import InputRecord
 from services.processor.outbox import Outbox
-from services.processor.input_tracker import InputTracker
 from services.processor.ports import InputPartition, RecordStore, Rewind
 from services.processor.summary import SiteSummary, decode_summary
+from shared.domain.model import Wave
+from shared.telemetry import context_from_headers, inject_trace_headers
 
 log = structlog.get_logger(__name__)
 tracer = trace.get_tracer(__name__)
@@ -33,7 +38,13 @@ tracer = trace.get_tracer(__name__)
 
 class CrossDriver:
     def __init__(
-        self, *, topic: str, store: RecordStore, outbox: Outbox, min_sites: int, now: Callable[[], datetime],
+        self,
+        *,
+        topic: str,
+        store: RecordStore,
+        outbox: Outbox,
+        min_sites: int,
+        now: Callable[[], datetime],
         rewind: Rewind,
     ) -> None:
         self._store = store
@@ -87,8 +98,10 @@ class CrossDriver:
         if releases:
             await self._store.flush()
         with tracer.start_as_current_span(
-            "processor.publish_cross_site", context=context_from_headers(anchor.headers),
-            kind=trace.SpanKind.PRODUCER, attributes={"jedi.summaries": len(records), "jedi.releases": len(releases)},
+            "processor.publish_cross_site",
+            context=context_from_headers(anchor.headers),
+            kind=trace.SpanKind.PRODUCER,
+            attributes={"jedi.summaries": len(records), "jedi.releases": len(releases)},
         ):
             headers = inject_trace_headers()
             for release in releases:
@@ -99,6 +112,11 @@ class CrossDriver:
         await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
         metrics.PUBLISHED.labels("cross_site", "release").inc(len(releases))
-        log.info("cross_site_batch", summaries=len(records), sites=len(summaries), releases=len(releases),
-                 cells=sum(len(release.cells) for release in releases))
+        log.info(
+            "cross_site_batch",
+            summaries=len(records),
+            sites=len(summaries),
+            releases=len(releases),
+            cells=sum(len(release.cells) for release in releases),
+        )
         return steps

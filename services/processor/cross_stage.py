@@ -12,17 +12,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Iterable, Mapping
 
+from services.processor.summary import SiteSummary
 from shared.domain.benchmark_set import Cell
 from shared.domain.cross_site import SiteScore, group_cells
 from shared.domain.model import Composite, Wave
 from shared.domain.releases import Release, cross_site_scope
 from shared.domain.suppression import hidden_cross_site_keys
-
-from services.processor.summary import SiteSummary
 
 
 def wave_key(wave: Wave) -> str:
@@ -44,7 +43,9 @@ class WaveStep:
     release: Release | None  # None: new scores that change no shown cell
 
 
-def _scores_after(record: WaveRecord, summaries: Iterable[SiteSummary]) -> dict[str, tuple[SiteScore, ...]]:
+def _scores_after(
+    record: WaveRecord, summaries: Iterable[SiteSummary]
+) -> dict[str, tuple[SiteScore, ...]]:
     scores = dict(record.scores)
     for summary in summaries:
         scores.pop(summary.site_id, None)
@@ -54,11 +55,15 @@ def _scores_after(record: WaveRecord, summaries: Iterable[SiteSummary]) -> dict[
     return scores
 
 
-def wave_cells(wave: Wave, scores: Mapping[str, tuple[SiteScore, ...]], *, min_sites: int) -> tuple[Cell, ...]:
+def wave_cells(
+    wave: Wave, scores: Mapping[str, tuple[SiteScore, ...]], *, min_sites: int
+) -> tuple[Cell, ...]:
     everyone = [score for _, site_scores in sorted(scores.items()) for score in site_scores]
     cells = [cell for composite in Composite for cell in group_cells(wave, composite, everyone)]
     hidden = hidden_cross_site_keys(cells, min_sites)
-    return tuple(sorted((cell for cell in cells if cell.key not in hidden), key=lambda cell: cell.key))
+    return tuple(
+        sorted((cell for cell in cells if cell.key not in hidden), key=lambda cell: cell.key)
+    )
 
 
 def wave_step(
@@ -67,15 +72,23 @@ def wave_step(
     """The wave's next release after a batch of summaries (latest last), or None when unchanged."""
     summaries = list(summaries)
     scores = _scores_after(record, summaries)
-    as_of = max([s.as_of for s in summaries] + ([record.as_of] if record.as_of else []), default=None)
+    as_of = max(
+        [s.as_of for s in summaries] + ([record.as_of] if record.as_of else []), default=None
+    )
     if as_of is None:
         return None
     cells = wave_cells(record.wave, scores, min_sites=min_sites)
     digest = hashlib.sha256(repr((as_of, cells)).encode()).hexdigest()
     if digest == record.digest or (not cells and not record.number):
-        return None if scores == dict(record.scores) else WaveStep(replace(record, scores=scores), None)
+        return (
+            None
+            if scores == dict(record.scores)
+            else WaveStep(replace(record, scores=scores), None)
+        )
     release = Release(cross_site_scope(record.wave), record.number + 1, cut_at, as_of, cells)
-    return WaveStep(replace(record, scores=scores, as_of=as_of, number=release.number, digest=digest), release)
+    return WaveStep(
+        replace(record, scores=scores, as_of=as_of, number=release.number, digest=digest), release
+    )
 
 
 def encode_wave(record: WaveRecord) -> bytes:
@@ -100,7 +113,9 @@ def decode_wave(data: bytes) -> WaveRecord:
     return WaveRecord(
         wave=wave,
         scores={
-            site_id: tuple(SiteScore(site_id, wave, Composite(c), pp, mean) for c, pp, mean in site_scores)
+            site_id: tuple(
+                SiteScore(site_id, wave, Composite(c), pp, mean) for c, pp, mean in site_scores
+            )
             for site_id, site_scores in document["scores"].items()
         },
         as_of=None if document["as_of"] is None else datetime.fromisoformat(document["as_of"]),

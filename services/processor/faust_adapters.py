@@ -14,10 +14,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from typing import Iterator, Mapping
+from collections.abc import Iterator, Mapping
 
 import faust
-from faust.streams import _current_event  # noqa: PLC2701 (see the module docstring)
+from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, EventT
 
@@ -42,8 +42,12 @@ class ChangelogTable(faust.Table):
 
     def send_changelog(self, *args, **kwargs):
         future = super().send_changelog(*args, **kwargs)
-        if len(self._pending) > 256:  # forget deliveries that succeeded; keep failures for the next wait
-            self._pending = [f for f in self._pending if not f.done() or f.cancelled() or f.exception()]
+        if (
+            len(self._pending) > 256
+        ):  # forget deliveries that succeeded; keep failures for the next wait
+            self._pending = [
+                f for f in self._pending if not f.done() or f.cancelled() or f.exception()
+            ]
         self._pending.append(future)
         return future
 
@@ -57,7 +61,12 @@ class ChangelogTable(faust.Table):
 def changelog_table(app: faust.App, name: str, *, partitions: int, help: str) -> ChangelogTable:
     """`app.Table(name, ...)` of bytes to bytes, as a `ChangelogTable`."""
     table = ChangelogTable(
-        app, name=name, partitions=partitions, key_type=bytes, value_type=bytes, help=help,
+        app,
+        name=name,
+        partitions=partitions,
+        key_type=bytes,
+        value_type=bytes,
+        help=help,
         beacon=app.tables.beacon,
     )
     return app.tables.add(table)
@@ -91,8 +100,13 @@ def input_record(event: EventT) -> InputRecord:
     if isinstance(headers, Mapping):
         headers = headers.items()
     return InputRecord(
-        topic=message.topic, partition=message.partition, offset=message.offset,
-        key=message.key, value=message.value, headers=tuple(headers), ref=event,
+        topic=message.topic,
+        partition=message.partition,
+        offset=message.offset,
+        key=message.key,
+        value=message.value,
+        headers=tuple(headers),
+        ref=event,
     )
 
 
@@ -118,7 +132,9 @@ def seek_to_applied_offsets() -> None:
         changelogs = self.app.tables.changelog_topics
         streams = [tp for tp in committed if tp.topic not in changelogs]
         applied_offsets = getattr(self.app, "applied_offsets", None)
-        applied = applied_offsets([(tp.topic, tp.partition) for tp in streams]) if applied_offsets else {}
+        applied = (
+            applied_offsets([(tp.topic, tp.partition) for tp in streams]) if applied_offsets else {}
+        )
         consumer = self._ensure_consumer()
         for tp in streams:
             offset = applied.get((tp.topic, tp.partition))

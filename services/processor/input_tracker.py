@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
 
 import structlog
 
@@ -46,13 +46,21 @@ class Admitted:
 
 class InputTracker:
     def __init__(
-        self, store: RecordStore, *, compacted: Iterable[str] = (), clock: Callable[[], float] = time.monotonic
+        self,
+        store: RecordStore,
+        *,
+        compacted: Iterable[str] = (),
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._store = store
         self._compacted = frozenset(compacted)
         self._clock = clock
-        self._rewound: dict[InputPartition, tuple[int, float]] = {}  # asked to read again from, when
-        self._suspected: dict[InputPartition, tuple[int, int, int]] = {}  # a gap: expected, found, times seen
+        self._rewound: dict[
+            InputPartition, tuple[int, float]
+        ] = {}  # asked to read again from, when
+        self._suspected: dict[
+            InputPartition, tuple[int, int, int]
+        ] = {}  # a gap: expected, found, times seen
 
     def _stored(self, anchor: InputRecord) -> dict[str, int]:
         value = self._store.load(anchor, watermark_key(anchor.partition))
@@ -65,14 +73,18 @@ class InputTracker:
             by_input.setdefault((record.topic, record.partition), []).append(record)
             anchors.setdefault(record.partition, record)
         stored = {partition: self._stored(anchor) for partition, anchor in anchors.items()}
-        admitted = Admitted([], anchors=anchors, next_offsets={p: dict(offsets) for p, offsets in stored.items()})
+        admitted = Admitted(
+            [], anchors=anchors, next_offsets={p: dict(offsets) for p, offsets in stored.items()}
+        )
         keep: set[int] = set()
         for (topic, partition), items in by_input.items():
             expected = stored[partition].get(topic, 0)
             for record in sorted(items, key=lambda r: r.offset):
                 if record.offset < expected:
                     continue  # applied already
-                if record.offset > expected and not self._real_gap((topic, partition), expected, record.offset):
+                if record.offset > expected and not self._real_gap(
+                    (topic, partition), expected, record.offset
+                ):
                     if self._ask_again((topic, partition), expected):
                         admitted.rewinds[(topic, partition)] = expected
                     break
@@ -109,11 +121,15 @@ class InputTracker:
         a commit does not wait for every changelog record. Then ask for its gaps to be read again."""
         for partition, offsets in admitted.next_offsets.items():
             anchor = admitted.anchors[partition]
-            self._store.save(anchor, watermark_key(partition), json.dumps(offsets, sort_keys=True).encode())
+            self._store.save(
+                anchor, watermark_key(partition), json.dumps(offsets, sort_keys=True).encode()
+            )
         await self._store.flush()
         if admitted.rewinds:
-            log.warning("input_gap_reading_again",
-                        partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()})
+            log.warning(
+                "input_gap_reading_again",
+                partitions={f"{t}:{p}": o for (t, p), o in admitted.rewinds.items()},
+            )
             await rewind(admitted.rewinds)
 
     def resume_offsets(

@@ -7,17 +7,17 @@ a record that cannot be read becomes a `SiteEvent` with an `error`, which is dea
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 from google.protobuf.message import DecodeError
-from jedi.v1 import events_pb2, registry_pb2, survey_pb2
 
+from jedi.v1 import events_pb2, registry_pb2, survey_pb2
+from services.processor.site_stage import SiteChange, SiteEvent, SiteInput
 from shared.convert import intervention_from_proto, site_from_proto, survey_response_from_proto
 from shared.event_records import EVENT_ID_HEADER
 from shared.topics import Topics
-
-from services.processor.site_stage import SiteChange, SiteEvent, SiteInput
 
 SITE_VERSION_HEADER = "site-version"
 Headers = Sequence[tuple[str, bytes]]
@@ -34,7 +34,9 @@ class InputRecord:
     ref: Any = field(default=None, compare=False)  # the Faust event, for table access
 
     def header(self, name: str) -> str | None:
-        return next((value.decode("utf-8", "replace") for key, value in self.headers if key == name), None)
+        return next(
+            (value.decode("utf-8", "replace") for key, value in self.headers if key == name), None
+        )
 
     @property
     def site_id(self) -> str:
@@ -65,22 +67,30 @@ def _event(record: InputRecord, message_type: Any, convert: Any) -> SiteEvent[In
     try:
         message = message_type.FromString(record.value)
     except DecodeError as error:
-        return SiteEvent(record, header_id, None, f"not a {message_type.DESCRIPTOR.full_name}: {error}")
+        return SiteEvent(
+            record, header_id, None, f"not a {message_type.DESCRIPTOR.full_name}: {error}"
+        )
     event = convert(message)
     event_id = header_id or message.event_id
     if isinstance(event, list):
         return SiteEvent(record, event_id, None, _errors(event))
     if event.site_id != record.site_id:
-        return SiteEvent(record, event_id, None, f"site {event.site_id!r} published under key {record.site_id!r}")
+        return SiteEvent(
+            record, event_id, None, f"site {event.site_id!r} published under key {record.site_id!r}"
+        )
     if event.event_id != event_id:
-        return SiteEvent(record, event_id, None, f"header event id {event_id!r} differs from {event.event_id!r}")
+        return SiteEvent(
+            record, event_id, None, f"header event id {event_id!r} differs from {event.event_id!r}"
+        )
     return SiteEvent(record, event_id, event)
 
 
 def _site_change(record: InputRecord) -> SiteInput[InputRecord]:
     version = record.header(SITE_VERSION_HEADER)
     if version is None or not version.lstrip("-").isdigit():
-        return SiteEvent(record, "", None, f"a site change needs an integer {SITE_VERSION_HEADER} header")
+        return SiteEvent(
+            record, "", None, f"a site change needs an integer {SITE_VERSION_HEADER} header"
+        )
     if record.value is None:
         return SiteChange(record, int(version), None)
     try:
@@ -90,7 +100,9 @@ def _site_change(record: InputRecord) -> SiteInput[InputRecord]:
     if isinstance(site, list):
         return SiteEvent(record, "", None, _errors(site))
     if site.site_id != record.site_id:
-        return SiteEvent(record, "", None, f"site {site.site_id!r} published under key {record.site_id!r}")
+        return SiteEvent(
+            record, "", None, f"site {site.site_id!r} published under key {record.site_id!r}"
+        )
     return SiteChange(record, int(version), site)
 
 

@@ -24,7 +24,9 @@ CONSUMER_LAG = Gauge(
 log = structlog.get_logger(__name__)
 
 
-async def consumer_lag(bootstrap_servers: str, group_id: str, topics: list[str]) -> dict[tuple[str, int], int]:
+async def consumer_lag(
+    bootstrap_servers: str, group_id: str, topics: list[str]
+) -> dict[tuple[str, int], int]:
     partitions = await topic_partitions(bootstrap_servers, topics)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
@@ -43,16 +45,22 @@ async def consumer_lag(bootstrap_servers: str, group_id: str, topics: list[str])
     return lag
 
 
-def start_lag_sampler(bootstrap_servers: str, group_id: str, topics: list[str], interval_s: float = 10.0) -> None:
+def start_lag_sampler(
+    bootstrap_servers: str, group_id: str, topics: list[str], interval_s: float = 10.0
+) -> None:
     """Sample the lag every `interval_s` in a daemon thread of its own (its own event loop)."""
 
     async def sample_forever() -> None:
         while True:
             try:
-                for (topic, partition), lag in (await consumer_lag(bootstrap_servers, group_id, topics)).items():
+                for (topic, partition), lag in (
+                    await consumer_lag(bootstrap_servers, group_id, topics)
+                ).items():
                     CONSUMER_LAG.labels(topic, str(partition)).set(lag)
             except Exception as error:  # the metric goes stale; the processor itself is unaffected
                 log.warning("consumer_lag_sample_failed", error=repr(error))
             await asyncio.sleep(interval_s)
 
-    threading.Thread(target=lambda: asyncio.run(sample_forever()), name="consumer-lag", daemon=True).start()
+    threading.Thread(
+        target=lambda: asyncio.run(sample_forever()), name="consumer-lag", daemon=True
+    ).start()

@@ -8,16 +8,15 @@ and carry that context in their own headers.
 from __future__ import annotations
 
 import contextlib
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import structlog
 from opentelemetry import trace
 
-from shared.telemetry import context_from_headers
-
 from services.processor import metrics
 from services.processor.inputs import InputRecord
 from services.processor.site_stage import SiteEvent, SiteInput, SiteStep
+from shared.telemetry import context_from_headers
 
 log = structlog.get_logger("services.processor.site_driver")
 tracer = trace.get_tracer("services.processor")
@@ -38,10 +37,14 @@ class _EventScope:
 def event_span(item: SiteInput[InputRecord]) -> Iterator[_EventScope]:
     record = item.ref
     with tracer.start_as_current_span(
-        "processor.apply", context=context_from_headers(record.headers), kind=trace.SpanKind.CONSUMER,
+        "processor.apply",
+        context=context_from_headers(record.headers),
+        kind=trace.SpanKind.CONSUMER,
         attributes={
-            "messaging.destination.name": record.topic, "messaging.kafka.partition": record.partition,
-            "messaging.kafka.offset": record.offset, "jedi.site_id": record.site_id,
+            "messaging.destination.name": record.topic,
+            "messaging.kafka.partition": record.partition,
+            "messaging.kafka.offset": record.offset,
+            "jedi.site_id": record.site_id,
             "jedi.event_id": getattr(item, "event_id", ""),
         },
     ) as span:
@@ -55,25 +58,33 @@ def _span_context(record: InputRecord) -> trace.SpanContext:
 def publish_span(step: SiteStep[InputRecord], inputs: Sequence[SiteInput[InputRecord]]):
     """The span a site's publication is sent in: a child of its last event's producer span."""
     events = [item.ref for item in inputs if isinstance(item, SiteEvent)] or [inputs[-1].ref]
-    contexts = [_span_context(record) for record in events[-MAX_LINKS - 1:-1]]
+    contexts = [_span_context(record) for record in events[-MAX_LINKS - 1 : -1]]
     return tracer.start_as_current_span(
-        "processor.publish_site", context=context_from_headers(events[-1].headers),
-        links=[trace.Link(context) for context in contexts if context.is_valid], kind=trace.SpanKind.PRODUCER,
-        attributes={"jedi.site_id": step.record.site_id, "jedi.release": step.record.release_number,
-                    "jedi.cells": len(step.release.cells) if step.release else 0,
-                    "jedi.applied": step.applied, "jedi.duplicates": step.duplicates},
+        "processor.publish_site",
+        context=context_from_headers(events[-1].headers),
+        links=[trace.Link(context) for context in contexts if context.is_valid],
+        kind=trace.SpanKind.PRODUCER,
+        attributes={
+            "jedi.site_id": step.record.site_id,
+            "jedi.release": step.record.release_number,
+            "jedi.cells": len(step.release.cells) if step.release else 0,
+            "jedi.applied": step.applied,
+            "jedi.duplicates": step.duplicates,
+        },
     )
 
 
 def _offset_ranges(records: Sequence[InputRecord]) -> dict[str, str]:
-    """"topic:partition" -> "first-last" offsets."""
+    """ "topic:partition" -> "first-last" offsets."""
     ranges: dict[str, list[int]] = {}
     for record in records:
         ranges.setdefault(f"{record.topic}:{record.partition}", []).append(record.offset)
     return {tp: f"{min(offsets)}-{max(offsets)}" for tp, offsets in sorted(ranges.items())}
 
 
-def site_batch_done(records: Sequence[InputRecord], applied_records: int, done: Sequence[SiteStep]) -> None:
+def site_batch_done(
+    records: Sequence[InputRecord], applied_records: int, done: Sequence[SiteStep]
+) -> None:
     for step in done:
         metrics.INPUTS.labels("applied").inc(step.applied)
         metrics.INPUTS.labels("duplicate").inc(step.duplicates)
@@ -81,9 +92,14 @@ def site_batch_done(records: Sequence[InputRecord], applied_records: int, done: 
         metrics.PUBLISHED.labels("site", "release").inc(step.release is not None)
         metrics.PUBLISHED.labels("site", "progress").inc(step.progress is not None)
     log.info(
-        "site_batch", records=len(records), sites=len(done), offsets=_offset_ranges(records),
-        skipped=len(records) - applied_records, applied=sum(s.applied for s in done),
-        duplicates=sum(s.duplicates for s in done), rejected=sum(len(s.rejected) for s in done),
+        "site_batch",
+        records=len(records),
+        sites=len(done),
+        offsets=_offset_ranges(records),
+        skipped=len(records) - applied_records,
+        applied=sum(s.applied for s in done),
+        duplicates=sum(s.duplicates for s in done),
+        rejected=sum(len(s.rejected) for s in done),
         releases=sum(s.release is not None for s in done),
         cells=sum(len(s.release.cells) for s in done if s.release),
         held_back=sum(sum(s.progress.held_back.values()) for s in done if s.progress),

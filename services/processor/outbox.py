@@ -9,15 +9,17 @@ a delivery future (Faust's producer in the service); tests use a list.
 from __future__ import annotations
 
 import asyncio
-from typing import Any, Awaitable, Callable, Protocol, Sequence
-
-from shared.convert_releases import progress_to_proto, record_key, release_to_proto
-from shared.domain.releases import Release, ReleaseProgress
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Protocol
 
 from services.processor.inputs import SITE_VERSION_HEADER, Headers, InputRecord
 from services.processor.summary import SiteSummary, encode_summary
+from shared.convert_releases import progress_to_proto, record_key, release_to_proto
+from shared.domain.releases import Release, ReleaseProgress
 
-Send = Callable[[str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]], Awaitable[Awaitable[Any]]]
+Send = Callable[
+    [str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]], Awaitable[Awaitable[Any]]
+]
 
 
 class Outbox(Protocol):
@@ -47,7 +49,9 @@ class KafkaOutbox:
         self._deadletter = deadletter
         self._pending: list[Awaitable[Any]] = []
 
-    async def _put(self, topic: str, key: bytes | None, value: bytes | None, headers: Headers) -> None:
+    async def _put(
+        self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> None:
         self._pending.append(await self._send(topic, key, value, list(headers)))
 
     async def release(self, release: Release, *, headers: Headers) -> None:
@@ -62,7 +66,9 @@ class KafkaOutbox:
         await self._put(self._summaries, summary.site_id.encode(), encode_summary(summary), headers)
 
     async def dead_letter(self, record: InputRecord, reason: str) -> None:
-        await self._put(self._deadletter, record.key, record.value, dead_letter_headers(record, reason))
+        await self._put(
+            self._deadletter, record.key, record.value, dead_letter_headers(record, reason)
+        )
 
     async def flush(self) -> None:
         pending, self._pending = self._pending, []
@@ -74,9 +80,13 @@ async def forward_site_records(send, site_changes: str, records: Sequence[InputR
     """Registry records of sites, to the site changes topic, versioned by their offset."""
     futures = [
         await send(
-            site_changes, record.key, record.value,
-            [*[(k, v) for k, v in record.headers if k != SITE_VERSION_HEADER],
-             (SITE_VERSION_HEADER, str(record.offset).encode())],
+            site_changes,
+            record.key,
+            record.value,
+            [
+                *[(k, v) for k, v in record.headers if k != SITE_VERSION_HEADER],
+                (SITE_VERSION_HEADER, str(record.offset).encode()),
+            ],
         )
         for record in records
         if record.key

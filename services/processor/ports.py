@@ -6,11 +6,11 @@ The service gives them Faust tables and consumer (faust_adapters.py); the tests 
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable, Mapping, Protocol
-
-from shared.domain.model import Instrument
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol
 
 from services.processor.inputs import InputRecord
+from shared.domain.model import Instrument
 
 InputPartition = tuple[str, int]  # topic, partition
 

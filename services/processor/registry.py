@@ -12,12 +12,12 @@ import asyncio
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from jedi.v1 import registry_pb2
 from mode import Service
 
+from jedi.v1 import registry_pb2
 from shared.convert import instrument_from_proto
-from shared.kafka import topic_partitions
 from shared.domain.model import Instrument
+from shared.kafka import topic_partitions
 
 log = structlog.get_logger(__name__)
 
@@ -37,7 +37,9 @@ class InstrumentRegistry(Service):
 
     async def on_start(self) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers, enable_auto_commit=False, isolation_level="read_committed"
+            bootstrap_servers=self._bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
         )
         await self._consumer.start()
         self._partitions = await topic_partitions(self._bootstrap_servers, [self._topic])
@@ -71,7 +73,9 @@ class InstrumentRegistry(Service):
             return
         instrument = instrument_from_proto(registry_pb2.Instrument.FromString(record.value))
         if isinstance(instrument, list):
-            log.error("bad_instrument_record", offset=record.offset, errors=[e.reason for e in instrument])
+            log.error(
+                "bad_instrument_record", offset=record.offset, errors=[e.reason for e in instrument]
+            )
             return
         self.instruments[(instrument.instrument_id, instrument.version)] = instrument
 

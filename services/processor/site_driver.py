@@ -12,14 +12,11 @@ Traces, logs and metrics: observe.py.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Callable, Sequence
 
 import structlog
-
-from shared.domain.model import SurveyResponse
-from shared.telemetry import inject_trace_headers
 
 from services.processor import metrics
 from services.processor.input_tracker import InputTracker
@@ -29,6 +26,8 @@ from services.processor.outbox import Outbox
 from services.processor.ports import InputPartition, Instruments, RecordStore, Rewind
 from services.processor.site_record import decode_record, encode_record, new_record
 from services.processor.site_stage import SiteInput, SiteStep, site_step
+from shared.domain.model import SurveyResponse
+from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
 
@@ -42,8 +41,14 @@ class SiteStageSettings:
 
 class SiteDriver:
     def __init__(
-        self, *, topics: SiteTopics, store: RecordStore, outbox: Outbox, instruments: Instruments,
-        settings: SiteStageSettings, rewind: Rewind,
+        self,
+        *,
+        topics: SiteTopics,
+        store: RecordStore,
+        outbox: Outbox,
+        instruments: Instruments,
+        settings: SiteStageSettings,
+        rewind: Rewind,
     ) -> None:
         self._topics = topics
         self._store = store
@@ -65,7 +70,9 @@ class SiteDriver:
             if not record.key:
                 await self._outbox.dead_letter(record, "the record has no key (a site id)")
                 continue
-            by_site.setdefault((record.partition, record.site_id), []).append(site_input(record, self._topics))
+            by_site.setdefault((record.partition, record.site_id), []).append(
+                site_input(record, self._topics)
+            )
         await self._refresh_instruments_if_needed(by_site.values())
         as_of = self._settings.as_of()
         planned = []
@@ -73,8 +80,13 @@ class SiteDriver:
             stored = self._store.load(inputs[0].ref, site_id)
             before = decode_record(stored) if stored is not None else new_record(site_id)
             step = site_step(
-                before, inputs, self._instruments.instruments, as_of=as_of, cut_at=self._settings.now(),
-                min_cell_size=self._settings.min_cell_size, around=event_span,
+                before,
+                inputs,
+                self._instruments.instruments,
+                as_of=as_of,
+                cut_at=self._settings.now(),
+                min_cell_size=self._settings.min_cell_size,
+                around=event_span,
             )
             planned.append((inputs, site_id, before, step))
         await self._declare_intent(planned)
@@ -101,7 +113,11 @@ class SiteDriver:
         replayed, perhaps with more events; gated against the stored intent, the replay either
         publishes the same release again or a later one that is safe against it.
         """
-        intents = [(inputs[0].ref, site_id, step.intent) for inputs, site_id, _, step in planned if step.intent]
+        intents = [
+            (inputs[0].ref, site_id, step.intent)
+            for inputs, site_id, _, step in planned
+            if step.intent
+        ]
         for anchor, site_id, intent in intents:
             self._store.save(anchor, site_id, encode_record(intent))
         if intents:
@@ -118,7 +134,9 @@ class SiteDriver:
                 if isinstance(payload, SurveyResponse) and (
                     (payload.instrument_id, payload.instrument_version) not in known
                 ):
-                    await self._instruments.refresh()  # registered a moment ago? read the registry to its end
+                    await (
+                        self._instruments.refresh()
+                    )  # registered a moment ago? read the registry to its end
                     return
 
     async def _publish(
@@ -132,6 +150,11 @@ class SiteDriver:
                 await self._outbox.progress(step.progress, headers=headers)
             for rejection in step.rejected:
                 await self._outbox.dead_letter(rejection.ref, rejection.reason)
-                log.warning("event_dead_lettered", site_id=step.record.site_id, reason=rejection.reason,
-                            topic=rejection.ref.topic, offset=rejection.ref.offset)
+                log.warning(
+                    "event_dead_lettered",
+                    site_id=step.record.site_id,
+                    reason=rejection.reason,
+                    topic=rejection.ref.topic,
+                    offset=rejection.ref.offset,
+                )
         return headers

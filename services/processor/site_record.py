@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from jedi.v1 import registry_pb2
-
 from shared.convert import site_from_proto, site_to_proto
 from shared.domain.aggregates import SiteState, empty_site_state, state_from_dict, state_to_dict
 from shared.domain.model import Site
@@ -53,7 +52,11 @@ def released_state(record: SiteRecord) -> SiteState:
 
 
 def encode_record(record: SiteRecord) -> bytes:
-    site = None if record.site is None else base64.b64encode(site_to_proto(record.site).SerializeToString()).decode()
+    site = (
+        None
+        if record.site is None
+        else base64.b64encode(site_to_proto(record.site).SerializeToString()).decode()
+    )
     document = {
         "schema": RECORD_SCHEMA,
         "site_id": record.site_id,
@@ -65,7 +68,9 @@ def encode_record(record: SiteRecord) -> bytes:
         "released": None if record.released is None else state_to_dict(record.released),
         "released_interventions": record.released_interventions,
         "release_number": record.release_number,
-        "release_cut_at": None if record.release_cut_at is None else record.release_cut_at.isoformat(),
+        "release_cut_at": None
+        if record.release_cut_at is None
+        else record.release_cut_at.isoformat(),
         "release_digest": record.release_digest,
         "held_back_digest": record.held_back_digest,
     }
@@ -91,7 +96,9 @@ def decode_record(data: bytes) -> SiteRecord:
         released=None if document["released"] is None else state_from_dict(document["released"]),
         released_interventions=document["released_interventions"],
         release_number=document["release_number"],
-        release_cut_at=None if document["release_cut_at"] is None else datetime.fromisoformat(document["release_cut_at"]),
+        release_cut_at=None
+        if document["release_cut_at"] is None
+        else datetime.fromisoformat(document["release_cut_at"]),
         release_digest=document["release_digest"],
         held_back_digest=document["held_back_digest"],
     )

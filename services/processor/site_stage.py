@@ -16,11 +16,14 @@ the release gate's decision (`release_gate.next_coverage`).
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Callable, ContextManager, Generic, Iterable, Mapping, TypeVar
+from typing import Any, ContextManager, Generic, TypeVar
 
+from services.processor.site_record import SiteRecord, released_state
+from services.processor.summary import SiteSummary
 from shared.domain.aggregates import SiteState, apply_intervention, apply_survey_response
 from shared.domain.benchmarks import site_cells
 from shared.domain.cross_site import site_scores
@@ -28,9 +31,6 @@ from shared.domain.model import Instrument, InterventionEvent, Site, SurveyRespo
 from shared.domain.release_gate import Coverage, held_back, next_coverage, responses_in
 from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
 from shared.domain.suppression import shown_site_cells
-
-from services.processor.site_record import SiteRecord, released_state
-from services.processor.summary import SiteSummary
 
 Ref = TypeVar("Ref")  # whatever the caller needs to find the input again (a Faust event)
 InstrumentKey = tuple[str, int]
@@ -77,13 +77,17 @@ class SiteStep(Generic[Ref]):
     duplicates: int
 
 
-def _apply(record: SiteRecord, event: SiteEvent, instruments: Mapping[InstrumentKey, Instrument]) -> SiteRecord:
+def _apply(
+    record: SiteRecord, event: SiteEvent, instruments: Mapping[InstrumentKey, Instrument]
+) -> SiteRecord:
     """The record with the event folded in; ValueError when the core refuses it."""
     payload = event.payload
     if isinstance(payload, SurveyResponse):
         instrument = instruments.get((payload.instrument_id, payload.instrument_version))
         if instrument is None:
-            raise ValueError(f"unknown instrument {payload.instrument_id} version {payload.instrument_version}")
+            raise ValueError(
+                f"unknown instrument {payload.instrument_id} version {payload.instrument_version}"
+            )
         state = apply_survey_response(record.state, payload, instrument)
     elif isinstance(payload, InterventionEvent):
         state = apply_intervention(record.state, payload)
@@ -139,17 +143,28 @@ def publication(
         covered, cells = last, ()
     else:
         covered = next_coverage(last, received, record.site, as_of=as_of, k=min_cell_size)
-        cells = tuple(shown_site_cells(site_cells(covered.state, record.site, as_of=as_of), min_cell_size))
+        cells = tuple(
+            shown_site_cells(site_cells(covered.state, record.site, as_of=as_of), min_cell_size)
+        )
     waiting = held_back(covered, received)
     release = summary = None
-    digest = _digest(as_of, cells, sorted(covered.events.items()))  # new counts covered: a new release too
+    digest = _digest(
+        as_of, cells, sorted(covered.events.items())
+    )  # new counts covered: a new release too
     if digest != record.release_digest and (cells or record.release_number):
         release = Release(
-            scope, record.release_number + 1, cut_at, as_of, cells, dict(covered.events), waiting)
-        summary = SiteSummary(record.site_id, as_of, tuple(site_scores(cells, min_cell_size=min_cell_size)))
+            scope, record.release_number + 1, cut_at, as_of, cells, dict(covered.events), waiting
+        )
+        summary = SiteSummary(
+            record.site_id, as_of, tuple(site_scores(cells, min_cell_size=min_cell_size))
+        )
         record = replace(
-            record, released=covered.state, released_interventions=covered.events.get(INTERVENTIONS, 0),
-            release_number=release.number, release_cut_at=cut_at, release_digest=digest,
+            record,
+            released=covered.state,
+            released_interventions=covered.events.get(INTERVENTIONS, 0),
+            release_number=release.number,
+            release_cut_at=cut_at,
+            release_digest=digest,
         )
     progress = None
     progress_digest = _digest(record.release_number, sorted(waiting.items()))
@@ -187,7 +202,8 @@ def site_step(
         counts[outcome] = counts.get(outcome, 0) + 1
     folded = record
     record, release, progress, summary = publication(
-        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size)
+        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size
+    )
     intent = None
     if release is not None:
         # The record is stored before the release is published, so that a replay of this
@@ -196,8 +212,18 @@ def site_step(
         # a replay publishes again, under the next number: one number never names two different
         # releases. Dead-lettered events stay out of `applied`, so a replay dead-letters them again.
         intent = replace(
-            record, applied=record.applied - {r.event_id for r in rejected},
-            release_digest=before.release_digest, held_back_digest=before.held_back_digest,
+            record,
+            applied=record.applied - {r.event_id for r in rejected},
+            release_digest=before.release_digest,
+            held_back_digest=before.held_back_digest,
         )
-    return SiteStep(record, intent, release, progress, summary, tuple(rejected), counts["applied"],
-                    counts["duplicate"])
+    return SiteStep(
+        record,
+        intent,
+        release,
+        progress,
+        summary,
+        tuple(rejected),
+        counts["applied"],
+        counts["duplicate"],
+    )

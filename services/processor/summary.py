@@ -29,7 +29,8 @@ def encode_summary(summary: SiteSummary) -> bytes:
             "site_id": summary.site_id,
             "as_of": summary.as_of.isoformat(),
             "scores": [
-                [s.wave.value, s.composite.value, s.percent_positive, s.mean] for s in summary.scores
+                [s.wave.value, s.composite.value, s.percent_positive, s.mean]
+                for s in summary.scores
             ],
         },
         separators=(",", ":"),

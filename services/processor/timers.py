@@ -10,20 +10,20 @@ new day (and its summary, so the cross-site cells follow).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import structlog
 from aiokafka import ConsumerRecord
 from faust.types import TP
 
-from shared.kafka import replay_topics
-
 from services.processor import clock
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
 from services.processor.watchdog import StallWatchdog
+from shared.kafka import replay_topics
 
 if TYPE_CHECKING:
     from services.processor.wiring import Wiring
@@ -34,7 +34,9 @@ log = structlog.get_logger(__name__)
 async def registered_sites(bootstrap_servers: str, topic: str) -> list[InputRecord]:
     """The latest record of every site in the (compacted) sites topic."""
     latest: dict[bytes, ConsumerRecord] = {}
-    await replay_topics(bootstrap_servers, [topic], lambda record: latest.__setitem__(record.key, record))
+    await replay_topics(
+        bootstrap_servers, [topic], lambda record: latest.__setitem__(record.key, record)
+    )
     return [
         InputRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
         for r in latest.values()
@@ -46,7 +48,9 @@ def lagging_inputs(wiring: Wiring) -> dict[tuple[str, int], int]:
     """Input partitions of this worker whose watermark is behind the end of the log."""
     consumer = wiring.app.consumer
     changelogs = wiring.app.tables.changelog_topics
-    inputs = [(tp.topic, tp.partition) for tp in consumer.assignment() if tp.topic not in changelogs]
+    inputs = [
+        (tp.topic, tp.partition) for tp in consumer.assignment() if tp.topic not in changelogs
+    ]
     lagging = {}
     for (topic, partition), offset in wiring.app.applied_offsets(inputs, default=0).items():
         end = consumer.highwater(TP(topic, partition))
@@ -65,8 +69,11 @@ class RegistryForwarder:
     """
 
     def __init__(
-        self, *, read_sites: Callable[[], Awaitable[list[InputRecord]]],
-        forward: Callable[[list[InputRecord]], Awaitable[None]], today: Callable[[], datetime] = clock.current_as_of,
+        self,
+        *,
+        read_sites: Callable[[], Awaitable[list[InputRecord]]],
+        forward: Callable[[list[InputRecord]], Awaitable[None]],
+        today: Callable[[], datetime] = clock.current_as_of,
     ) -> None:
         self._read_sites = read_sites
         self._forward = forward
@@ -78,7 +85,11 @@ class RegistryForwarder:
         """Forward what is new, or everything on a new day; how many records it forwarded."""
         as_of = self._today()
         sites = await self._read_sites()
-        chosen = sites if as_of != self.refreshed_for else [r for r in sites if r.offset >= self._next_offset]
+        chosen = (
+            sites
+            if as_of != self.refreshed_for
+            else [r for r in sites if r.offset >= self._next_offset]
+        )
         if chosen:
             await self._forward(chosen)
         self._next_offset = max([self._next_offset, *(r.offset + 1 for r in sites)])
@@ -90,7 +101,9 @@ class RegistryForwarder:
 
 def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForwarder:
     forwarder = RegistryForwarder(
-        read_sites=partial(registered_sites, settings.kafka_bootstrap_servers, wiring.topics.platform.sites.name),
+        read_sites=partial(
+            registered_sites, settings.kafka_bootstrap_servers, wiring.topics.platform.sites.name
+        ),
         forward=wiring.forward_sites,
     )
 
@@ -99,8 +112,12 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForw
         await forwarder.check()
 
     watchdog = StallWatchdog(
-        lagging=partial(lagging_inputs, wiring), rewind=wiring.rewind, patience_s=settings.stall_patience_s,
-        last_batch_at=lambda: max(wiring.site_driver.last_batch_at, wiring.cross_driver.last_batch_at),
+        lagging=partial(lagging_inputs, wiring),
+        rewind=wiring.rewind,
+        patience_s=settings.stall_patience_s,
+        last_batch_at=lambda: max(
+            wiring.site_driver.last_batch_at, wiring.cross_driver.last_batch_at
+        ),
     )
 
     @wiring.app.timer(max(settings.stall_patience_s / 4, 1.0), name="stall-watchdog")

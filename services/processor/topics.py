@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.topics import COMPACTED, TopicSpec, Topics
-
 from services.processor.settings import ProcessorSettings
+from shared.topics import COMPACTED, Topics, TopicSpec
 
 SITE_TABLE = "sites"
 GROUP_TABLE = "groups"

@@ -10,7 +10,7 @@ stages processed no batch for as long; then the partition is read again from the
 from __future__ import annotations
 
 import time
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import structlog
 
@@ -21,9 +21,13 @@ log = structlog.get_logger(__name__)
 
 class StallWatchdog:
     def __init__(
-        self, *, lagging: Callable[[], Mapping[InputPartition, int]],
-        rewind: Rewind, last_batch_at: Callable[[], float],
-        patience_s: float, clock: Callable[[], float] = time.monotonic,
+        self,
+        *,
+        lagging: Callable[[], Mapping[InputPartition, int]],
+        rewind: Rewind,
+        last_batch_at: Callable[[], float],
+        patience_s: float,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lagging = lagging
         self._rewind = rewind
@@ -40,10 +44,17 @@ class StallWatchdog:
             tp: (offset, self._seen[tp][1] if self._seen.get(tp, (None,))[0] == offset else now)
             for tp, offset in lagging.items()
         }
-        stalled = {tp: offset for tp, (offset, since) in self._seen.items() if now - since >= self._patience_s}
+        stalled = {
+            tp: offset
+            for tp, (offset, since) in self._seen.items()
+            if now - since >= self._patience_s
+        }
         if not stalled or now - self._last_batch_at() < self._patience_s:
             return False  # the stages are busy: the partition may just be waiting its turn
-        log.warning("input_stalled_reading_again", partitions={f"{t}:{p}": o for (t, p), o in stalled.items()})
+        log.warning(
+            "input_stalled_reading_again",
+            partitions={f"{t}:{p}": o for (t, p), o in stalled.items()},
+        )
         await self._rewind(stalled)
         self._seen.clear()
         return True

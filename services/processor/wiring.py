@@ -5,9 +5,10 @@ Nothing is created at import time; `wire` builds everything from the settings.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import faust
 
@@ -43,7 +44,9 @@ class Wiring:
 
 
 def _raw() -> faust.Schema:
-    return faust.Schema(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+    return faust.Schema(
+        key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
+    )
 
 
 def _raw_topic(app: faust.App, *names: str, partitions: int):
@@ -54,14 +57,18 @@ def faust_send(app: faust.App):
     """`send(topic, key, value, headers)` through the app's producer; returns the delivery future."""
 
     async def send(topic: str, key: bytes | None, value: bytes | None, headers) -> Any:
-        return await app.producer.send(topic, key, value, partition=None, timestamp=None, headers=list(headers))
+        return await app.producer.send(
+            topic, key, value, partition=None, timestamp=None, headers=list(headers)
+        )
 
     return send
 
 
 def _outbox(send, topics: ProcessorTopics) -> KafkaOutbox:
     return KafkaOutbox(
-        send, benchmarks=topics.platform.benchmarks.name, summaries=topics.site_summaries.name,
+        send,
+        benchmarks=topics.platform.benchmarks.name,
+        summaries=topics.site_summaries.name,
         deadletter=topics.platform.deadletter.name,
     )
 
@@ -70,30 +77,49 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
     platform = topics.platform
     faust_topics = FaustTopics(
         site_inputs=_raw_topic(
-            app, platform.survey_responses.name, platform.interventions.name, topics.site_changes.name,
+            app,
+            platform.survey_responses.name,
+            platform.interventions.name,
+            topics.site_changes.name,
             partitions=topics.site_partitions,
         ),
         site_summaries=_raw_topic(app, topics.site_summaries.name, partitions=1),
     )
     site_table = changelog_table(
-        app, SITE_TABLE, partitions=topics.site_partitions, help="Each site's state, applied event ids, site")
-    group_table = changelog_table(app, GROUP_TABLE, partitions=1, help="Each wave's shown site scores and last cross-site release")
+        app,
+        SITE_TABLE,
+        partitions=topics.site_partitions,
+        help="Each site's state, applied event ids, site",
+    )
+    group_table = changelog_table(
+        app,
+        GROUP_TABLE,
+        partitions=1,
+        help="Each wave's shown site scores and last cross-site release",
+    )
     instruments = InstrumentRegistry(
-        bootstrap_servers=settings.kafka_bootstrap_servers, topic=platform.instruments.name,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        topic=platform.instruments.name,
         wait_s=settings.registry_wait_s,
     )
     app.service(instruments)
     send = faust_send(app)
     rewind = faust_rewind(app)
     site_driver = SiteDriver(
-        topics=SiteTopics.of(platform, topics.site_changes.name), store=FaustTableStore(site_table),
-        outbox=_outbox(send, topics), instruments=instruments,
+        topics=SiteTopics.of(platform, topics.site_changes.name),
+        store=FaustTableStore(site_table),
+        outbox=_outbox(send, topics),
+        instruments=instruments,
         settings=SiteStageSettings(settings.min_cell_size, clock.current_as_of, clock.utc_now),
         rewind=rewind,
     )
     cross_driver = CrossDriver(
-        topic=topics.site_summaries.name, store=FaustTableStore(group_table), outbox=_outbox(send, topics),
-        min_sites=settings.min_sites, now=clock.utc_now, rewind=rewind,
+        topic=topics.site_summaries.name,
+        store=FaustTableStore(group_table),
+        outbox=_outbox(send, topics),
+        min_sites=settings.min_sites,
+        now=clock.utc_now,
+        rewind=rewind,
     )
     site_inputs = set(faust_topics.site_inputs.topics)
     summaries = topics.site_summaries.name
@@ -101,12 +127,23 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
     def applied_offsets(inputs, default: int | None = None):
         """Where the stages' watermarks say to resume each input partition (see input_tracker)."""
         return {
-            **site_driver.resume_offsets([i for i in inputs if i[0] in site_inputs], default=default),
-            **cross_driver.resume_offsets([i for i in inputs if i[0] == summaries], default=default),
+            **site_driver.resume_offsets(
+                [i for i in inputs if i[0] in site_inputs], default=default
+            ),
+            **cross_driver.resume_offsets(
+                [i for i in inputs if i[0] == summaries], default=default
+            ),
         }
 
     app.applied_offsets = applied_offsets  # read by faust_adapters.seek_to_applied_offsets
     return Wiring(
-        app, topics, faust_topics, instruments, site_driver, cross_driver,
-        partial(forward_site_records, send, topics.site_changes.name), send, rewind,
+        app,
+        topics,
+        faust_topics,
+        instruments,
+        site_driver,
+        cross_driver,
+        partial(forward_site_records, send, topics.site_changes.name),
+        send,
+        rewind,
     )

@@ -1,10 +1,9 @@
 """`python -m services.query`: run the benchmark query service."""
 
-from shared.service_runner import run_service
-from shared.settings import load_settings
-
 from services.query.server import QueryServer
 from services.query.settings import QuerySettings
+from shared.service_runner import run_service
+from shared.settings import load_settings
 
 
 def main() -> None:

@@ -7,12 +7,11 @@ gets the same PERMISSION_DENIED, so a refusal never tells whether a site exists.
 
 from __future__ import annotations
 
-from shared.auth import Principal, PrincipalRole
-
 from services.query.errors import QueryError, bad_argument, not_found, permission_denied
 from services.query.records import StoredCell
 from services.query.scopes import parse_scope
 from services.query.snapshot import Snapshot
+from shared.auth import Principal, PrincipalRole
 
 SITE_RESOURCE = "jedi.v1.Site"
 
@@ -23,7 +22,9 @@ def is_coordinator(principal: Principal) -> bool:
 
 def may_see(principal: Principal, stored: StoredCell) -> bool:
     """A distribution (no site) is anonymous; a site's cell is its own site's or a coordinator's."""
-    return stored.site_id is None or is_coordinator(principal) or stored.site_id == principal.site_id
+    return (
+        stored.site_id is None or is_coordinator(principal) or stored.site_id == principal.site_id
+    )
 
 
 def may_see_scope(principal: Principal, scope: str) -> bool:
@@ -34,7 +35,9 @@ def may_see_scope(principal: Principal, scope: str) -> bool:
     return parsed is not None and parsed.site_id in (None, principal.site_id)
 
 
-def one_site(principal: Principal, requested: str, snapshot: Snapshot, field: str = "site_id") -> str:
+def one_site(
+    principal: Principal, requested: str, snapshot: Snapshot, field: str = "site_id"
+) -> str:
     """The site a single-site query is about: a site's own (it may leave the field empty)."""
     if is_coordinator(principal):
         if not requested:
@@ -59,7 +62,8 @@ def site_filter(principal: Principal, requested: str) -> str | None:
 def require_coordinator(principal: Principal, what: str) -> None:
     if not is_coordinator(principal):
         raise permission_denied(
-            "COORDINATOR_ONLY", f"{what} is for coordinators: a site sees its peers only as a distribution"
+            "COORDINATOR_ONLY",
+            f"{what} is for coordinators: a site sees its peers only as a distribution",
         )
 
 
@@ -71,5 +75,6 @@ def visible_site_ids(principal: Principal, snapshot: Snapshot) -> tuple[str, ...
 
 def _peer_refused() -> QueryError:
     return permission_denied(
-        "PEER_NOT_VISIBLE", "a site's credential sees only its own site; peers only as a distribution"
+        "PEER_NOT_VISIBLE",
+        "a site's credential sees only its own site; peers only as a distribution",
     )

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from jedi.v1 import query_pb2
-
+from services.query import enums
+from services.query.access import (
+    is_coordinator,
+    may_see,
+    one_site,
+    require_coordinator,
+    site_filter,
+    visible_site_ids,
+)
+from services.query.ask import Ask
+from services.query.paging import paginate
 from shared.domain.benchmark_set import Measure
 from shared.domain.cells import key_of
 from shared.domain.model import WAVE_ORDER, Composite, GroupDimension, Wave
 from shared.domain.survey_state import TOTAL
 
-from services.query import enums
-from services.query.access import is_coordinator, may_see, one_site, require_coordinator, site_filter, visible_site_ids
-from services.query.ask import Ask
-from services.query.paging import paginate
 
-
-def compare_sites(ask: Ask, request: query_pb2.CompareSitesRequest) -> query_pb2.CompareSitesResponse:
+def compare_sites(
+    ask: Ask, request: query_pb2.CompareSitesRequest
+) -> query_pb2.CompareSitesResponse:
     require_coordinator(ask.principal, "CompareSites")
     composite = enums.from_proto(Composite, request.composite, "composite", required=True)
     wave = enums.from_proto(Wave, request.wave, "wave", required=True)
@@ -28,7 +35,9 @@ def compare_sites(ask: Ask, request: query_pb2.CompareSitesRequest) -> query_pb2
         total = cells.get(key_of("composite", site_id, wave, composite, TOTAL, TOTAL))
         if total is None or (chosen and site_id not in chosen):
             continue
-        score = total.cell.percent_positive if measure == Measure.PERCENT_POSITIVE else total.cell.mean
+        score = (
+            total.cell.percent_positive if measure == Measure.PERCENT_POSITIVE else total.cell.mean
+        )
         row = query_pb2.SiteComparison()
         row.site.CopyFrom(ask.snapshot.site_message(site_id))
         row.total.CopyFrom(total.message)
@@ -37,36 +46,54 @@ def compare_sites(ask: Ask, request: query_pb2.CompareSitesRequest) -> query_pb2
             row.rank.CopyFrom(rank.message)
         rows.append(((-score, site_id), row))
     listed, token, total_size = paginate(rows, page)
-    reply = query_pb2.CompareSitesResponse(sites=listed, next_page_token=token, total_size=total_size)
+    reply = query_pb2.CompareSitesResponse(
+        sites=listed, next_page_token=token, total_size=total_size
+    )
     distribution = cells.get(key_of("distribution", wave, composite, measure))
     if distribution is not None:
         reply.distribution.CopyFrom(distribution.message)
     return reply
 
 
-def distribution(ask: Ask, request: query_pb2.GetDistributionRequest) -> query_pb2.GetDistributionResponse:
+def distribution(
+    ask: Ask, request: query_pb2.GetDistributionRequest
+) -> query_pb2.GetDistributionResponse:
     wave = enums.from_proto(Wave, request.wave, "wave", required=True)
     composite = enums.from_proto(Composite, request.composite, "composite")
     measure = enums.from_proto(Measure, request.measure, "measure")
 
     def wanted(cell) -> bool:
-        return cell.wave == wave and composite in (None, cell.composite) and measure in (None, cell.measure)
+        return (
+            cell.wave == wave
+            and composite in (None, cell.composite)
+            and measure in (None, cell.measure)
+        )
 
     reply = query_pb2.GetDistributionResponse()
-    reply.distributions.extend(s.message for s in ask.snapshot.of_kind("distribution") if wanted(s.cell))
+    reply.distributions.extend(
+        s.message for s in ask.snapshot.of_kind("distribution") if wanted(s.cell)
+    )
     if request.site_id:
         site_id = one_site(ask.principal, request.site_id, ask.snapshot)
-        reply.ranks.extend(s.message for s in ask.snapshot.of_site(site_id, "rank") if wanted(s.cell))
+        reply.ranks.extend(
+            s.message for s in ask.snapshot.of_site(site_id, "rank") if wanted(s.cell)
+        )
     return reply
 
 
-def disparities(ask: Ask, request: query_pb2.ListDisparitiesRequest) -> query_pb2.ListDisparitiesResponse:
+def disparities(
+    ask: Ask, request: query_pb2.ListDisparitiesRequest
+) -> query_pb2.ListDisparitiesResponse:
     wave = enums.from_proto(Wave, request.wave, "wave")
     composite = enums.from_proto(Composite, request.composite, "composite")
     dimension = enums.from_proto(GroupDimension, request.dimension, "dimension")
     only_site = site_filter(ask.principal, request.site_id)
     page = ask.page(request)
-    found = ask.snapshot.of_kind("disparity") if only_site is None else ask.snapshot.of_site(only_site, "disparity")
+    found = (
+        ask.snapshot.of_kind("disparity")
+        if only_site is None
+        else ask.snapshot.of_site(only_site, "disparity")
+    )
     rows = []
     for stored in found:
         cell = stored.cell
@@ -80,7 +107,9 @@ def disparities(ask: Ask, request: query_pb2.ListDisparitiesRequest) -> query_pb
             continue
         rows.append(((not cell.significant, -abs(cell.difference), stored.key), stored.message))
     listed, token, total_size = paginate(rows, page)
-    return query_pb2.ListDisparitiesResponse(disparities=listed, next_page_token=token, total_size=total_size)
+    return query_pb2.ListDisparitiesResponse(
+        disparities=listed, next_page_token=token, total_size=total_size
+    )
 
 
 def sites(ask: Ask, request: query_pb2.ListSitesRequest) -> query_pb2.ListSitesResponse:
@@ -89,7 +118,11 @@ def sites(ask: Ask, request: query_pb2.ListSitesRequest) -> query_pb2.ListSitesR
     rows = []
     for site_id in visible_site_ids(ask.principal, ask.snapshot):
         listing = query_pb2.SiteListing(
-            waves=[enums.to_proto(w) for w in WAVE_ORDER if key_of("response", site_id, w, TOTAL, TOTAL) in cells]
+            waves=[
+                enums.to_proto(w)
+                for w in WAVE_ORDER
+                if key_of("response", site_id, w, TOTAL, TOTAL) in cells
+            ]
         )
         listing.site.CopyFrom(ask.snapshot.site_message(site_id))
         rows.append(((site_id,), listing))
@@ -97,7 +130,9 @@ def sites(ask: Ask, request: query_pb2.ListSitesRequest) -> query_pb2.ListSitesR
     return query_pb2.ListSitesResponse(sites=listed, next_page_token=token, total_size=total_size)
 
 
-def composites(ask: Ask, request: query_pb2.ListCompositesRequest) -> query_pb2.ListCompositesResponse:
+def composites(
+    ask: Ask, request: query_pb2.ListCompositesRequest
+) -> query_pb2.ListCompositesResponse:
     page = ask.page(request)
     snapshot = ask.snapshot
     seen: dict[Composite, set[Wave]] = {composite: set() for composite in Composite}
@@ -110,11 +145,16 @@ def composites(ask: Ask, request: query_pb2.ListCompositesRequest) -> query_pb2.
         for stored in cells:
             seen[stored.cell.composite].add(stored.cell.wave)
     rows = [
-        ((index,), query_pb2.CompositeListing(
-            composite=enums.to_proto(composite),
-            waves=[enums.to_proto(w) for w in WAVE_ORDER if w in seen[composite]],
-        ))
+        (
+            (index,),
+            query_pb2.CompositeListing(
+                composite=enums.to_proto(composite),
+                waves=[enums.to_proto(w) for w in WAVE_ORDER if w in seen[composite]],
+            ),
+        )
         for index, composite in enumerate(Composite)
     ]
     listed, token, total_size = paginate(rows, page)
-    return query_pb2.ListCompositesResponse(composites=listed, next_page_token=token, total_size=total_size)
+    return query_pb2.ListCompositesResponse(
+        composites=listed, next_page_token=token, total_size=total_size
+    )

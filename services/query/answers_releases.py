@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from jedi.v1 import query_pb2
-
 from services.query.access import may_see_scope, site_filter
 from services.query.ask import Ask
 from services.query.scopes import parse_scope

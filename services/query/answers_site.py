@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from jedi.v1 import query_pb2
-
+from services.query import enums
+from services.query.access import one_site
+from services.query.ask import Ask
+from services.query.errors import bad_argument
 from shared.domain.cells import key_of
 from shared.domain.model import WAVE_ORDER, Composite, Wave
 from shared.domain.reach import ReachMetric
 from shared.domain.survey_state import TOTAL
 
-from services.query import enums
-from services.query.access import one_site
-from services.query.ask import Ask
-from services.query.errors import bad_argument
 
-
-def site_scorecard(ask: Ask, request: query_pb2.GetSiteScorecardRequest) -> query_pb2.GetSiteScorecardResponse:
+def site_scorecard(
+    ask: Ask, request: query_pb2.GetSiteScorecardRequest
+) -> query_pb2.GetSiteScorecardResponse:
     wave = enums.from_proto(Wave, request.wave, "wave", required=True)
     snapshot = ask.snapshot
     site_id = one_site(ask.principal, request.site_id, snapshot)
@@ -37,7 +37,8 @@ def site_scorecard(ask: Ask, request: query_pb2.GetSiteScorecardRequest) -> quer
             else:
                 entry.breakdowns.append(stored.message)
         entry.distributions.extend(
-            s.message for s in snapshot.of_kind("distribution")
+            s.message
+            for s in snapshot.of_kind("distribution")
             if s.cell.wave == wave and s.cell.composite == composite
         )
         entry.ranks.extend(
@@ -61,13 +62,21 @@ def trend(ask: Ask, request: query_pb2.GetTrendRequest) -> query_pb2.GetTrendRes
     for composite in Composite:
         if only is not None and composite != only:
             continue
-        points = [cells.get(key_of("composite", site_id, wave, composite, dimension, group)) for wave in WAVE_ORDER]
+        points = [
+            cells.get(key_of("composite", site_id, wave, composite, dimension, group))
+            for wave in WAVE_ORDER
+        ]
         changes = [
-            s for s in snapshot.of_site(site_id, "change")
-            if s.cell.composite == composite and s.cell.dimension == dimension and s.cell.group == group
+            s
+            for s in snapshot.of_site(site_id, "change")
+            if s.cell.composite == composite
+            and s.cell.dimension == dimension
+            and s.cell.group == group
         ]
         ranks = [
-            s for wave in WAVE_ORDER for s in snapshot.of_site(site_id, "rank")
+            s
+            for wave in WAVE_ORDER
+            for s in snapshot.of_site(site_id, "rank")
             if dimension == TOTAL and s.cell.wave == wave and s.cell.composite == composite
         ]
         if not any(points) and not changes:
@@ -79,7 +88,9 @@ def trend(ask: Ask, request: query_pb2.GetTrendRequest) -> query_pb2.GetTrendRes
     return reply
 
 
-def intervention_reach(ask: Ask, request: query_pb2.GetInterventionReachRequest) -> query_pb2.GetInterventionReachResponse:
+def intervention_reach(
+    ask: Ask, request: query_pb2.GetInterventionReachRequest
+) -> query_pb2.GetInterventionReachResponse:
     if request.metric and request.metric not in {metric.value for metric in ReachMetric}:
         raise bad_argument(("metric", f"{request.metric!r} is not a reach metric"))
     snapshot = ask.snapshot
@@ -87,7 +98,8 @@ def intervention_reach(ask: Ask, request: query_pb2.GetInterventionReachRequest)
     reply = query_pb2.GetInterventionReachResponse()
     reply.site.CopyFrom(snapshot.site_message(site_id))
     reply.reach.extend(
-        s.message for s in snapshot.of_site(site_id, "reach")
+        s.message
+        for s in snapshot.of_site(site_id, "reach")
         if not request.metric or s.cell.metric == request.metric
     )
     return reply

@@ -8,17 +8,22 @@ ignored, as is a progress older than the release (or progress) the view holds.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
-from typing import Iterable
 
 from jedi.v1 import registry_pb2
-
-from shared.convert_releases import PROGRESS_PREFIX
-
-from services.query.records import BenchmarkUpdate, ProgressUpdate, ReleaseUpdate, SiteUpdate, StoredCell, Withdrawal
+from services.query.records import (
+    BenchmarkUpdate,
+    ProgressUpdate,
+    ReleaseUpdate,
+    SiteUpdate,
+    StoredCell,
+    Withdrawal,
+)
 from services.query.scopes import parse_scope
 from services.query.snapshot import Changes, ScopeState, Snapshot, same_value
+from shared.convert_releases import PROGRESS_PREFIX
 
 
 @dataclass(frozen=True)
@@ -66,9 +71,12 @@ def apply_updates(
         MappingProxyType(sites) if sites is not None else snapshot.sites,
         MappingProxyType(scopes) if touched else snapshot.scopes,
     )
-    changed_keys = frozenset(k for k in candidates if not same_value(snapshot.cells.get(k), cells.get(k)))
+    changed_keys = frozenset(
+        k for k in candidates if not same_value(snapshot.cells.get(k), cells.get(k))
+    )
     changed_scopes = frozenset(
-        name for name in set(snapshot.statuses) | set(next_snapshot.statuses)
+        name
+        for name in set(snapshot.statuses) | set(next_snapshot.statuses)
         if snapshot.statuses.get(name) != next_snapshot.statuses.get(name)
     )
     return Applied(next_snapshot, Changes(changed_keys, changed_scopes), tuple(stale))
@@ -99,7 +107,10 @@ def _progress(held: ScopeState, update: ProgressUpdate) -> ScopeState:
 
 
 def _withdraw(
-    cells: dict[str, StoredCell], scopes: dict[str, ScopeState], update: Withdrawal, candidates: set[str]
+    cells: dict[str, StoredCell],
+    scopes: dict[str, ScopeState],
+    update: Withdrawal,
+    candidates: set[str],
 ) -> bool:
     """Drops what the view held under the key; False when it held nothing."""
     scope = parse_scope(update.key.removeprefix(PROGRESS_PREFIX))

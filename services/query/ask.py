@@ -6,10 +6,9 @@ from dataclasses import dataclass
 
 from google.protobuf.message import Message
 
-from shared.auth import Principal
-
 from services.query.paging import Page, page_of
 from services.query.snapshot import Snapshot
+from shared.auth import Principal
 
 
 @dataclass(frozen=True)
@@ -20,4 +19,9 @@ class Ask:
     max_page_size: int = 500
 
     def page(self, request: Message) -> Page:
-        return page_of(request, self.principal, default_size=self.default_page_size, max_size=self.max_page_size)
+        return page_of(
+            request,
+            self.principal,
+            default_size=self.default_page_size,
+            max_size=self.max_page_size,
+        )

@@ -10,12 +10,11 @@ from enum import Enum
 from typing import TypeVar
 
 from google.protobuf.descriptor import EnumDescriptor
-from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2
 
+from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2
+from services.query.errors import bad_argument
 from shared.domain.benchmark_set import Measure
 from shared.domain.model import Composite, GroupDimension, Wave
-
-from services.query.errors import bad_argument
 
 E = TypeVar("E", bound=Enum)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import grpc
 from google.protobuf import any_pb2, duration_pb2, message
@@ -15,7 +15,9 @@ ERROR_DOMAIN = "query.jedi.v1"
 class QueryError(Exception):
     """A refusal the servicer turns into a status: a code, a message and typed details."""
 
-    def __init__(self, code: grpc.StatusCode, message_text: str, details: Iterable[message.Message] = ()) -> None:
+    def __init__(
+        self, code: grpc.StatusCode, message_text: str, details: Iterable[message.Message] = ()
+    ) -> None:
         super().__init__(message_text)
         self.code = code
         self.message_text = message_text
@@ -28,7 +30,9 @@ class QueryError(Exception):
             container.Pack(detail)
             packed.append(container)
         status = status_pb2.Status(
-            code=getattr(code_pb2, self.code.name), message=self.message_text, details=packed,
+            code=getattr(code_pb2, self.code.name),
+            message=self.message_text,
+            details=packed,
         )
         return rpc_status.to_status(status)
 
@@ -59,4 +63,6 @@ def not_found(resource_type: str, name: str) -> QueryError:
 def unavailable(message_text: str, retry_after_s: float) -> QueryError:
     delay = duration_pb2.Duration()
     delay.FromMilliseconds(int(retry_after_s * 1000))
-    return QueryError(grpc.StatusCode.UNAVAILABLE, message_text, [error_details_pb2.RetryInfo(retry_delay=delay)])
+    return QueryError(
+        grpc.StatusCode.UNAVAILABLE, message_text, [error_details_pb2.RetryInfo(retry_delay=delay)]
+    )

@@ -6,10 +6,15 @@ import asyncio
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from shared.kafka import topic_partitions
 
-from services.query.records import BenchmarkUpdate, SiteUpdate, decode_benchmark_record, decode_site_record
+from services.query.records import (
+    BenchmarkUpdate,
+    SiteUpdate,
+    decode_benchmark_record,
+    decode_site_record,
+)
 from services.query.view import View
+from shared.kafka import topic_partitions
 
 log = structlog.get_logger(__name__)
 
@@ -23,8 +28,15 @@ class ViewFollower:
     """
 
     def __init__(
-        self, bootstrap_servers: str, *, cells_topic: str, sites_topic: str, view: View,
-        min_cell_size: int, min_sites: int, max_records: int = 2000,
+        self,
+        bootstrap_servers: str,
+        *,
+        cells_topic: str,
+        sites_topic: str,
+        view: View,
+        min_cell_size: int,
+        min_sites: int,
+        max_records: int = 2000,
     ) -> None:
         self.bootstrap_servers = bootstrap_servers
         self.cells_topic, self.sites_topic = cells_topic, sites_topic
@@ -54,7 +66,9 @@ class ViewFollower:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        partitions = await topic_partitions(self.bootstrap_servers, [self.cells_topic, self.sites_topic])
+        partitions = await topic_partitions(
+            self.bootstrap_servers, [self.cells_topic, self.sites_topic]
+        )
         consumer.assign(partitions)
         for tp in partitions:
             if tp in self._positions:
@@ -71,7 +85,10 @@ class ViewFollower:
             for record in records:
                 if tp.topic == self.cells_topic:
                     update = decode_benchmark_record(
-                        record.key, record.value, min_cell_size=self.min_cell_size, min_sites=self.min_sites
+                        record.key,
+                        record.value,
+                        min_cell_size=self.min_cell_size,
+                        min_sites=self.min_sites,
                     )
                     if update is not None:
                         cell_updates.append(update)
@@ -102,9 +119,9 @@ async def follow_forever(follower: ViewFollower, stop: asyncio.Event, retry_s: f
             await follower.run(stop)
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - the view must keep following whatever happened
+        except Exception:
             log.exception("view_follower_failed", retry_in_s=retry_s)
             try:
                 await asyncio.wait_for(stop.wait(), retry_s)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass

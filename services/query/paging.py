@@ -13,14 +13,14 @@ import binascii
 import bisect
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence, TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf.message import Message
 
-from shared.auth import Principal
-
 from services.query.errors import bad_argument
+from shared.auth import Principal
 
 T = TypeVar("T")
 _VERSION = 1
@@ -63,14 +63,16 @@ def paginate(items: Sequence[tuple[tuple, T]], page: Page) -> tuple[list[T], str
         start = 0 if page.after is None else bisect.bisect_right(keys, page.after)
     except TypeError:  # a forged position that does not compare with this list's keys
         raise bad_argument(("page_token", "not a token this service issued")) from None
-    chosen = ordered[start:start + page.size]
+    chosen = ordered[start : start + page.size]
     more = start + page.size < len(ordered)
     token = _encode(chosen[-1][0], page.fingerprint) if more and chosen else ""
     return [item for _, item in chosen], token, len(ordered)
 
 
 def _encode(after: tuple, request_fingerprint: str) -> str:
-    document = json.dumps({"v": _VERSION, "f": request_fingerprint, "a": list(after)}, separators=(",", ":"))
+    document = json.dumps(
+        {"v": _VERSION, "f": request_fingerprint, "a": list(after)}, separators=(",", ":")
+    )
     return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
 
 
@@ -80,7 +82,11 @@ def _decode(token: str, expected_fingerprint: str) -> tuple:
         document: Any = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad_argument(("page_token", "not a token this service issued")) from None
-    if not isinstance(document, dict) or document.get("v") != _VERSION or not isinstance(document.get("a"), list):
+    if (
+        not isinstance(document, dict)
+        or document.get("v") != _VERSION
+        or not isinstance(document.get("a"), list)
+    ):
         raise bad_argument(("page_token", "not a token this service issued"))
     if document.get("f") != expected_fingerprint:
         raise bad_argument(("page_token", "issued for a different request or caller"))

@@ -11,17 +11,22 @@ its key: only the newest release of a scope may be shown.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from google.protobuf.message import DecodeError
-from jedi.v1 import benchmarks_pb2, registry_pb2
 
+from jedi.v1 import benchmarks_pb2, registry_pb2
+from services.query.scopes import Scope, parse_scope
 from shared.convert_releases import PROGRESS_PREFIX, progress_from_proto, release_from_proto
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
-from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
-
-from services.query.scopes import Scope, parse_scope
+from shared.domain.cells import (
+    ChangeCell,
+    CompositeCell,
+    DisparityCell,
+    ExperienceCell,
+    ResponseCell,
+)
 
 
 @dataclass(frozen=True, eq=False)

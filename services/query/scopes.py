@@ -10,12 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from jedi.v1 import benchmarks_pb2
-
+from services.query import enums
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell
 from shared.domain.model import Wave
 from shared.domain.releases import cross_site_scope, site_scope
-
-from services.query import enums
 
 
 @dataclass(frozen=True)
@@ -34,12 +32,17 @@ class Scope:
     def matches(self, status: benchmarks_pb2.ReleaseStatus) -> bool:
         """Whether a release status says the same scope, site and wave."""
         wave = enums.to_proto(self.wave) if self.wave is not None else 0
-        return status.scope == self.name and status.site_id == (self.site_id or "") and status.wave == wave
+        return (
+            status.scope == self.name
+            and status.site_id == (self.site_id or "")
+            and status.wave == wave
+        )
 
     def empty_status(self) -> benchmarks_pb2.ReleaseStatus:
         """The status of the scope with no release (number 0)."""
         return benchmarks_pb2.ReleaseStatus(
-            scope=self.name, site_id=self.site_id or "",
+            scope=self.name,
+            site_id=self.site_id or "",
             wave=enums.to_proto(self.wave) if self.wave is not None else 0,
         )
 

@@ -7,17 +7,16 @@ import contextlib
 
 import grpc
 import structlog
+
 from jedi.v1 import query_pb2, query_pb2_grpc
-
-from shared.auth import CredentialStore
-from shared.grpc_support import add_health_and_reflection, bind, set_serving
-from shared.kafka import ensure_topics
-from shared.topics import Topics
-
 from services.query.follower import ViewFollower, follow_forever
 from services.query.servicer import BenchmarkServicer
 from services.query.settings import QuerySettings
 from services.query.view import View
+from shared.auth import CredentialStore
+from shared.grpc_support import add_health_and_reflection, bind, set_serving
+from shared.kafka import ensure_topics
+from shared.topics import Topics
 
 log = structlog.get_logger(__name__)
 SERVICE_NAME = query_pb2.DESCRIPTOR.services_by_name["BenchmarkService"].full_name
@@ -40,31 +39,49 @@ class QueryServer:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
-            settings.kafka_bootstrap_servers, [topics.benchmarks, topics.sites],
+            settings.kafka_bootstrap_servers,
+            [topics.benchmarks, topics.sites],
             replication_factor=settings.topic_replication_factor,
         )
         self._server = grpc.aio.server()
         query_pb2_grpc.add_BenchmarkServiceServicer_to_server(
             BenchmarkServicer(
-                view=self.view, credentials=CredentialStore.from_file(settings.credentials_file),
-                settings=settings, closing=self._closing,
+                view=self.view,
+                credentials=CredentialStore.from_file(settings.credentials_file),
+                settings=settings,
+                closing=self._closing,
             ),
             self._server,
         )
         health = add_health_and_reflection(self._server, [SERVICE_NAME])
         await set_serving(health, [SERVICE_NAME], False)
-        self.port = bind(self._server, f"{settings.host}:{settings.port}",
-                         settings.tls_cert_file, settings.tls_key_file)
+        self.port = bind(
+            self._server,
+            f"{settings.host}:{settings.port}",
+            settings.tls_cert_file,
+            settings.tls_key_file,
+        )
         await self._server.start()
         follower = ViewFollower(
-            settings.kafka_bootstrap_servers, cells_topic=topics.benchmarks.name, sites_topic=topics.sites.name,
-            view=self.view, min_cell_size=settings.min_cell_size, min_sites=settings.min_sites,
+            settings.kafka_bootstrap_servers,
+            cells_topic=topics.benchmarks.name,
+            sites_topic=topics.sites.name,
+            view=self.view,
+            min_cell_size=settings.min_cell_size,
+            min_sites=settings.min_sites,
         )
         self._tasks = [
-            asyncio.create_task(follow_forever(follower, self._stop_following), name="query-view-follower"),
+            asyncio.create_task(
+                follow_forever(follower, self._stop_following), name="query-view-follower"
+            ),
             asyncio.create_task(self._serve_once_caught_up(health), name="query-health"),
         ]
-        log.info("query_listening", host=settings.host, port=self.port, namespace=settings.topic_namespace)
+        log.info(
+            "query_listening",
+            host=settings.host,
+            port=self.port,
+            namespace=settings.topic_namespace,
+        )
 
     async def wait_serving(self) -> None:
         """Returns once the view caught up and health says SERVING."""

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 import structlog
 from google.protobuf.message import Message
+
 from jedi.v1 import query_pb2_grpc
-
-from shared.auth import CredentialStore
-from shared.grpc_support import authenticate
-
 from services.query import answers_lists, answers_releases, answers_site, metrics
 from services.query.ask import Ask
 from services.query.errors import QueryError, unavailable
@@ -21,14 +18,22 @@ from services.query.settings import QuerySettings
 from services.query.snapshot import Snapshot
 from services.query.view import View
 from services.query.watch import watch, watch_filter
+from shared.auth import CredentialStore
+from shared.grpc_support import authenticate
 
 log = structlog.get_logger(__name__)
 Answer = Callable[[Ask, Message], Message]
 
 
 class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
-    def __init__(self, *, view: View, credentials: CredentialStore, settings: QuerySettings,
-                 closing: asyncio.Event) -> None:
+    def __init__(
+        self,
+        *,
+        view: View,
+        credentials: CredentialStore,
+        settings: QuerySettings,
+        closing: asyncio.Event,
+    ) -> None:
         self.view = view
         self.credentials = credentials
         self.settings = settings
@@ -50,7 +55,9 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
         return await self._answer("GetTrend", answers_site.trend, request, context)
 
     async def GetInterventionReach(self, request, context):
-        return await self._answer("GetInterventionReach", answers_site.intervention_reach, request, context)
+        return await self._answer(
+            "GetInterventionReach", answers_site.intervention_reach, request, context
+        )
 
     async def ListSites(self, request, context):
         return await self._answer("ListSites", answers_lists.sites, request, context)
@@ -73,14 +80,20 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
                 await context.abort_with_status(error.to_status())
             metrics.WATCH_SUBSCRIBERS.inc()
             try:
-                async for message in watch(self.view, matcher, chunk=self.settings.watch_snapshot_chunk,
-                                           closing=self.closing):
+                async for message in watch(
+                    self.view,
+                    matcher,
+                    chunk=self.settings.watch_snapshot_chunk,
+                    closing=self.closing,
+                ):
                     yield message
             finally:
                 metrics.WATCH_SUBSCRIBERS.dec()
             if self.closing.is_set():
                 code = grpc.StatusCode.UNAVAILABLE
-                await context.abort_with_status(unavailable("the server is shutting down", 1.0).to_status())
+                await context.abort_with_status(
+                    unavailable("the server is shutting down", 1.0).to_status()
+                )
         except grpc.aio.AbortError:
             code = _status_code(context)
             raise
@@ -90,13 +103,17 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
         finally:
             metrics.REQUESTS.labels("Watch", code.name).inc()
 
-    async def _answer(self, rpc: str, answer: Answer, request: Message, context: grpc.aio.ServicerContext):
+    async def _answer(
+        self, rpc: str, answer: Answer, request: Message, context: grpc.aio.ServicerContext
+    ):
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
             principal = await authenticate(context, self.credentials)
             snapshot = await self._wait_ready(context)
-            ask = Ask(snapshot, principal, self.settings.default_page_size, self.settings.max_page_size)
+            ask = Ask(
+                snapshot, principal, self.settings.default_page_size, self.settings.max_page_size
+            )
             return answer(ask, request)
         except QueryError as error:
             code = error.code
@@ -115,17 +132,25 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
             metrics.REQUESTS.labels(rpc, code.name).inc()
             metrics.REQUEST_SECONDS.labels(rpc).observe(time.perf_counter() - started)
 
-    async def _wait_ready(self, context: grpc.aio.ServicerContext, *, stream: bool = False) -> Snapshot:
+    async def _wait_ready(
+        self, context: grpc.aio.ServicerContext, *, stream: bool = False
+    ) -> Snapshot:
         """The current snapshot once the view has caught up, waiting within the call's deadline."""
         if not self.view.ready.is_set():
             remaining = context.time_remaining()
-            limit = remaining if remaining is not None else (None if stream else self.settings.not_ready_wait_s)
+            limit = (
+                remaining
+                if remaining is not None
+                else (None if stream else self.settings.not_ready_wait_s)
+            )
             try:
                 await asyncio.wait_for(self.view.ready.wait(), limit)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 if remaining is not None:
-                    raise QueryError(grpc.StatusCode.DEADLINE_EXCEEDED,
-                                     "the deadline passed while the view was still loading") from None
+                    raise QueryError(
+                        grpc.StatusCode.DEADLINE_EXCEEDED,
+                        "the deadline passed while the view was still loading",
+                    ) from None
                 raise unavailable("the benchmark view is still loading", 1.0) from None
         return self.view.current
 

@@ -10,13 +10,12 @@ snapshot, lazily.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
-from typing import Mapping
 
 from jedi.v1 import benchmarks_pb2, registry_pb2
-
 from services.query.records import StoredCell
 from services.query.scopes import Scope
 
@@ -28,7 +27,9 @@ class ScopeState:
     scope: Scope
     release: benchmarks_pb2.ReleaseStatus | None = None  # as published; None: no release yet
     keys: frozenset[str] = frozenset()  # the cells of that release the view shows
-    held_back: Mapping[str, int] | None = None  # the newest progress about that release (or about none)
+    held_back: Mapping[str, int] | None = (
+        None  # the newest progress about that release (or about none)
+    )
     # A progress about a newer release than the one held (releases and progress are on different
     # keys, so possibly on different partitions): (release number, counts), shown once it arrives.
     pending: tuple[int, Mapping[str, int]] | None = None
@@ -132,6 +133,14 @@ def same_value(before: StoredCell | None, after: StoredCell | None) -> bool:
 
 def changes_between(old: Snapshot, new: Snapshot) -> Changes:
     """Every change from one snapshot to another, found by comparing them whole."""
-    keys = frozenset(k for k in set(old.cells) | set(new.cells) if not same_value(old.cells.get(k), new.cells.get(k)))
-    scopes = frozenset(s for s in set(old.statuses) | set(new.statuses) if old.statuses.get(s) != new.statuses.get(s))
+    keys = frozenset(
+        k
+        for k in set(old.cells) | set(new.cells)
+        if not same_value(old.cells.get(k), new.cells.get(k))
+    )
+    scopes = frozenset(
+        s
+        for s in set(old.statuses) | set(new.statuses)
+        if old.statuses.get(s) != new.statuses.get(s)
+    )
     return Changes(keys, scopes)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from typing import Iterable
+from collections.abc import Iterable
 
 import structlog
 
@@ -51,8 +51,13 @@ class View:
 
     def mark_caught_up(self) -> None:
         if not self.ready.is_set():
-            log.info("view_caught_up", cells=len(self.current.cells), sites=len(self.current.sites),
-                     releases=len(self.current.statuses), version=self.current.version)
+            log.info(
+                "view_caught_up",
+                cells=len(self.current.cells),
+                sites=len(self.current.sites),
+                releases=len(self.current.statuses),
+                version=self.current.version,
+            )
             self.ready.set()
 
     async def newer_than(self, version: int) -> Snapshot:
@@ -85,5 +90,10 @@ def _report_refusals(updates: list[BenchmarkUpdate]) -> None:
         elif isinstance(update, ReleaseUpdate):
             for key, reason in update.refused:
                 metrics.REFUSED_CELLS.labels(reason).inc()
-                log.warning("benchmark_cell_refused", scope=update.scope.name, release=update.number,
-                            key=key, reason=reason)
+                log.warning(
+                    "benchmark_cell_refused",
+                    scope=update.scope.name,
+                    release=update.number,
+                    key=key,
+                    reason=reason,
+                )

@@ -13,20 +13,18 @@ dashboard has every cell of a release once it reads the release's status.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import AsyncIterator
 
 from jedi.v1 import benchmarks_pb2, query_pb2
-
-from shared.auth import Principal
-from shared.domain.model import Composite, Wave
-
 from services.query import enums
 from services.query.access import may_see, may_see_scope, site_filter
 from services.query.records import StoredCell
 from services.query.scopes import parse_scope
 from services.query.snapshot import Snapshot, same_value
 from services.query.view import View
+from shared.auth import Principal
+from shared.domain.model import Composite, Wave
 
 
 @dataclass(frozen=True)
@@ -46,7 +44,11 @@ class WatchFilter:
             return False
         cell = stored.cell
         if self.wave is not None:
-            waves = (getattr(cell, "wave", None), getattr(cell, "from_wave", None), getattr(cell, "to_wave", None))
+            waves = (
+                getattr(cell, "wave", None),
+                getattr(cell, "from_wave", None),
+                getattr(cell, "to_wave", None),
+            )
             if self.wave not in waves:
                 return False
         return self.composite is None or getattr(cell, "composite", None) == self.composite
@@ -78,11 +80,16 @@ async def watch(
     matching = [s.message for s in snapshot.ordered if matcher.matches(s)]
     for start in range(0, len(matching), chunk):
         yield query_pb2.WatchResponse(
-            phase=query_pb2.WATCH_PHASE_SNAPSHOT, view_version=snapshot.version, cells=matching[start:start + chunk],
+            phase=query_pb2.WATCH_PHASE_SNAPSHOT,
+            view_version=snapshot.version,
+            cells=matching[start : start + chunk],
         )
     yield query_pb2.WatchResponse(
-        phase=query_pb2.WATCH_PHASE_SNAPSHOT_COMPLETE, view_version=snapshot.version,
-        releases=[status for scope, status in snapshot.statuses.items() if matcher.matches_scope(scope)],
+        phase=query_pb2.WATCH_PHASE_SNAPSHOT_COMPLETE,
+        view_version=snapshot.version,
+        releases=[
+            status for scope, status in snapshot.statuses.items() if matcher.matches_scope(scope)
+        ],
     )
     sent = snapshot
     while True:
@@ -90,12 +97,18 @@ async def watch(
         if current is None:
             return
         change = changes(view, sent, current, matcher)
-        count = max(-(-len(change.cells) // chunk), -(-len(change.withdrawn) // chunk), 1 if change.releases else 0)
+        count = max(
+            -(-len(change.cells) // chunk),
+            -(-len(change.withdrawn) // chunk),
+            1 if change.releases else 0,
+        )
         for index in range(count):
             part = slice(index * chunk, (index + 1) * chunk)
             yield query_pb2.WatchResponse(
-                phase=query_pb2.WATCH_PHASE_CHANGE, view_version=current.version,
-                cells=change.cells[part], withdrawn_keys=change.withdrawn[part],
+                phase=query_pb2.WATCH_PHASE_CHANGE,
+                view_version=current.version,
+                cells=change.cells[part],
+                withdrawn_keys=change.withdrawn[part],
                 releases=change.releases if index == count - 1 else [],
             )
         sent = current

@@ -12,19 +12,30 @@ entry point and re-exports what callers need.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Mapping
+from typing import Any
 
 from shared.domain.intervention_state import InterventionState, add_intervention
 from shared.domain.model import Instrument, InterventionEvent, SurveyResponse
 from shared.domain.state_codec import (
-    interventions_from_dict, interventions_to_dict, survey_from_dict, survey_to_dict,
+    interventions_from_dict,
+    interventions_to_dict,
+    survey_from_dict,
+    survey_to_dict,
 )
 from shared.domain.survey_state import DEPARTMENT, ROLE, TOTAL, SurveyState, add_response
 
 __all__ = [
-    "DEPARTMENT", "ROLE", "TOTAL", "SiteState", "apply_intervention", "apply_survey_response",
-    "empty_site_state", "state_from_dict", "state_to_dict",
+    "DEPARTMENT",
+    "ROLE",
+    "TOTAL",
+    "SiteState",
+    "apply_intervention",
+    "apply_survey_response",
+    "empty_site_state",
+    "state_from_dict",
+    "state_to_dict",
 ]
 
 STATE_SCHEMA = 1
@@ -43,10 +54,14 @@ def empty_site_state(site_id: str) -> SiteState:
 
 def _check_site(state: SiteState, site_id: str) -> None:
     if site_id != state.site_id:
-        raise ValueError(f"an event of site {site_id!r} cannot change the state of site {state.site_id!r}")
+        raise ValueError(
+            f"an event of site {site_id!r} cannot change the state of site {state.site_id!r}"
+        )
 
 
-def apply_survey_response(state: SiteState, response: SurveyResponse, instrument: Instrument) -> SiteState:
+def apply_survey_response(
+    state: SiteState, response: SurveyResponse, instrument: Instrument
+) -> SiteState:
     _check_site(state, response.site_id)
     return replace(state, survey=add_response(state.survey, response, instrument))
 

@@ -51,7 +51,7 @@ Reach cells use the same rules with "invited" as the people counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Iterable
+from collections.abc import Iterable
 
 from shared.domain.audit_cells import shown_cell_findings, version_difference_findings
 from shared.domain.audit_cross_site import cross_site_findings, is_cross_site
@@ -70,12 +70,19 @@ def releases_by_scope(releases: Iterable[Release]) -> dict[str, list[Release]]:
         versions = by_scope[release.scope]
         if not any(_same_content(kept, release) for kept in versions):
             versions.append(release)
-    return {scope: sorted(versions, key=lambda r: r.number) for scope, versions in sorted(by_scope.items())}
+    return {
+        scope: sorted(versions, key=lambda r: r.number)
+        for scope, versions in sorted(by_scope.items())
+    }
 
 
 def _same_content(one: Release, other: Release) -> bool:
     return (one.number, one.as_of, one.cells, dict(one.covered)) == (
-        other.number, other.as_of, other.cells, dict(other.covered))
+        other.number,
+        other.as_of,
+        other.cells,
+        dict(other.covered),
+    )
 
 
 def audit(releases: Iterable[Release], k: int, *, min_sites: int | None = None) -> list[Finding]:
@@ -90,5 +97,9 @@ def audit(releases: Iterable[Release], k: int, *, min_sites: int | None = None) 
         findings += shown_cell_findings(scope, versions, k)
         findings += version_difference_findings(scope, versions, k)
         findings += partition_findings(scope, versions, k)
-    findings += cross_site_findings((r for versions in scopes.values() for r in versions), min_sites)
-    return sorted(set(findings), key=lambda f: (f.scope, f.releases, f.kind, f.keys, f.size, f.description))
+    findings += cross_site_findings(
+        (r for versions in scopes.values() for r in versions), min_sites
+    )
+    return sorted(
+        set(findings), key=lambda f: (f.scope, f.releases, f.kind, f.keys, f.size, f.description)
+    )

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 from shared.domain.audit_model import AttackKind, Derivation, Finding, judge
 from shared.domain.audit_pairs import close_pairs
@@ -35,24 +35,42 @@ def shown_cell_findings(scope: str, releases: Versions, k: int) -> list[Finding]
             counts = counts_of(cell)
             if counts is not None:
                 findings += judge(
-                    Derivation(AttackKind.SMALL_CELL, scope, (cell.key,), (release.number,), counts, False,
-                               f"{cell.key} shown in release {release.number}"),
+                    Derivation(
+                        AttackKind.SMALL_CELL,
+                        scope,
+                        (cell.key,),
+                        (release.number,),
+                        counts,
+                        False,
+                        f"{cell.key} shown in release {release.number}",
+                    ),
                     k,
                 )
             for n in sorted(set(_people_counts_of_derived(cell))):
                 if 1 <= n < k:
-                    findings.append(Finding(
-                        AttackKind.SMALL_CELL, scope, (cell.key,), (release.number,), n,
-                        f"{cell.key} shown in release {release.number} is computed over {n} respondent(s)",
-                    ))
+                    findings.append(
+                        Finding(
+                            AttackKind.SMALL_CELL,
+                            scope,
+                            (cell.key,),
+                            (release.number,),
+                            n,
+                            f"{cell.key} shown in release {release.number} is computed over {n} respondent(s)",
+                        )
+                    )
             if isinstance(cell, (DisparityCell, ChangeCell)):
                 missing = tuple(key for key in cell.depends_on if key not in shown)
                 for key in missing:
-                    findings.append(Finding(
-                        AttackKind.SHOWN_FROM_HIDDEN_CELL, scope, (cell.key, key), (release.number,),
-                        min(_people_counts_of_derived(cell)),
-                        f"{cell.key} shown in release {release.number} while {key}, which it uses, is hidden",
-                    ))
+                    findings.append(
+                        Finding(
+                            AttackKind.SHOWN_FROM_HIDDEN_CELL,
+                            scope,
+                            (cell.key, key),
+                            (release.number,),
+                            min(_people_counts_of_derived(cell)),
+                            f"{cell.key} shown in release {release.number} while {key}, which it uses, is hidden",
+                        )
+                    )
     return findings
 
 
@@ -61,7 +79,9 @@ def _versions_by_key(releases: Versions) -> dict[str, list[tuple[int, Counts]]]:
     for release in releases:
         for cell in release.cells:
             counts = counts_of(cell)
-            if counts is not None and (not versions[cell.key] or versions[cell.key][-1][1] != counts):
+            if counts is not None and (
+                not versions[cell.key] or versions[cell.key][-1][1] != counts
+            ):
                 versions[cell.key].append((release.number, counts))
     return versions
 
@@ -73,7 +93,9 @@ def version_difference_findings(scope: str, releases: Versions, k: int) -> list[
         sizes = [counts.n for _, counts in versions]
         yeses = [counts.yes for _, counts in versions]
         noes = [None if counts.yes is None else counts.n - counts.yes for _, counts in versions]
-        candidates = close_pairs(sizes, sizes, k) | close_pairs(yeses, yeses, k) | close_pairs(noes, noes, k)
+        candidates = (
+            close_pairs(sizes, sizes, k) | close_pairs(yeses, yeses, k) | close_pairs(noes, noes, k)
+        )
         for i, j in sorted((i, j) for i, j in candidates if i < j):
             (earlier, before), (later, after) = versions[i], versions[j]
             difference = after.minus(before)
@@ -81,6 +103,15 @@ def version_difference_findings(scope: str, releases: Versions, k: int) -> list[
                 difference = difference.negated()
             how = f"{key}, release {later} minus release {earlier} (n {before.n} -> {after.n})"
             findings += judge(
-                Derivation(AttackKind.VERSION_DIFFERENCE, scope, (key,), (earlier, later), difference, False, how), k
+                Derivation(
+                    AttackKind.VERSION_DIFFERENCE,
+                    scope,
+                    (key,),
+                    (earlier, later),
+                    difference,
+                    False,
+                    how,
+                ),
+                k,
             )
     return findings

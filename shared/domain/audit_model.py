@@ -15,15 +15,23 @@ from shared.domain.reader_counts import Counts
 
 class AttackKind(StrEnum):
     SMALL_CELL = "small_cell"  # a shown cell about 1..k-1 people
-    SHOWN_FROM_HIDDEN_CELL = "shown_from_hidden_cell"  # a disparity or change shown, a cell it uses hidden
+    SHOWN_FROM_HIDDEN_CELL = (
+        "shown_from_hidden_cell"  # a disparity or change shown, a cell it uses hidden
+    )
     VERSION_DIFFERENCE = "version_difference"  # two versions of one cell differ by 1..k-1 people
     PARTITION_COMPLEMENT = "partition_complement"  # a total minus its dimension's shown cells
     PARTITION_DIFFERENCE_ACROSS_RELEASES = "partition_difference_across_releases"
-    STALE_COMPLEMENT = "stale_complement"  # a remainder minus the last known value of withdrawn cells
+    STALE_COMPLEMENT = (
+        "stale_complement"  # a remainder minus the last known value of withdrawn cells
+    )
     HIDDEN_CELL_REVEALED = "hidden_cell_revealed"  # a newly shown cell minus the few newcomers
     NUMERATOR = "numerator"  # a yes or no count of 1..k-1 among k or more people
-    HOMOGENEOUS_HIDDEN_GROUP = "homogeneous_hidden_group"  # every member of a hidden set answered alike
-    HIDDEN_SITE_IN_DISTRIBUTION = "hidden_site_in_distribution"  # a site whose total is hidden is counted
+    HOMOGENEOUS_HIDDEN_GROUP = (
+        "homogeneous_hidden_group"  # every member of a hidden set answered alike
+    )
+    HIDDEN_SITE_IN_DISTRIBUTION = (
+        "hidden_site_in_distribution"  # a site whose total is hidden is counted
+    )
     FEW_SITES_IN_DISTRIBUTION = "few_sites_in_distribution"  # fewer sites than min_sites
     REACH_COMPLEMENT = "reach_complement"  # all-topics training counts minus the shown topics
 
@@ -76,7 +84,14 @@ def judge(derivation: Derivation, k: int) -> list[Finding]:
 
     def finding(kind: AttackKind, size: int, what: str) -> Finding:
         description = f"{derivation.how}: {what} ({_describe(counts)})"
-        return Finding(kind, derivation.scope, tuple(sorted(derivation.keys)), derivation.releases, size, description)
+        return Finding(
+            kind,
+            derivation.scope,
+            tuple(sorted(derivation.keys)),
+            derivation.releases,
+            size,
+            description,
+        )
 
     if counts.n < k:
         return [finding(derivation.kind, counts.n, f"{counts.n} respondent(s) isolated")]
@@ -85,10 +100,26 @@ def judge(derivation: Derivation, k: int) -> list[Finding]:
         no = counts.n - counts.yes
         small = [count for count in (counts.yes, no) if 1 <= count < k]
         if small:
-            found.append(finding(AttackKind.NUMERATOR, min(small), f"{min(small)} answered alike among {counts.n}"))
+            found.append(
+                finding(
+                    AttackKind.NUMERATOR,
+                    min(small),
+                    f"{min(small)} answered alike among {counts.n}",
+                )
+            )
         if derivation.hidden and (counts.yes == 0 or no == 0):
             answer = "no" if counts.yes == 0 else "yes"
-            found.append(finding(AttackKind.HOMOGENEOUS_HIDDEN_GROUP, counts.n, f"all {counts.n} answered {answer}"))
+            found.append(
+                finding(
+                    AttackKind.HOMOGENEOUS_HIDDEN_GROUP,
+                    counts.n,
+                    f"all {counts.n} answered {answer}",
+                )
+            )
     if derivation.hidden and counts.scores_all_equal():
-        found.append(finding(AttackKind.HOMOGENEOUS_HIDDEN_GROUP, counts.n, f"all {counts.n} have the same score"))
+        found.append(
+            finding(
+                AttackKind.HOMOGENEOUS_HIDDEN_GROUP, counts.n, f"all {counts.n} have the same score"
+            )
+        )
     return found

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import defaultdict
-from typing import Sequence
+from collections.abc import Sequence
 
 IndexPair = tuple[int, int]  # (index into the left list, index into the right list)
 
@@ -30,14 +30,21 @@ def close_pairs(left: Sequence[int | None], right: Sequence[int | None], k: int)
 
 
 def equal_pairs_apart(
-    left: Sequence[int | None], right: Sequence[int | None], left_n: Sequence[int], right_n: Sequence[int], k: int
+    left: Sequence[int | None],
+    right: Sequence[int | None],
+    left_n: Sequence[int],
+    right_n: Sequence[int],
+    k: int,
 ) -> set[IndexPair]:
     """Pairs whose values are equal (None never pairs) and whose n differ by k or more."""
     entries: dict[int, list[tuple[int, int]]] = defaultdict(list)
     for j, value in enumerate(right):
         if value is not None:
             entries[value].append((right_n[j], j))
-    buckets = {value: ([n for n, _ in sorted(found)], [j for _, j in sorted(found)]) for value, found in entries.items()}
+    buckets = {
+        value: ([n for n, _ in sorted(found)], [j for _, j in sorted(found)])
+        for value, found in entries.items()
+    }
     pairs: set[IndexPair] = set()
     for i, value in enumerate(left):
         if value is None or value not in buckets:

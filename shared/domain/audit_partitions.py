@@ -17,8 +17,8 @@ is what it held while hidden (exact if they all joined it, as its own submitter 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 from shared.domain.audit_model import AttackKind, Derivation, Finding, judge
 from shared.domain.audit_pairs import IndexPair, close_pairs, equal_pairs_apart
@@ -60,7 +60,11 @@ def _place(cell: Cell) -> tuple[str, str, AttackKind] | None:
         return cell.family, cell.dimension, AttackKind.PARTITION_COMPLEMENT
     if isinstance(cell, ReachCell) and cell.metric == ReachMetric.TRAINING_COMPLETION_RATE.value:
         family = key_of("reach", cell.site_id, cell.metric)
-        return family, TOTAL if cell.qualifier == _ALL_TOPICS else TOPIC, AttackKind.REACH_COMPLEMENT
+        return (
+            family,
+            TOTAL if cell.qualifier == _ALL_TOPICS else TOPIC,
+            AttackKind.REACH_COMPLEMENT,
+        )
     return None
 
 
@@ -87,9 +91,14 @@ def partition_series(releases: Sequence[Release]) -> dict[PartitionId, list[Part
                 members[(family, dimension)][cell.key] = counts
         for family, (total_key, total, kind) in totals.items():
             for dimension in sorted(dimensions[family]):
-                partition = Partition(release.number, total_key, total, members[(family, dimension)], kind)
+                partition = Partition(
+                    release.number, total_key, total, members[(family, dimension)], kind
+                )
                 history = series[(family, dimension)]
-                if not history or (history[-1].total, history[-1].members) != (total, partition.members):
+                if not history or (history[-1].total, history[-1].members) != (
+                    total,
+                    partition.members,
+                ):
                     history.append(partition)
     return series
 
@@ -101,7 +110,16 @@ def complement_findings(scope: str, partitions: Sequence[Partition], k: int) -> 
         how = f"{partition.total_key} minus {len(partition.members)} shown cell(s), release {partition.number}"
         keys = (partition.total_key, *partition.members)
         findings += judge(
-            Derivation(partition.complement_kind, scope, keys, (partition.number,), partition.remainder(), True, how), k
+            Derivation(
+                partition.complement_kind,
+                scope,
+                keys,
+                (partition.number,),
+                partition.remainder(),
+                True,
+                how,
+            ),
+            k,
         )
     return findings
 
@@ -119,7 +137,9 @@ def stale_complement_findings(scope: str, partitions: Sequence[Partition], k: in
             numbers = tuple(sorted({partition.number, *(last_shown[key].number for key in stale)}))
             how = f"{partition.total_key} minus shown cells, release {partition.number}, minus last values of {stale}"
             keys = (partition.total_key, *partition.members, *stale)
-            findings += judge(Derivation(AttackKind.STALE_COMPLEMENT, scope, keys, numbers, value, True, how), k)
+            findings += judge(
+                Derivation(AttackKind.STALE_COMPLEMENT, scope, keys, numbers, value, True, how), k
+            )
         for key in partition.members:
             last_shown[key] = partition
     return findings
@@ -130,10 +150,16 @@ def _candidate_pairs(left: Sequence[Counts], right: Sequence[Counts], k: int) ->
     yeses = ([c.yes for c in left], [c.yes for c in right])
     noes = tuple([None if c.yes is None else c.n - c.yes for c in side] for side in (left, right))
     candidates = close_pairs(*sizes, k) | close_pairs(*yeses, k) | close_pairs(noes[0], noes[1], k)
-    return candidates | equal_pairs_apart(*yeses, *sizes, k) | equal_pairs_apart(noes[0], noes[1], *sizes, k)
+    return (
+        candidates
+        | equal_pairs_apart(*yeses, *sizes, k)
+        | equal_pairs_apart(noes[0], noes[1], *sizes, k)
+    )
 
 
-def _release_pairs(group: Sequence[Partition], other: Sequence[Partition], k: int) -> set[tuple[int, int]]:
+def _release_pairs(
+    group: Sequence[Partition], other: Sequence[Partition], k: int
+) -> set[tuple[int, int]]:
     """Pairs (earlier, later) of release numbers, one from each group, worth judging."""
     common = sorted(set(group[0].members) & set(other[0].members))
     left, right = [p.outside(common) for p in group], [p.outside(common) for p in other]
@@ -141,7 +167,9 @@ def _release_pairs(group: Sequence[Partition], other: Sequence[Partition], k: in
     # Zero spread of scores has no integer to sort by: judge neighbours in time (cells only grow, so a
     # homogeneous pair of releases has homogeneous or small steps between them).
     merged = sorted([*group, *other], key=lambda p: p.number)
-    pairs |= {(a.number, b.number) for a, b in zip(merged, merged[1:]) if a.total.score_sum is not None}
+    pairs |= {
+        (a.number, b.number) for a, b in zip(merged, merged[1:]) if a.total.score_sum is not None
+    }
     return {(min(a, b), max(a, b)) for a, b in pairs if a != b}
 
 
@@ -171,7 +199,16 @@ def _judge_difference(scope: str, earlier: Partition, later: Partition, k: int) 
     keys = tuple(sorted({earlier.total_key, *earlier.members, *later.members}))
     how = f"{earlier.total_key}: change between releases {releases} minus the changes of {len(common)} cell(s) shown in both"
     findings = judge(
-        Derivation(AttackKind.PARTITION_DIFFERENCE_ACROSS_RELEASES, scope, keys, releases, difference, True, how), k
+        Derivation(
+            AttackKind.PARTITION_DIFFERENCE_ACROSS_RELEASES,
+            scope,
+            keys,
+            releases,
+            difference,
+            True,
+            how,
+        ),
+        k,
     )
     if leavers or not 1 <= difference.n < k:
         return findings
@@ -180,7 +217,15 @@ def _judge_difference(scope: str, earlier: Partition, later: Partition, k: int) 
         if 1 <= revealed.n < k:
             how = f"{key}, newly shown in release {later.number}, minus the {difference.n} newcomer(s) since {earlier.number}"
             findings += judge(
-                Derivation(AttackKind.HIDDEN_CELL_REVEALED, scope, (key, earlier.total_key), releases, revealed, True, how),
+                Derivation(
+                    AttackKind.HIDDEN_CELL_REVEALED,
+                    scope,
+                    (key, earlier.total_key),
+                    releases,
+                    revealed,
+                    True,
+                    how,
+                ),
                 k,
             )
     return findings

@@ -6,13 +6,19 @@ by key, each key unique (the key of the compacted benchmarks topic).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Iterable, TypeVar, Union
+from typing import TypeVar, Union
 
 from shared.domain.cells import (
-    ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell, key_of,
+    ChangeCell,
+    CompositeCell,
+    DisparityCell,
+    ExperienceCell,
+    ResponseCell,
+    key_of,
 )
 from shared.domain.model import Composite, Wave
 
@@ -82,7 +88,14 @@ class ReachCell:
 
 
 Cell = Union[
-    CompositeCell, ResponseCell, ExperienceCell, DisparityCell, ChangeCell, DistributionCell, RankCell, ReachCell
+    CompositeCell,
+    ResponseCell,
+    ExperienceCell,
+    DisparityCell,
+    ChangeCell,
+    DistributionCell,
+    RankCell,
+    ReachCell,
 ]
 BreakdownCell = Union[CompositeCell, ResponseCell, ExperienceCell]
 DerivedCell = Union[DisparityCell, ChangeCell, RankCell]

@@ -13,11 +13,18 @@ is the average of its items' percent positive (computed exactly, rounded once).
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from fractions import Fraction
-from typing import Iterable, Mapping
 
-from shared.domain.aggregates import ROLE, TOTAL, SiteState, apply_intervention, apply_survey_response, empty_site_state
+from shared.domain.aggregates import (
+    ROLE,
+    TOTAL,
+    SiteState,
+    apply_intervention,
+    apply_survey_response,
+    empty_site_state,
+)
 from shared.domain.benchmark_set import BenchmarkSet, Cell
 from shared.domain.cells import CompositeCell, Experience, ExperienceCell, ResponseCell
 from shared.domain.comparisons import change_cells, disparity_cells
@@ -28,8 +35,13 @@ from shared.domain.statistics import mean_with_interval, wilson_interval
 from shared.domain.suppression import DEFAULT_MIN_CELL_SIZE, DEFAULT_MIN_SITES, publishable
 from shared.domain.survey_state import CompositeTally
 
+
 def _percent_positive(tally: CompositeTally) -> float:
-    shares = [Fraction(item.positive, item.answered) for _, item in sorted(tally.items.items()) if item.answered]
+    shares = [
+        Fraction(item.positive, item.answered)
+        for _, item in sorted(tally.items.items())
+        if item.answered
+    ]
     return float(sum(shares, Fraction(0)) * 100 / len(shares))
 
 
@@ -49,8 +61,13 @@ def _composite_cells(state: SiteState, site: Site) -> list[CompositeCell]:
         estimate = mean_with_interval(tally.respondents, tally.score_sum, tally.score_square_sum)
         cells.append(
             CompositeCell(
-                site_id=state.site_id, wave=wave, composite=composite, dimension=dimension, group=group,
-                n=tally.respondents, mean=estimate.mean,
+                site_id=state.site_id,
+                wave=wave,
+                composite=composite,
+                dimension=dimension,
+                group=group,
+                n=tally.respondents,
+                mean=estimate.mean,
                 mean_low=estimate.interval.low if estimate.interval else None,
                 mean_high=estimate.interval.high if estimate.interval else None,
                 percent_positive=_percent_positive(tally),
@@ -60,7 +77,9 @@ def _composite_cells(state: SiteState, site: Site) -> list[CompositeCell]:
     return cells
 
 
-def _response_and_experience_cells(state: SiteState, site: Site) -> list[ResponseCell | ExperienceCell]:
+def _response_and_experience_cells(
+    state: SiteState, site: Site
+) -> list[ResponseCell | ExperienceCell]:
     cells: list[ResponseCell | ExperienceCell] = []
     for (wave, dimension, group), tally in sorted(state.survey.responses.items()):
         rate = _response_rate(tally.responses, site, dimension, group)
@@ -74,8 +93,15 @@ def _response_and_experience_cells(state: SiteState, site: Site) -> list[Respons
                 interval = wilson_interval(share, answered)
                 cells.append(
                     ExperienceCell(
-                        state.site_id, wave, experience, dimension, group, answered,
-                        percent=share * 100.0, percent_low=interval.low * 100.0, percent_high=interval.high * 100.0,
+                        state.site_id,
+                        wave,
+                        experience,
+                        dimension,
+                        group,
+                        answered,
+                        percent=share * 100.0,
+                        percent_low=interval.low * 100.0,
+                        percent_high=interval.high * 100.0,
                     )
                 )
     return cells
@@ -108,7 +134,9 @@ def fold_site_states(
         instrument = by_version.get((response.instrument_id, response.instrument_version))
         if instrument is None or response.site_id not in states:
             raise ValueError(f"response {response.event_id}: unknown site or instrument")
-        states[response.site_id] = apply_survey_response(states[response.site_id], response, instrument)
+        states[response.site_id] = apply_survey_response(
+            states[response.site_id], response, instrument
+        )
     for event in interventions:
         if event.site_id not in states:
             raise ValueError(f"intervention {event.event_id}: unknown site {event.site_id!r}")
@@ -117,12 +145,20 @@ def fold_site_states(
 
 
 def benchmark_cells(
-    states: Mapping[str, SiteState], sites: Iterable[Site], *, as_of: datetime, min_cell_size: int = DEFAULT_MIN_CELL_SIZE
+    states: Mapping[str, SiteState],
+    sites: Iterable[Site],
+    *,
+    as_of: datetime,
+    min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
 ) -> BenchmarkSet:
     """All own cells unsuppressed, and the cross-site cells over every site's total (even a hidden
     one): never publish this set, only `publishable(...)` of it, which computes those again."""
-    per_site = [cell for site in sites for cell in site_cells(states[site.site_id], site, as_of=as_of)]
-    return BenchmarkSet.of(as_of, [*per_site, *cross_site_cells(per_site, min_cell_size=min_cell_size)])
+    per_site = [
+        cell for site in sites for cell in site_cells(states[site.site_id], site, as_of=as_of)
+    ]
+    return BenchmarkSet.of(
+        as_of, [*per_site, *cross_site_cells(per_site, min_cell_size=min_cell_size)]
+    )
 
 
 def compute_benchmarks(
@@ -138,4 +174,6 @@ def compute_benchmarks(
     """The publishable benchmarks of a collaborative: the batch reference."""
     sites = list(sites)
     states = fold_site_states(sites, instruments, responses, interventions)
-    return publishable(benchmark_cells(states, sites, as_of=as_of), min_cell_size, min_sites=min_sites)
+    return publishable(
+        benchmark_cells(states, sites, as_of=as_of), min_cell_size, min_sites=min_sites
+    )

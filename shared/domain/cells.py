@@ -46,7 +46,9 @@ class CompositeCell:
 
     @property
     def key(self) -> str:
-        return key_of("composite", self.site_id, self.wave, self.composite, self.dimension, self.group)
+        return key_of(
+            "composite", self.site_id, self.wave, self.composite, self.dimension, self.group
+        )
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ class ExperienceCell:
 
     @property
     def key(self) -> str:
-        return key_of("experience", self.site_id, self.wave, self.experience, self.dimension, self.group)
+        return key_of(
+            "experience", self.site_id, self.wave, self.experience, self.dimension, self.group
+        )
 
 
 @dataclass(frozen=True)
@@ -116,13 +120,24 @@ class DisparityCell:
 
     @property
     def key(self) -> str:
-        return key_of("disparity", self.site_id, self.wave, self.composite, self.dimension, self.group)
+        return key_of(
+            "disparity", self.site_id, self.wave, self.composite, self.dimension, self.group
+        )
 
     @property
     def depends_on(self) -> tuple[str, ...]:
         return (
-            key_of("composite", self.site_id, self.wave, self.composite, self.dimension, self.group),
-            key_of("composite", self.site_id, self.wave, self.composite, self.dimension, self.reference_group),
+            key_of(
+                "composite", self.site_id, self.wave, self.composite, self.dimension, self.group
+            ),
+            key_of(
+                "composite",
+                self.site_id,
+                self.wave,
+                self.composite,
+                self.dimension,
+                self.reference_group,
+            ),
         )
 
 
@@ -147,13 +162,23 @@ class ChangeCell:
     from_percent_positive: float
     to_percent_positive: float
     difference: float  # percentage points
-    difference_low: float  # Newcombe hybrid score 95% (independent samples: the survey is anonymous)
+    difference_low: (
+        float  # Newcombe hybrid score 95% (independent samples: the survey is anonymous)
+    )
     difference_high: float
     direction: ChangeDirection
 
     @property
     def key(self) -> str:
-        return key_of("change", self.site_id, self.composite, self.dimension, self.group, self.from_wave, self.to_wave)
+        return key_of(
+            "change",
+            self.site_id,
+            self.composite,
+            self.dimension,
+            self.group,
+            self.from_wave,
+            self.to_wave,
+        )
 
     @property
     def depends_on(self) -> tuple[str, ...]:

@@ -10,19 +10,24 @@ cannot pair a respondent's waves).
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 from shared.domain.cells import ChangeCell, ChangeDirection, CompositeCell, DisparityCell
 from shared.domain.model import PREFER_NOT_TO_SAY, REFERENCE_GROUP, Wave
 from shared.domain.statistics import DifferenceEstimate, proportion_difference
 
 # Each later wave against the baseline.
-CHANGE_PAIRS: tuple[tuple[Wave, Wave], ...] = ((Wave.BASELINE, Wave.MIDPOINT), (Wave.BASELINE, Wave.FOLLOW_UP))
+CHANGE_PAIRS: tuple[tuple[Wave, Wave], ...] = (
+    (Wave.BASELINE, Wave.MIDPOINT),
+    (Wave.BASELINE, Wave.FOLLOW_UP),
+)
 _REFERENCE_BY_DIMENSION = {dimension.value: group for dimension, group in REFERENCE_GROUP.items()}
 
 
 def _difference(later: CompositeCell, earlier: CompositeCell) -> DifferenceEstimate:
-    return proportion_difference(later.percent_positive / 100.0, later.n, earlier.percent_positive / 100.0, earlier.n)
+    return proportion_difference(
+        later.percent_positive / 100.0, later.n, earlier.percent_positive / 100.0, earlier.n
+    )
 
 
 def disparity_cells(composite_cells: Iterable[CompositeCell]) -> list[DisparityCell]:
@@ -38,9 +43,16 @@ def disparity_cells(composite_cells: Iterable[CompositeCell]) -> list[DisparityC
         estimate = _difference(cell, reference)
         disparities.append(
             DisparityCell(
-                site_id=site_id, wave=wave, composite=composite, dimension=dimension,
-                group=group, reference_group=reference_group, n=cell.n, reference_n=reference.n,
-                percent_positive=cell.percent_positive, reference_percent_positive=reference.percent_positive,
+                site_id=site_id,
+                wave=wave,
+                composite=composite,
+                dimension=dimension,
+                group=group,
+                reference_group=reference_group,
+                n=cell.n,
+                reference_n=reference.n,
+                percent_positive=cell.percent_positive,
+                reference_percent_positive=reference.percent_positive,
                 difference=estimate.difference * 100.0,
                 difference_low=estimate.interval.low * 100.0,
                 difference_high=estimate.interval.high * 100.0,
@@ -69,9 +81,16 @@ def change_cells(composite_cells: Iterable[CompositeCell]) -> list[ChangeCell]:
             estimate = _difference(later, earlier)
             changes.append(
                 ChangeCell(
-                    site_id=site_id, composite=composite, dimension=dimension, group=group,
-                    from_wave=from_wave, to_wave=to_wave, from_n=earlier.n, to_n=later.n,
-                    from_percent_positive=earlier.percent_positive, to_percent_positive=later.percent_positive,
+                    site_id=site_id,
+                    composite=composite,
+                    dimension=dimension,
+                    group=group,
+                    from_wave=from_wave,
+                    to_wave=to_wave,
+                    from_n=earlier.n,
+                    to_n=later.n,
+                    from_percent_positive=earlier.percent_positive,
+                    to_percent_positive=later.percent_positive,
                     difference=estimate.difference * 100.0,
                     difference_low=estimate.interval.low * 100.0,
                     difference_high=estimate.interval.high * 100.0,

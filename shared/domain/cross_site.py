@@ -10,8 +10,8 @@ reference calls the same functions over every site's cells.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from shared.domain.benchmark_set import Cell, DistributionCell, Measure, RankCell
 from shared.domain.cells import CompositeCell, ResponseCell
@@ -52,11 +52,16 @@ def site_scores(shown_cells: Iterable[Cell], *, min_cell_size: int) -> list[Site
     """The scores of the sites eligible in each wave, from one or more sites' shown cells."""
     cells = list(shown_cells)
     threshold = eligibility_threshold(min_cell_size)
-    responses = {(c.site_id, c.wave): c.n for c in cells if isinstance(c, ResponseCell) and c.dimension == TOTAL}
+    responses = {
+        (c.site_id, c.wave): c.n
+        for c in cells
+        if isinstance(c, ResponseCell) and c.dimension == TOTAL
+    }
     return [
         SiteScore(c.site_id, c.wave, c.composite, c.percent_positive, c.mean)
         for c in cells
-        if isinstance(c, CompositeCell) and c.dimension == TOTAL
+        if isinstance(c, CompositeCell)
+        and c.dimension == TOTAL
         and responses.get((c.site_id, c.wave), 0) >= threshold
     ]
 
@@ -75,7 +80,15 @@ def group_cells(wave: Wave, composite: Composite, scores: Iterable[SiteScore]) -
         result.append(DistributionCell(wave, composite, measure, len(values), *percentiles(values)))
         for score, value in zip(eligible, values, strict=True):
             result.append(
-                RankCell(score.site_id, wave, composite, measure, value, percentile_rank(value, values), len(values))
+                RankCell(
+                    score.site_id,
+                    wave,
+                    composite,
+                    measure,
+                    value,
+                    percentile_rank(value, values),
+                    len(values),
+                )
             )
     return result
 
@@ -84,7 +97,11 @@ def cross_site_cells_of(scores: Iterable[SiteScore]) -> list[Cell]:
     by_group: dict[Group, list[SiteScore]] = {}
     for score in scores:
         by_group.setdefault(score.group, []).append(score)
-    result = [cell for (wave, composite), group in by_group.items() for cell in group_cells(wave, composite, group)]
+    result = [
+        cell
+        for (wave, composite), group in by_group.items()
+        for cell in group_cells(wave, composite, group)
+    ]
     return sorted(result, key=lambda cell: cell.key)
 
 

@@ -36,14 +36,18 @@ def _continued_fraction(x: float, a: float, b: float) -> float:
     return result
 
 
-def regularized_incomplete_beta(x: float, a: float, b: float, *, complement_x: float | None = None) -> float:
+def regularized_incomplete_beta(
+    x: float, a: float, b: float, *, complement_x: float | None = None
+) -> float:
     """I_x(a, b). `complement_x` is 1 - x when the caller can compute it without cancellation."""
     y = 1.0 - x if complement_x is None else complement_x
     if x <= 0.0:
         return 0.0
     if y <= 0.0:
         return 1.0
-    log_front = math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
+    log_front = (
+        math.lgamma(a + b) - math.lgamma(a) - math.lgamma(b) + a * math.log(x) + b * math.log(y)
+    )
     if x < (a + 1.0) / (a + b + 2.0):
         return math.exp(log_front) * _continued_fraction(x, a, b) / a
     return 1.0 - math.exp(log_front) * _continued_fraction(y, b, a) / b
@@ -52,7 +56,9 @@ def regularized_incomplete_beta(x: float, a: float, b: float, *, complement_x: f
 def student_t_upper_tail(t: float, df: float) -> float:
     """P(T > t) for t >= 0."""
     denominator = df + t * t
-    return 0.5 * regularized_incomplete_beta(df / denominator, df / 2.0, 0.5, complement_x=t * t / denominator)
+    return 0.5 * regularized_incomplete_beta(
+        df / denominator, df / 2.0, 0.5, complement_x=t * t / denominator
+    )
 
 
 def student_t_density(t: float, df: float) -> float:
@@ -92,7 +98,9 @@ def _student_t_upper_quantile(tail: float, df: float) -> float:
         # Near the centre compare P(0 < T < t) instead: the tail there is 0.5 minus a small number.
         if tail > 0.25:
             y = t * t / (df + t * t)
-            return central - 0.5 * regularized_incomplete_beta(y, 0.5, df / 2.0, complement_x=df / (df + t * t))
+            return central - 0.5 * regularized_incomplete_beta(
+                y, 0.5, df / 2.0, complement_x=df / (df + t * t)
+            )
         return student_t_upper_tail(t, df) - tail
 
     low, high = 0.0, max(1.0, _normal_upper_quantile(tail))

@@ -12,23 +12,41 @@ Times are integer microseconds since the Unix epoch (UTC; naive datetimes are re
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from typing import Any, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from shared.domain.model import (
-    AffinityGroupMeeting, BiasIncidentAcknowledged, BiasIncidentReported, BiasIncidentResolved,
-    CommunityPartnership, IncidentCategory, InterventionEvent, Lever, MentoringPairing, PolicyChange,
-    PolicyStage, Principle, RecruitmentFunnelSnapshot, Role, TrainingSession, TrainingTopic,
+    AffinityGroupMeeting,
+    BiasIncidentAcknowledged,
+    BiasIncidentReported,
+    BiasIncidentResolved,
+    CommunityPartnership,
+    IncidentCategory,
+    InterventionEvent,
+    Lever,
+    MentoringPairing,
+    PolicyChange,
+    PolicyStage,
+    Principle,
+    RecruitmentFunnelSnapshot,
+    Role,
+    TrainingSession,
+    TrainingTopic,
 )
 
 Stamp = tuple[int, str]  # (occurred_at in microseconds, event_id): the later stamp wins
-POLICY_STAGE_ORDER: tuple[PolicyStage, ...] = (PolicyStage.PROPOSED, PolicyStage.ADOPTED, PolicyStage.IMPLEMENTED)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+POLICY_STAGE_ORDER: tuple[PolicyStage, ...] = (
+    PolicyStage.PROPOSED,
+    PolicyStage.ADOPTED,
+    PolicyStage.IMPLEMENTED,
+)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def epoch_microseconds(moment: datetime) -> int:
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=timezone.utc)
+    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
     elapsed = aware - _EPOCH
     return (elapsed.days * 86_400 + elapsed.seconds) * 1_000_000 + elapsed.microseconds
 
@@ -97,7 +115,11 @@ def _with(mapping: Mapping, key, value) -> dict:
 
 def _latest(mapping: Mapping, key, record) -> dict:
     current = mapping.get(key)
-    return dict(mapping) if current is not None and current.stamp >= record.stamp else _with(mapping, key, record)
+    return (
+        dict(mapping)
+        if current is not None and current.stamp >= record.stamp
+        else _with(mapping, key, record)
+    )
 
 
 def _earliest(current: int | None, candidate: int) -> int:
@@ -135,8 +157,12 @@ def add_intervention(state: InterventionState, event: InterventionEvent) -> Inte
     }
     if isinstance(detail, TrainingSession):
         session = TrainingRecord(
-            stamp, TrainingTopic(detail.topic), Role(detail.audience_role),
-            detail.invited, detail.attended, detail.completed,
+            stamp,
+            TrainingTopic(detail.topic),
+            Role(detail.audience_role),
+            detail.invited,
+            detail.attended,
+            detail.completed,
         )
         changes["trainings"] = _latest(state.trainings, detail.session_id, session)
     elif isinstance(detail, MentoringPairing):
@@ -148,14 +174,18 @@ def add_intervention(state: InterventionState, event: InterventionEvent) -> Inte
     elif isinstance(detail, (BiasIncidentReported, BiasIncidentAcknowledged, BiasIncidentResolved)):
         changes["incidents"] = _add_incident(state.incidents, detail, stamp)
     elif isinstance(detail, RecruitmentFunnelSnapshot):
-        changes["recruitment"] = _latest(state.recruitment, detail.cycle, FunnelRecord(stamp, detail))
+        changes["recruitment"] = _latest(
+            state.recruitment, detail.cycle, FunnelRecord(stamp, detail)
+        )
     elif isinstance(detail, CommunityPartnership):
         partnership = PartnershipRecord(stamp, detail.partner_kind)
         changes["partnerships"] = _latest(state.partnerships, detail.partnership_id, partnership)
     elif isinstance(detail, AffinityGroupMeeting):
         tally = state.affinity.get(detail.group_id, AffinityTally())
         changes["affinity"] = _with(
-            state.affinity, detail.group_id, AffinityTally(tally.meetings + 1, tally.attendees + detail.attendees)
+            state.affinity,
+            detail.group_id,
+            AffinityTally(tally.meetings + 1, tally.attendees + detail.attendees),
         )
     else:
         raise ValueError(f"unknown intervention kind {type(detail).__name__}")

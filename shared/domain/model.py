@@ -7,10 +7,11 @@ protobuf to them at their edges and back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Mapping, Union
+from typing import Union
 
 
 class Role(StrEnum):

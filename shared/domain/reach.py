@@ -9,12 +9,16 @@ report (clock skew at the site) counts as zero hours.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from typing import Iterator
 
 from shared.domain.benchmark_set import ReachCell
-from shared.domain.intervention_state import POLICY_STAGE_ORDER, InterventionState, epoch_microseconds
+from shared.domain.intervention_state import (
+    POLICY_STAGE_ORDER,
+    InterventionState,
+    epoch_microseconds,
+)
 from shared.domain.model import Lever, Principle, Role, Site, TrainingTopic
 from shared.domain.statistics import median_and_p90
 
@@ -23,7 +27,9 @@ _FUNNEL_STAGES = ("applicants", "interviewed", "ranked", "matched")
 
 
 class ReachMetric(StrEnum):
-    HEALTH_EQUITY_TRAINED_SHARE = "health_equity_trained_share"  # (resident,): completions / eligible residents
+    HEALTH_EQUITY_TRAINED_SHARE = (
+        "health_equity_trained_share"  # (resident,): completions / eligible residents
+    )
     TRAINING_COMPLETION_RATE = "training_completion_rate"  # (topic,) or (all,): completed / invited
     TRAINING_SESSIONS_PER_QUARTER = "training_sessions_per_quarter"  # (YYYY-Qn,)
     TRAINING_SESSIONS_TWELVE_MONTHS = "training_sessions_twelve_months"  # ()
@@ -41,7 +47,7 @@ class ReachMetric(StrEnum):
 
 
 def quarter_of(microseconds: int) -> str:
-    moment = datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=microseconds)
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=microseconds)
     return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
 
 
@@ -56,7 +62,9 @@ def _count(site_id: str, metric: ReachMetric, qualifier: tuple[str, ...], count:
     return ReachCell(site_id, metric.value, qualifier, float(count), count, describes_people=False)
 
 
-def _share(site_id: str, metric: ReachMetric, qualifier: tuple[str, ...], part: int, whole: int) -> ReachCell:
+def _share(
+    site_id: str, metric: ReachMetric, qualifier: tuple[str, ...], part: int, whole: int
+) -> ReachCell:
     return ReachCell(site_id, metric.value, qualifier, part / whole, whole, describes_people=True)
 
 
@@ -65,16 +73,26 @@ def _training_cells(state: InterventionState, site: Site, as_of: datetime) -> It
     residents = site.eligible_headcount.get(Role.RESIDENT, 0)
     if residents > 0:
         trained = sum(
-            s.completed for s in sessions if s.topic == TrainingTopic.HEALTH_EQUITY and s.audience_role == Role.RESIDENT
+            s.completed
+            for s in sessions
+            if s.topic == TrainingTopic.HEALTH_EQUITY and s.audience_role == Role.RESIDENT
         )
-        yield _share(site.site_id, ReachMetric.HEALTH_EQUITY_TRAINED_SHARE, (Role.RESIDENT.value,), trained, residents)
+        yield _share(
+            site.site_id,
+            ReachMetric.HEALTH_EQUITY_TRAINED_SHARE,
+            (Role.RESIDENT.value,),
+            trained,
+            residents,
+        )
     for topic in (*TrainingTopic, None):
         chosen = [s for s in sessions if topic is None or s.topic == topic]
         invited = sum(s.invited for s in chosen)
         if invited > 0:
             qualifier = (topic.value if topic else "all",)
             completed = sum(s.completed for s in chosen)
-            yield _share(site.site_id, ReachMetric.TRAINING_COMPLETION_RATE, qualifier, completed, invited)
+            yield _share(
+                site.site_id, ReachMetric.TRAINING_COMPLETION_RATE, qualifier, completed, invited
+            )
     by_quarter: dict[str, int] = {}
     for session in sessions:
         quarter = quarter_of(session.stamp[0])
@@ -88,7 +106,9 @@ def _training_cells(state: InterventionState, site: Site, as_of: datetime) -> It
 
 def _incident_cells(state: InterventionState, site_id: str) -> Iterator[ReachCell]:
     reported = [
-        (record.reported[0], record) for record in state.incidents.values() if record.reported is not None
+        (record.reported[0], record)
+        for record in state.incidents.values()
+        if record.reported is not None
     ]
     for metric, step in (
         (ReachMetric.INCIDENT_HOURS_TO_ACKNOWLEDGE, "acknowledged_at"),
@@ -102,14 +122,18 @@ def _incident_cells(state: InterventionState, site_id: str) -> Iterator[ReachCel
         if hours:
             # Durations are about people's cases: withheld below k incidents, like any small cell.
             for name, value in zip(("median", "p90"), median_and_p90(hours), strict=True):
-                yield ReachCell(site_id, metric.value, (name,), value, len(hours), describes_people=True)
+                yield ReachCell(
+                    site_id, metric.value, (name,), value, len(hours), describes_people=True
+                )
     backlog = sum(1 for _, record in reported if record.resolved_at is None)
     yield _count(site_id, ReachMetric.INCIDENT_OPEN_BACKLOG, (), backlog)
 
 
 def _programme_cells(state: InterventionState, site_id: str) -> Iterator[ReachCell]:
     for lever in Lever:
-        yield _count(site_id, ReachMetric.LEVER_COVERAGE, (lever.value,), state.lever_events.get(lever, 0))
+        yield _count(
+            site_id, ReachMetric.LEVER_COVERAGE, (lever.value,), state.lever_events.get(lever, 0)
+        )
     for principle in Principle:
         count = state.principle_events.get(principle, 0)
         yield _count(site_id, ReachMetric.PRINCIPLE_COVERAGE, (principle.value,), count)
@@ -129,7 +153,9 @@ def _programme_cells(state: InterventionState, site_id: str) -> Iterator[ReachCe
             urim = getattr(record.snapshot, f"{funnel_stage}_urim")
             yield _count(site_id, ReachMetric.RECRUITMENT_COUNT, (cycle, funnel_stage), count)
             if count > 0:
-                yield _share(site_id, ReachMetric.RECRUITMENT_URIM_SHARE, (cycle, funnel_stage), urim, count)
+                yield _share(
+                    site_id, ReachMetric.RECRUITMENT_URIM_SHARE, (cycle, funnel_stage), urim, count
+                )
 
 
 def reach_cells(state: InterventionState, site: Site, *, as_of: datetime) -> list[ReachCell]:

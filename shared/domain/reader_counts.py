@@ -11,8 +11,8 @@ and the auditor all judge what a reader can derive through this one model.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 from shared.domain.benchmark_set import Cell, ReachCell
 from shared.domain.cells import CompositeCell, ExperienceCell, ResponseCell
@@ -39,22 +39,27 @@ class Counts:
     completed: int | None = None  # training completion cells: completed (n counts the invited)
     score_sum: float | None = None  # composite cells
     score_square_sum: float | None = None
-    magnitude: float = 0.0  # sum of |score_square_sum| of the cells combined: the scale of float noise
+    magnitude: float = (
+        0.0  # sum of |score_square_sum| of the cells combined: the scale of float noise
+    )
 
     def plus(self, other: Counts, sign: int = 1) -> Counts:
         return Counts(
             n=self.n + sign * other.n,
             yes=None if self.yes is None or other.yes is None else self.yes + sign * other.yes,
             completed=(
-                None if self.completed is None or other.completed is None
+                None
+                if self.completed is None or other.completed is None
                 else self.completed + sign * other.completed
             ),
             score_sum=(
-                None if self.score_sum is None or other.score_sum is None
+                None
+                if self.score_sum is None or other.score_sum is None
                 else self.score_sum + sign * other.score_sum
             ),
             score_square_sum=(
-                None if self.score_square_sum is None or other.score_square_sum is None
+                None
+                if self.score_square_sum is None or other.score_square_sum is None
                 else self.score_square_sum + sign * other.score_square_sum
             ),
             magnitude=self.magnitude + other.magnitude,
@@ -88,7 +93,9 @@ def composite_counts(cell: CompositeCell) -> Counts:
         t = student_t_quantile(0.5 + CONFIDENCE / 2.0, cell.n - 1)
         standard_deviation = (cell.mean_high - cell.mean_low) / 2.0 * math.sqrt(cell.n) / t
         squares = (cell.n - 1) * standard_deviation**2 + cell.n * cell.mean * cell.mean
-    return Counts(cell.n, score_sum=score_sum, score_square_sum=squares, magnitude=abs(squares or 0.0))
+    return Counts(
+        cell.n, score_sum=score_sum, score_square_sum=squares, magnitude=abs(squares or 0.0)
+    )
 
 
 def counts_of(cell: Cell) -> Counts | None:

@@ -27,21 +27,30 @@ cells are waiting, or for what.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Callable, Iterable, Mapping, Sequence
 
 from shared.domain.aggregates import SiteState
 from shared.domain.benchmark_set import Cell, ReachCell
 from shared.domain.benchmarks import site_cells
-from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+from shared.domain.cells import (
+    ChangeCell,
+    CompositeCell,
+    DisparityCell,
+    ExperienceCell,
+    ResponseCell,
+)
 from shared.domain.model import Site, Wave
 from shared.domain.reader_counts import Counts, reveals_about_everyone, total_of
 from shared.domain.releases import INTERVENTIONS
 from shared.domain.suppression import (
-    PARTITIONED_TYPES, counts, partitions, shown_site_cells,
+    PARTITIONED_TYPES,
+    counts,
+    partitions,
+    shown_site_cells,
 )
-from shared.domain.survey_state import SurveyState, TOTAL
+from shared.domain.survey_state import TOTAL, SurveyState
 
 Component = str  # a wave value, or INTERVENTIONS
 
@@ -93,22 +102,37 @@ def steps_of_k(difference: Difference) -> bool:
 def difference_is_complementary_safe(difference: Difference) -> bool:
     k = difference.k
     shown_in_both = difference.shown_before & difference.shown_after
-    before = {(group.total.key, group.dimension): group for group in partitions(difference.before.values())[1]}
+    before = {
+        (group.total.key, group.dimension): group
+        for group in partitions(difference.before.values())[1]
+    }
     for group in partitions(difference.after.values())[1]:
         total_key = group.total.key
         if total_key not in shown_in_both:
             continue  # the family was not shown before: no difference to take
-        cells_before = before[(total_key, group.dimension)].cells if (total_key, group.dimension) in before else ()
+        cells_before = (
+            before[(total_key, group.dimension)].cells
+            if (total_key, group.dimension) in before
+            else ()
+        )
         total_before = difference.before[total_key]
         in_both = [cell.key for cell in group.cells if cell.key in shown_in_both]
         grown_total = _growth(total_before, group.total)
-        unexplained = grown_total.minus(total_of(
-            (_growth(difference.before[key], difference.after[key]) for key in in_both), grown_total.zero()))
+        unexplained = grown_total.minus(
+            total_of(
+                (_growth(difference.before[key], difference.after[key]) for key in in_both),
+                grown_total.zero(),
+            )
+        )
         if unexplained.n == 0:
             continue
         n_before = {cell.key: cell.n for cell in cells_before}
-        parts = [cell.n - n_before.get(cell.key, 0) for cell in group.cells if cell.key not in in_both]
-        residual = (group.total.n - sum(c.n for c in group.cells)) - (total_before.n - sum(n_before.values()))
+        parts = [
+            cell.n - n_before.get(cell.key, 0) for cell in group.cells if cell.key not in in_both
+        ]
+        residual = (group.total.n - sum(c.n for c in group.cells)) - (
+            total_before.n - sum(n_before.values())
+        )
         grown_parts = [part for part in [*parts, residual] if part != 0]
         if unexplained.n < k or (len(grown_parts) == 1 and grown_parts[0] < k):
             return False
@@ -117,7 +141,11 @@ def difference_is_complementary_safe(difference: Difference) -> bool:
     return True
 
 
-DEFAULT_CONDITIONS: tuple[Condition, ...] = (nothing_disappears, steps_of_k, difference_is_complementary_safe)
+DEFAULT_CONDITIONS: tuple[Condition, ...] = (
+    nothing_disappears,
+    steps_of_k,
+    difference_is_complementary_safe,
+)
 
 
 def component_of(cell: Cell) -> Component | None:
@@ -139,9 +167,13 @@ def responses_in(state: SiteState, wave: Wave) -> int:
 def with_wave_of(target: SiteState, source: SiteState, wave: Wave) -> SiteState:
     """`target` with the survey tallies of `wave` taken from `source`."""
     composites = {key: value for key, value in target.survey.composites.items() if key[0] != wave}
-    composites.update({key: value for key, value in source.survey.composites.items() if key[0] == wave})
+    composites.update(
+        {key: value for key, value in source.survey.composites.items() if key[0] == wave}
+    )
     responses = {key: value for key, value in target.survey.responses.items() if key[0] != wave}
-    responses.update({key: value for key, value in source.survey.responses.items() if key[0] == wave})
+    responses.update(
+        {key: value for key, value in source.survey.responses.items() if key[0] == wave}
+    )
     return replace(target, survey=SurveyState(composites, responses))
 
 
@@ -158,20 +190,34 @@ def _component_cells(cells: Iterable[Cell], component: Component) -> dict[str, C
 
 
 def may_advance(
-    before: Sequence[Cell], after: Sequence[Cell], component: Component, k: int,
+    before: Sequence[Cell],
+    after: Sequence[Cell],
+    component: Component,
+    k: int,
     conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
 ) -> bool:
     """Whether a release may move `component` from the cells `before` to `after` (both unsuppressed)."""
     shown_before = {cell.key for cell in shown_site_cells(before, k)}
     shown_after = {cell.key for cell in shown_site_cells(after, k)}
     old, new = _component_cells(before, component), _component_cells(after, component)
-    difference = Difference(component, old, new, frozenset(shown_before & old.keys()),
-                            frozenset(shown_after & new.keys()), k)
+    difference = Difference(
+        component,
+        old,
+        new,
+        frozenset(shown_before & old.keys()),
+        frozenset(shown_after & new.keys()),
+        k,
+    )
     return all(condition(difference) for condition in conditions)
 
 
 def next_coverage(
-    released: Coverage, received: Coverage, site: Site, *, as_of: datetime, k: int,
+    released: Coverage,
+    received: Coverage,
+    site: Site,
+    *,
+    as_of: datetime,
+    k: int,
     conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
 ) -> Coverage:
     """The coverage of the next release: every component whose new events may join, joined."""

@@ -15,9 +15,9 @@ fresh a release is without saying which cells are waiting, or for what.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Mapping
 
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell
 from shared.domain.cells import key_of
@@ -31,7 +31,9 @@ def component_of_event(event: SurveyResponse | InterventionEvent) -> str:
     return Wave(event.wave).value if isinstance(event, SurveyResponse) else INTERVENTIONS
 
 
-def event_counts(events: Iterable[SurveyResponse | InterventionEvent]) -> dict[tuple[str, str], int]:
+def event_counts(
+    events: Iterable[SurveyResponse | InterventionEvent],
+) -> dict[tuple[str, str], int]:
     """Distinct events per (site, wave or INTERVENTIONS): what a site's releases count."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
     seen: set[str] = set()

@@ -16,7 +16,7 @@ the two waves already in the past (baseline and midpoint) or the open part of fo
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.domain.model import Composite, Instrument, Item, Wave, WaveWindow
 
@@ -25,7 +25,7 @@ JEDI_CULTURE_VERSION = 1
 
 
 def _utc(year: int, month: int, day: int) -> datetime:
-    return datetime(year, month, day, tzinfo=timezone.utc)
+    return datetime(year, month, day, tzinfo=UTC)
 
 
 _B, _I, _P, _E, _T, _L = (
@@ -41,16 +41,36 @@ JEDI_CULTURE_ITEMS: tuple[Item, ...] = (
     Item("BEL1", _B, False, "I feel that I belong at this institution."),
     Item("BEL2", _B, False, "People here value me for who I am."),
     Item("BEL3", _B, True, "I often feel like an outsider in my department."),
-    Item("BEL4", _B, False, "I would recommend this institution to a colleague with a background like mine."),
+    Item(
+        "BEL4",
+        _B,
+        False,
+        "I would recommend this institution to a colleague with a background like mine.",
+    ),
     Item("INC1", _I, False, "My ideas and perspectives are taken seriously by my team."),
     Item("INC2", _I, False, "People of all backgrounds have a say in decisions that affect them."),
     Item("INC3", _I, True, "I have to hide parts of my identity to fit in here."),
     Item("INC4", _I, False, "Team members make an effort to include everyone in discussions."),
     Item("PSY1", _P, False, "It is safe to take an interpersonal risk on my team."),
-    Item("PSY2", _P, False, "I can raise a concern about patient care without fear of negative consequences."),
+    Item(
+        "PSY2",
+        _P,
+        False,
+        "I can raise a concern about patient care without fear of negative consequences.",
+    ),
     Item("PSY3", _P, True, "If I make a mistake on my team, it is often held against me."),
-    Item("PSY4", _P, False, "I feel comfortable speaking up when I see someone being treated unfairly."),
-    Item("EQO1", _E, False, "Opportunities for advancement here are open to people of all backgrounds."),
+    Item(
+        "PSY4",
+        _P,
+        False,
+        "I feel comfortable speaking up when I see someone being treated unfairly.",
+    ),
+    Item(
+        "EQO1",
+        _E,
+        False,
+        "Opportunities for advancement here are open to people of all backgrounds.",
+    ),
     Item("EQO2", _E, False, "Assignments, schedules and procedures are distributed fairly."),
     Item("EQO3", _E, False, "Evaluations of trainees here are free of bias."),
     Item("EQO4", _E, True, "Some groups here are held to a higher standard than others."),
@@ -60,7 +80,9 @@ JEDI_CULTURE_ITEMS: tuple[Item, ...] = (
     Item("TRU4", _T, False, "I have seen changes made as a result of reported incidents."),
     Item("LEA1", _L, False, "Leaders here visibly support equity and inclusion."),
     Item("LEA2", _L, False, "Leaders acknowledge when the institution has fallen short on equity."),
-    Item("LEA3", _L, False, "Leaders here respond to concerns about discrimination in a timely way."),
+    Item(
+        "LEA3", _L, False, "Leaders here respond to concerns about discrimination in a timely way."
+    ),
     Item("LEA4", _L, True, "Leaders' commitment to equity here is mostly talk."),
 )
 

@@ -7,28 +7,48 @@ states serialise to identical JSON however their events arrived.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any
 
 from shared.domain.intervention_state import (
-    AffinityTally, FunnelRecord, IncidentRecord, InterventionState, MentoringRecord, PartnershipRecord,
+    AffinityTally,
+    FunnelRecord,
+    IncidentRecord,
+    InterventionState,
+    MentoringRecord,
+    PartnershipRecord,
     TrainingRecord,
 )
 from shared.domain.model import (
-    Composite, IncidentCategory, Lever, PolicyStage, Principle, RecruitmentFunnelSnapshot, Role, TrainingTopic,
+    Composite,
+    IncidentCategory,
+    Lever,
+    PolicyStage,
+    Principle,
+    RecruitmentFunnelSnapshot,
+    Role,
+    TrainingTopic,
     Wave,
 )
 from shared.domain.survey_state import CompositeTally, ItemTally, ResponseTally, SurveyState
+
 
 def survey_to_dict(state: SurveyState) -> dict[str, Any]:
     return {
         "composites": [
             {
-                "wave": wave.value, "composite": composite.value, "dimension": dimension, "group": group,
+                "wave": wave.value,
+                "composite": composite.value,
+                "dimension": dimension,
+                "group": group,
                 "respondents": tally.respondents,
                 "score_sum": str(tally.score_sum),
                 "score_square_sum": str(tally.score_square_sum),
-                "items": {code: [item.answered, item.positive] for code, item in sorted(tally.items.items())},
+                "items": {
+                    code: [item.answered, item.positive]
+                    for code, item in sorted(tally.items.items())
+                },
             }
             for (wave, composite, dimension, group), tally in sorted(state.composites.items())
         ],
@@ -41,11 +61,19 @@ def survey_to_dict(state: SurveyState) -> dict[str, Any]:
 
 def survey_from_dict(data: Mapping[str, Any]) -> SurveyState:
     composites = {
-        (Wave(row["wave"]), Composite(row["composite"]), row["dimension"], row["group"]): CompositeTally(
+        (
+            Wave(row["wave"]),
+            Composite(row["composite"]),
+            row["dimension"],
+            row["group"],
+        ): CompositeTally(
             respondents=row["respondents"],
             score_sum=Fraction(row["score_sum"]),
             score_square_sum=Fraction(row["score_square_sum"]),
-            items={code: ItemTally(answered, positive) for code, (answered, positive) in row["items"].items()},
+            items={
+                code: ItemTally(answered, positive)
+                for code, (answered, positive) in row["items"].items()
+            },
         )
         for row in data["composites"]
     }
@@ -67,14 +95,19 @@ def interventions_to_dict(state: InterventionState) -> dict[str, Any]:
     return {
         "trainings": {
             session_id: {
-                "stamp": list(record.stamp), "topic": record.topic.value, "audience_role": record.audience_role.value,
-                "invited": record.invited, "attended": record.attended, "completed": record.completed,
+                "stamp": list(record.stamp),
+                "topic": record.topic.value,
+                "audience_role": record.audience_role.value,
+                "invited": record.invited,
+                "attended": record.attended,
+                "completed": record.completed,
             }
             for session_id, record in sorted(state.trainings.items())
         },
         "mentoring": {
             pairing_id: {
-                "stamp": list(record.stamp), "mentee_role": record.mentee_role.value,
+                "stamp": list(record.stamp),
+                "mentee_role": record.mentee_role.value,
                 "mentor_role": record.mentor_role.value,
             }
             for pairing_id, record in sorted(state.mentoring.items())
@@ -98,10 +131,13 @@ def interventions_to_dict(state: InterventionState) -> dict[str, Any]:
             for partnership_id, record in sorted(state.partnerships.items())
         },
         "affinity": {
-            group_id: [tally.meetings, tally.attendees] for group_id, tally in sorted(state.affinity.items())
+            group_id: [tally.meetings, tally.attendees]
+            for group_id, tally in sorted(state.affinity.items())
         },
         "lever_events": {lever.value: count for lever, count in sorted(state.lever_events.items())},
-        "principle_events": {principle.value: count for principle, count in sorted(state.principle_events.items())},
+        "principle_events": {
+            principle.value: count for principle, count in sorted(state.principle_events.items())
+        },
     }
 
 
@@ -109,13 +145,19 @@ def interventions_from_dict(data: Mapping[str, Any]) -> InterventionState:
     return InterventionState(
         trainings={
             session_id: TrainingRecord(
-                _stamp(row["stamp"]), TrainingTopic(row["topic"]), Role(row["audience_role"]),
-                row["invited"], row["attended"], row["completed"],
+                _stamp(row["stamp"]),
+                TrainingTopic(row["topic"]),
+                Role(row["audience_role"]),
+                row["invited"],
+                row["attended"],
+                row["completed"],
             )
             for session_id, row in data["trainings"].items()
         },
         mentoring={
-            pairing_id: MentoringRecord(_stamp(row["stamp"]), Role(row["mentee_role"]), Role(row["mentor_role"]))
+            pairing_id: MentoringRecord(
+                _stamp(row["stamp"]), Role(row["mentee_role"]), Role(row["mentor_role"])
+            )
             for pairing_id, row in data["mentoring"].items()
         },
         policies={policy_id: PolicyStage(stage) for policy_id, stage in data["policies"].items()},
@@ -137,8 +179,11 @@ def interventions_from_dict(data: Mapping[str, Any]) -> InterventionState:
             for partnership_id, row in data["partnerships"].items()
         },
         affinity={
-            group_id: AffinityTally(meetings, attendees) for group_id, (meetings, attendees) in data["affinity"].items()
+            group_id: AffinityTally(meetings, attendees)
+            for group_id, (meetings, attendees) in data["affinity"].items()
         },
         lever_events={Lever(lever): count for lever, count in data["lever_events"].items()},
-        principle_events={Principle(principle): count for principle, count in data["principle_events"].items()},
+        principle_events={
+            Principle(principle): count for principle, count in data["principle_events"].items()
+        },
     )

@@ -16,9 +16,9 @@ reference produce identical floats.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Sequence
 
 from shared.domain.distributions import normal_quantile, student_t_quantile
 
@@ -76,7 +76,9 @@ def wilson_interval(proportion: float, n: int, confidence: float = CONFIDENCE) -
     z2_over_n = z * z / n
     centre = (proportion + z2_over_n / 2.0) / (1.0 + z2_over_n)
     half_width = (
-        z / (1.0 + z2_over_n) * math.sqrt(proportion * (1.0 - proportion) / n + z2_over_n / (4.0 * n))
+        z
+        / (1.0 + z2_over_n)
+        * math.sqrt(proportion * (1.0 - proportion) / n + z2_over_n / (4.0 * n))
     )
     return Interval(max(0.0, centre - half_width), min(1.0, centre + half_width))
 
@@ -110,7 +112,9 @@ def percentile(values: Sequence[float], q: float) -> float:
     return low + (high - low) * weight
 
 
-def percentiles(values: Sequence[float], qs: Sequence[float] = BENCHMARK_PERCENTILES) -> tuple[float, ...]:
+def percentiles(
+    values: Sequence[float], qs: Sequence[float] = BENCHMARK_PERCENTILES
+) -> tuple[float, ...]:
     return tuple(percentile(values, q) for q in qs)
 
 

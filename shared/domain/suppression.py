@@ -37,13 +37,26 @@ rules 4 and 5 to cross-site cells; `publishable` is the two together, the batch 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import AbstractSet as Set, Iterable, Mapping, Sequence
+from typing import AbstractSet as Set
 
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell, ReachCell
-from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+from shared.domain.cells import (
+    ChangeCell,
+    CompositeCell,
+    DisparityCell,
+    ExperienceCell,
+    ResponseCell,
+)
 from shared.domain.cross_site import cross_site_cells
-from shared.domain.reader_counts import Counts, counts_of, in_small_range, reveals_about_everyone, total_of
+from shared.domain.reader_counts import (
+    Counts,
+    counts_of,
+    in_small_range,
+    reveals_about_everyone,
+    total_of,
+)
 from shared.domain.survey_state import TOTAL
 
 DEFAULT_MIN_CELL_SIZE = 10
@@ -88,8 +101,9 @@ def _hidden_in_partition(total: Counts, cells: Mapping[str, Counts], k: int) -> 
         if not shown:  # the remainder is the total: nothing new
             return True
         remainder = total.minus(total_of((cells[key] for _, key in shown), total.zero()))
-        return _parts_are_safe([cells[key].n for key in hidden], residual, k) and not reveals_about_everyone(
-            remainder, k)
+        return _parts_are_safe(
+            [cells[key].n for key in hidden], residual, k
+        ) and not reveals_about_everyone(remainder, k)
 
     while not safe():
         hidden.add(shown.pop(0)[1])
@@ -97,7 +111,9 @@ def _hidden_in_partition(total: Counts, cells: Mapping[str, Counts], k: int) -> 
 
 
 def _numerator_reveals(cell: Counts, k: int) -> bool:
-    return cell.yes is not None and (in_small_range(cell.yes, k) or in_small_range(cell.n - cell.yes, k))
+    return cell.yes is not None and (
+        in_small_range(cell.yes, k) or in_small_range(cell.n - cell.yes, k)
+    )
 
 
 @dataclass(frozen=True)
@@ -128,7 +144,9 @@ def partitions(cells: Iterable[Cell]) -> tuple[list[Partitioned], list[Partition
         for cell in members:
             if cell is not total:
                 by_dimension[_dimension(cell)].append(cell)
-        result.extend(Partition(total, dimension, tuple(group)) for dimension, group in by_dimension.items())
+        result.extend(
+            Partition(total, dimension, tuple(group)) for dimension, group in by_dimension.items()
+        )
         if not by_dimension:
             result.append(Partition(total, "", ()))
     return orphans, result
@@ -152,11 +170,14 @@ def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
         total = family[0].total
         members = [cell for group in family for cell in group.cells]
         hidden_inside = [
-            _hidden_in_partition(counts(group.total), {cell.key: counts(cell) for cell in group.cells}, k)
+            _hidden_in_partition(
+                counts(group.total), {cell.key: counts(cell) for cell in group.cells}, k
+            )
             for group in family
         ]
         some_part_hidden = any(hidden_inside) or any(
-            group.total.n > sum(cell.n for cell in group.cells) for group in family if group.cells)
+            group.total.n > sum(cell.n for cell in group.cells) for group in family if group.cells
+        )
         if (
             total.n < k
             or _numerator_reveals(counts(total), k)
@@ -177,7 +198,8 @@ def _check_limits(k: int, min_sites: int) -> None:
 
 def _hidden_derived_keys(cells: Iterable[Cell], hidden: Set[str], present: Set[str]) -> set[str]:
     return {
-        cell.key for cell in cells
+        cell.key
+        for cell in cells
         if isinstance(cell, (DisparityCell, ChangeCell, RankCell))
         and any(key in hidden or key not in present for key in cell.depends_on)
     }
@@ -193,7 +215,9 @@ def hidden_site_keys(cells: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE) -> s
     cells = list(cells)
     hidden = _hidden_partitioned_keys(cells, k)
     hidden.update(
-        cell.key for cell in cells if isinstance(cell, ReachCell) and cell.describes_people and cell.n < k
+        cell.key
+        for cell in cells
+        if isinstance(cell, ReachCell) and cell.describes_people and cell.n < k
     )
     return hidden | _hidden_derived_keys(cells, hidden, {cell.key for cell in cells})
 
@@ -202,9 +226,12 @@ def hidden_cross_site_keys(cells: Iterable[Cell], min_sites: int = DEFAULT_MIN_S
     """Rules 4 and 5 over distribution and rank cells computed from shown site totals."""
     _check_limits(1, min_sites)
     cells = list(cells)
-    hidden = {cell.key for cell in cells if isinstance(cell, DistributionCell) and cell.sites < min_sites}
+    hidden = {
+        cell.key for cell in cells if isinstance(cell, DistributionCell) and cell.sites < min_sites
+    }
     return {
-        cell.key for cell in cells
+        cell.key
+        for cell in cells
         if cell.key in hidden or (isinstance(cell, RankCell) and cell.depends_on[1] in hidden)
     }
 
@@ -233,7 +260,9 @@ def publishable(
     totals, so that no hidden site enters a distribution.
     """
     _check_limits(k, min_sites)
-    own = shown_site_cells((c for c in benchmarks.cells if not isinstance(c, (DistributionCell, RankCell))), k)
+    own = shown_site_cells(
+        (c for c in benchmarks.cells if not isinstance(c, (DistributionCell, RankCell))), k
+    )
     return BenchmarkSet.of(benchmarks.as_of, [*own, *shown_cross_site_cells(own, k, min_sites)])
 
 

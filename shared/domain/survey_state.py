@@ -13,11 +13,18 @@ the same state, and every float derived from it is computed the same way.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from typing import Iterator, Mapping
 
-from shared.domain.model import PREFER_NOT_TO_SAY, Composite, GROUP_VALUES, Instrument, SurveyResponse, Wave
+from shared.domain.model import (
+    GROUP_VALUES,
+    PREFER_NOT_TO_SAY,
+    Composite,
+    Instrument,
+    SurveyResponse,
+    Wave,
+)
 
 TOTAL = "all"  # the dimension and group name of the site-total cell
 ROLE = "role"
@@ -74,7 +81,9 @@ def breakdown_cells(response: SurveyResponse) -> Iterator[tuple[str, str]]:
             yield dimension.value, group
 
 
-def _coded_answers(response: SurveyResponse, instrument: Instrument) -> dict[Composite, list[tuple[str, int]]]:
+def _coded_answers(
+    response: SurveyResponse, instrument: Instrument
+) -> dict[Composite, list[tuple[str, int]]]:
     """Answers grouped by composite, reverse-worded items recoded as 6 - answer."""
     by_composite: dict[Composite, list[tuple[str, int]]] = {}
     for code, answer in sorted(response.answers.items()):
@@ -82,10 +91,14 @@ def _coded_answers(response: SurveyResponse, instrument: Instrument) -> dict[Com
             continue
         item = instrument.item(code)
         if item is None:
-            raise ValueError(f"item {code!r} is not in instrument {instrument.instrument_id} v{instrument.version}")
+            raise ValueError(
+                f"item {code!r} is not in instrument {instrument.instrument_id} v{instrument.version}"
+            )
         if isinstance(answer, bool) or not isinstance(answer, int) or not 1 <= answer <= 5:
             raise ValueError(f"answer to {code!r} must be an integer 1..5, got {answer!r}")
-        by_composite.setdefault(item.composite, []).append((code, 6 - answer if item.reverse_worded else answer))
+        by_composite.setdefault(item.composite, []).append(
+            (code, 6 - answer if item.reverse_worded else answer)
+        )
     return by_composite
 
 
@@ -117,8 +130,13 @@ def _add_to_responses(tally: ResponseTally, response: SurveyResponse) -> Respons
     )
 
 
-def add_response(state: SurveyState, response: SurveyResponse, instrument: Instrument) -> SurveyState:
-    if (response.instrument_id, response.instrument_version) != (instrument.instrument_id, instrument.version):
+def add_response(
+    state: SurveyState, response: SurveyResponse, instrument: Instrument
+) -> SurveyState:
+    if (response.instrument_id, response.instrument_version) != (
+        instrument.instrument_id,
+        instrument.version,
+    ):
         raise ValueError("the response was not given on this instrument version")
     wave = Wave(response.wave)
     cells = list(breakdown_cells(response))
@@ -131,9 +149,12 @@ def add_response(state: SurveyState, response: SurveyResponse, instrument: Instr
         for dimension, group in cells:
             composite_key = (wave, composite, dimension, group)
             composites[composite_key] = _add_to_composite(
-                composites.get(composite_key, CompositeTally()), answers, score, score_square)
+                composites.get(composite_key, CompositeTally()), answers, score, score_square
+            )
     responses = dict(state.responses)
     for dimension, group in cells:
         response_key = (wave, dimension, group)
-        responses[response_key] = _add_to_responses(responses.get(response_key, ResponseTally()), response)
+        responses[response_key] = _add_to_responses(
+            responses.get(response_key, ResponseTally()), response
+        )
     return SurveyState(composites, responses)

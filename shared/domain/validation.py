@@ -36,9 +36,9 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 
 from shared.domain import model
 from shared.domain.model import (
@@ -58,7 +58,7 @@ from shared.domain.model import (
 )
 
 CLOCK_SKEW_ALLOWANCE = timedelta(minutes=5)
-EARLIEST_PLAUSIBLE_TIME = datetime(2000, 1, 1, tzinfo=timezone.utc)
+EARLIEST_PLAUSIBLE_TIME = datetime(2000, 1, 1, tzinfo=UTC)
 MAX_ID_LENGTH = 128
 MAX_SHORT_ID_LENGTH = 64
 MAX_LABEL_LENGTH = 200
@@ -96,7 +96,9 @@ InstrumentRegistry = Mapping[tuple[str, int], Instrument]
 
 def index_instruments(instruments: Iterable[Instrument]) -> dict[tuple[str, int], Instrument]:
     """Key instruments by (instrument_id, version), the shape validators look them up in."""
-    return {(instrument.instrument_id, instrument.version): instrument for instrument in instruments}
+    return {
+        (instrument.instrument_id, instrument.version): instrument for instrument in instruments
+    }
 
 
 def map_key_path(field: str, key: str) -> str:
@@ -122,7 +124,9 @@ def _check_id(field: str, value: object, *, max_length: int = MAX_ID_LENGTH) -> 
     return []
 
 
-def _check_label(field: str, value: object, *, max_length: int = MAX_LABEL_LENGTH) -> list[FieldError]:
+def _check_label(
+    field: str, value: object, *, max_length: int = MAX_LABEL_LENGTH
+) -> list[FieldError]:
     if not isinstance(value, str) or value.strip() == "":
         return [FieldError(field, "is required")]
     if len(value) > max_length:
@@ -140,7 +144,9 @@ def _check_count(field: str, value: object) -> list[FieldError]:
     return []
 
 
-def _check_not_more(smaller_field: str, smaller: int, larger_field: str, larger: int) -> list[FieldError]:
+def _check_not_more(
+    smaller_field: str, smaller: int, larger_field: str, larger: int
+) -> list[FieldError]:
     """`smaller` must not exceed `larger`; the error names the field that is too big."""
     if smaller > larger:
         larger_name = larger_field.rsplit(".", 1)[-1]
@@ -185,7 +191,7 @@ def _check_time(field: str, moment: object, *, now: datetime) -> list[FieldError
 def _format_time(moment: datetime) -> str:
     if _is_aware(moment):
         try:
-            moment = moment.astimezone(timezone.utc)
+            moment = moment.astimezone(UTC)
         except OverflowError:  # year 1 or 9999 in a non-UTC zone: show it as given
             return moment.isoformat()
         return moment.isoformat().replace("+00:00", "Z")
@@ -194,7 +200,9 @@ def _format_time(moment: datetime) -> str:
 
 def _check_enum(field: str, value: object, enum_type: type) -> list[FieldError]:
     if not isinstance(value, enum_type):
-        return [FieldError(field, f"must be one of {', '.join(member.value for member in enum_type)}")]
+        return [
+            FieldError(field, f"must be one of {', '.join(member.value for member in enum_type)}")
+        ]
     return []
 
 
@@ -210,7 +218,9 @@ def validate_survey_response(
     errors: list[FieldError] = []
     errors += _check_id(f"{prefix}.event_id", response.event_id)
     errors += _check_id(f"{prefix}.site_id", response.site_id, max_length=MAX_SHORT_ID_LENGTH)
-    errors += _check_id(f"{prefix}.source_system", response.source_system, max_length=MAX_SHORT_ID_LENGTH)
+    errors += _check_id(
+        f"{prefix}.source_system", response.source_system, max_length=MAX_SHORT_ID_LENGTH
+    )
     errors += _check_enum(f"{prefix}.wave", response.wave, model.Wave)
     # Role and department are optional questions: None is "not answered".
     if response.role is not None:
@@ -243,7 +253,11 @@ def _find_instrument(
         return None, id_errors
     version = response.instrument_version
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
-        return None, [FieldError(f"{SURVEY_RESPONSE}.instrument_version", "must be a version number of 1 or more")]
+        return None, [
+            FieldError(
+                f"{SURVEY_RESPONSE}.instrument_version", "must be a version number of 1 or more"
+            )
+        ]
     instrument = registry.get((response.instrument_id, version))
     if instrument is not None:
         return instrument, []
@@ -264,7 +278,9 @@ def _find_instrument(
     ]
 
 
-def _check_answers(answers: Mapping[str, int | None], instrument: Instrument | None) -> list[FieldError]:
+def _check_answers(
+    answers: Mapping[str, int | None], instrument: Instrument | None
+) -> list[FieldError]:
     field = f"{SURVEY_RESPONSE}.answers"
     errors: list[FieldError] = []
     answered = 0
@@ -280,9 +296,16 @@ def _check_answers(answers: Mapping[str, int | None], instrument: Instrument | N
             continue
         if value is None:
             continue
-        if not isinstance(value, int) or isinstance(value, bool) or not LIKERT_MIN <= value <= LIKERT_MAX:
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not LIKERT_MIN <= value <= LIKERT_MAX
+        ):
             errors.append(
-                FieldError(entry, f"must be a Likert answer {LIKERT_MIN}..{LIKERT_MAX} or not answered (got {value!r})")
+                FieldError(
+                    entry,
+                    f"must be a Likert answer {LIKERT_MIN}..{LIKERT_MAX} or not answered (got {value!r})",
+                )
             )
             continue
         answered += 1
@@ -307,7 +330,9 @@ def _check_wave_window(response: SurveyResponse, instrument: Instrument) -> list
     submitted_at = response.submitted_at
     field = f"{SURVEY_RESPONSE}.submitted_at"
     if not (_is_aware(window.opens_at) and _is_aware(window.closes_at)):
-        return [FieldError(f"{SURVEY_RESPONSE}.wave", "the registered wave window has no time zone")]
+        return [
+            FieldError(f"{SURVEY_RESPONSE}.wave", "the registered wave window has no time zone")
+        ]
     if submitted_at < window.opens_at:
         return [
             FieldError(
@@ -334,7 +359,9 @@ def _check_groups(groups: Mapping[model.GroupDimension, str]) -> list[FieldError
     for index, (dimension, value) in enumerate(groups.items()):
         entry = f"{SURVEY_RESPONSE}.groups[{index}]"
         if not isinstance(dimension, model.GroupDimension):
-            errors.append(FieldError(f"{entry}.dimension", f"unknown group dimension {dimension!r}"))
+            errors.append(
+                FieldError(f"{entry}.dimension", f"unknown group dimension {dimension!r}")
+            )
             continue
         allowed = model.GROUP_VALUES[dimension]
         if value not in allowed:
@@ -357,7 +384,9 @@ def validate_intervention(event: InterventionEvent, *, now: datetime) -> list[Fi
     errors: list[FieldError] = []
     errors += _check_id(f"{prefix}.event_id", event.event_id)
     errors += _check_id(f"{prefix}.site_id", event.site_id, max_length=MAX_SHORT_ID_LENGTH)
-    errors += _check_id(f"{prefix}.source_system", event.source_system, max_length=MAX_SHORT_ID_LENGTH)
+    errors += _check_id(
+        f"{prefix}.source_system", event.source_system, max_length=MAX_SHORT_ID_LENGTH
+    )
     errors += _check_time(f"{prefix}.occurred_at", event.occurred_at, now=now)
     for index, lever in enumerate(event.levers):
         errors += _check_enum(f"{prefix}.levers[{index}]", lever, model.Lever)
@@ -388,7 +417,11 @@ _DETAIL_FIELD_NAMES: Mapping[type, str] = {
 def _validate_detail(detail: object) -> list[FieldError]:
     name = detail_field_name(detail)
     if name is None:
-        return [FieldError(f"{INTERVENTION}.detail", "is required: say which kind of intervention this is")]
+        return [
+            FieldError(
+                f"{INTERVENTION}.detail", "is required: say which kind of intervention this is"
+            )
+        ]
     path = f"{INTERVENTION}.{name}"
     match detail:
         case TrainingSession():
@@ -417,9 +450,9 @@ def _validate_detail(detail: object) -> list[FieldError]:
         case BiasIncidentAcknowledged() | BiasIncidentResolved():
             return _check_id(f"{path}.incident_id", detail.incident_id)
         case RecruitmentFunnelSnapshot():
-            return _check_id(f"{path}.cycle", detail.cycle, max_length=MAX_SHORT_ID_LENGTH) + _check_funnel(
-                path, detail
-            )
+            return _check_id(
+                f"{path}.cycle", detail.cycle, max_length=MAX_SHORT_ID_LENGTH
+            ) + _check_funnel(path, detail)
         case CommunityPartnership():
             return _check_id(f"{path}.partnership_id", detail.partnership_id) + _check_label(
                 f"{path}.partner_kind", detail.partner_kind, max_length=MAX_SHORT_ID_LENGTH
@@ -438,7 +471,9 @@ def _check_ordered_counts(path: str, stages: tuple[str, ...], detail: object) ->
     if errors:
         return errors  # comparing a missing or negative count would only add noise
     for earlier, later in zip(stages, stages[1:]):
-        errors += _check_not_more(f"{path}.{later}", values[later], f"{path}.{earlier}", values[earlier])
+        errors += _check_not_more(
+            f"{path}.{later}", values[later], f"{path}.{earlier}", values[earlier]
+        )
     return errors
 
 
@@ -455,7 +490,10 @@ def _check_funnel(path: str, funnel: RecruitmentFunnelSnapshot) -> list[FieldErr
     if all_counts_valid:
         for stage, urim_stage in zip(_FUNNEL_STAGES, _FUNNEL_URIM_STAGES):
             errors += _check_not_more(
-                f"{path}.{urim_stage}", getattr(funnel, urim_stage), f"{path}.{stage}", getattr(funnel, stage)
+                f"{path}.{urim_stage}",
+                getattr(funnel, urim_stage),
+                f"{path}.{stage}",
+                getattr(funnel, stage),
             )
     return errors
 
@@ -483,7 +521,9 @@ class IncidentTimes:
         return self
 
 
-def validate_incident_transition(previous_times: IncidentTimes, event: InterventionEvent) -> list[FieldError]:
+def validate_incident_transition(
+    previous_times: IncidentTimes, event: InterventionEvent
+) -> list[FieldError]:
     """Check that an incident event follows reported -> acknowledged -> resolved, in time order.
 
     `previous_times` is what is known about the same incident (same site and incident id)
@@ -492,7 +532,9 @@ def validate_incident_transition(previous_times: IncidentTimes, event: Intervent
     """
     detail = event.detail
     name = detail_field_name(detail)
-    if not isinstance(detail, (BiasIncidentReported, BiasIncidentAcknowledged, BiasIncidentResolved)):
+    if not isinstance(
+        detail, (BiasIncidentReported, BiasIncidentAcknowledged, BiasIncidentResolved)
+    ):
         return []
     incident_field = f"{INTERVENTION}.{name}.incident_id"
     time_field = f"{INTERVENTION}.occurred_at"
@@ -527,7 +569,12 @@ def validate_incident_transition(previous_times: IncidentTimes, event: Intervent
             return []
         case BiasIncidentAcknowledged():
             if previous_times.reported_at is None:
-                return [FieldError(incident_field, f"incident {incident} cannot be acknowledged: it was never reported")]
+                return [
+                    FieldError(
+                        incident_field,
+                        f"incident {incident} cannot be acknowledged: it was never reported",
+                    )
+                ]
             if previous_times.acknowledged_at is not None:
                 return [
                     FieldError(
@@ -540,7 +587,10 @@ def validate_incident_transition(previous_times: IncidentTimes, event: Intervent
         case BiasIncidentResolved():
             if previous_times.acknowledged_at is None:
                 return [
-                    FieldError(incident_field, f"incident {incident} cannot be resolved: it was never acknowledged")
+                    FieldError(
+                        incident_field,
+                        f"incident {incident} cannot be resolved: it was never acknowledged",
+                    )
                 ]
             if previous_times.resolved_at is not None:
                 return [
@@ -575,7 +625,9 @@ def validate_site(site: Site) -> list[FieldError]:
 def validate_instrument(instrument: Instrument) -> list[FieldError]:
     """Check an instrument version before it is registered."""
     errors: list[FieldError] = []
-    errors += _check_id(f"{INSTRUMENT}.instrument_id", instrument.instrument_id, max_length=MAX_SHORT_ID_LENGTH)
+    errors += _check_id(
+        f"{INSTRUMENT}.instrument_id", instrument.instrument_id, max_length=MAX_SHORT_ID_LENGTH
+    )
     version = instrument.version
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         errors.append(FieldError(f"{INSTRUMENT}.version", "must be a version number of 1 or more"))
@@ -586,10 +638,15 @@ def validate_instrument(instrument: Instrument) -> list[FieldError]:
         entry = f"{INSTRUMENT}.items[{index}]"
         if not isinstance(item.code, str) or not _ITEM_CODE_PATTERN.fullmatch(item.code):
             errors.append(
-                FieldError(f"{entry}.code", "must be 1-32 letters, digits, _ . or -, starting with a letter")
+                FieldError(
+                    f"{entry}.code",
+                    "must be 1-32 letters, digits, _ . or -, starting with a letter",
+                )
             )
         elif item.code in seen_codes:
-            errors.append(FieldError(f"{entry}.code", f"item code {item.code!r} appears more than once"))
+            errors.append(
+                FieldError(f"{entry}.code", f"item code {item.code!r} appears more than once")
+            )
         else:
             seen_codes.add(item.code)
         errors += _check_enum(f"{entry}.composite", item.composite, model.Composite)
@@ -601,7 +658,11 @@ def validate_instrument(instrument: Instrument) -> list[FieldError]:
         if not isinstance(window.wave, model.Wave):
             errors += _check_enum(f"{entry}.wave", window.wave, model.Wave)
         elif window.wave in seen_waves:
-            errors.append(FieldError(f"{entry}.wave", f"the {window.wave.value} wave is defined more than once"))
+            errors.append(
+                FieldError(
+                    f"{entry}.wave", f"the {window.wave.value} wave is defined more than once"
+                )
+            )
         else:
             seen_waves.add(window.wave)
         opens_ok = isinstance(window.opens_at, datetime) and _is_aware(window.opens_at)
@@ -609,7 +670,9 @@ def validate_instrument(instrument: Instrument) -> list[FieldError]:
         if not opens_ok:
             errors.append(FieldError(f"{entry}.opens_at", "is required and must carry a time zone"))
         if not closes_ok:
-            errors.append(FieldError(f"{entry}.closes_at", "is required and must carry a time zone"))
+            errors.append(
+                FieldError(f"{entry}.closes_at", "is required and must carry a time zone")
+            )
         if opens_ok and closes_ok and window.closes_at <= window.opens_at:
             errors.append(
                 FieldError(
@@ -639,17 +702,50 @@ _SINGLE_TOKENS: Mapping[str, str] = {
     **dict.fromkeys(("mrn", "npi", "ssn"), _NUMBER),
     **dict.fromkeys(("dob", "birthdate", "birthday"), _BIRTH),
     **dict.fromkeys(
-        ("firstname", "lastname", "surname", "fullname", "nickname", "preferredname", "username", "login"), _NAME
+        (
+            "firstname",
+            "lastname",
+            "surname",
+            "fullname",
+            "nickname",
+            "preferredname",
+            "username",
+            "login",
+        ),
+        _NAME,
     ),
-    **dict.fromkeys(("ip", "ipaddress", "macaddress", "useragent", "fingerprint", "deviceid"), _DEVICE),
+    **dict.fromkeys(
+        ("ip", "ipaddress", "macaddress", "useragent", "fingerprint", "deviceid"), _DEVICE
+    ),
     **dict.fromkeys(("latitude", "longitude", "geolocation", "gps"), "a location"),
     **dict.fromkeys(("address", "street", "zip", "zipcode", "postcode", "postalcode"), _ADDRESS),
     **dict.fromkeys(
-        ("comment", "comments", "narrative", "freetext", "notes", "note", "remarks", "feedback", "text"), _FREE_TEXT
+        (
+            "comment",
+            "comments",
+            "narrative",
+            "freetext",
+            "notes",
+            "note",
+            "remarks",
+            "feedback",
+            "text",
+        ),
+        _FREE_TEXT,
     ),
     **dict.fromkeys(
-        ("respondentid", "participantid", "employeeid", "recipientid", "staffid", "userid", "personid",
-         "memberid", "badgeid", "empid"),
+        (
+            "respondentid",
+            "participantid",
+            "employeeid",
+            "recipientid",
+            "staffid",
+            "userid",
+            "personid",
+            "memberid",
+            "badgeid",
+            "empid",
+        ),
         _WHO,
     ),
     **dict.fromkeys(("responseid", "recordid"), _TOOL_RECORD),
@@ -657,13 +753,32 @@ _SINGLE_TOKENS: Mapping[str, str] = {
 
 # A token naming a person followed by one naming a key: "respondent_id", "EmployeeNumber".
 _PERSON_TOKENS = frozenset(
-    {"respondent", "participant", "employee", "emp", "recipient", "staff", "user", "person", "member",
-     "badge", "resident", "student", "faculty", "external"}
+    {
+        "respondent",
+        "participant",
+        "employee",
+        "emp",
+        "recipient",
+        "staff",
+        "user",
+        "person",
+        "member",
+        "badge",
+        "resident",
+        "student",
+        "faculty",
+        "external",
+    }
 )
-_KEY_TOKENS = frozenset({"id", "number", "no", "num", "code", "key", "ref", "reference", "identifier"})
+_KEY_TOKENS = frozenset(
+    {"id", "number", "no", "num", "code", "key", "ref", "reference", "identifier"}
+)
 
 _TOKEN_PAIRS: Mapping[tuple[str, str], str] = {
-    **{(first, "name"): _NAME for first in ("first", "last", "full", "given", "family", "middle", "user", "nick")},
+    **{
+        (first, "name"): _NAME
+        for first in ("first", "last", "full", "given", "family", "middle", "user", "nick")
+    },
     ("device", "id"): _DEVICE,
     ("ip", "address"): _DEVICE,
     ("mac", "address"): _DEVICE,
@@ -684,9 +799,30 @@ _TOKEN_PAIRS: Mapping[tuple[str, str], str] = {
 
 # "name" alone is a person's name unless the column plainly names something else.
 _NON_PERSON_NAMES = frozenset(
-    {"site", "hospital", "institution", "organization", "organisation", "org", "instrument", "survey",
-     "wave", "department", "dept", "program", "programme", "item", "group", "role", "file", "source",
-     "system", "collaborative", "region", "question"}
+    {
+        "site",
+        "hospital",
+        "institution",
+        "organization",
+        "organisation",
+        "org",
+        "instrument",
+        "survey",
+        "wave",
+        "department",
+        "dept",
+        "program",
+        "programme",
+        "item",
+        "group",
+        "role",
+        "file",
+        "source",
+        "system",
+        "collaborative",
+        "region",
+        "question",
+    }
 )
 
 

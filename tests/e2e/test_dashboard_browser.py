@@ -20,11 +20,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from jedi.v1 import common_pb2, query_pb2, query_pb2_grpc
 
+from jedi.v1 import common_pb2, query_pb2, query_pb2_grpc
 from shared.clients import call_metadata, open_channel
 from shared.domain.model import Wave
-
 from tests.support.browser import AXE, artefacts_dir, chromium_path
 from tests.support.ingest import demo_dataset
 from tests.support.platform import Platform, running_platform
@@ -66,7 +65,9 @@ async def compare(platform: Platform, composite: int, wave: int = common_pb2.WAV
     async with open_channel(platform.query_address) as channel:
         return await query_pb2_grpc.BenchmarkServiceStub(channel).CompareSites(
             query_pb2.CompareSitesRequest(composite=composite, wave=wave, page_size=500),
-            metadata=call_metadata(platform.keys.coordinator), timeout=10)
+            metadata=call_metadata(platform.keys.coordinator),
+            timeout=10,
+        )
 
 
 async def wait_for_benchmarks(platform: Platform, timeout: float = 240) -> None:
@@ -78,8 +79,10 @@ async def wait_for_benchmarks(platform: Platform, timeout: float = 240) -> None:
     expected = {site for site, n in counts.items() if n >= K}
     deadline = time.monotonic() + timeout
     while True:
-        replies = [await compare(platform, c) for c in (common_pb2.COMPOSITE_BELONGING,
-                                                       common_pb2.COMPOSITE_LEADERSHIP_COMMITMENT)]
+        replies = [
+            await compare(platform, c)
+            for c in (common_pb2.COMPOSITE_BELONGING, common_pb2.COMPOSITE_LEADERSHIP_COMMITMENT)
+        ]
         seen = [{row.site.site_id for row in reply.sites} for reply in replies]
         if all(expected <= s for s in seen) and all(r.HasField("distribution") for r in replies):
             return
@@ -104,18 +107,25 @@ async def open_view(page, route: str) -> None:
 async def list_releases(platform: Platform, key: str) -> list:
     async with open_channel(platform.query_address) as channel:
         reply = await query_pb2_grpc.BenchmarkServiceStub(channel).ListReleases(
-            query_pb2.ListReleasesRequest(), metadata=call_metadata(key), timeout=10)
+            query_pb2.ListReleasesRequest(), metadata=call_metadata(key), timeout=10
+        )
     return list(reply.releases)
 
 
 async def status_row(page, selector: str) -> dict[str, int]:
     """One row of the status table: release number, responses covered and held back."""
     texts = await page.locator(selector).evaluate(
-        "row => Object.fromEntries([...row.querySelectorAll('[data-field]')].map(c => [c.dataset.field, c.textContent]))")
-    return {field: int(texts[field]) if texts[field].isdigit() else 0 for field in ("release", "covered", "held_back")}
+        "row => Object.fromEntries([...row.querySelectorAll('[data-field]')].map(c => [c.dataset.field, c.textContent]))"
+    )
+    return {
+        field: int(texts[field]) if texts[field].isdigit() else 0
+        for field in ("release", "covered", "held_back")
+    }
 
 
-async def check_status_table(page, platform: Platform, key: str, names: dict[str, str], timeout: float = 20) -> None:
+async def check_status_table(
+    page, platform: Platform, key: str, names: dict[str, str], timeout: float = 20
+) -> None:
     """The status page shows every release ListReleases gives this user, once the page has caught
     up with the answer (it may also be newer): one row per site and wave (and intervention
     events), one per cross-site wave."""
@@ -136,26 +146,41 @@ async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> No
         rows = table.locator(f"tr[data-scope='{status.scope}']")
         if not status.site_id:
             wave = common_pb2.Wave.Name(status.wave).removeprefix("WAVE_").lower()
-            assert await rows.count() == 1 and await rows.get_attribute("data-wave") == wave, status.scope
+            assert await rows.count() == 1 and await rows.get_attribute("data-wave") == wave, (
+                status.scope
+            )
             assert int(await rows.locator("[data-field='release']").inner_text()) >= status.number
             continue
         assert await rows.count() == len(set(status.covered) | set(status.held_back)), status.scope
         for component in set(status.covered) | set(status.held_back):
             row = table.locator(f"tr[data-scope='{status.scope}'][data-wave='{component}']")
             assert await row.locator("th").inner_text() == names[status.site_id]
-            shown = await status_row(page, f"#status-table tr[data-scope='{status.scope}'][data-wave='{component}']")
+            shown = await status_row(
+                page, f"#status-table tr[data-scope='{status.scope}'][data-wave='{component}']"
+            )
             received = status.covered.get(component, 0) + status.held_back.get(component, 0)
             assert shown["release"] >= status.number, (status.scope, component, shown)
-            assert shown["covered"] + shown["held_back"] >= received, (status.scope, component, shown)
+            assert shown["covered"] + shown["held_back"] >= received, (
+                status.scope,
+                component,
+                shown,
+            )
             if shown["release"] == status.number:
-                assert shown["covered"] == status.covered.get(component, 0), (status.scope, component, shown)
+                assert shown["covered"] == status.covered.get(component, 0), (
+                    status.scope,
+                    component,
+                    shown,
+                )
 
 
 async def run_axe(page, name: str) -> list[dict]:
     await page.add_script_tag(content=AXE.read_text())
     report = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
     (artefacts_dir() / f"axe-{name}.json").write_text(json.dumps(report["violations"], indent=2))
-    return [{"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])} for v in report["violations"]]
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": len(v["nodes"])}
+        for v in report["violations"]
+    ]
 
 
 async def test_dashboard_in_a_real_browser(platform, chromium):
@@ -171,7 +196,9 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
         browser = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
         try:
             # ---- a wrong key gets a clear message; the coordinator's overview matches CompareSites
-            context = await browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+            context = await browser.new_context(
+                viewport={"width": 1400, "height": 1000}, bypass_csp=True
+            )
             page = await context.new_page()
             await page.goto(platform.dashboard_url + "signin")
             await page.fill("#api_key", "coordinator.not-a-real-key")
@@ -179,7 +206,11 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             assert "not recognised" in await page.inner_text("#signin-error")
             await sign_in(page, platform, platform.keys.coordinator)
             cookie = next(c for c in await context.cookies() if c["name"] == "jedi_session")
-            assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["expires"] > time.time()
+            assert (
+                cookie["httpOnly"]
+                and cookie["sameSite"] == "Strict"
+                and cookie["expires"] > time.time()
+            )
             assert platform.keys.coordinator not in json.dumps(await context.cookies())
 
             await open_view(page, "#/overview")
@@ -190,11 +221,18 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
                 key = common_pb2.Composite.Name(composite).removeprefix("COMPOSITE_").lower()
                 reply = await compare(platform, composite)
                 for row in reply.sites:
-                    cell = table.locator(f"tr[data-site-id='{row.site.site_id}'] td[data-composite='{key}']")
+                    cell = table.locator(
+                        f"tr[data-site-id='{row.site.site_id}'] td[data-composite='{key}']"
+                    )
                     assert await cell.inner_text() == f"{row.total.composite.percent_positive:.1f}%"
-                shown = set(await table.locator("tr[data-site-id]").evaluate_all(
-                    "rows => rows.filter(r => !r.querySelector('td[data-composite=\"" + key + "\"]')"
-                    ".classList.contains('suppressed')).map(r => r.dataset.siteId)"))
+                shown = set(
+                    await table.locator("tr[data-site-id]").evaluate_all(
+                        "rows => rows.filter(r => !r.querySelector('td[data-composite=\""
+                        + key
+                        + "\"]')"
+                        ".classList.contains('suppressed')).map(r => r.dataset.siteId)"
+                    )
+                )
                 assert shown == {row.site.site_id for row in reply.sites}, key
             # site-island has too few responses: its cells are suppressed, and say so.
             island = table.locator("tr[data-site-id='site-island'] td[data-composite='belonging']")
@@ -207,7 +245,9 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             await check_status_table(page, platform, platform.keys.coordinator, names)
             await page.evaluate("window.__loaded = performance.timeOrigin")
             row = f"#status-table tr[data-site-id='{LIVE_SITE}'][data-wave='baseline']"
-            originals = [r for r in dataset.responses if r.site_id == LIVE_SITE and r.wave is Wave.BASELINE]
+            originals = [
+                r for r in dataset.responses if r.site_id == LIVE_SITE and r.wave is Wave.BASELINE
+            ]
             for round_ in range(ROUNDS):
                 before = await status_row(page, row)
                 version = await page.evaluate("Number(document.body.dataset.viewVersion)")
@@ -223,11 +263,16 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
                       if (!row || Number(document.body.dataset.viewVersion) <= v) return false;
                       const n = (f) => Number(row.querySelector(`[data-field='${f}']`).textContent);
                       return n('covered') + n('held_back') >= total;
-                    }""", arg=[version, row, before["covered"] + before["held_back"] + len(copies)], timeout=60_000)
+                    }""",
+                    arg=[version, row, before["covered"] + before["held_back"] + len(copies)],
+                    timeout=60_000,
+                )
                 rendered_ms = float(await page.evaluate("document.body.dataset.renderedAt"))
                 after = await status_row(page, row)
                 latencies.append(rendered_ms - acked_ms)
-                shown_as.append("new release" if after["release"] > before["release"] else "held back")
+                shown_as.append(
+                    "new release" if after["release"] > before["release"] else "held back"
+                )
                 if after["release"] == before["release"]:
                     assert after["held_back"] == before["held_back"] + len(copies), (before, after)
                     assert after["covered"] == before["covered"], (before, after)
@@ -238,7 +283,9 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             await context.close()
 
             # ---- a site sees its own data and never a peer's name or id, in the page or on the wire
-            context = await browser.new_context(viewport={"width": 1400, "height": 1000}, bypass_csp=True)
+            context = await browser.new_context(
+                viewport={"width": 1400, "height": 1000}, bypass_csp=True
+            )
             await context.add_init_script(CAPTURE_SSE)
             page = await context.new_page()
             wire: list = []
@@ -246,25 +293,38 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
 
             async def keep(response) -> None:  # read at once: a body is gone after a navigation
                 wire.append(response)
-                if not 300 <= response.status < 400 and "event-stream" not in response.headers.get("content-type", ""):
+                if not 300 <= response.status < 400 and "event-stream" not in response.headers.get(
+                    "content-type", ""
+                ):
                     bodies.append(await response.text())
 
             page.on("response", keep)
             await sign_in(page, platform, platform.keys.sites[LIVE_SITE])
             pages_text = []
-            for route in ("#/scorecard", "#/interventions", "#/status", "#/scorecard?wave=follow_up",
-                          "#/scorecard?site=site-south", "#/scorecard"):
+            for route in (
+                "#/scorecard",
+                "#/interventions",
+                "#/status",
+                "#/scorecard?wave=follow_up",
+                "#/scorecard?site=site-south",
+                "#/scorecard",
+            ):
                 await open_view(page, route)
                 pages_text.append(await page.content())
                 if route == "#/scorecard":
-                    await page.screenshot(path=str(out / f"scorecard-{LIVE_SITE}.png"), full_page=True)
+                    await page.screenshot(
+                        path=str(out / f"scorecard-{LIVE_SITE}.png"), full_page=True
+                    )
                     axe_found.setdefault("scorecard", await run_axe(page, "scorecard"))
                 if route == "#/interventions":
                     axe_found["interventions"] = await run_axe(page, "interventions")
                 if route == "#/status":
                     await check_status_table(page, platform, platform.keys.sites[LIVE_SITE], names)
-                    sites_shown = set(await page.locator("#status-table tr[data-scope]").evaluate_all(
-                        "rows => rows.map(r => r.dataset.siteId || '')"))
+                    sites_shown = set(
+                        await page.locator("#status-table tr[data-scope]").evaluate_all(
+                            "rows => rows.map(r => r.dataset.siteId || '')"
+                        )
+                    )
                     assert sites_shown == {LIVE_SITE, ""}, sites_shown
             assert names[LIVE_SITE] in pages_text[0]
             # Asking for a peer's scorecard still shows the site's own (the query service decides).
@@ -282,16 +342,25 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             page.remove_listener("response", keep)
             await page.click("#signout")
             await page.wait_for_url("**/signin")
-            assert (await page.request.get(platform.dashboard_url + "api/stream/status")).status == 401
+            assert (
+                await page.request.get(platform.dashboard_url + "api/stream/status")
+            ).status == 401
             await context.close()
         finally:
             await browser.close()
 
-    serious = {view: [v for v in found if v["impact"] in ("serious", "critical")] for view, found in axe_found.items()}
+    serious = {
+        view: [v for v in found if v["impact"] in ("serious", "critical")]
+        for view, found in axe_found.items()
+    }
     rss_kib = await fifty_sessions(platform)
-    report = {"ingest_ack_to_page_ms": latencies, "median_ms": statistics.median(latencies),
-              "ingested_responses_shown_as": shown_as,
-              "axe": axe_found, "dashboard_rss_kib_50_sessions": rss_kib}
+    report = {
+        "ingest_ack_to_page_ms": latencies,
+        "median_ms": statistics.median(latencies),
+        "ingested_responses_shown_as": shown_as,
+        "axe": axe_found,
+        "dashboard_rss_kib_50_sessions": rss_kib,
+    }
     (out / "report.json").write_text(json.dumps(report, indent=2))
     print(f"\ndashboard browser test: {json.dumps(report)}")
     assert not any(serious.values()), serious
@@ -305,7 +374,9 @@ async def fifty_sessions(platform: Platform) -> int:
     async def one(index: int) -> tuple[aiohttp.ClientSession, aiohttp.ClientResponse]:
         session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
         form = {"api_key": keys[index % len(keys)]}
-        async with session.post(platform.dashboard_url + "signin", data=form, allow_redirects=False) as reply:
+        async with session.post(
+            platform.dashboard_url + "signin", data=form, allow_redirects=False
+        ) as reply:
             assert reply.status == 303, await reply.text()
         view = "overview" if index % len(keys) == 0 else "scorecard"
         stream = await session.get(platform.dashboard_url + f"api/stream/{view}")
@@ -317,7 +388,9 @@ async def fifty_sessions(platform: Platform) -> int:
     opened = await asyncio.gather(*(one(i) for i in range(50)))
     try:
         status = Path(f"/proc/{platform.services['dashboard'].pid}/status").read_text()
-        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
+        return int(
+            next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:"))
+        )
     finally:
         for session, stream in opened:
             stream.close()

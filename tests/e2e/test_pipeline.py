@@ -17,17 +17,20 @@ from dataclasses import replace
 import pytest
 from opentelemetry import trace
 
-from shared.telemetry import inject_trace_headers
-
 from shared.convert import survey_response_to_proto
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.kafka import make_producer
-
+from shared.telemetry import inject_trace_headers
 from tests.support.ingest import DATASET_NOW, running_ingest
 from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
 from tests.support.processor import (
-    BenchmarksFollower, ProcessorProcess, arrival_order, privacy_violations, processor_env, releases_of,
+    BenchmarksFollower,
+    ProcessorProcess,
+    arrival_order,
+    privacy_violations,
+    processor_env,
+    releases_of,
     submit_events,
 )
 
@@ -46,18 +49,28 @@ def dataset():
 async def publish_bad_records(topics) -> tuple[list[str], str]:
     """Records ingest would have refused, written straight to the event topics: the processor
     must dead-letter them, not count them. Returns their event ids and the trace they were sent in."""
-    unknown = replace(build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=0.01, seed=7).responses[0],
-                      instrument_id="ghost-survey", site_id="site-north")
+    unknown = replace(
+        build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=0.01, seed=7).responses[0],
+        instrument_id="ghost-survey",
+        site_id="site-north",
+    )
     producer = make_producer(bootstrap_servers())
     await producer.start()
     try:
         with tracer.start_as_current_span("test-producer") as span:
             headers = inject_trace_headers()
-            await producer.send_and_wait(topics.survey_responses.name, b"\xffnot a response", key=b"site-north",
-                                         headers=[*headers, ("event-id", b"garbage-1")])
             await producer.send_and_wait(
-                topics.survey_responses.name, survey_response_to_proto(unknown).SerializeToString(),
-                key=b"site-north", headers=[*headers, ("event-id", unknown.event_id.encode())])
+                topics.survey_responses.name,
+                b"\xffnot a response",
+                key=b"site-north",
+                headers=[*headers, ("event-id", b"garbage-1")],
+            )
+            await producer.send_and_wait(
+                topics.survey_responses.name,
+                survey_response_to_proto(unknown).SerializeToString(),
+                key=b"site-north",
+                headers=[*headers, ("event-id", unknown.event_id.encode())],
+            )
     finally:
         await producer.stop()
     return ["garbage-1", unknown.event_id], format(span.get_span_context().trace_id, "032x")
@@ -67,16 +80,25 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
     servers = bootstrap_servers()
     namespace = new_namespace()
     processor = ProcessorProcess(
-        processor_env(namespace=namespace, state_dir=tmp_path / "state", servers=servers, registry_check_interval_s=1),
+        processor_env(
+            namespace=namespace,
+            state_dir=tmp_path / "state",
+            servers=servers,
+            registry_check_interval_s=1,
+        ),
         tmp_path / "processor.log",
     )
     events = arrival_order([*dataset.responses, *dataset.interventions])
     assert len(dataset.responses) > 3000 and len(dataset.sites) == 13
-    assert len({type(event.detail) for event in dataset.interventions}) == 9  # every intervention kind
+    assert (
+        len({type(event.detail) for event in dataset.interventions}) == 9
+    )  # every intervention kind
     started = time.monotonic()
     try:
-        async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest, \
-                BenchmarksFollower(servers, ingest.topics.benchmarks.name) as topic:
+        async with (
+            running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest,
+            BenchmarksFollower(servers, ingest.topics.benchmarks.name) as topic,
+        ):
             processor.start()
             # The registry first, as a collaborative starts: every site's (empty) reach cells appear.
             await topic.wait_for_registry(dataset.sites, timeout=60)
@@ -84,16 +106,24 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
             assert await submit_events(ingest, events) == len(events)
             bad, bad_trace = await publish_bad_records(ingest.topics)
             pushed = time.monotonic()
-            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
-                                 alive=lambda: processor.running)
+            await topic.wait_for(
+                dataset.sites,
+                [dataset.instrument],
+                events,
+                timeout=TIMEOUT_S,
+                alive=lambda: processor.running,
+            )
             finished = time.monotonic()
             assert any(key.startswith("distribution/") for key in topic.view)
             assert any(key.startswith("rank/") for key in topic.view)
             assert privacy_violations(releases_of(topic.records), 10, min_sites=10) == []
             # One trace from the site's call to ingest, through the processor, to each cell.
             trace.get_tracer_provider().force_flush()
-            calls = {format(span.context.trace_id, "032x") for span in span_exporter.get_finished_spans()
-                     if span.name in ("IngestService/SubmitEvents", "IngestService/PutSite")}  # a site record also cuts a release
+            calls = {
+                format(span.context.trace_id, "032x")
+                for span in span_exporter.get_finished_spans()
+                if span.name in ("IngestService/SubmitEvents", "IngestService/PutSite")
+            }  # a site record also cuts a release
             traces = {record.trace_id for record in topic.records if record.release is not None}
             # Releases cut by the registry forwarder's refresh carry its own traces: only require
             # that the ingest calls' traces reach the topic.
@@ -102,9 +132,11 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
             assert sorted(dict(r.headers)["event-id"].decode() for r in letters) == sorted(bad)
             reasons = " ".join(dict(r.headers)["deadletter-reason"].decode() for r in letters)
             assert "unknown instrument ghost-survey" in reasons and "SurveyResponse" in reasons
-        print(f"\ne2e: processor ready in {ready - started:.1f} s, "
-              f"{len(events)} events pushed in {pushed - ready:.1f} s, "
-              f"benchmarks complete {finished - pushed:.1f} s later; {len(topic.records)} records written")
+        print(
+            f"\ne2e: processor ready in {ready - started:.1f} s, "
+            f"{len(events)} events pushed in {pushed - ready:.1f} s, "
+            f"benchmarks complete {finished - pushed:.1f} s later; {len(topic.records)} records written"
+        )
     except BaseException:
         print(processor.log_tail(60))
         raise

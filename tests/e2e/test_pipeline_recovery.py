@@ -20,25 +20,33 @@ from pathlib import Path
 
 import pytest
 
+from services.processor.settings import ProcessorSettings
+from services.processor.topics import ProcessorTopics
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.event_records import event_record
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import TopicSpec
-
-from services.processor.settings import ProcessorSettings
-from services.processor.topics import ProcessorTopics
-
 from tests.support.ingest import DATASET_NOW, running_ingest
 from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
 from tests.support.processor import (
-    BenchmarksFollower, ProcessorProcess, arrival_order, processor_env, stopped_afterwards, submit_events,
+    BenchmarksFollower,
+    ProcessorProcess,
+    arrival_order,
+    processor_env,
+    stopped_afterwards,
+    submit_events,
 )
 
 pytestmark = pytest.mark.kafka
 
 SCALE = 0.12  # about 650 responses and 450 intervention events
-FAST = {"batch_size": 25, "batch_window_s": 0.2, "registry_check_interval_s": 1, "stall_patience_s": 6}
+FAST = {
+    "batch_size": 25,
+    "batch_window_s": 0.2,
+    "registry_check_interval_s": 1,
+    "stall_patience_s": 6,
+}
 TIMEOUT_S = 150
 
 
@@ -48,8 +56,12 @@ def dataset():
 
 
 def start(tmp_path: Path, name: str, namespace: str, state: str, **settings) -> ProcessorProcess:
-    env = processor_env(namespace=namespace, state_dir=tmp_path / state, servers=bootstrap_servers(),
-                        **{**FAST, **settings})
+    env = processor_env(
+        namespace=namespace,
+        state_dir=tmp_path / state,
+        servers=bootstrap_servers(),
+        **{**FAST, **settings},
+    )
     return ProcessorProcess(env, tmp_path / f"{name}.log").start()
 
 
@@ -76,7 +88,9 @@ async def wait_for_log(process: ProcessorProcess, condition, timeout: float = 60
 
 
 def says(text: str):
-    return lambda process: process.log_path.exists() and text in process.log_path.read_text(errors="replace")
+    return lambda process: (
+        process.log_path.exists() and text in process.log_path.read_text(errors="replace")
+    )
 
 
 async def create_topics_with_eager_compaction(namespace: str) -> ProcessorTopics:
@@ -84,7 +98,9 @@ async def create_topics_with_eager_compaction(namespace: str) -> ProcessorTopics
     topics = ProcessorTopics.of(ProcessorSettings(topic_namespace=namespace))
     eager = {"segment.ms": "300", "min.cleanable.dirty.ratio": "0.001"}
     specs = [
-        TopicSpec(spec.name, spec.partitions, {**spec.config, **eager}) if spec.name.endswith("-changelog") else spec
+        TopicSpec(spec.name, spec.partitions, {**spec.config, **eager})
+        if spec.name.endswith("-changelog")
+        else spec
         for spec in topics.all
     ]
     await ensure_topics(bootstrap_servers(), specs)
@@ -107,7 +123,9 @@ async def publish_again(namespace_topics: ProcessorTopics, events) -> None:
     try:
         for event in events:
             record = event_record(namespace_topics.platform, event)
-            await producer.send_and_wait(record.topic, record.value, key=record.key, headers=record.headers)
+            await producer.send_and_wait(
+                record.topic, record.value, key=record.key, headers=record.headers
+            )
     finally:
         await producer.stop()
 
@@ -122,7 +140,9 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
         async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
             await submit_events(ingest, events[: len(events) // 2])
             await wait_for_progress(first, 100)
-            pushing = asyncio.create_task(submit_events(ingest, events[len(events) // 2:], batch=50))
+            pushing = asyncio.create_task(
+                submit_events(ingest, events[len(events) // 2 :], batch=50)
+            )
             await wait_for_progress(first, len(events) // 2 + 100)
             first.kill()  # mid-stream: the second half is still arriving
             killed_after = batches_logged(first, "applied")
@@ -131,9 +151,16 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
 
         second = start(tmp_path, "second", namespace, "state-a")  # same local RocksDB
         processes.append(second)
-        async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
-            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
-                                 alive=lambda: second.running)
+        async with BenchmarksFollower(
+            bootstrap_servers(), topics.platform.benchmarks.name
+        ) as topic:
+            await topic.wait_for(
+                dataset.sites,
+                [dataset.instrument],
+                events,
+                timeout=TIMEOUT_S,
+                alive=lambda: second.running,
+            )
         assert second.terminate() == 0, second.log_tail()
 
         changelog = topics.changelog("sites", topics.site_partitions).name
@@ -141,17 +168,34 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
         while not await compacted(changelog):
             assert time.monotonic() < deadline, "the broker did not compact the changelog"
             await asyncio.sleep(2)
-        third = start(tmp_path, "third", namespace, "state-empty")  # recovers from the changelogs alone
+        third = start(
+            tmp_path, "third", namespace, "state-empty"
+        )  # recovers from the changelogs alone
         processes.append(third)
         duplicates = [*dataset.responses[:40], *dataset.interventions[:10]]
         await publish_again(topics, duplicates)
         # Its first timer tick publishes every site again, from the recovered values alone.
-        await wait_for_log(third, lambda p: batches_logged(p, "duplicates") >= len(duplicates)
-                           and batches_logged(p, "sites") >= len(dataset.sites) and says("as_of_refreshed")(p))
-        async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
-            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
-                                 alive=lambda: third.running)
-        assert batches_logged(third, "applied") == 0  # every event was already in the recovered state
+        await wait_for_log(
+            third,
+            lambda p: (
+                batches_logged(p, "duplicates") >= len(duplicates)
+                and batches_logged(p, "sites") >= len(dataset.sites)
+                and says("as_of_refreshed")(p)
+            ),
+        )
+        async with BenchmarksFollower(
+            bootstrap_servers(), topics.platform.benchmarks.name
+        ) as topic:
+            await topic.wait_for(
+                dataset.sites,
+                [dataset.instrument],
+                events,
+                timeout=TIMEOUT_S,
+                alive=lambda: third.running,
+            )
+        assert (
+            batches_logged(third, "applied") == 0
+        )  # every event was already in the recovered state
 
 
 async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, dataset):
@@ -164,24 +208,37 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
     processes = list(workers)
     with stopped_afterwards(processes):
         await wait_for_log(workers[0], says("Worker ready"))
-        workers.append(start(tmp_path, "worker-2", namespace, "state-2", table_store=stores["state-2"]))
+        workers.append(
+            start(tmp_path, "worker-2", namespace, "state-2", table_store=stores["state-2"])
+        )
         processes.append(workers[1])
         await wait_for_log(workers[1], says("Worker ready"))
         await wait_for_log(workers[0], lambda p: p.log_path.read_text().count("Worker ready") >= 2)
         async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
             await submit_events(ingest, events[: len(events) // 3])
-            pushing = asyncio.create_task(submit_events(ingest, events[len(events) // 3:], batch=50))
+            pushing = asyncio.create_task(
+                submit_events(ingest, events[len(events) // 3 :], batch=50)
+            )
             await asyncio.sleep(1.5)
             # Kill the busier one, in the middle of its work.
             workers.sort(key=lambda worker: batches_logged(worker, "applied"), reverse=True)
             workers[0].kill()
             await pushing
         assert 0 < batches_logged(workers[0], "applied") < len(events)
-        async with BenchmarksFollower(bootstrap_servers(), topics.platform.benchmarks.name) as topic:
-            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
-                                 alive=lambda: workers[1].running)
+        async with BenchmarksFollower(
+            bootstrap_servers(), topics.platform.benchmarks.name
+        ) as topic:
+            await topic.wait_for(
+                dataset.sites,
+                [dataset.instrument],
+                events,
+                timeout=TIMEOUT_S,
+                alive=lambda: workers[1].running,
+            )
             state = Path(workers[0].env["JEDI_STATE_DIR"]).name
-            back = start(tmp_path, "killed-one-again", namespace, state, table_store=stores[state])  # rebalances again
+            back = start(
+                tmp_path, "killed-one-again", namespace, state, table_store=stores[state]
+            )  # rebalances again
             processes.append(back)
             await wait_for_log(back, says("Worker ready"))
             survivors = [workers[1], back]
@@ -189,7 +246,13 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
             duplicates = [*dataset.responses[:60], *dataset.interventions[:20]]
             await publish_again(topics, duplicates)
             await wait_for_log(
-                back, lambda _: sum(batches_logged(p, "duplicates") for p in survivors) >= seen + len(duplicates))
+                back,
+                lambda _: (
+                    sum(batches_logged(p, "duplicates") for p in survivors)
+                    >= seen + len(duplicates)
+                ),
+            )
             both_alive = lambda: back.running and workers[1].running  # noqa: E731
-            await topic.wait_for(dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S,
-                                 alive=both_alive)
+            await topic.wait_for(
+                dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S, alive=both_alive
+            )

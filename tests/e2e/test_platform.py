@@ -13,15 +13,14 @@ import json
 import urllib.request
 
 import pytest
-from jedi.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
 
+from jedi.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
 from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
 from shared.convert_benchmarks import cell_from_proto
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.cells import CompositeCell
 from shared.domain.model import Wave
-
 from tests.support.credentials import write_credentials
 from tests.support.ingest import DATASET_NOW, demo_dataset
 from tests.support.kafka import bootstrap_servers, new_namespace
@@ -41,21 +40,57 @@ async def platform(tmp_path):
     dataset = demo_dataset()
     keys = write_credentials(tmp_path, [site.site_id for site in dataset.sites])
     namespace = new_namespace()
-    ports = {name: free_port() for name in ("ingest", "query", "ingest_metrics", "processor_metrics",
-                                            "query_metrics", "processor_web")}
-    common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(), "JEDI_TOPIC_NAMESPACE": namespace,
-              "JEDI_CREDENTIALS_FILE": str(keys.path), "PYTHONUNBUFFERED": "1"}
-    ingest = ServiceProcess("services.ingest", {**common, "JEDI_PORT": str(ports["ingest"]),
-                            "JEDI_METRICS_PORT": str(ports["ingest_metrics"])}, tmp_path / "ingest.log")
+    ports = {
+        name: free_port()
+        for name in (
+            "ingest",
+            "query",
+            "ingest_metrics",
+            "processor_metrics",
+            "query_metrics",
+            "processor_web",
+        )
+    }
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(),
+        "JEDI_TOPIC_NAMESPACE": namespace,
+        "JEDI_CREDENTIALS_FILE": str(keys.path),
+        "PYTHONUNBUFFERED": "1",
+    }
+    ingest = ServiceProcess(
+        "services.ingest",
+        {
+            **common,
+            "JEDI_PORT": str(ports["ingest"]),
+            "JEDI_METRICS_PORT": str(ports["ingest_metrics"]),
+        },
+        tmp_path / "ingest.log",
+    )
     services = [ingest]
     try:
         await wait_serving(f"127.0.0.1:{ports['ingest']}", ingest)  # ingest creates the topics
-        services.append(ServiceProcess("services.processor", {
-            **common, "JEDI_STATE_DIR": str(tmp_path / "state"), "JEDI_APP_ID": f"{namespace}processor",
-            "JEDI_METRICS_PORT": str(ports["processor_metrics"]), "JEDI_WEB_PORT": str(ports["processor_web"]),
-        }, tmp_path / "processor.log"))
-        query = ServiceProcess("services.query", {**common, "JEDI_PORT": str(ports["query"]),
-                               "JEDI_METRICS_PORT": str(ports["query_metrics"])}, tmp_path / "query.log")
+        services.append(
+            ServiceProcess(
+                "services.processor",
+                {
+                    **common,
+                    "JEDI_STATE_DIR": str(tmp_path / "state"),
+                    "JEDI_APP_ID": f"{namespace}processor",
+                    "JEDI_METRICS_PORT": str(ports["processor_metrics"]),
+                    "JEDI_WEB_PORT": str(ports["processor_web"]),
+                },
+                tmp_path / "processor.log",
+            )
+        )
+        query = ServiceProcess(
+            "services.query",
+            {
+                **common,
+                "JEDI_PORT": str(ports["query"]),
+                "JEDI_METRICS_PORT": str(ports["query_metrics"]),
+            },
+            tmp_path / "query.log",
+        )
         services.append(query)
         await wait_serving(f"127.0.0.1:{ports['query']}", query)
         yield dataset, keys, ports, services
@@ -66,25 +101,41 @@ async def platform(tmp_path):
 
 async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmarks(platform):
     dataset, keys, ports, services = platform
-    reference = compute_benchmarks(dataset.sites, [dataset.instrument], dataset.responses,
-                                   dataset.interventions, as_of=DATASET_NOW)
-    expected = {cell.key: cell for cell in reference.of_type(CompositeCell)
-                if cell.site_id == SITE and cell.wave is Wave.BASELINE}
+    reference = compute_benchmarks(
+        dataset.sites,
+        [dataset.instrument],
+        dataset.responses,
+        dataset.interventions,
+        as_of=DATASET_NOW,
+    )
+    expected = {
+        cell.key: cell
+        for cell in reference.of_type(CompositeCell)
+        if cell.site_id == SITE and cell.wave is Wave.BASELINE
+    }
     assert expected, "the reference publishes site-north's baseline composites"
 
-    async with open_channel(f"127.0.0.1:{ports['ingest']}") as ingest_channel, \
-            open_channel(f"127.0.0.1:{ports['query']}") as query_channel:
+    async with (
+        open_channel(f"127.0.0.1:{ports['ingest']}") as ingest_channel,
+        open_channel(f"127.0.0.1:{ports['query']}") as query_channel,
+    ):
         ingest = ingest_pb2_grpc.IngestServiceStub(ingest_channel)
         query = query_pb2_grpc.BenchmarkServiceStub(query_channel)
         coordinator = call_metadata(keys.coordinator)
-        await ingest.PutInstrument(ingest_pb2.PutInstrumentRequest(
-            instrument=instrument_to_proto(dataset.instrument)), metadata=coordinator)
+        await ingest.PutInstrument(
+            ingest_pb2.PutInstrumentRequest(instrument=instrument_to_proto(dataset.instrument)),
+            metadata=coordinator,
+        )
         for site in dataset.sites:
-            await ingest.PutSite(ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=coordinator)
+            await ingest.PutSite(
+                ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=coordinator
+            )
 
         # A dashboard subscribes before any data arrives.
-        watch = query.Watch(query_pb2.WatchRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE),
-                            metadata=call_metadata(keys.sites[SITE]))
+        watch = query.Watch(
+            query_pb2.WatchRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE),
+            metadata=call_metadata(keys.sites[SITE]),
+        )
         watched: dict[str, object] = {}
 
         async def follow() -> None:
@@ -98,21 +149,35 @@ async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmar
 
         # Each site pushes its own events with its own key, incidents in lifecycle order.
         for site in dataset.sites:
-            events = sorted((e for e in (*dataset.responses, *dataset.interventions) if e.site_id == site.site_id),
-                            key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at)
+            events = sorted(
+                (
+                    e
+                    for e in (*dataset.responses, *dataset.interventions)
+                    if e.site_id == site.site_id
+                ),
+                key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at,
+            )
             for start in range(0, len(events), 500):
                 reply = await ingest.SubmitEvents(
-                    ingest_pb2.SubmitEventsRequest(events=[event_to_proto(e) for e in events[start:start + 500]]),
-                    metadata=call_metadata(keys.sites[site.site_id]))
+                    ingest_pb2.SubmitEventsRequest(
+                        events=[event_to_proto(e) for e in events[start : start + 500]]
+                    ),
+                    metadata=call_metadata(keys.sites[site.site_id]),
+                )
                 assert reply.rejected_count == 0, reply
 
         await asyncio.wait_for(follower, 180)  # the dashboard saw every expected cell arrive
         watch.cancel()
 
         scorecard = await query.GetSiteScorecard(
-            query_pb2.GetSiteScorecardRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE), metadata=coordinator)
-        served = {cell.key: cell_from_proto(cell) for composite in scorecard.composites
-                  for cell in (composite.total, *composite.breakdowns)}
+            query_pb2.GetSiteScorecardRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE),
+            metadata=coordinator,
+        )
+        served = {
+            cell.key: cell_from_proto(cell)
+            for composite in scorecard.composites
+            for cell in (composite.total, *composite.breakdowns)
+        }
         assert served == expected
 
     assert "jedi_ingest_events_total" in metrics_text(ports["ingest_metrics"])

@@ -10,8 +10,10 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
-from jedi.v1 import ingest_pb2, survey_pb2
+from opentelemetry import trace
 
+from jedi.v1 import ingest_pb2, survey_pb2
+from services.ingest.server import IngestServer
 from shared.convert import event_to_proto
 from shared.domain.model import (
     BiasIncidentAcknowledged,
@@ -21,10 +23,6 @@ from shared.domain.model import (
     SurveyResponse,
     TrainingSession,
 )
-from opentelemetry import trace
-
-from services.ingest.server import IngestServer
-
 from tests.support.ingest import running_ingest
 from tests.support.kafka import read_topic
 
@@ -55,8 +53,9 @@ async def test_valid_events_land_on_their_topic_keyed_and_partitioned_by_site(in
     with tracer.start_as_current_span("site-upload") as client_span:
         for site_id in ("site-north", "site-south", "site-east"):
             survey, interventions = _site_events(ingest, site_id)
-            reply = await ingest.submit([event_to_proto(e) for e in survey + interventions],
-                                        key=ingest.keys.sites[site_id])
+            reply = await ingest.submit(
+                [event_to_proto(e) for e in survey + interventions], key=ingest.keys.sites[site_id]
+            )
             assert reply.accepted_count == len(survey) + len(interventions), reply
             sent[site_id] = ({e.event_id for e in survey}, {e.event_id for e in interventions})
     trace_id = format(client_span.get_span_context().trace_id, "032x")
@@ -66,7 +65,8 @@ async def test_valid_events_land_on_their_topic_keyed_and_partitioned_by_site(in
         records = await read_topic(ingest.settings.kafka_bootstrap_servers, topic.name)
         partitions = list(range(topic.partitions))
         assert {dict(r.headers)["event-id"].decode() for r in records} == set().union(
-            *(ids[which] for ids in sent.values()))
+            *(ids[which] for ids in sent.values())
+        )
         for record in records:
             site_id = record.key.decode()
             assert dict(record.headers)["event-id"].decode() in sent[site_id][which]
@@ -81,8 +81,11 @@ def _response(harness, **changes) -> survey_pb2.SurveyResponse:
 
 
 def _training(harness, **changes):
-    event = next(e for e in harness.dataset.interventions
-                 if e.site_id == "site-north" and isinstance(e.detail, TrainingSession))
+    event = next(
+        e
+        for e in harness.dataset.interventions
+        if e.site_id == "site-north" and isinstance(e.detail, TrainingSession)
+    )
     detail = dataclasses.replace(event.detail, **changes.pop("detail", {}))
     return event_to_proto(dataclasses.replace(event, detail=detail, **changes))
 
@@ -94,21 +97,26 @@ def _first_response(harness) -> SurveyResponse:
 BAD_CASES = {
     "likert out of range": (
         lambda h: _response(h, answers={**_first_response(h).answers, "BEL1": 6}),
-        'survey_response.answers["BEL1"]'),
+        'survey_response.answers["BEL1"]',
+    ),
     "unknown item code": (
         lambda h: _response(h, answers={**_first_response(h).answers, "ZZZ9": 3}),
-        'survey_response.answers["ZZZ9"]'),
-    "unknown instrument version": (lambda h: _response(h, instrument_version=99),
-                                   "survey_response.instrument_version"),
+        'survey_response.answers["ZZZ9"]',
+    ),
+    "unknown instrument version": (
+        lambda h: _response(h, instrument_version=99),
+        "survey_response.instrument_version",
+    ),
     "response in the future": (
         lambda h: _response(h, submitted_at=_first_response(h).submitted_at + timedelta(days=3650)),
-        "survey_response.submitted_at"),
+        "survey_response.submitted_at",
+    ),
     "unknown site": (lambda h: _response(h, site_id="site-nowhere"), "survey_response.site_id"),
     "completed more than attended": (
         lambda h: _training(h, detail={"attended": 5, "completed": 9}),
-        "intervention.training_session.completed"),
-    "bad group value": (
-        lambda h: _response(h, groups={"urim": "maybe"}), "survey_response.groups"),
+        "intervention.training_session.completed",
+    ),
+    "bad group value": (lambda h: _response(h, groups={"urim": "maybe"}), "survey_response.groups"),
 }
 
 
@@ -124,24 +132,32 @@ async def test_each_validation_rule_rejects_its_bad_case_naming_the_field(ingest
     assert all(error.reason for error in bad_result.errors)
     # The valid event beside it is accepted: a bad event loses nothing else.
     assert good_result.status == ACCEPTED
-    records = await read_topic(ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name)
+    records = await read_topic(
+        ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name
+    )
     stored = {dict(r.headers)["event-id"].decode() for r in records}
-    assert good_result.event_id in stored and (bad_result.event_id not in stored or
-                                               bad_result.event_id == good_result.event_id)
+    assert good_result.event_id in stored and (
+        bad_result.event_id not in stored or bad_result.event_id == good_result.event_id
+    )
 
 
 async def test_incident_lifecycle_must_be_in_order(ingest):
     base = InterventionEvent(
-        event_id="incident-order-1", site_id="site-north",
-        occurred_at=ingest.dataset.responses[0].submitted_at, source_system="test",
+        event_id="incident-order-1",
+        site_id="site-north",
+        occurred_at=ingest.dataset.responses[0].submitted_at,
+        source_system="test",
         detail=BiasIncidentAcknowledged("incident-x"),
     )
     reply = await ingest.submit([event_to_proto(base)])
     assert reply.results[0].status == REJECTED
     assert reply.results[0].errors[0].field.startswith("intervention.")
-    reported = dataclasses.replace(base, event_id="incident-order-2",
-                                   occurred_at=base.occurred_at - timedelta(hours=5),
-                                   detail=BiasIncidentReported("incident-x", IncidentCategory.RACISM))
+    reported = dataclasses.replace(
+        base,
+        event_id="incident-order-2",
+        occurred_at=base.occurred_at - timedelta(hours=5),
+        detail=BiasIncidentReported("incident-x", IncidentCategory.RACISM),
+    )
     reply = await ingest.submit([event_to_proto(reported), event_to_proto(base)])
     assert [r.status for r in reply.results] == [ACCEPTED, ACCEPTED]
 
@@ -150,9 +166,13 @@ async def test_a_site_cannot_write_another_sites_events(ingest):
     survey, _ = _site_events(ingest, "site-south", responses=2)
     own, _ = _site_events(ingest, "site-north", responses=2)
     with pytest.raises(grpc.aio.AioRpcError) as raised:
-        await ingest.submit([event_to_proto(e) for e in own + survey], key=ingest.keys.sites["site-north"])
+        await ingest.submit(
+            [event_to_proto(e) for e in own + survey], key=ingest.keys.sites["site-north"]
+        )
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
-    records = await read_topic(ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name)
+    records = await read_topic(
+        ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name
+    )
     assert records == []  # not even site-north's own events: nothing is half-applied
 
 
@@ -195,14 +215,19 @@ async def test_an_acknowledged_event_survives_a_restart_of_ingest(ingest):
     restarted = IngestServer(dataclasses.replace(ingest.settings, port=0))
     await restarted.start()
     ingest.server = restarted
-    from shared.clients import open_channel
     from jedi.v1 import ingest_pb2_grpc
+    from shared.clients import open_channel
+
     async with open_channel(f"127.0.0.1:{restarted.port}") as channel:
         ingest.stub = ingest_pb2_grpc.IngestServiceStub(channel)
         again = await ingest.submit(batch)
         assert again.duplicate_count == 3
-        records = await read_topic(ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name)
-        assert {dict(r.headers)["event-id"].decode() for r in records} == {e.event_id for e in survey}
+        records = await read_topic(
+            ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name
+        )
+        assert {dict(r.headers)["event-id"].decode() for r in records} == {
+            e.event_id for e in survey
+        }
         parsed = [survey_pb2.SurveyResponse.FromString(r.value) for r in records]
         assert {p.event_id for p in parsed} == {e.event_id for e in survey}
 
@@ -210,15 +235,23 @@ async def test_an_acknowledged_event_survives_a_restart_of_ingest(ingest):
 async def test_client_streaming_submit_answers_every_event(ingest):
     survey, interventions = _site_events(ingest, "site-south", responses=30, interventions=8)
     events = [event_to_proto(e) for e in survey + interventions]
-    events.append(event_to_proto(dataclasses.replace(survey[0], event_id="bad-one", wave=survey[0].wave,
-                                                     answers={"BEL1": 9})))
+    events.append(
+        event_to_proto(
+            dataclasses.replace(
+                survey[0], event_id="bad-one", wave=survey[0].wave, answers={"BEL1": 9}
+            )
+        )
+    )
 
     async def requests():
         for event in events:
             yield ingest_pb2.StreamEventsRequest(event=event)
 
     from shared.clients import call_metadata
-    reply = await ingest.stub.StreamEvents(requests(), metadata=call_metadata(ingest.keys.sites["site-south"]))
+
+    reply = await ingest.stub.StreamEvents(
+        requests(), metadata=call_metadata(ingest.keys.sites["site-south"])
+    )
     assert [r.index for r in reply.results] == list(range(len(events)))
     assert reply.accepted_count == len(events) - 1 and reply.rejected_count == 1
     assert reply.results[-1].errors[0].field == 'survey_response.answers["BEL1"]'

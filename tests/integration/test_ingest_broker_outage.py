@@ -12,7 +12,6 @@ import grpc
 import pytest
 
 from shared.convert import event_to_proto
-
 from tests.support.ingest import running_ingest
 from tests.support.kafka import read_topic
 
@@ -23,12 +22,20 @@ REPO = Path(__file__).resolve().parents[2]
 def kafka_script(command: str) -> None:
     # Without KAFKA_BOOTSTRAP_SERVERS: with it set, kafka.sh uses that cluster and starts nothing.
     environment = {k: v for k, v in os.environ.items() if k != "KAFKA_BOOTSTRAP_SERVERS"}
-    subprocess.run(["bash", str(REPO / "scripts/kafka.sh"), command], check=True, cwd=REPO,
-                   env=environment, stdout=subprocess.DEVNULL, timeout=180)
+    subprocess.run(
+        ["bash", str(REPO / "scripts/kafka.sh"), command],
+        check=True,
+        cwd=REPO,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        timeout=180,
+    )
 
 
-@pytest.mark.skipif(not (REPO / ".local/kafka.pid").exists(),
-                    reason="needs the broker started by scripts/kafka.sh (make test) to stop and restart it")
+@pytest.mark.skipif(
+    not (REPO / ".local/kafka.pid").exists(),
+    reason="needs the broker started by scripts/kafka.sh (make test) to stop and restart it",
+)
 async def test_kafka_outage_answers_unavailable_then_ingest_recovers_by_itself(tmp_path):
     async with running_ingest(tmp_path, publish_timeout_s=5.0) as ingest:
         responses = [r for r in ingest.dataset.responses if r.site_id == "site-west"]
@@ -55,6 +62,8 @@ async def test_kafka_outage_answers_unavailable_then_ingest_recovers_by_itself(t
         assert reply is not None, "ingest did not recover after the broker came back"
         assert reply.accepted_count + reply.duplicate_count == len(during)
 
-        records = await read_topic(ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name)
+        records = await read_topic(
+            ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name
+        )
         stored = [dict(r.headers)["event-id"].decode() for r in records]
         assert sorted(stored) == sorted(e.event_id for e in before + during)  # each exactly once

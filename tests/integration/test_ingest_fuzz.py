@@ -6,19 +6,22 @@ with a message), the service stays up, and nothing malformed reaches a topic.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from jedi.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc, survey_pb2
 
+from jedi.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc, survey_pb2
 from shared.auth import API_KEY_METADATA
 from shared.convert import event_to_proto, intervention_from_proto, survey_response_from_proto
-from shared.domain.validation import index_instruments, validate_intervention, validate_survey_response
-
+from shared.domain.validation import (
+    index_instruments,
+    validate_intervention,
+    validate_survey_response,
+)
 from tests.support.background_loop import BackgroundLoop
 from tests.support.ingest import demo_dataset, running_ingest
 from tests.support.kafka import read_topic
@@ -64,8 +67,11 @@ def test_random_requests_each_get_a_clear_answer(ingest, events, as_site):
     harness, stub, _ = ingest
     key = harness.keys.sites["site-north"] if as_site else harness.keys.coordinator
     try:
-        reply = stub.SubmitEvents(ingest_pb2.SubmitEventsRequest(events=events),
-                                  metadata=((API_KEY_METADATA, key),), timeout=30)
+        reply = stub.SubmitEvents(
+            ingest_pb2.SubmitEventsRequest(events=events),
+            metadata=((API_KEY_METADATA, key),),
+            timeout=30,
+        )
     except grpc.RpcError as error:
         assert error.code() in WHOLE_REQUEST_CODES, error
         assert error.details()
@@ -76,7 +82,10 @@ def test_random_requests_each_get_a_clear_answer(ingest, events, as_site):
         if result.status == ingest_pb2.EVENT_STATUS_REJECTED:
             assert result.errors and all(e.field and e.reason for e in result.errors)
         else:
-            assert result.status in (ingest_pb2.EVENT_STATUS_ACCEPTED, ingest_pb2.EVENT_STATUS_DUPLICATE)
+            assert result.status in (
+                ingest_pb2.EVENT_STATUS_ACCEPTED,
+                ingest_pb2.EVENT_STATUS_DUPLICATE,
+            )
 
 
 def test_the_service_stayed_up_and_only_valid_events_reached_the_topics(ingest):
@@ -91,7 +100,7 @@ def test_the_service_stayed_up_and_only_valid_events_reached_the_topics(ingest):
     background.close()
     assert surveys or interventions, "the fuzz run should have let some valid events through"
     registry = index_instruments([DATASET.instrument])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     for record in surveys:
         response = survey_response_from_proto(survey_pb2.SurveyResponse.FromString(record.value))
         assert not isinstance(response, list), response

@@ -9,13 +9,12 @@ import os
 import random
 import signal
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from shared.domain.sample_instrument import JEDI_CULTURE
-
 from tests.support.ingest import running_ingest
 from tests.support.kafka import read_topic
 
@@ -29,8 +28,13 @@ MAPPING = {
     "instrument_version": JEDI_CULTURE.version,
     "wave": "baseline",
     "source_system": "qualtrics",
-    "columns": {"EndDate": "submitted_at", "Q_Role": "role", "Q_Dept": "department",
-                "Q_URiM": "group:urim", "Q_Disc": "experienced_discrimination"},
+    "columns": {
+        "EndDate": "submitted_at",
+        "Q_Role": "role",
+        "Q_Dept": "department",
+        "Q_URiM": "group:urim",
+        "Q_Disc": "experienced_discrimination",
+    },
     "values": {"role": {"Resident physician": "resident", "Attending": "faculty"}},
     "ignore": ["Progress", "Finished"],
 }
@@ -40,13 +44,16 @@ def write_export(path: Path) -> None:
     """A survey tool's export: item-code columns, tool columns and labelled answers."""
     rng = random.Random(7)
     items = [item.code for item in JEDI_CULTURE.items]
-    start = datetime(2025, 9, 2, tzinfo=timezone.utc)
+    start = datetime(2025, 9, 2, tzinfo=UTC)
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["Progress", "Finished", "EndDate", "Q_Role", "Q_Dept", "Q_URiM", "Q_Disc", *items])
+        writer.writerow(
+            ["Progress", "Finished", "EndDate", "Q_Role", "Q_Dept", "Q_URiM", "Q_Disc", *items]
+        )
         for row in range(1, ROWS + 1):
             values = {
-                "Progress": "100", "Finished": "True",
+                "Progress": "100",
+                "Finished": "True",
                 "EndDate": (start + timedelta(minutes=row)).strftime("%Y-%m-%d %H:%M:%S"),
                 "Q_Role": rng.choice(["Resident physician", "Attending", "nurse", "staff"]),
                 "Q_Dept": rng.choice(["medicine", "surgery", "pediatrics"]),
@@ -57,15 +64,37 @@ def write_export(path: Path) -> None:
             if row in BAD_ROWS:
                 column, value = BAD_ROWS[row]
                 values[column] = value
-            writer.writerow(values[column] for column in ["Progress", "Finished", "EndDate", "Q_Role",
-                                                          "Q_Dept", "Q_URiM", "Q_Disc", *items])
+            writer.writerow(
+                values[column]
+                for column in [
+                    "Progress",
+                    "Finished",
+                    "EndDate",
+                    "Q_Role",
+                    "Q_Dept",
+                    "Q_URiM",
+                    "Q_Disc",
+                    *items,
+                ]
+            )
 
 
 async def run_push(export: Path, mapping: Path, address: str, api_key: str, state_dir: Path):
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.cli", "push", "survey", str(export), "--mapping", str(mapping),
-        "--address", address, "--state-dir", str(state_dir),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "services.cli",
+        "push",
+        "survey",
+        str(export),
+        "--mapping",
+        str(mapping),
+        "--address",
+        address,
+        "--state-dir",
+        str(state_dir),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "JEDI_API_KEY": api_key},
     )
     return process
@@ -105,7 +134,9 @@ async def test_push_uploads_a_10000_row_export_resumes_after_a_kill_and_summaris
         # All three are refused by the uploader before sending (it checks rows as ingest does), by column.
         assert {r["field"] for r in rejects} == {"BEL1", "Q_Role", "EndDate"}
 
-        records = await read_topic(ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name)
+        records = await read_topic(
+            ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name
+        )
         event_ids = [dict(r.headers)["event-id"] for r in records]
         assert len(event_ids) == len(set(event_ids)) == ROWS - len(BAD_ROWS)
 

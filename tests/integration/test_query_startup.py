@@ -10,10 +10,9 @@ import pytest
 from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
+
 from jedi.v1 import query_pb2
-
 from services.query.follower import ViewFollower
-
 from tests.support.query import reference, running_query
 
 pytestmark = pytest.mark.kafka
@@ -35,7 +34,9 @@ def held_follower(monkeypatch) -> asyncio.Event:
     return release
 
 
-async def test_not_serving_until_caught_up_and_calls_wait_within_their_deadline(tmp_path, held_follower):
+async def test_not_serving_until_caught_up_and_calls_wait_within_their_deadline(
+    tmp_path, held_follower
+):
     async with running_query(tmp_path, wait=False, not_ready_wait_s=0.3) as query:
         health = health_pb2_grpc.HealthStub(query.channel)
         for service in ("", "jedi.v1.BenchmarkService"):
@@ -69,7 +70,11 @@ async def test_not_serving_until_caught_up_and_calls_wait_within_their_deadline(
 
 async def test_an_empty_topic_is_caught_up_at_once(tmp_path):
     async with running_query(tmp_path, fill=False) as query:
-        reply = await health_pb2_grpc.HealthStub(query.channel).Check(health_pb2.HealthCheckRequest())
+        reply = await health_pb2_grpc.HealthStub(query.channel).Check(
+            health_pb2.HealthCheckRequest()
+        )
         assert reply.status == SERVING
-        reply = await query.stub.ListSites(query_pb2.ListSitesRequest(), metadata=query.as_("coordinator"))
+        reply = await query.stub.ListSites(
+            query_pb2.ListSitesRequest(), metadata=query.as_("coordinator")
+        )
         assert not reply.sites

@@ -7,25 +7,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import grpc
 import pytest
-from jedi.v1 import benchmarks_pb2, query_pb2
 from prometheus_client import REGISTRY
 
+from jedi.v1 import benchmarks_pb2, query_pb2
+from services.query.snapshot import Snapshot
 from shared.convert_benchmarks import cell_from_proto, cell_to_proto
 from shared.convert_releases import release_to_proto, status_to_proto
 from shared.domain.benchmark_set import Cell, DistributionCell
 from shared.domain.cells import CompositeCell
 from shared.domain.model import Composite, Wave
 from shared.domain.releases import ReleaseProgress
-
-from services.query.snapshot import Snapshot
-
 from tests.support.ingest import DATASET_NOW
 from tests.support.query import (
-    publish_raw, publish_records, reference, reference_release, release_of, releases_of, running_query, unsuppressed,
+    publish_raw,
+    publish_records,
+    reference,
+    reference_release,
+    release_of,
+    releases_of,
+    running_query,
+    unsuppressed,
 )
 
 pytestmark = pytest.mark.kafka
@@ -66,7 +71,9 @@ class Subscriber:
         assert message.phase == query_pb2.WATCH_PHASE_CHANGE
         return message
 
-    async def changes_until(self, done: Callable[[query_pb2.WatchResponse], bool]) -> list[query_pb2.WatchResponse]:
+    async def changes_until(
+        self, done: Callable[[query_pb2.WatchResponse], bool]
+    ) -> list[query_pb2.WatchResponse]:
         """Every change message up to and including the first for which `done` is true."""
         received = []
         while not received or not done(received[-1]):
@@ -78,13 +85,17 @@ class Subscriber:
         await asyncio.gather(self.task, return_exceptions=True)
 
 
-async def view_reaches(query, condition: Callable[[Snapshot], bool], timeout: float = 10) -> Snapshot:
+async def view_reaches(
+    query, condition: Callable[[Snapshot], bool], timeout: float = 10
+) -> Snapshot:
     """The view's snapshot once `condition` holds for it."""
+
     async def wait() -> Snapshot:
         snapshot = query.server.view.current
         while not condition(snapshot):
             snapshot = await query.server.view.newer_than(snapshot.version)
         return snapshot
+
     return await asyncio.wait_for(wait(), timeout)
 
 
@@ -113,15 +124,26 @@ async def test_watch_delivers_the_snapshot_then_each_release_as_one_change(query
     try:
         cells, complete = await subscriber.snapshot()
         assert [cell_from_proto(m) for m in cells] == [
-            c for c in reference().cells if isinstance(c, CompositeCell) and c.site_id == "site-north"]
+            c
+            for c in reference().cells
+            if isinstance(c, CompositeCell) and c.site_id == "site-north"
+        ]
         # Every status the filter's scopes have: the site's and the cross-site ones.
-        expected = [status_to_proto(r) for r in releases_of(reference().cells) if r.scope in (NORTH, *CROSS_SITE)]
+        expected = [
+            status_to_proto(r)
+            for r in releases_of(reference().cells)
+            if r.scope in (NORTH, *CROSS_SITE)
+        ]
         assert list(complete.releases) == expected
         # A release adding a wave the dataset does not have: a cell never seen before.
         new_cell = dataclasses.replace(_north_total(), wave=Wave.MIDPOINT)
-        await publish_records(query.topics, [release_of(NORTH, _with(_north_cells(), new_cell), number=2)])
+        await publish_records(
+            query.topics, [release_of(NORTH, _with(_north_cells(), new_cell), number=2)]
+        )
         change = await subscriber.next_change()
-        assert [cell_from_proto(m) for m in change.cells] == [new_cell] and not change.withdrawn_keys
+        assert [cell_from_proto(m) for m in change.cells] == [
+            new_cell
+        ] and not change.withdrawn_keys
         assert [(s.scope, s.number) for s in change.releases] == [(NORTH, 2)]
         # A peer's release is outside the filter (cells and status); the next release of the site
         # changes one cell and leaves out the new one, which is withdrawn.
@@ -129,18 +151,26 @@ async def test_watch_delivers_the_snapshot_then_each_release_as_one_change(query
         await publish_records(query.topics, [release_of(SOUTH, south.cells[1:], number=2)])
         await view_reaches(query, lambda s: s.statuses[SOUTH].number == 2)
         updated = dataclasses.replace(_north_total(), n=_north_total().n + 1)
-        await publish_records(query.topics, [release_of(NORTH, _with(_north_cells(), updated), number=3)])
+        await publish_records(
+            query.topics, [release_of(NORTH, _with(_north_cells(), updated), number=3)]
+        )
         change = await subscriber.next_change()
-        assert [cell_from_proto(m) for m in change.cells] == [updated] and change.cells[0].revision == 3
+        assert [cell_from_proto(m) for m in change.cells] == [updated] and change.cells[
+            0
+        ].revision == 3
         assert list(change.withdrawn_keys) == [new_cell.key]
         assert [(s.scope, s.number) for s in change.releases] == [(NORTH, 3)]
         assert subscriber.messages.empty()
     finally:
         await subscriber.close()
-    reply = await query.stub.GetTrend(query_pb2.GetTrendRequest(site_id="site-north", composite=1),
-                                      metadata=query.as_("coordinator"))
+    reply = await query.stub.GetTrend(
+        query_pb2.GetTrendRequest(site_id="site-north", composite=1),
+        metadata=query.as_("coordinator"),
+    )
     assert [cell_from_proto(m) for m in reply.trends[0].points] == [
-        updated, reference().by_key()["composite/site-north/follow_up/belonging/all/all"]]
+        updated,
+        reference().by_key()["composite/site-north/follow_up/belonging/all/all"],
+    ]
     assert reply.trends[0].points[0].revision == 3
 
 
@@ -154,13 +184,21 @@ async def test_half_a_release_is_never_visible(tmp_path):
             old = [c for c in _north_cells() if isinstance(c, CompositeCell)]
             new = [dataclasses.replace(c, mean=round(c.mean + 0.01, 6)) for c in old]
             dropped = next(c for c in _north_cells() if not isinstance(c, CompositeCell)).key
-            await publish_records(query.topics, [release_of(NORTH, _with(_north_cells(), *new, without=(dropped,)),
-                                                            number=2)])
+            await publish_records(
+                query.topics,
+                [release_of(NORTH, _with(_north_cells(), *new, without=(dropped,)), number=2)],
+            )
             scorecards = []
             while True:  # reads racing the follower: each reply is one release or the other
                 reply = await query.stub.GetSiteScorecard(
-                    query_pb2.GetSiteScorecardRequest(site_id="site-north", wave=1), metadata=query.as_("coordinator"))
-                revisions = {m.revision for entry in reply.composites for m in [entry.total, *entry.breakdowns]}
+                    query_pb2.GetSiteScorecardRequest(site_id="site-north", wave=1),
+                    metadata=query.as_("coordinator"),
+                )
+                revisions = {
+                    m.revision
+                    for entry in reply.composites
+                    for m in [entry.total, *entry.breakdowns]
+                }
                 scorecards.append(revisions)
                 if revisions == {2}:
                     break
@@ -170,20 +208,29 @@ async def test_half_a_release_is_never_visible(tmp_path):
             await subscriber.close()
         assert len(received) > 1  # chunked, all of one version
         assert {m.view_version for m in received} == {received[0].view_version}
-        assert sorted((cell_from_proto(m) for m in received for m in m.cells), key=lambda c: c.key) == sorted(
-            new, key=lambda c: c.key)
+        assert sorted(
+            (cell_from_proto(m) for m in received for m in m.cells), key=lambda c: c.key
+        ) == sorted(new, key=lambda c: c.key)
         assert [k for m in received for k in m.withdrawn_keys] == [dropped]
         assert [(s.scope, s.number) for s in received[-1].releases] == [(NORTH, 2)]
 
 
 async def test_progress_alone_reaches_a_dashboard(query):
-    subscriber = Subscriber(query, query_pb2.WatchRequest(kinds=[query_pb2.CELL_KIND_COMPOSITE]), "site-north")
+    subscriber = Subscriber(
+        query, query_pb2.WatchRequest(kinds=[query_pb2.CELL_KIND_COMPOSITE]), "site-north"
+    )
     try:
         _, complete = await subscriber.snapshot()
         before = next(s for s in complete.releases if s.scope == NORTH)
-        await publish_records(query.topics, [ReleaseProgress(NORTH, 1, {"baseline": 3, "interventions": 2})])
+        await publish_records(
+            query.topics, [ReleaseProgress(NORTH, 1, {"baseline": 3, "interventions": 2})]
+        )
         change = await subscriber.next_change()
-        assert not change.cells and not change.withdrawn_keys and change.view_version > complete.view_version
+        assert (
+            not change.cells
+            and not change.withdrawn_keys
+            and change.view_version > complete.view_version
+        )
         (status,) = change.releases
         assert dict(status.held_back) == {"baseline": 3, "interventions": 2}
         status.ClearField("held_back")
@@ -191,8 +238,13 @@ async def test_progress_alone_reaches_a_dashboard(query):
         assert status == before  # nothing else about the release changed
     finally:
         await subscriber.close()
-    reply = await query.stub.ListReleases(query_pb2.ListReleasesRequest(), metadata=query.as_("site-north"))
-    assert dict(next(s for s in reply.releases if s.scope == NORTH).held_back) == {"baseline": 3, "interventions": 2}
+    reply = await query.stub.ListReleases(
+        query_pb2.ListReleasesRequest(), metadata=query.as_("site-north")
+    )
+    assert dict(next(s for s in reply.releases if s.scope == NORTH).held_back) == {
+        "baseline": 3,
+        "interventions": 2,
+    }
 
 
 async def test_a_site_watch_sees_its_own_changes_and_never_a_peer(query):
@@ -207,22 +259,40 @@ async def test_a_site_watch_sees_its_own_changes_and_never_a_peer(query):
         cross = reference_release("cross-site/baseline")
         distribution = next(c for c in cross.cells if isinstance(c, DistributionCell))
         distribution_update = dataclasses.replace(distribution, p50=distribution.p50 + 1)
-        await publish_records(query.topics, [
-            release_of(NORTH, _with(_north_cells(), peer, without=(_north_total().key,)), number=5),
-            ReleaseProgress(NORTH, 5, {"baseline": 4}),
-            release_of(SOUTH, _with(list(reference_release(SOUTH).cells), own_update), number=5),
-            release_of(cross.scope, _with(list(cross.cells), distribution_update), number=5),
-        ])
-        await view_reaches(query, lambda s: s.statuses[NORTH].number == 5 and dict(s.statuses[NORTH].held_back)
-                           and s.statuses[SOUTH].number == 5 and s.statuses[cross.scope].number == 5)
+        await publish_records(
+            query.topics,
+            [
+                release_of(
+                    NORTH, _with(_north_cells(), peer, without=(_north_total().key,)), number=5
+                ),
+                ReleaseProgress(NORTH, 5, {"baseline": 4}),
+                release_of(
+                    SOUTH, _with(list(reference_release(SOUTH).cells), own_update), number=5
+                ),
+                release_of(cross.scope, _with(list(cross.cells), distribution_update), number=5),
+            ],
+        )
+        await view_reaches(
+            query,
+            lambda s: (
+                s.statuses[NORTH].number == 5
+                and dict(s.statuses[NORTH].held_back)
+                and s.statuses[SOUTH].number == 5
+                and s.statuses[cross.scope].number == 5
+            ),
+        )
         # A sentinel after everything the peer published: its progress is the last message to read.
         await publish_records(query.topics, [ReleaseProgress(SOUTH, 5, {"baseline": 1})])
         received = await subscriber.changes_until(
-            lambda m: any(s.scope == SOUTH and dict(s.held_back) == {"baseline": 1} for s in m.releases))
+            lambda m: any(
+                s.scope == SOUTH and dict(s.held_back) == {"baseline": 1} for s in m.releases
+            )
+        )
     finally:
         await subscriber.close()
-    assert sorted((cell_from_proto(c) for m in received for c in m.cells), key=lambda c: c.key) == sorted(
-        [own_update, distribution_update], key=lambda c: c.key)
+    assert sorted(
+        (cell_from_proto(c) for m in received for c in m.cells), key=lambda c: c.key
+    ) == sorted([own_update, distribution_update], key=lambda c: c.key)
     assert not [k for m in received for k in m.withdrawn_keys]
     assert {s.scope for m in received for s in m.releases} == {SOUTH, cross.scope}
     assert not any("site-north" in m.SerializeToString().decode("latin-1") for m in received)
@@ -231,49 +301,78 @@ async def test_a_site_watch_sees_its_own_changes_and_never_a_peer(query):
 async def test_the_view_refuses_a_cell_below_k_even_if_the_topic_has_it(query):
     """Defence in depth: a small cell published by mistake is never served (the release's other
     cells are), and a record that is not a readable release of its key withdraws the scope."""
-    hidden = next(c for c in unsuppressed().of_type(CompositeCell)
-                  if c.n < 10 and c.site_id == "site-north" and c.dimension != "all")
+    hidden = next(
+        c
+        for c in unsuppressed().of_type(CompositeCell)
+        if c.n < 10 and c.site_id == "site-north" and c.dimension != "all"
+    )
     shrunk = dataclasses.replace(_north_total(), n=9)
-    cells_before = {reason: _sample("jedi_query_refused_cells_total", {"reason": reason})
-                    for reason in ("below_min_cell_size", "key_mismatch", "outside_scope")}
+    cells_before = {
+        reason: _sample("jedi_query_refused_cells_total", {"reason": reason})
+        for reason in ("below_min_cell_size", "key_mismatch", "outside_scope")
+    }
     records_before = _sample("jedi_query_refused_records_total", {"reason": "unreadable"})
     subscriber = Subscriber(query, query_pb2.WatchRequest(site_id="site-north"), "coordinator")
     try:
         await subscriber.snapshot()
-        await publish_records(query.topics, [release_of(NORTH, _with(_north_cells(), hidden, shrunk), number=2)])
+        await publish_records(
+            query.topics, [release_of(NORTH, _with(_north_cells(), hidden, shrunk), number=2)]
+        )
         change = await subscriber.next_change()
         assert list(change.withdrawn_keys) == [shrunk.key] and not change.cells
         assert [(s.scope, s.number) for s in change.releases] == [(NORTH, 2)]
         # A cell whose key is not its own, and a peer's cell inside this site's release.
         inclusion = reference().by_key()["composite/site-north/baseline/inclusion/all/all"]
         message = release_to_proto(release_of(NORTH, _with(_north_cells(), shrunk), number=3))
-        message.release.cells.append(cell_to_proto(
-            reference().by_key()["composite/site-south/baseline/inclusion/all/all"], as_of=DATASET_NOW, revision=3))
+        message.release.cells.append(
+            cell_to_proto(
+                reference().by_key()["composite/site-south/baseline/inclusion/all/all"],
+                as_of=DATASET_NOW,
+                revision=3,
+            )
+        )
         (mislabelled,) = [m for m in message.release.cells if m.key == inclusion.key]
         mislabelled.key = "composite/site-north/follow_up/inclusion/all/all"
         await publish_raw(query.topics, NORTH, message.SerializeToString())
         change = await subscriber.next_change()
         assert list(change.withdrawn_keys) == [inclusion.key] and not change.cells
-        reply = await query.stub.GetSiteScorecard(query_pb2.GetSiteScorecardRequest(site_id="site-north", wave=1),
-                                                  metadata=query.as_("coordinator"))
+        reply = await query.stub.GetSiteScorecard(
+            query_pb2.GetSiteScorecardRequest(site_id="site-north", wave=1),
+            metadata=query.as_("coordinator"),
+        )
         keys = {m.key for entry in reply.composites for m in [entry.total, *entry.breakdowns]}
         assert keys and not keys & {hidden.key, shrunk.key, inclusion.key}
         # An unreadable record under the site's key: the site's release is no longer shown.
         shown = sorted(query.server.view.current.scopes[NORTH].keys)
         assert len(shown) == len(message.release.cells) - 3  # all but the three refused
         await publish_raw(query.topics, NORTH, b"\xff not a protobuf")
-        received = await subscriber.changes_until(lambda m: bool(m.releases))  # chunked: 500 keys a message
+        received = await subscriber.changes_until(
+            lambda m: bool(m.releases)
+        )  # chunked: 500 keys a message
         assert not [c for m in received for c in m.cells]
         assert [k for m in received for k in m.withdrawn_keys] == shown
         assert [(s.scope, s.number) for s in received[-1].releases] == [(NORTH, 0)]
     finally:
         await subscriber.close()
-    assert hidden.key not in query.server.view.current.cells and NORTH not in query.server.view.current.statuses
-    assert _sample("jedi_query_refused_cells_total", {"reason": "below_min_cell_size"}) == \
-        cells_before["below_min_cell_size"] + 3  # hidden and shrunk, then shrunk again
-    assert _sample("jedi_query_refused_cells_total", {"reason": "key_mismatch"}) == cells_before["key_mismatch"] + 1
-    assert _sample("jedi_query_refused_cells_total", {"reason": "outside_scope"}) == cells_before["outside_scope"] + 1
-    assert _sample("jedi_query_refused_records_total", {"reason": "unreadable"}) == records_before + 1
+    assert (
+        hidden.key not in query.server.view.current.cells
+        and NORTH not in query.server.view.current.statuses
+    )
+    assert (
+        _sample("jedi_query_refused_cells_total", {"reason": "below_min_cell_size"})
+        == cells_before["below_min_cell_size"] + 3
+    )  # hidden and shrunk, then shrunk again
+    assert (
+        _sample("jedi_query_refused_cells_total", {"reason": "key_mismatch"})
+        == cells_before["key_mismatch"] + 1
+    )
+    assert (
+        _sample("jedi_query_refused_cells_total", {"reason": "outside_scope"})
+        == cells_before["outside_scope"] + 1
+    )
+    assert (
+        _sample("jedi_query_refused_records_total", {"reason": "unreadable"}) == records_before + 1
+    )
 
 
 async def test_an_older_release_arriving_late_is_ignored(query):
@@ -287,10 +386,15 @@ async def test_an_older_release_arriving_late_is_ignored(query):
         await subscriber.snapshot()
         late = dataclasses.replace(total, n=total.n + 1)
         marker = dataclasses.replace(total, composite=Composite.INCLUSION, wave=Wave.MIDPOINT)
-        await publish_records(query.topics, [
-            release_of(NORTH, _with(_north_cells(), late), number=2),
-            release_of(NORTH, _with(_north_cells(), newer, marker), number=4),  # same key: read after it
-        ])
+        await publish_records(
+            query.topics,
+            [
+                release_of(NORTH, _with(_north_cells(), late), number=2),
+                release_of(
+                    NORTH, _with(_north_cells(), newer, marker), number=4
+                ),  # same key: read after it
+            ],
+        )
         received = await subscriber.changes_until(lambda m: any(s.number == 4 for s in m.releases))
     finally:
         await subscriber.close()
@@ -302,7 +406,9 @@ async def test_an_older_release_arriving_late_is_ignored(query):
 
 async def test_watch_streams_end_with_unavailable_when_the_server_stops(tmp_path):
     async with running_query(tmp_path) as query:
-        subscriber = Subscriber(query, query_pb2.WatchRequest(kinds=[query_pb2.CELL_KIND_RANK]), "coordinator")
+        subscriber = Subscriber(
+            query, query_pb2.WatchRequest(kinds=[query_pb2.CELL_KIND_RANK]), "coordinator"
+        )
         await subscriber.snapshot()
         await query.server.stop(grace=2.0)
         with pytest.raises(grpc.aio.AioRpcError) as ended:

@@ -15,10 +15,9 @@ import pytest_asyncio
 import trustme
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from services import cli
 from shared.clients import open_channel
 from shared.convert import event_to_proto
-from services import cli
-
 from tests.support.ingest import running_ingest
 from tests.support.query import running_query
 
@@ -42,8 +41,10 @@ def tls_files(tmp_path_factory):
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def ingest(tmp_path_factory, tls_files):
     async with running_ingest(
-        tmp_path_factory.mktemp("ingest"), ca_file=tls_files["ca"],
-        tls_cert_file=tls_files["cert"], tls_key_file=tls_files["key"],
+        tmp_path_factory.mktemp("ingest"),
+        ca_file=tls_files["ca"],
+        tls_cert_file=tls_files["cert"],
+        tls_key_file=tls_files["key"],
     ) as harness:
         yield harness
 
@@ -51,15 +52,19 @@ async def ingest(tmp_path_factory, tls_files):
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def query(tmp_path_factory, tls_files):
     async with running_query(
-        tmp_path_factory.mktemp("query"), ca_file=tls_files["ca"],
-        tls_cert_file=tls_files["cert"], tls_key_file=tls_files["key"],
+        tmp_path_factory.mktemp("query"),
+        ca_file=tls_files["ca"],
+        tls_cert_file=tls_files["cert"],
+        tls_key_file=tls_files["key"],
     ) as harness:
         yield harness
 
 
 async def health(address: str, **channel_options) -> health_pb2.HealthCheckResponse:
     async with open_channel(address, **channel_options) as channel:
-        return await health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(), timeout=5)
+        return await health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(), timeout=5
+        )
 
 
 async def test_ingest_accepts_events_over_tls(ingest):
@@ -69,10 +74,19 @@ async def test_ingest_accepts_events_over_tls(ingest):
 
 
 async def test_query_answers_the_cli_over_tls(query, tls_files, capsys):
-    status = await asyncio.to_thread(cli.main, [
-        "query", "sites", "--address", query.address, "--ca-file", str(tls_files["ca"]),
-        "--api-key", query.key("coordinator"),
-    ])
+    status = await asyncio.to_thread(
+        cli.main,
+        [
+            "query",
+            "sites",
+            "--address",
+            query.address,
+            "--ca-file",
+            str(tls_files["ca"]),
+            "--api-key",
+            query.key("coordinator"),
+        ],
+    )
     assert status == 0 and "Northern University Hospital" in capsys.readouterr().out
 
 
@@ -80,7 +94,9 @@ async def test_query_answers_the_cli_over_tls(query, tls_files, capsys):
 async def test_plaintext_and_untrusted_clients_get_no_answer(service, request, tls_files):
     harness = request.getfixturevalue(service)
     address = f"127.0.0.1:{harness.server.port}"
-    assert (await health(address, ca_file=tls_files["ca"])).status == health_pb2.HealthCheckResponse.SERVING
+    assert (
+        await health(address, ca_file=tls_files["ca"])
+    ).status == health_pb2.HealthCheckResponse.SERVING
     for channel_options in ({}, {"ca_file": tls_files["other_ca"]}):
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await health(address, **channel_options)

@@ -23,12 +23,18 @@ def _in_ci() -> bool:
 
 def chromium_path() -> str:
     """The system Chromium, or skip (fail under CI)."""
-    found = os.environ.get("JEDI_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    found = (
+        os.environ.get("JEDI_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
     problem = None
     if not found:
         problem = f"no Chromium found: {HOW}"
     elif not AXE.is_file():
-        problem = "axe-core is missing: run `make install` (it installs the dashboard's npm packages)"
+        problem = (
+            "axe-core is missing: run `make install` (it installs the dashboard's npm packages)"
+        )
     else:
         try:
             import playwright.async_api  # noqa: F401
@@ -43,6 +49,9 @@ def chromium_path() -> str:
 
 def artefacts_dir() -> Path:
     """Where screenshots and reports go (JEDI_TEST_ARTEFACTS, default .local/test-artefacts)."""
-    path = Path(os.environ.get("JEDI_TEST_ARTEFACTS", ROOT / ".local" / "test-artefacts")) / "dashboard"
+    path = (
+        Path(os.environ.get("JEDI_TEST_ARTEFACTS", ROOT / ".local" / "test-artefacts"))
+        / "dashboard"
+    )
     path.mkdir(parents=True, exist_ok=True)
     return path

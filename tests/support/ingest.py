@@ -5,24 +5,22 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc
-
+from services.ingest.server import IngestServer
+from services.ingest.settings import IngestSettings
 from shared.clients import call_metadata, open_channel
 from shared.convert import instrument_to_proto, site_to_proto
 from shared.demo_dataset import DemoDataset, build_demo_dataset
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.topics import Topics
-from services.ingest.server import IngestServer
-from services.ingest.settings import IngestSettings
-
 from tests.support.credentials import TestKeys, write_credentials
 from tests.support.kafka import bootstrap_servers, new_namespace
 
 # A fixed "now" for the dataset, so every test sees the same events.
-DATASET_NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+DATASET_NOW = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 @dataclass
@@ -37,7 +35,9 @@ class IngestHarness:
     def settings(self) -> IngestSettings:
         return self.server.settings
 
-    async def submit(self, events, *, key: str | None = "coordinator") -> ingest_pb2.SubmitEventsResponse:
+    async def submit(
+        self, events, *, key: str | None = "coordinator"
+    ) -> ingest_pb2.SubmitEventsResponse:
         api_key = self.keys.coordinator if key == "coordinator" else key
         return await self.stub.SubmitEvents(
             ingest_pb2.SubmitEventsRequest(events=events), metadata=call_metadata(api_key)
@@ -50,8 +50,13 @@ def demo_dataset() -> DemoDataset:
 
 @contextlib.asynccontextmanager
 async def running_ingest(
-    tmp_path: Path, *, namespace: str | None = None, register: bool = True,
-    dataset: DemoDataset | None = None, ca_file: Path | None = None, **overrides,
+    tmp_path: Path,
+    *,
+    namespace: str | None = None,
+    register: bool = True,
+    dataset: DemoDataset | None = None,
+    ca_file: Path | None = None,
+    **overrides,
 ):
     """An ingest on port 0 (settings `overrides` on top of the test defaults); `ca_file` makes
     the harness's channel a TLS one that trusts that CA."""
@@ -68,8 +73,11 @@ async def running_ingest(
     await server.start()
     channel = open_channel(f"127.0.0.1:{server.port}", ca_file=ca_file)
     harness = IngestHarness(
-        server, ingest_pb2_grpc.IngestServiceStub(channel), keys,
-        Topics(settings.topic_namespace), dataset,
+        server,
+        ingest_pb2_grpc.IngestServiceStub(channel),
+        keys,
+        Topics(settings.topic_namespace),
+        dataset,
     )
     try:
         if register:
@@ -87,4 +95,6 @@ async def register_dataset(harness: IngestHarness) -> None:
         metadata=metadata,
     )
     for site in harness.dataset.sites:
-        await harness.stub.PutSite(ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=metadata)
+        await harness.stub.PutSite(
+            ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=metadata
+        )

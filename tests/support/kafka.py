@@ -6,7 +6,7 @@ import asyncio
 import os
 import threading
 import uuid
-from typing import Iterable
+from collections.abc import Iterable
 
 import pytest
 from aiokafka import ConsumerRecord
@@ -18,7 +18,9 @@ from shared.kafka import replay_topics
 def bootstrap_servers() -> str:
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not servers:
-        message = "KAFKA_BOOTSTRAP_SERVERS is not set: run the tests with `make test` (it starts Kafka)"
+        message = (
+            "KAFKA_BOOTSTRAP_SERVERS is not set: run the tests with `make test` (it starts Kafka)"
+        )
         if os.environ.get("CI"):
             pytest.fail(message)
         pytest.skip(message)
@@ -46,7 +48,8 @@ def delete_session_topics(servers: str) -> int:
     """
     deleted: list[int] = []
     worker = threading.Thread(
-        target=lambda: deleted.append(asyncio.run(delete_namespaces(servers, _SESSION_NAMESPACES))))
+        target=lambda: deleted.append(asyncio.run(delete_namespaces(servers, _SESSION_NAMESPACES)))
+    )
     worker.start()
     worker.join()
     return deleted[0] if deleted else 0
@@ -58,9 +61,11 @@ async def delete_namespaces(servers: str, namespaces: Iterable[str]) -> int:
     admin = AIOKafkaAdminClient(bootstrap_servers=servers, request_timeout_ms=30_000)
     await admin.start()
     try:
-        topics = [topic for topic in await admin.list_topics() if prefixes and topic.startswith(prefixes)]
+        topics = [
+            topic for topic in await admin.list_topics() if prefixes and topic.startswith(prefixes)
+        ]
         for start in range(0, len(topics), 100):
-            await admin.delete_topics(topics[start:start + 100], timeout_ms=30_000)
+            await admin.delete_topics(topics[start : start + 100], timeout_ms=30_000)
         return len(topics)
     finally:
         await admin.close()

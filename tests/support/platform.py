@@ -11,16 +11,14 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import AsyncIterator
 
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc
-
 from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
 from shared.demo_dataset import DemoDataset
-
 from tests.support.credentials import TestKeys, write_credentials
 from tests.support.kafka import bootstrap_servers, new_namespace
 
@@ -41,8 +39,12 @@ class ServiceProcess:
         self.log_path = log_path
         with open(log_path, "wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", module], cwd=ROOT, env={**os.environ, **env},
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [sys.executable, "-m", module],
+                cwd=ROOT,
+                env={**os.environ, **env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
 
     @property
@@ -81,8 +83,13 @@ async def wait_until(check, what: str, process: ServiceProcess, timeout: float =
 
 async def grpc_serving(address: str) -> bool:
     check = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "services.healthcheck", address,
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        "-m",
+        "services.healthcheck",
+        address,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     return await check.wait() == 0
 
 
@@ -98,6 +105,7 @@ async def http_ok(url: str) -> bool:
                 return reply.status == 200
         except (urllib.error.URLError, OSError):
             return False
+
     return await asyncio.to_thread(get)
 
 
@@ -123,49 +131,95 @@ class Platform:
     async def push(self, events, key: str) -> ingest_pb2.SubmitEventsResponse:
         async with open_channel(self.ingest_address) as channel:
             stub = ingest_pb2_grpc.IngestServiceStub(channel)
-            return await stub.SubmitEvents(ingest_pb2.SubmitEventsRequest(
-                events=[event_to_proto(e) for e in events]), metadata=call_metadata(key), timeout=60)
+            return await stub.SubmitEvents(
+                ingest_pb2.SubmitEventsRequest(events=[event_to_proto(e) for e in events]),
+                metadata=call_metadata(key),
+                timeout=60,
+            )
 
     async def push_dataset(self) -> None:
         async with open_channel(self.ingest_address) as channel:
             stub = ingest_pb2_grpc.IngestServiceStub(channel)
             coordinator = call_metadata(self.keys.coordinator)
-            await stub.PutInstrument(ingest_pb2.PutInstrumentRequest(
-                instrument=instrument_to_proto(self.dataset.instrument)), metadata=coordinator)
+            await stub.PutInstrument(
+                ingest_pb2.PutInstrumentRequest(
+                    instrument=instrument_to_proto(self.dataset.instrument)
+                ),
+                metadata=coordinator,
+            )
             for site in self.dataset.sites:
-                await stub.PutSite(ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=coordinator)
+                await stub.PutSite(
+                    ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=coordinator
+                )
         for site in self.dataset.sites:
-            events = sorted((e for e in (*self.dataset.responses, *self.dataset.interventions)
-                             if e.site_id == site.site_id),
-                            key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at)
+            events = sorted(
+                (
+                    e
+                    for e in (*self.dataset.responses, *self.dataset.interventions)
+                    if e.site_id == site.site_id
+                ),
+                key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at,
+            )
             for start in range(0, len(events), 500):
-                reply = await self.push(events[start:start + 500], self.keys.sites[site.site_id])
+                reply = await self.push(events[start : start + 500], self.keys.sites[site.site_id])
                 assert reply.rejected_count == 0, reply
 
 
 @contextlib.asynccontextmanager
-async def running_platform(tmp_path: Path, dataset: DemoDataset, **dashboard_env: str) -> AsyncIterator[Platform]:
+async def running_platform(
+    tmp_path: Path, dataset: DemoDataset, **dashboard_env: str
+) -> AsyncIterator[Platform]:
     keys = write_credentials(tmp_path, [site.site_id for site in dataset.sites])
     namespace = new_namespace()
     ports = {name: free_port() for name in ("ingest", "query", "dashboard", "processor_web")}
     platform = Platform(dataset, keys, ports)
-    common = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(), "JEDI_TOPIC_NAMESPACE": namespace,
-              "JEDI_CREDENTIALS_FILE": str(keys.path), "PYTHONUNBUFFERED": "1"}
+    common = {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap_servers(),
+        "JEDI_TOPIC_NAMESPACE": namespace,
+        "JEDI_CREDENTIALS_FILE": str(keys.path),
+        "PYTHONUNBUFFERED": "1",
+    }
     services = platform.services
     try:
-        services["ingest"] = ServiceProcess("services.ingest", {**common, "JEDI_PORT": str(ports["ingest"])},
-                                            tmp_path / "ingest.log")
-        await wait_until(lambda: grpc_serving(platform.ingest_address), "ingest serving", services["ingest"])
-        services["processor"] = ServiceProcess("services.processor", {
-            **common, "JEDI_STATE_DIR": str(tmp_path / "state"), "JEDI_APP_ID": f"{namespace}processor",
-            "JEDI_WEB_PORT": str(ports["processor_web"])}, tmp_path / "processor.log")
-        services["query"] = ServiceProcess("services.query", {**common, "JEDI_PORT": str(ports["query"])},
-                                           tmp_path / "query.log")
-        await wait_until(lambda: grpc_serving(platform.query_address), "query serving", services["query"])
-        services["dashboard"] = ServiceProcess("services.dashboard", {
-            "JEDI_PORT": str(ports["dashboard"]), "JEDI_QUERY_ADDRESS": platform.query_address,
-            "PYTHONUNBUFFERED": "1", **dashboard_env}, tmp_path / "dashboard.log")
-        await wait_until(lambda: http_ok(platform.dashboard_url + "readyz"), "dashboard ready", services["dashboard"])
+        services["ingest"] = ServiceProcess(
+            "services.ingest",
+            {**common, "JEDI_PORT": str(ports["ingest"])},
+            tmp_path / "ingest.log",
+        )
+        await wait_until(
+            lambda: grpc_serving(platform.ingest_address), "ingest serving", services["ingest"]
+        )
+        services["processor"] = ServiceProcess(
+            "services.processor",
+            {
+                **common,
+                "JEDI_STATE_DIR": str(tmp_path / "state"),
+                "JEDI_APP_ID": f"{namespace}processor",
+                "JEDI_WEB_PORT": str(ports["processor_web"]),
+            },
+            tmp_path / "processor.log",
+        )
+        services["query"] = ServiceProcess(
+            "services.query", {**common, "JEDI_PORT": str(ports["query"])}, tmp_path / "query.log"
+        )
+        await wait_until(
+            lambda: grpc_serving(platform.query_address), "query serving", services["query"]
+        )
+        services["dashboard"] = ServiceProcess(
+            "services.dashboard",
+            {
+                "JEDI_PORT": str(ports["dashboard"]),
+                "JEDI_QUERY_ADDRESS": platform.query_address,
+                "PYTHONUNBUFFERED": "1",
+                **dashboard_env,
+            },
+            tmp_path / "dashboard.log",
+        )
+        await wait_until(
+            lambda: http_ok(platform.dashboard_url + "readyz"),
+            "dashboard ready",
+            services["dashboard"],
+        )
         yield platform
     finally:
         for service in reversed(list(services.values())):

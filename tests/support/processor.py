@@ -18,31 +18,36 @@ import sys
 import time
 import zlib
 from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Iterable, Iterator, Mapping, Sequence
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from jedi.v1 import benchmarks_pb2
 
+from jedi.v1 import benchmarks_pb2
+from services.processor.cross_driver import CrossDriver
+from services.processor.inputs import SITE_VERSION_HEADER, InputRecord, SiteTopics
+from services.processor.outbox import KafkaOutbox
+from services.processor.site_driver import SiteDriver, SiteStageSettings
 from shared.convert import event_to_proto, site_to_proto
 from shared.convert_releases import progress_from_proto, release_from_proto
 from shared.domain.audit import audit
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
-from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
-from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
 from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.cells import (
+    ChangeCell,
+    CompositeCell,
+    DisparityCell,
+    ExperienceCell,
+    ResponseCell,
+)
+from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
 from shared.domain.releases import Release, ReleaseProgress, covered_events, event_counts
 from shared.domain.survey_state import TOTAL
 from shared.event_records import event_record
 from shared.kafka import topic_partitions
 from shared.topics import Topics
-
-from services.processor.cross_driver import CrossDriver
-from services.processor.inputs import SITE_VERSION_HEADER, InputRecord, SiteTopics
-from services.processor.outbox import KafkaOutbox
-from services.processor.site_driver import SiteDriver, SiteStageSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE_CHANGES = "site-changes"
@@ -63,7 +68,9 @@ class Published:
     trace_id: str | None = None  # of the W3C traceparent header, if any
 
     @classmethod
-    def of(cls, key: bytes, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()) -> Published:
+    def of(
+        cls, key: bytes, value: bytes | None, headers: Sequence[tuple[str, bytes]] = ()
+    ) -> Published:
         parent = dict(headers).get("traceparent")
         trace_id = parent.decode().split("-")[1] if parent else None
         if value is None:
@@ -89,7 +96,9 @@ def latest_releases(records: Iterable[Published]) -> dict[str, Release]:
     view: dict[str, Release] = {}
     for record in records:
         release = record.release
-        if release is not None and (release.scope not in view or release.number >= view[release.scope].number):
+        if release is not None and (
+            release.scope not in view or release.number >= view[release.scope].number
+        ):
             view[release.scope] = release
     return view
 
@@ -98,15 +107,21 @@ def latest(records: Iterable[Published]) -> dict[str, ShownCell]:
     """Every cell the latest releases show, by key."""
     return {
         cell.key: ShownCell(cell.key, cell, release.as_of, release.number)
-        for release in latest_releases(records).values() for cell in release.cells
+        for release in latest_releases(records).values()
+        for cell in release.cells
     }
 
 
 def batch_reference(sites, instruments, events, *, k: int, min_sites: int, as_of: datetime):
     """`compute_benchmarks` over a mixed list of events."""
     return compute_benchmarks(
-        sites, instruments, [e for e in events if isinstance(e, SurveyResponse)],
-        [e for e in events if not isinstance(e, SurveyResponse)], min_cell_size=k, min_sites=min_sites, as_of=as_of,
+        sites,
+        instruments,
+        [e for e in events if isinstance(e, SurveyResponse)],
+        [e for e in events if not isinstance(e, SurveyResponse)],
+        min_cell_size=k,
+        min_sites=min_sites,
+        as_of=as_of,
     )
 
 
@@ -114,10 +129,15 @@ def releases_of(records: Iterable[Published]) -> list[Release]:
     return [record.release for record in records if record.release is not None]
 
 
-def covered_by(releases: Mapping[str, Release], arrivals: Iterable[SurveyResponse | InterventionEvent]) -> list:
+def covered_by(
+    releases: Mapping[str, Release], arrivals: Iterable[SurveyResponse | InterventionEvent]
+) -> list:
     """The events the latest site releases (by scope) cover, in the order they were sent."""
-    covered = {scope.removeprefix("site/"): release.covered for scope, release in releases.items()
-               if scope.startswith("site/")}
+    covered = {
+        scope.removeprefix("site/"): release.covered
+        for scope, release in releases.items()
+        if scope.startswith("site/")
+    }
     return covered_events(covered, arrivals)
 
 
@@ -174,7 +194,9 @@ def _publication_problems(cells: Mapping[str, Cell], k: int) -> list[str]:
         for dimension, shown in by_dimension.items():
             left = total.n - shown
             if 0 < left < k:
-                problems.append(f"{family}: {total.n} in total minus {shown} shown by {dimension} leaves {left}")
+                problems.append(
+                    f"{family}: {total.n} in total minus {shown} shown by {dimension} leaves {left}"
+                )
     return problems
 
 
@@ -191,7 +213,9 @@ class MemoryLog:
     def __init__(self) -> None:
         self.partitions: dict[tuple[str, int], list[InputRecord]] = defaultdict(list)
 
-    def append(self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers=()) -> InputRecord:
+    def append(
+        self, topic: str, partition: int, key: bytes | None, value: bytes | None, headers=()
+    ) -> InputRecord:
         log = self.partitions[(topic, partition)]
         record = InputRecord(topic, partition, len(log), key, value, tuple(headers))
         log.append(record)
@@ -199,19 +223,25 @@ class MemoryLog:
 
     def records(self, topic: str) -> list[InputRecord]:
         """Every record of a topic, partition by partition."""
-        return [r for (name, _), log in sorted(self.partitions.items()) if name == topic for r in log]
+        return [
+            r for (name, _), log in sorted(self.partitions.items()) if name == topic for r in log
+        ]
 
 
 class MemoryOutbox(KafkaOutbox):
     """The Kafka outbox writing to a `MemoryLog`; `flush` may crash with only part of it written."""
 
     def __init__(self, log: MemoryLog, chaos: random.Random | None, crash_rate: float) -> None:
-        super().__init__(self._send, benchmarks="benchmarks", summaries=SUMMARIES, deadletter="deadletter")
+        super().__init__(
+            self._send, benchmarks="benchmarks", summaries=SUMMARIES, deadletter="deadletter"
+        )
         self.log = log
         self._chaos = chaos
         self._crash_rate = crash_rate
         self._unflushed: list[tuple[str, bytes | None, bytes | None, list]] = []
-        self.attempted: list[list[Published]] = []  # each flush in full, even when a crash cut it short
+        self.attempted: list[
+            list[Published]
+        ] = []  # each flush in full, even when a crash cut it short
 
     async def _send(self, topic, key, value, headers):
         self._unflushed.append((topic, key, value, headers))
@@ -221,9 +251,17 @@ class MemoryOutbox(KafkaOutbox):
 
     async def flush(self) -> None:
         unflushed, self._unflushed = self._unflushed, []
-        self.attempted.append([Published.of(key, value) for topic, key, value, _ in unflushed if topic == "benchmarks"])
+        self.attempted.append(
+            [
+                Published.of(key, value)
+                for topic, key, value, _ in unflushed
+                if topic == "benchmarks"
+            ]
+        )
         if self._chaos and self._chaos.random() < self._crash_rate:
-            self._write(unflushed[: self._chaos.randint(0, len(unflushed))])  # some of it reached Kafka
+            self._write(
+                unflushed[: self._chaos.randint(0, len(unflushed))]
+            )  # some of it reached Kafka
             raise Crash("before the flush returned")
         self._write(unflushed)
         await super().flush()
@@ -276,7 +314,9 @@ class FaultyConsumer:
     watermarks say (what `seek_to_applied_offsets` makes Faust do), else at the commits.
     """
 
-    def __init__(self, log: MemoryLog, topics: Sequence[str], chaos: random.Random, drop_rate: float) -> None:
+    def __init__(
+        self, log: MemoryLog, topics: Sequence[str], chaos: random.Random, drop_rate: float
+    ) -> None:
         self._log = log
         self._topics = set(topics)
         self._chaos = chaos
@@ -289,12 +329,18 @@ class FaultyConsumer:
         return sorted(tp for tp in self._log.partitions if tp[0] in self._topics)
 
     def lag(self) -> bool:
-        return any(self.positions.get(tp, 0) < len(self._log.partitions[tp]) for tp in self._inputs())
+        return any(
+            self.positions.get(tp, 0) < len(self._log.partitions[tp]) for tp in self._inputs()
+        )
 
     def poll(self, max_records: int) -> list[InputRecord]:
         batch: list[InputRecord] = []
         while len(batch) < max_records:
-            ready = [tp for tp in self._inputs() if self.positions.get(tp, 0) < len(self._log.partitions[tp])]
+            ready = [
+                tp
+                for tp in self._inputs()
+                if self.positions.get(tp, 0) < len(self._log.partitions[tp])
+            ]
             if not ready:
                 break
             tp = self._chaos.choice(ready)
@@ -345,25 +391,39 @@ class MemoryPipeline:
         self.topics = Topics("memory.")
         self.site_topics = SiteTopics.of(self.topics, SITE_CHANGES)
         self._revision = 0
-        self.arrivals: list[SurveyResponse | InterventionEvent] = []  # every event published, in order
+        self.arrivals: list[
+            SurveyResponse | InterventionEvent
+        ] = []  # every event published, in order
         self.site_consumer = FaultyConsumer(
-            self.log, [self.site_topics.survey_responses, self.site_topics.interventions, SITE_CHANGES],
-            self._chaos, self.drop_rate)
+            self.log,
+            [self.site_topics.survey_responses, self.site_topics.interventions, SITE_CHANGES],
+            self._chaos,
+            self.drop_rate,
+        )
         self.summary_consumer = FaultyConsumer(self.log, [SUMMARIES], self._chaos, self.drop_rate)
         self.site_driver = SiteDriver(
-            topics=self.site_topics, store=self.site_store, outbox=self.outbox,
-            instruments=StaticInstruments({(i.instrument_id, i.version): i for i in self.instruments}),
+            topics=self.site_topics,
+            store=self.site_store,
+            outbox=self.outbox,
+            instruments=StaticInstruments(
+                {(i.instrument_id, i.version): i for i in self.instruments}
+            ),
             settings=SiteStageSettings(self.min_cell_size, lambda: self.as_of, self._now),
             rewind=self._rewinder(self.site_consumer),
         )
         self.cross_driver = CrossDriver(
-            topic=SUMMARIES, store=self.group_store, outbox=self.outbox, min_sites=self.min_sites,
-            now=self._now, rewind=self._rewinder(self.summary_consumer),
+            topic=SUMMARIES,
+            store=self.group_store,
+            outbox=self.outbox,
+            min_sites=self.min_sites,
+            now=self._now,
+            rewind=self._rewinder(self.summary_consumer),
         )
 
     def _rewinder(self, consumer: FaultyConsumer):
         async def rewind(offsets):
             consumer.seek(offsets)
+
         return rewind
 
     def _now(self) -> datetime:
@@ -380,19 +440,34 @@ class MemoryPipeline:
         for event in events:
             self.arrivals.append(event)
             record = event_record(self.topics, event)
-            records.append(self.log.append(
-                record.topic, partition_of(event.site_id), record.key, record.value, [*record.headers, *extra_headers]))
+            records.append(
+                self.log.append(
+                    record.topic,
+                    partition_of(event.site_id),
+                    record.key,
+                    record.value,
+                    [*record.headers, *extra_headers],
+                )
+            )
         return records
 
     def publish_raw(self, topic: str, site_id: str, value: bytes | None, headers=()) -> InputRecord:
         return self.log.append(topic, partition_of(site_id), site_id.encode(), value, headers)
 
     def publish_sites(self, sites: Iterable[Site], *, version: int = 0) -> list[InputRecord]:
-        return [self.publish_site(s.site_id, site_to_proto(s).SerializeToString(), version=version) for s in sites]
+        return [
+            self.publish_site(s.site_id, site_to_proto(s).SerializeToString(), version=version)
+            for s in sites
+        ]
 
     def publish_site(self, site_id: str, value: bytes | None, *, version: int) -> InputRecord:
-        return self.log.append(SITE_CHANGES, partition_of(site_id), site_id.encode(), value,
-                               [(SITE_VERSION_HEADER, str(version).encode())])
+        return self.log.append(
+            SITE_CHANGES,
+            partition_of(site_id),
+            site_id.encode(),
+            value,
+            [(SITE_VERSION_HEADER, str(version).encode())],
+        )
 
     # Consuming, as the Faust agents do.
 
@@ -401,13 +476,18 @@ class MemoryPipeline:
             await self._consume_to_end(driver, consumer, max_batch, after)
             # What the stall watchdog does: a watermark behind the end of its log is read again.
             ends = {tp: len(self.log.partitions[tp]) for tp in consumer._inputs()}
-            behind = {tp: offset for tp, offset in driver.resume_offsets(list(ends), default=0).items()
-                      if offset < ends[tp]}
+            behind = {
+                tp: offset
+                for tp, offset in driver.resume_offsets(list(ends), default=0).items()
+                if offset < ends[tp]
+            }
             if not behind:
                 return
             consumer.seek(behind)
 
-    async def _consume_to_end(self, driver, consumer: FaultyConsumer, max_batch: int, after=None) -> None:
+    async def _consume_to_end(
+        self, driver, consumer: FaultyConsumer, max_batch: int, after=None
+    ) -> None:
         applied = driver.resume_offsets
         while consumer.lag():
             batch = consumer.poll(self._chaos.randint(1, max_batch))
@@ -426,7 +506,9 @@ class MemoryPipeline:
 
     async def run(self, *, max_batch: int = 50) -> None:
         """Both stages until every input is consumed: stage two catches up after each batch of stage one."""
-        await self._consume(self.site_driver, self.site_consumer, max_batch, lambda: self.drain_summaries(max_batch))
+        await self._consume(
+            self.site_driver, self.site_consumer, max_batch, lambda: self.drain_summaries(max_batch)
+        )
         await self.drain_summaries(max_batch)
 
     async def drain_summaries(self, max_batch: int = 50) -> None:
@@ -458,8 +540,12 @@ class ProcessorProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "services.processor"], cwd=ROOT, env={**os.environ, **self.env},
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            [sys.executable, "-m", "services.processor"],
+            cwd=ROOT,
+            env={**os.environ, **self.env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         log.close()
         return self
@@ -509,7 +595,12 @@ def stopped_afterwards(processes: list[ProcessorProcess]) -> Iterator[None]:
 
 
 def processor_env(
-    *, namespace: str, state_dir: Path, servers: str, app_id: str = "jedi-processor", **settings: object
+    *,
+    namespace: str,
+    state_dir: Path,
+    servers: str,
+    app_id: str = "jedi-processor",
+    **settings: object,
 ) -> dict[str, str]:
     env = {
         "KAFKA_BOOTSTRAP_SERVERS": servers,
@@ -525,7 +616,9 @@ def processor_env(
     return env
 
 
-def wait_until(condition, timeout: float, interval: float = 0.5, message: str = "condition") -> None:
+def wait_until(
+    condition, timeout: float, interval: float = 0.5, message: str = "condition"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
@@ -538,7 +631,9 @@ def topics_of(namespace: str) -> Topics:
     return Topics(namespace)
 
 
-async def partitions_once_created(servers: str, topic: str, *, wait_s: float = 20) -> list[TopicPartition]:
+async def partitions_once_created(
+    servers: str, topic: str, *, wait_s: float = 20
+) -> list[TopicPartition]:
     """The topic's partitions, waiting for it to be created (by the processor) for up to `wait_s`."""
     deadline = time.monotonic() + wait_s
     while True:
@@ -566,7 +661,9 @@ class BenchmarksFollower:
 
     async def __aenter__(self) -> BenchmarksFollower:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._servers, enable_auto_commit=False, isolation_level="read_committed"
+            bootstrap_servers=self._servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
         )
         await self._consumer.start()
         try:
@@ -600,8 +697,16 @@ class BenchmarksFollower:
         return {record.as_of for record in self.view.values()}
 
     async def wait_for(
-        self, sites: Sequence[Site], instruments: Sequence[Instrument],
-        arrivals: Sequence[SurveyResponse | InterventionEvent], *, timeout: float, quiet_s: float = 3.0, alive=lambda: True, k: int = 10, min_sites: int = 10,
+        self,
+        sites: Sequence[Site],
+        instruments: Sequence[Instrument],
+        arrivals: Sequence[SurveyResponse | InterventionEvent],
+        *,
+        timeout: float,
+        quiet_s: float = 3.0,
+        alive=lambda: True,
+        k: int = 10,
+        min_sites: int = 10,
     ) -> None:
         """Until the processor has received every event of `arrivals` (in the order sent: the
         releases' covered and held-back counts say so), the view equals the batch reference over
@@ -615,26 +720,42 @@ class BenchmarksFollower:
             stamps = self.as_of()
             if len(stamps) == 1 and self.received() == sent:
                 releases = latest_releases(self.records)
-                reference = batch_reference(sites, instruments, covered_by(releases, arrivals), k=k,
-                                            min_sites=min_sites, as_of=next(iter(stamps)))
-                if self.cells() == reference.by_key() and time.monotonic() - self.last_change >= quiet_s:
+                reference = batch_reference(
+                    sites,
+                    instruments,
+                    covered_by(releases, arrivals),
+                    k=k,
+                    min_sites=min_sites,
+                    as_of=next(iter(stamps)),
+                )
+                if (
+                    self.cells() == reference.by_key()
+                    and time.monotonic() - self.last_change >= quiet_s
+                ):
                     return
             if not alive():
                 raise AssertionError("the processor exited")
-        raise AssertionError(f"received {self.received()} of {sent}; " + self.describe_difference(reference))
+        raise AssertionError(
+            f"received {self.received()} of {sent}; " + self.describe_difference(reference)
+        )
 
     def received(self) -> dict[tuple[str, str], int]:
         """Events the processor has received, per (site, wave or "interventions"): covered by the
         latest release of each site plus held back as the latest progress of that release (or the
         release itself) says. A release and its progress have different keys, so they may be read
         in either order."""
-        releases = {scope: release for scope, release in latest_releases(self.records).items()
-                    if scope.startswith("site/")}
+        releases = {
+            scope: release
+            for scope, release in latest_releases(self.records).items()
+            if scope.startswith("site/")
+        }
         held_back = {scope: release.held_back for scope, release in releases.items()}
         for record in self.records:
             progress = record.progress
-            if progress is not None and progress.scope in releases and (
-                progress.release_number == releases[progress.scope].number
+            if (
+                progress is not None
+                and progress.scope in releases
+                and (progress.release_number == releases[progress.scope].number)
             ):
                 held_back[progress.scope] = progress.held_back
         counts: dict[tuple[str, str], int] = defaultdict(int)
@@ -662,20 +783,26 @@ class BenchmarksFollower:
         expected, shown = reference.by_key(), self.cells()
         missing, extra = sorted(set(expected) - set(shown)), sorted(set(shown) - set(expected))
         differ = sorted(key for key in set(expected) & set(shown) if expected[key] != shown[key])
-        return (f"timed out: {len(shown)} cells shown, {len(expected)} expected; missing {len(missing)} "
-                f"{missing[:5]}, unexpected {len(extra)} {extra[:5]}, different {len(differ)} {differ[:5]}")
+        return (
+            f"timed out: {len(shown)} cells shown, {len(expected)} expected; missing {len(missing)} "
+            f"{missing[:5]}, unexpected {len(extra)} {extra[:5]}, different {len(differ)} {differ[:5]}"
+        )
 
 
 def arrival_order(events: Iterable[SurveyResponse | InterventionEvent]) -> list:
     """As sites send them: in time order, so incident steps arrive in lifecycle order."""
-    return sorted(events, key=lambda event: getattr(event, "occurred_at", None) or event.submitted_at)
+    return sorted(
+        events, key=lambda event: getattr(event, "occurred_at", None) or event.submitted_at
+    )
 
 
 async def submit_events(ingest, events: Sequence, *, batch: int = 500) -> int:
     """Push events through the ingest service over gRPC (coordinator key); the number accepted."""
     accepted = 0
     for start in range(0, len(events), batch):
-        reply = await ingest.submit([event_to_proto(event) for event in events[start:start + batch]])
+        reply = await ingest.submit(
+            [event_to_proto(event) for event in events[start : start + batch]]
+        )
         if reply.rejected_count:
             reasons = [r for r in reply.results if r.status != 1][:3]
             raise AssertionError(f"ingest rejected {reply.rejected_count} events: {reasons}")

@@ -9,7 +9,19 @@ from hypothesis import strategies as st
 
 # Strings that matter to the converters and validators, mixed with arbitrary text.
 INTERESTING_STRINGS = st.sampled_from(
-    ["", "BEL1", "TRU3", "jedi-culture", "site-north", "evt-1", "yes", "no", "prefer_not_to_say", "a b", "x" * 300]
+    [
+        "",
+        "BEL1",
+        "TRU3",
+        "jedi-culture",
+        "site-north",
+        "evt-1",
+        "yes",
+        "no",
+        "prefer_not_to_say",
+        "a b",
+        "x" * 300,
+    ]
 )
 STRINGS = st.one_of(INTERESTING_STRINGS, st.text(max_size=40))
 INT32 = st.one_of(st.integers(-3, 8), st.integers(-(2**31), 2**31 - 1))
@@ -40,7 +52,9 @@ def _is_map(field: FieldDescriptor) -> bool:
 
 
 @st.composite
-def random_message(draw: st.DrawFn, descriptor: Descriptor, depth: int = 0, density: int = 50) -> Message:
+def random_message(
+    draw: st.DrawFn, descriptor: Descriptor, depth: int = 0, density: int = 50
+) -> Message:
     """Any message of this type: fields set or not, oneofs any way, values from valid to absurd.
 
     `density` is the percentage chance that each field (and each oneof) is set.
@@ -54,19 +68,27 @@ def random_message(draw: st.DrawFn, descriptor: Descriptor, depth: int = 0, dens
         return draw(st.integers(0, 99)) < density
 
     chosen_in_oneof = {
-        oneof.name: draw(st.sampled_from(list(oneof.fields))) if present() else None for oneof in descriptor.oneofs
+        oneof.name: draw(st.sampled_from(list(oneof.fields))) if present() else None
+        for oneof in descriptor.oneofs
     }
     for field in descriptor.fields:
         oneof = field.containing_oneof
-        if oneof is not None and not oneof.name.startswith("_"):  # real oneof, not proto3 `optional`
+        if oneof is not None and not oneof.name.startswith(
+            "_"
+        ):  # real oneof, not proto3 `optional`
             if chosen_in_oneof[oneof.name] is not field:
                 continue
         elif not present():
             continue
         target = getattr(message, field.name)
         if _is_map(field):
-            key_field, value_field = field.message_type.fields_by_name["key"], field.message_type.fields_by_name["value"]
-            for key, value in draw(st.dictionaries(_scalar(key_field), _scalar(value_field), max_size=6)).items():
+            key_field, value_field = (
+                field.message_type.fields_by_name["key"],
+                field.message_type.fields_by_name["value"],
+            )
+            for key, value in draw(
+                st.dictionaries(_scalar(key_field), _scalar(value_field), max_size=6)
+            ).items():
                 target[key] = value
         elif field.type == FieldDescriptor.TYPE_MESSAGE and depth < 4:
             count = draw(st.integers(0, 4)) if field.is_repeated else 1

@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from collections import defaultdict
-from typing import Iterable, Mapping
 
 from jedi.v1 import query_pb2_grpc
-
+from services.query.server import QueryServer
+from services.query.settings import QuerySettings
 from shared.clients import call_metadata, open_channel
 from shared.convert import site_to_proto
 from shared.convert_releases import progress_to_proto, record_key, release_to_proto
@@ -27,9 +28,6 @@ from shared.domain.model import Site
 from shared.domain.releases import Release, ReleaseProgress, event_counts, scope_of, site_scope
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import Topics
-from services.query.server import QueryServer
-from services.query.settings import QuerySettings
-
 from tests.support.credentials import TestKeys, write_credentials
 from tests.support.ingest import DATASET_NOW, demo_dataset
 from tests.support.kafka import bootstrap_servers, new_namespace
@@ -44,7 +42,9 @@ def dataset() -> DemoDataset:
 def reference() -> BenchmarkSet:
     """The publishable cells of the demo dataset: what the topic holds."""
     d = dataset()
-    return compute_benchmarks(d.sites, [d.instrument], d.responses, d.interventions, as_of=DATASET_NOW)
+    return compute_benchmarks(
+        d.sites, [d.instrument], d.responses, d.interventions, as_of=DATASET_NOW
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -55,10 +55,23 @@ def unsuppressed() -> BenchmarkSet:
     return benchmark_cells(states, d.sites, as_of=DATASET_NOW)
 
 
-def release_of(scope: str, cells: Iterable[Cell], *, number: int = 1,
-               held_back: Mapping[str, int] | None = None, covered: Mapping[str, int] | None = None) -> Release:
-    return Release(scope, number, DATASET_NOW, DATASET_NOW, tuple(sorted(cells, key=lambda c: c.key)),
-                   dict(covered or {}), dict(held_back or {}))
+def release_of(
+    scope: str,
+    cells: Iterable[Cell],
+    *,
+    number: int = 1,
+    held_back: Mapping[str, int] | None = None,
+    covered: Mapping[str, int] | None = None,
+) -> Release:
+    return Release(
+        scope,
+        number,
+        DATASET_NOW,
+        DATASET_NOW,
+        tuple(sorted(cells, key=lambda c: c.key)),
+        dict(covered or {}),
+        dict(held_back or {}),
+    )
 
 
 def releases_of(cells: Iterable[Cell], *, number: int = 1) -> list[Release]:
@@ -70,8 +83,10 @@ def releases_of(cells: Iterable[Cell], *, number: int = 1) -> list[Release]:
     covered: dict[str, dict[str, int]] = defaultdict(dict)
     for (site_id, component), count in sent.items():
         covered[site_scope(site_id)][component] = count
-    return [release_of(scope, by_scope[scope], number=number, covered=covered.get(scope))
-            for scope in sorted(by_scope)]
+    return [
+        release_of(scope, by_scope[scope], number=number, covered=covered.get(scope))
+        for scope in sorted(by_scope)
+    ]
 
 
 def reference_release(scope: str) -> Release:
@@ -87,8 +102,11 @@ async def publish_records(topics: Topics, records: Iterable[Release | ReleasePro
         futures = []
         for item in records:
             value = release_to_proto(item) if isinstance(item, Release) else progress_to_proto(item)
-            futures.append(await producer.send(topics.benchmarks.name, value.SerializeToString(),
-                                               key=record_key(item)))
+            futures.append(
+                await producer.send(
+                    topics.benchmarks.name, value.SerializeToString(), key=record_key(item)
+                )
+            )
         for future in futures:
             await future
     finally:
@@ -110,8 +128,11 @@ async def publish_sites(topics: Topics, sites: Iterable[Site]) -> None:
     await producer.start()
     try:
         for site in sites:
-            await producer.send_and_wait(topics.sites.name, site_to_proto(site).SerializeToString(),
-                                         key=site.site_id.encode())
+            await producer.send_and_wait(
+                topics.sites.name,
+                site_to_proto(site).SerializeToString(),
+                key=site.site_id.encode(),
+            )
     finally:
         await producer.stop()
 
@@ -145,15 +166,25 @@ async def fill_topics(namespace: str) -> Topics:
 
 
 @contextlib.asynccontextmanager
-async def running_query(directory: Path, *, namespace: str | None = None, fill: bool = True,
-                        wait: bool = True, ca_file: Path | None = None, **overrides):
+async def running_query(
+    directory: Path,
+    *,
+    namespace: str | None = None,
+    fill: bool = True,
+    wait: bool = True,
+    ca_file: Path | None = None,
+    **overrides,
+):
     """A query server on port 0 over `namespace` (filled with the reference cells when `fill`);
     `ca_file` makes the harness's channel a TLS one that trusts that CA."""
     namespace = namespace or new_namespace()
     topics = await fill_topics(namespace) if fill else Topics(namespace)
     keys = write_credentials(directory, [site.site_id for site in dataset().sites])
     settings = QuerySettings(
-        kafka_bootstrap_servers=bootstrap_servers(), topic_namespace=namespace, port=0, credentials_file=keys.path,
+        kafka_bootstrap_servers=bootstrap_servers(),
+        topic_namespace=namespace,
+        port=0,
+        credentials_file=keys.path,
     )
     server = QueryServer(dataclasses.replace(settings, **overrides))
     await server.start()
@@ -161,7 +192,9 @@ async def running_query(directory: Path, *, namespace: str | None = None, fill: 
     try:
         if wait:
             await server.wait_serving()
-        yield QueryHarness(server, query_pb2_grpc.BenchmarkServiceStub(channel), channel, keys, topics)
+        yield QueryHarness(
+            server, query_pb2_grpc.BenchmarkServiceStub(channel), channel, keys, topics
+        )
     finally:
         await channel.close()
         await server.stop(grace=1.0)

@@ -7,22 +7,27 @@ each wave: every release a reader of the new platform would have kept.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Sequence
-
-from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
-from shared.domain.releases import Release
 
 from services.processor.cross_stage import WaveRecord, wave_step
 from services.processor.site_record import SiteRecord, new_record
 from services.processor.site_stage import SiteChange, SiteEvent, site_step
+from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
+from shared.domain.releases import Release
 
 Event = SurveyResponse | InterventionEvent
 
 
 def release_path_releases(
-    sites: Sequence[Site], instruments: Sequence[Instrument], events: Sequence[Event], *, as_of: datetime,
-    first_batch: int = 0, k: int = 10, min_sites: int = 10,
+    sites: Sequence[Site],
+    instruments: Sequence[Instrument],
+    events: Sequence[Event],
+    *,
+    as_of: datetime,
+    first_batch: int = 0,
+    k: int = 10,
+    min_sites: int = 10,
 ) -> list[Release]:
     by_version = {(i.instrument_id, i.version): i for i in instruments}
     records: dict[str, SiteRecord] = {}
@@ -32,15 +37,25 @@ def release_path_releases(
 
     def step(site_id: str, inputs: list) -> None:
         record = records.get(site_id) or new_record(site_id)
-        done = site_step(record, inputs, by_version, as_of=as_of, cut_at=as_of + timedelta(seconds=next(clock)),
-                         min_cell_size=k)
+        done = site_step(
+            record,
+            inputs,
+            by_version,
+            as_of=as_of,
+            cut_at=as_of + timedelta(seconds=next(clock)),
+            min_cell_size=k,
+        )
         records[site_id] = done.record
         if done.release is not None:
             releases.append(done.release)
         if done.summary is not None:
             for wave, before in waves.items():
-                crossed = wave_step(before, [done.summary], min_sites=min_sites,
-                                    cut_at=as_of + timedelta(seconds=next(clock)))
+                crossed = wave_step(
+                    before,
+                    [done.summary],
+                    min_sites=min_sites,
+                    cut_at=as_of + timedelta(seconds=next(clock)),
+                )
                 if crossed is not None:
                     waves[wave] = crossed.record
                     if crossed.release is not None:

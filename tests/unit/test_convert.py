@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from google.protobuf.message import DecodeError
@@ -15,7 +15,6 @@ from shared import convert
 from shared.domain import model
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.domain.validation import FieldError, index_instruments
-
 from tests.support.proto_strategies import INT32, STRINGS, random_message
 from tests.unit.test_validation import NOW, VALID_DETAILS, VALID_RESPONSE, VALID_SITE, intervention
 
@@ -36,16 +35,25 @@ def test_intervention_round_trip(detail: model.InterventionDetail) -> None:
         detail,
         levers=frozenset(model.Lever),
         principles=frozenset({model.Principle.CONFRONT_DEVALUING_PRACTICES}),
-        occurred_at=datetime(2026, 10, 7, 14, 3, 5, 123456, tzinfo=timezone.utc),
+        occurred_at=datetime(2026, 10, 7, 14, 3, 5, 123456, tzinfo=UTC),
     )
     message = convert.intervention_to_proto(event)
-    assert message.WhichOneof("detail") == convert.event_to_proto(event).intervention.WhichOneof("detail")
+    assert message.WhichOneof("detail") == convert.event_to_proto(event).intervention.WhichOneof(
+        "detail"
+    )
     assert convert.intervention_from_proto(message) == event
-    assert convert.intervention_from_proto(events_pb2.InterventionEvent.FromString(message.SerializeToString())) == event
+    assert (
+        convert.intervention_from_proto(
+            events_pb2.InterventionEvent.FromString(message.SerializeToString())
+        )
+        == event
+    )
 
 
 def test_survey_response_round_trip() -> None:
-    answered_only = replace(VALID_RESPONSE, answers={k: v for k, v in VALID_RESPONSE.answers.items() if v is not None})
+    answered_only = replace(
+        VALID_RESPONSE, answers={k: v for k, v in VALID_RESPONSE.answers.items() if v is not None}
+    )
     message = convert.survey_response_to_proto(VALID_RESPONSE)
     assert "INC1" not in message.answers  # None = not answered = absent on the wire
     assert message.HasField("experienced_discrimination") and not message.experienced_discrimination
@@ -55,8 +63,12 @@ def test_survey_response_round_trip() -> None:
 
 
 def test_unanswered_discrimination_items_stay_unanswered() -> None:
-    unanswered = replace(VALID_RESPONSE, answers={"BEL1": 3}, experienced_discrimination=None,
-                         witnessed_discrimination=None)
+    unanswered = replace(
+        VALID_RESPONSE,
+        answers={"BEL1": 3},
+        experienced_discrimination=None,
+        witnessed_discrimination=None,
+    )
     message = convert.survey_response_to_proto(unanswered)
     assert not message.HasField("experienced_discrimination")
     assert convert.survey_response_from_proto(message) == unanswered
@@ -106,8 +118,12 @@ def test_event_envelope_round_trip() -> None:
     ],
 )
 def test_every_enum_matches_its_proto(domain_enum: type, proto_enum: object) -> None:
-    proto_names = set(proto_enum.keys()) - {n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")}  # type: ignore[attr-defined]
-    prefix = next(n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")).removesuffix("UNSPECIFIED")  # type: ignore[attr-defined]
+    proto_names = set(proto_enum.keys()) - {
+        n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")
+    }  # type: ignore[attr-defined]
+    prefix = next(n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")).removesuffix(
+        "UNSPECIFIED"
+    )  # type: ignore[attr-defined]
     assert proto_names == {prefix + member.name for member in domain_enum}
     assert proto_enum.Value(prefix + "UNSPECIFIED") == 0  # type: ignore[attr-defined]
 
@@ -130,7 +146,9 @@ def test_unspecified_enum_names_the_field() -> None:
 def test_unknown_enum_number_names_the_field() -> None:
     message = valid_intervention_proto()
     message.training_session.audience_role = 42
-    assert fields(convert.intervention_from_proto(message)) == ["intervention.training_session.audience_role"]
+    assert fields(convert.intervention_from_proto(message)) == [
+        "intervention.training_session.audience_role"
+    ]
 
 
 def test_unspecified_lever_names_its_position() -> None:
@@ -143,10 +161,15 @@ def test_missing_detail_and_time_are_both_reported() -> None:
     message = valid_intervention_proto()
     message.ClearField("training_session")
     message.ClearField("occurred_at")
-    assert fields(convert.intervention_from_proto(message)) == ["intervention.occurred_at", "intervention.detail"]
+    assert fields(convert.intervention_from_proto(message)) == [
+        "intervention.occurred_at",
+        "intervention.detail",
+    ]
 
 
-@pytest.mark.parametrize(("seconds", "nanos"), [(2**62, 0), (-(2**62), 0), (1_760_000_000, -1), (1_760_000_000, 10**9)])
+@pytest.mark.parametrize(
+    ("seconds", "nanos"), [(2**62, 0), (-(2**62), 0), (1_760_000_000, -1), (1_760_000_000, 10**9)]
+)
 def test_out_of_range_timestamp_names_the_field(seconds: int, nanos: int) -> None:
     message = valid_intervention_proto()
     message.occurred_at.seconds = seconds
@@ -178,7 +201,10 @@ def test_site_structural_errors() -> None:
     message = convert.site_to_proto(VALID_SITE)
     message.urbanicity = registry_pb2.URBANICITY_UNSPECIFIED
     message.eligible_headcount.add(role=common_pb2.ROLE_RESIDENT, headcount=1)
-    assert fields(convert.site_from_proto(message)) == ["site.urbanicity", "site.eligible_headcount[2].role"]
+    assert fields(convert.site_from_proto(message)) == [
+        "site.urbanicity",
+        "site.eligible_headcount[2].role",
+    ]
 
 
 def test_instrument_structural_errors() -> None:
@@ -193,7 +219,9 @@ def test_instrument_structural_errors() -> None:
 
 def test_validated_event_from_proto() -> None:
     good = convert.event_to_proto(VALID_RESPONSE)
-    assert isinstance(convert.validated_event_from_proto(good, REGISTRY, now=NOW), model.SurveyResponse)
+    assert isinstance(
+        convert.validated_event_from_proto(good, REGISTRY, now=NOW), model.SurveyResponse
+    )
 
     bad_answer = convert.event_to_proto(VALID_RESPONSE)
     bad_answer.survey_response.answers["BEL1"] = 0
@@ -232,13 +260,19 @@ def test_every_error_of_an_event_is_reported_at_once() -> None:
 
 
 def test_role_and_department_are_optional() -> None:
-    unanswered = replace(VALID_RESPONSE, role=None, department=None,
-                         answers={k: v for k, v in VALID_RESPONSE.answers.items() if v is not None})
+    unanswered = replace(
+        VALID_RESPONSE,
+        role=None,
+        department=None,
+        answers={k: v for k, v in VALID_RESPONSE.answers.items() if v is not None},
+    )
     message = convert.survey_response_to_proto(unanswered)
     assert not message.HasField("role") and not message.HasField("department")
     wire = survey_pb2.SurveyResponse.FromString(message.SerializeToString())
     assert convert.survey_response_from_proto(wire) == unanswered
-    event = convert.validated_event_from_proto(ingest_pb2.Event(survey_response=wire), REGISTRY, now=NOW)
+    event = convert.validated_event_from_proto(
+        ingest_pb2.Event(survey_response=wire), REGISTRY, now=NOW
+    )
     assert event == unanswered
 
 
@@ -248,6 +282,7 @@ def test_field_errors_to_proto() -> None:
 
 
 # --- Garbage never raises ------------------------------------------------------------------
+
 
 def assert_domain_or_errors(result: object, domain_types: tuple[type, ...]) -> None:
     if isinstance(result, list):
@@ -266,21 +301,27 @@ def test_random_events_convert_and_validate_without_raising(message: ingest_pb2.
     event_types = (model.InterventionEvent, model.SurveyResponse)
     converted = convert.event_from_proto(message)
     assert_domain_or_errors(converted, event_types)
-    assert_domain_or_errors(convert.validated_event_from_proto(message, REGISTRY, now=NOW), event_types)
+    assert_domain_or_errors(
+        convert.validated_event_from_proto(message, REGISTRY, now=NOW), event_types
+    )
     if not isinstance(converted, list):
         # Whatever converts, converts back to the same domain value.
         assert convert.event_from_proto(convert.event_to_proto(converted)) == converted
 
 
 VALID_SURVEY_EVENT = convert.event_to_proto(VALID_RESPONSE)
-VALID_INTERVENTION_EVENTS = [convert.event_to_proto(intervention(detail)) for detail in VALID_DETAILS]
+VALID_INTERVENTION_EVENTS = [
+    convert.event_to_proto(intervention(detail)) for detail in VALID_DETAILS
+]
 
 
 @st.composite
 def mutated_valid_event(draw: st.DrawFn) -> ingest_pb2.Event:
     """A valid event with a few fields overwritten, so validation (not just conversion) is exercised."""
     event = ingest_pb2.Event()
-    event.CopyFrom(draw(st.one_of(st.just(VALID_SURVEY_EVENT), st.sampled_from(VALID_INTERVENTION_EVENTS))))
+    event.CopyFrom(
+        draw(st.one_of(st.just(VALID_SURVEY_EVENT), st.sampled_from(VALID_INTERVENTION_EVENTS)))
+    )
     payload = getattr(event, event.WhichOneof("payload"))
     payload.MergeFrom(draw(random_message(payload.DESCRIPTOR, density=12)))
     return event
@@ -288,10 +329,14 @@ def mutated_valid_event(draw: st.DrawFn) -> ingest_pb2.Event:
 
 @FUZZ
 @given(mutated_valid_event())
-def test_mutated_valid_events_convert_and_validate_without_raising(message: ingest_pb2.Event) -> None:
+def test_mutated_valid_events_convert_and_validate_without_raising(
+    message: ingest_pb2.Event,
+) -> None:
     event_types = (model.InterventionEvent, model.SurveyResponse)
     assert_domain_or_errors(convert.event_from_proto(message), event_types)
-    assert_domain_or_errors(convert.validated_event_from_proto(message, REGISTRY, now=NOW), event_types)
+    assert_domain_or_errors(
+        convert.validated_event_from_proto(message, REGISTRY, now=NOW), event_types
+    )
 
 
 @FUZZ
@@ -302,7 +347,8 @@ def test_random_bytes_never_raise_past_parsing(data: bytes) -> None:
     except DecodeError:
         return  # the gRPC layer refuses undecodable bytes before our code sees them
     assert_domain_or_errors(
-        convert.validated_event_from_proto(message, REGISTRY, now=NOW), (model.InterventionEvent, model.SurveyResponse)
+        convert.validated_event_from_proto(message, REGISTRY, now=NOW),
+        (model.InterventionEvent, model.SurveyResponse),
     )
 
 
@@ -336,7 +382,7 @@ def test_random_instruments_never_raise(message: registry_pb2.Instrument) -> Non
         {
             "answers": st.dictionaries(STRINGS, st.one_of(st.none(), INT32), max_size=8),
             "groups": st.dictionaries(st.sampled_from(model.GroupDimension), STRINGS, max_size=6),
-            "submitted_at": st.datetimes(timezones=st.just(timezone.utc)),
+            "submitted_at": st.datetimes(timezones=st.just(UTC)),
             "instrument_version": INT32,
             "event_id": STRINGS,
         }

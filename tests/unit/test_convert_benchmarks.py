@@ -1,13 +1,13 @@
 """Every kind of benchmark cell survives the trip through its protobuf message unchanged."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from shared.convert_benchmarks import cell_as_of, cell_from_proto, cell_to_proto
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.sample_instrument import JEDI_CULTURE
 
-AS_OF = datetime(2026, 11, 20, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 20, tzinfo=UTC)
 
 
 def test_every_cell_of_the_demo_dataset_round_trips_exactly():

@@ -23,11 +23,12 @@ import shutil
 import subprocess
 import sys
 import threading
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path, PurePosixPath
-from typing import Any, Iterable
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,9 @@ REPO = Path(__file__).resolve().parents[2]
 K8S = REPO / "deploy" / "k8s"
 SCHEMAS = REPO / "deploy" / "schemas"
 COMPOSE_FILE = REPO / "docker-compose.yml"
-OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file())
+OVERLAYS = sorted(
+    p.name for p in (K8S / "overlays").iterdir() if (p / "kustomization.yaml").is_file()
+)
 
 # Built-in kinds are validated against this Kubernetes version's schemas.
 K8S_VERSION = "1.35"
@@ -125,7 +128,11 @@ def selector_matches(selector: dict | None, labels: dict[str, str]) -> bool:
         if labels.get(key) != value:
             return False
     for expression in selector.get("matchExpressions") or ():
-        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        key, operator, values = (
+            expression["key"],
+            expression["operator"],
+            expression.get("values", []),
+        )
         if operator == "In" and labels.get(key) not in values:
             return False
         if operator == "NotIn" and labels.get(key) in values:
@@ -162,7 +169,9 @@ class Rendered:
 
     def get(self, kind: str, name: str) -> dict:
         matches = [obj for obj in self.of_kind(kind) if obj["metadata"]["name"] == name]
-        assert len(matches) == 1, f"{self.overlay}: expected one {kind}/{name}, found {len(matches)}"
+        assert len(matches) == 1, (
+            f"{self.overlay}: expected one {kind}/{name}, found {len(matches)}"
+        )
         return matches[0]
 
     @property
@@ -228,7 +237,9 @@ def container_env(rendered: Rendered, workload: dict, container: dict) -> dict[s
             match = re.fullmatch(r"metadata\.(labels|annotations)\['([^']+)'\]", path)
             assert match, f"{name}: unsupported fieldRef {path}"
             values = labels if match.group(1) == "labels" else annotations
-            assert match.group(2) in values, f"{name}: the pod has no {match.group(1)[:-1]} {match.group(2)}"
+            assert match.group(2) in values, (
+                f"{name}: the pod has no {match.group(1)[:-1]} {match.group(2)}"
+            )
             env[name] = values[match.group(2)]
         elif "configMapKeyRef" in source:
             ref = source["configMapKeyRef"]
@@ -246,9 +257,13 @@ def load_service_settings(module: str, env: dict[str, str], where: str):
     settings_class = SERVICES[module]
     known = env_names(settings_class)
     unknown = sorted(
-        name for name in env if (name.startswith("JEDI_") or name.startswith("KAFKA_")) and name not in known
+        name
+        for name in env
+        if (name.startswith("JEDI_") or name.startswith("KAFKA_")) and name not in known
     )
-    assert not unknown, f"{where}: {unknown} are not settings of {settings_class.__name__} ({sorted(known)})"
+    assert not unknown, (
+        f"{where}: {unknown} are not settings of {settings_class.__name__} ({sorted(known)})"
+    )
     return load_settings(settings_class, environ=env)
 
 
@@ -267,7 +282,8 @@ def named_ports(container: dict) -> dict[str, int]:
 def kafka_bootstrap(kafka: dict) -> str:
     """The bootstrap address Strimzi gives the cluster's plain internal listener."""
     listeners = [
-        listener for listener in kafka["spec"]["kafka"]["listeners"]
+        listener
+        for listener in kafka["spec"]["kafka"]["listeners"]
         if listener["type"] == "internal" and not listener["tls"]
     ]
     assert listeners, "the Kafka cluster needs a plain internal listener for the services"
@@ -338,7 +354,9 @@ def test_everything_lives_in_the_overlay_namespace(rendered):
     name = namespace["metadata"]["name"]
     for obj in rendered.objects:
         if obj["kind"] != "Namespace":
-            assert obj["metadata"].get("namespace") == name, f"{obj['kind']}/{obj['metadata']['name']}"
+            assert obj["metadata"].get("namespace") == name, (
+                f"{obj['kind']}/{obj['metadata']['name']}"
+            )
 
 
 def test_workloads_run_the_services_with_probes_and_resources(rendered):
@@ -376,15 +394,23 @@ def test_workload_env_ports_and_probes_agree_with_the_settings(rendered):
         settings = load_service_settings(module, env, where)
         ports = named_ports(container)
 
-        assert settings.metrics_port == METRICS_PORT == ports.get("metrics"), f"{where}: metrics port"
-        if module in HTTP_SERVICES:  # a web service: HTTP probes on its port, the query service over gRPC
-            assert not hasattr(settings, "kafka_bootstrap_servers"), f"{where}: a web service has no Kafka"
+        assert settings.metrics_port == METRICS_PORT == ports.get("metrics"), (
+            f"{where}: metrics port"
+        )
+        if (
+            module in HTTP_SERVICES
+        ):  # a web service: HTTP probes on its port, the query service over gRPC
+            assert not hasattr(settings, "kafka_bootstrap_servers"), (
+                f"{where}: a web service has no Kafka"
+            )
             assert settings.host == "0.0.0.0", f"{where}: JEDI_HOST must be 0.0.0.0 in a pod"
             assert ports.get("http") == settings.port, f"{where}: containerPort http != JEDI_PORT"
             assert settings.query_address.rsplit(":", 1) == ["query", str(QUERY_PORT)], where
             rendered.get("Service", "query")
             for kind, probe in probes(container).items():
-                assert probe.get("httpGet", {}).get("port") in (settings.port, "http"), f"{where}: {kind}"
+                assert probe.get("httpGet", {}).get("port") in (settings.port, "http"), (
+                    f"{where}: {kind}"
+                )
             continue
         assert settings.kafka_bootstrap_servers == bootstrap, where
 
@@ -396,13 +422,17 @@ def test_workload_env_ports_and_probes_agree_with_the_settings(rendered):
                 assert probe["grpc"]["port"] == settings.port, f"{where}: {kind} port != JEDI_PORT"
                 assert probe["grpc"].get("service", "") == "", f"{where}: {kind} checks the server"
         else:  # the processor: Faust's web server
-            assert ports.get("web") == settings.web_port, f"{where}: containerPort web != JEDI_WEB_PORT"
+            assert ports.get("web") == settings.web_port, (
+                f"{where}: containerPort web != JEDI_WEB_PORT"
+            )
             for kind, probe in probes(container).items():
                 port = probe.get("httpGet", {}).get("port")
                 assert port in (settings.web_port, "web"), f"{where}: {kind} must GET the web port"
 
         mounts = {m["mountPath"]: m for m in container.get("volumeMounts", ())}
-        pod_volumes = {v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes", ())}
+        pod_volumes = {
+            v["name"]: v for v in workload["spec"]["template"]["spec"].get("volumes", ())
+        }
         if hasattr(settings, "credentials_file"):
             directory = str(PurePosixPath(settings.credentials_file).parent)
             assert directory in mounts, f"{where}: nothing mounted at {directory}"
@@ -413,28 +443,38 @@ def test_workload_env_ports_and_probes_agree_with_the_settings(rendered):
         if hasattr(settings, "state_dir"):
             mount = mounts.get(str(settings.state_dir))
             assert mount, f"{where}: JEDI_STATE_DIR {settings.state_dir} is not a mounted volume"
-            claims = {t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", ())}
+            claims = {
+                t["metadata"]["name"] for t in workload["spec"].get("volumeClaimTemplates", ())
+            }
             assert mount["name"] in claims, f"{where}: the state dir must be a persistent volume"
 
 
 def test_services_route_to_container_ports(rendered):
     for service in rendered.of_kind("Service"):
         where = f"{rendered.overlay}: Service/{service['metadata']['name']}"
-        selected = [w for w in rendered.workloads if selector_matches(
-            {"matchLabels": service["spec"]["selector"]}, pod_labels(w))]
+        selected = [
+            w
+            for w in rendered.workloads
+            if selector_matches({"matchLabels": service["spec"]["selector"]}, pod_labels(w))
+        ]
         assert len(selected) == 1, f"{where} selects {[workload_id(w) for w in selected]}"
         container = the_container(selected[0])
         for port in service["spec"]["ports"]:
             target = port.get("targetPort", port["port"])
-            available = named_ports(container) if isinstance(target, str) else {
-                p["containerPort"]: p["containerPort"] for p in container.get("ports", ())}
+            available = (
+                named_ports(container)
+                if isinstance(target, str)
+                else {p["containerPort"]: p["containerPort"] for p in container.get("ports", ())}
+            )
             assert target in available, f"{where}: targetPort {target} is not a container port"
 
 
 def test_every_topic_has_a_kafka_topic_with_the_overlay_durability(rendered):
     replicas, min_insync = DURABILITY[rendered.overlay]
     kafka_name = rendered.kafka["metadata"]["name"]
-    declared = {t["spec"].get("topicName", t["metadata"]["name"]): t for t in rendered.of_kind("KafkaTopic")}
+    declared = {
+        t["spec"].get("topicName", t["metadata"]["name"]): t for t in rendered.of_kind("KafkaTopic")
+    }
     specs = {spec.name: spec for spec in _topic_specs()}
     assert set(declared) == set(specs), (
         f"{rendered.overlay}: KafkaTopics {sorted(declared)} != shared/topics.py {sorted(specs)}"
@@ -449,7 +489,9 @@ def test_every_topic_has_a_kafka_topic_with_the_overlay_durability(rendered):
         config = {k: str(v) for k, v in topic["spec"].get("config", {}).items()}
         assert config.get("min.insync.replicas") == str(min_insync), f"{where}: min.insync.replicas"
         for key, value in spec.config.items():
-            assert config.get(key) == str(value), f"{where}: {key}={config.get(key)}, topics.py says {value}"
+            assert config.get(key) == str(value), (
+                f"{where}: {key}={config.get(key)}, topics.py says {value}"
+            )
 
 
 def test_kafka_cluster_matches_the_overlay_durability(rendered):
@@ -459,16 +501,26 @@ def test_kafka_cluster_matches_the_overlay_durability(rendered):
     assert int(config["min.insync.replicas"]) == min_insync
     assert int(config["offsets.topic.replication.factor"]) == replicas
     assert int(config["transaction.state.log.replication.factor"]) == replicas
-    pools = [p for p in rendered.of_kind("KafkaNodePool")
-             if p["metadata"]["labels"]["strimzi.io/cluster"] == rendered.kafka["metadata"]["name"]]
+    pools = [
+        p
+        for p in rendered.of_kind("KafkaNodePool")
+        if p["metadata"]["labels"]["strimzi.io/cluster"] == rendered.kafka["metadata"]["name"]
+    ]
     brokers = sum(p["spec"]["replicas"] for p in pools if "broker" in p["spec"]["roles"])
     controllers = sum(p["spec"]["replicas"] for p in pools if "controller" in p["spec"]["roles"])
     assert brokers >= replicas, f"{rendered.overlay}: {brokers} brokers for replication {replicas}"
-    assert controllers % 2 == 1, f"{rendered.overlay}: a KRaft quorum needs an odd number of controllers"
+    assert controllers % 2 == 1, (
+        f"{rendered.overlay}: a KRaft quorum needs an odd number of controllers"
+    )
     common = rendered.of_kind("ConfigMap")
-    factors = {cm["data"]["JEDI_TOPIC_REPLICATION_FACTOR"] for cm in common
-               if "JEDI_TOPIC_REPLICATION_FACTOR" in cm.get("data", {})}
-    assert factors == {str(replicas)}, f"{rendered.overlay}: JEDI_TOPIC_REPLICATION_FACTOR {factors}"
+    factors = {
+        cm["data"]["JEDI_TOPIC_REPLICATION_FACTOR"]
+        for cm in common
+        if "JEDI_TOPIC_REPLICATION_FACTOR" in cm.get("data", {})
+    }
+    assert factors == {str(replicas)}, (
+        f"{rendered.overlay}: JEDI_TOPIC_REPLICATION_FACTOR {factors}"
+    )
 
 
 def test_processor_and_query_have_autoscalers(rendered):
@@ -493,17 +545,27 @@ def test_processor_and_query_have_autoscalers(rendered):
 def test_every_workload_has_a_disruption_budget(rendered):
     budgets = rendered.of_kind("PodDisruptionBudget")
     for workload in rendered.workloads:
-        matching = [b for b in budgets if selector_matches(b["spec"]["selector"], pod_labels(workload))]
-        assert len(matching) == 1, f"{rendered.overlay}: {workload_id(workload)} has {len(matching)} PDBs"
+        matching = [
+            b for b in budgets if selector_matches(b["spec"]["selector"], pod_labels(workload))
+        ]
+        assert len(matching) == 1, (
+            f"{rendered.overlay}: {workload_id(workload)} has {len(matching)} PDBs"
+        )
         spec = matching[0]["spec"]
         # maxUnavailable never blocks a drain, whatever the replica count (dev runs one).
-        assert "maxUnavailable" in spec and "minAvailable" not in spec, matching[0]["metadata"]["name"]
+        assert "maxUnavailable" in spec and "minAvailable" not in spec, matching[0]["metadata"][
+            "name"
+        ]
 
 
 def _rules(policies: Iterable[dict], direction: str) -> list[dict]:
     key = "ingress" if direction == "Ingress" else "egress"
-    return [rule for policy in policies if direction in policy["spec"].get("policyTypes", ())
-            for rule in policy["spec"].get(key) or ()]
+    return [
+        rule
+        for policy in policies
+        if direction in policy["spec"].get("policyTypes", ())
+        for rule in policy["spec"].get(key) or ()
+    ]
 
 
 def _allows_port(rule: dict, port: int, protocol: str = "TCP") -> bool:
@@ -516,10 +578,12 @@ def _allows_port(rule: dict, port: int, protocol: str = "TCP") -> bool:
 def test_network_policies_deny_by_default_and_allow_what_each_service_needs(rendered):
     policies = rendered.of_kind("NetworkPolicy")
     default_deny = [
-        p for p in policies
+        p
+        for p in policies
         if p["spec"]["podSelector"] in ({}, None)
         and set(p["spec"].get("policyTypes", ())) == {"Ingress", "Egress"}
-        and not p["spec"].get("ingress") and not p["spec"].get("egress")
+        and not p["spec"].get("ingress")
+        and not p["spec"].get("egress")
     ]
     assert default_deny, f"{rendered.overlay}: no default-deny NetworkPolicy"
 
@@ -537,16 +601,23 @@ def test_network_policies_deny_by_default_and_allow_what_each_service_needs(rend
             continue
         assert any(
             _allows_port(rule, kafka_port)
-            and any("namespaceSelector" not in peer and selector_matches(peer.get("podSelector"), broker_labels)
-                    for peer in rule.get("to", ()))
+            and any(
+                "namespaceSelector" not in peer
+                and selector_matches(peer.get("podSelector"), broker_labels)
+                for peer in rule.get("to", ())
+            )
             for rule in egress
         ), f"{where}: no egress to the Kafka brokers on {kafka_port}"
-        assert any(_allows_port(rule, 53, "UDP") and rule.get("to") for rule in egress), f"{where}: DNS"
+        assert any(_allows_port(rule, 53, "UDP") and rule.get("to") for rule in egress), (
+            f"{where}: DNS"
+        )
 
         ingress = _rules(applying, "Ingress")
         settings = load_service_settings(
             service_module(the_container(workload)),
-            container_env(rendered, workload, the_container(workload)), where)
+            container_env(rendered, workload, the_container(workload)),
+            where,
+        )
         if hasattr(settings, "port"):
             assert any(_allows_port(rule, settings.port) for rule in ingress), (
                 f"{where}: no ingress on the gRPC port {settings.port}"
@@ -557,15 +628,22 @@ def test_network_policies_deny_by_default_and_allow_what_each_service_needs(rend
     peers = kafka["spec"]["kafka"]["listeners"][0].get("networkPolicyPeers", [])
     for workload in rendered.workloads:
         if service_module(the_container(workload)) in HTTP_SERVICES:
-            assert not any(selector_matches(peer.get("podSelector"), pod_labels(workload)) for peer in peers), (
-                f"{workload_id(workload)} is a Kafka listener peer")
+            assert not any(
+                selector_matches(peer.get("podSelector"), pod_labels(workload)) for peer in peers
+            ), f"{workload_id(workload)} is a Kafka listener peer"
             continue
-        assert not peers or any(selector_matches(peer.get("podSelector"), pod_labels(workload))
-                                for peer in peers), f"{workload_id(workload)} is not a listener peer"
+        assert not peers or any(
+            selector_matches(peer.get("podSelector"), pod_labels(workload)) for peer in peers
+        ), f"{workload_id(workload)} is not a listener peer"
 
 
-def _check_web_service_policies(rendered: Rendered, workload: dict, applying: list[dict],
-                                broker_labels: dict[str, str], kafka_port: int) -> None:
+def _check_web_service_policies(
+    rendered: Rendered,
+    workload: dict,
+    applying: list[dict],
+    broker_labels: dict[str, str],
+    kafka_port: int,
+) -> None:
     """A web service reaches the query pods' gRPC port and DNS, never the brokers; browsers and
     Prometheus reach it."""
     where = f"{rendered.overlay}: {workload_id(workload)}"
@@ -575,17 +653,30 @@ def _check_web_service_policies(rendered: Rendered, workload: dict, applying: li
         or not rule.get("to")
         for rule in egress
     ), f"{where}: a web service must have no egress to Kafka (nor to everywhere)"
-    query_pods = [pod_labels(w) for w in rendered.workloads if service_module(the_container(w)) == "services.query"]
+    query_pods = [
+        pod_labels(w)
+        for w in rendered.workloads
+        if service_module(the_container(w)) == "services.query"
+    ]
     assert query_pods and any(
         _allows_port(rule, QUERY_PORT)
-        and any(selector_matches(peer.get("podSelector"), labels) for peer in rule.get("to", ()) for labels in query_pods)
+        and any(
+            selector_matches(peer.get("podSelector"), labels)
+            for peer in rule.get("to", ())
+            for labels in query_pods
+        )
         for rule in egress
     ), f"{where}: no egress to the query service on {QUERY_PORT}"
     assert any(_allows_port(rule, 53, "UDP") and rule.get("to") for rule in egress), f"{where}: DNS"
-    settings = load_service_settings(service_module(the_container(workload)),
-                                     container_env(rendered, workload, the_container(workload)), where)
+    settings = load_service_settings(
+        service_module(the_container(workload)),
+        container_env(rendered, workload, the_container(workload)),
+        where,
+    )
     ingress = _rules(applying, "Ingress")
-    assert any(_allows_port(rule, settings.port) for rule in ingress), f"{where}: no ingress on {settings.port}"
+    assert any(_allows_port(rule, settings.port) for rule in ingress), (
+        f"{where}: no ingress on {settings.port}"
+    )
     assert any(_allows_port(rule, METRICS_PORT) for rule in ingress), f"{where}: metrics scrape"
 
 
@@ -608,8 +699,12 @@ def mounted_credentials(rendered: Rendered, workload: dict) -> dict:
     settings = load_service_settings(service_module(container), env, workload_id(workload))
     directory = str(PurePosixPath(settings.credentials_file).parent)
     mount = next(m for m in container["volumeMounts"] if m["mountPath"] == directory)
-    volume = next(v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"])
-    return json.loads(rendered.secret_data(volume["secret"]["secretName"])[settings.credentials_file.name])
+    volume = next(
+        v for v in workload["spec"]["template"]["spec"]["volumes"] if v["name"] == mount["name"]
+    )
+    return json.loads(
+        rendered.secret_data(volume["secret"]["secretName"])[settings.credentials_file.name]
+    )
 
 
 def test_site_credentials_parse_and_cover_every_dedicated_ingest(rendered, tmp_path):
@@ -626,7 +721,9 @@ def test_site_credentials_parse_and_cover_every_dedicated_ingest(rendered, tmp_p
         env = container_env(rendered, workload, container)
         settings = load_service_settings(module, env, workload_id(workload))
         if getattr(settings, "site_id", None):
-            assert settings.site_id != "unset", f"{workload_id(workload)}: label the site ingest with its site id"
+            assert settings.site_id != "unset", (
+                f"{workload_id(workload)}: label the site ingest with its site id"
+            )
             assert settings.site_id in site_ids, f"{settings.site_id} has no credentials"
             assert workload["metadata"]["name"].endswith(settings.site_id), workload_id(workload)
 
@@ -641,7 +738,13 @@ def test_adding_a_site_is_one_credentials_entry(kustomize, tmp_path):
         credentials = tree / "overlays" / overlay / "credentials.json"
         document = json.loads(credentials.read_text())
         document["credentials"].append(
-            {"key_id": "new-site-1", "key_sha256": "PLACEHOLDER", "role": "site", "site_id": "new-site"})
+            {
+                "key_id": "new-site-1",
+                "key_sha256": "PLACEHOLDER",
+                "role": "site",
+                "site_id": "new-site",
+            }
+        )
         credentials.write_text(json.dumps(document, indent=2))
         after = Rendered(overlay, render(kustomize, tree / "overlays" / overlay))
 
@@ -650,11 +753,16 @@ def test_adding_a_site_is_one_credentials_entry(kustomize, tmp_path):
         assert old_secret["metadata"]["name"] != new_secret["metadata"]["name"], "no rollout"
         for workload in after.workloads:
             if service_module(the_container(workload)) in ("services.ingest", "services.query"):
-                assert "new-site" in check_credentials(mounted_credentials(after, workload)), workload_id(workload)
+                assert "new-site" in check_credentials(mounted_credentials(after, workload)), (
+                    workload_id(workload)
+                )
         rename = {old_secret["metadata"]["name"]: new_secret["metadata"]["name"]}
         normalised = [
-            obj for obj in (
-                json.loads(json.dumps(o).replace(*next(iter(rename.items())))) for o in before.objects)
+            obj
+            for obj in (
+                json.loads(json.dumps(o).replace(*next(iter(rename.items()))))
+                for o in before.objects
+            )
             if obj["kind"] != "Secret"
         ]
         assert normalised == [o for o in after.objects if o["kind"] != "Secret"], overlay
@@ -664,23 +772,33 @@ def test_strimzi_schemas_reject_what_strimzi_would():
     jsonschema = _import("jsonschema")
 
     topic = {
-        "apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaTopic",
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaTopic",
         "metadata": {"name": "t", "labels": {"strimzi.io/cluster": "c"}},
         "spec": {"topicName": "t", "partitions": 0, "replicas": 1},
     }
     schema = json.loads((SCHEMAS / "kafkatopic.schema.json").read_text())
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(topic)), "partitions 0 accepted"
     pool = {
-        "apiVersion": "kafka.strimzi.io/v1", "kind": "KafkaNodePool",
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "KafkaNodePool",
         "metadata": {"name": "p", "labels": {"strimzi.io/cluster": "c"}},
         "spec": {"replicas": 1, "roles": ["broker"], "storage": {"type": "persistent-claim"}},
     }
     schema = json.loads((SCHEMAS / "kafkanodepool.schema.json").read_text())
-    assert list(jsonschema.Draft202012Validator(schema).iter_errors(pool)), "a claim without size accepted"
+    assert list(jsonschema.Draft202012Validator(schema).iter_errors(pool)), (
+        "a claim without size accepted"
+    )
     kafka = {
-        "apiVersion": "kafka.strimzi.io/v1", "kind": "Kafka", "metadata": {"name": "c"},
-        "spec": {"kafka": {"replicas": 3, "listeners": [{"name": "plain", "port": 9092,
-                                                         "type": "internal", "tls": False}]}},
+        "apiVersion": "kafka.strimzi.io/v1",
+        "kind": "Kafka",
+        "metadata": {"name": "c"},
+        "spec": {
+            "kafka": {
+                "replicas": 3,
+                "listeners": [{"name": "plain", "port": 9092, "type": "internal", "tls": False}],
+            }
+        },
     }
     schema = json.loads((SCHEMAS / "kafka.schema.json").read_text())
     assert list(jsonschema.Draft202012Validator(schema).iter_errors(kafka)), (
@@ -691,7 +809,10 @@ def test_strimzi_schemas_reject_what_strimzi_would():
 def test_generated_topics_file_is_up_to_date():
     result = subprocess.run(
         [sys.executable, str(REPO / "deploy" / "generate_topics.py"), "--check"],
-        capture_output=True, text=True, cwd=REPO, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -703,7 +824,9 @@ def test_benchmarks_topic_compacts_promptly():
     config = dict(topics.Topics().benchmarks.config)
     week_ms = 7 * 24 * 3600 * 1000
     assert config["cleanup.policy"] == "compact"
-    assert 0 < int(config["segment.ms"]) <= 6 * 3600 * 1000, "the active segment must roll within hours"
+    assert 0 < int(config["segment.ms"]) <= 6 * 3600 * 1000, (
+        "the active segment must roll within hours"
+    )
     assert 0 < float(config["min.cleanable.dirty.ratio"]) <= 0.25
     assert 0 < int(config["max.compaction.lag.ms"]) < week_ms
     assert 0 < int(config["delete.retention.ms"]) < week_ms
@@ -713,8 +836,12 @@ def test_benchmarks_topic_compacts_promptly():
 
 # The Kafka principals the platform declares, by the workload (module) that uses each; the
 # dashboard user is for readers outside the platform's workloads.
-KAFKA_USERS = {"processor": "services.processor", "ingest": "services.ingest", "query": "services.query",
-               "dashboard": None}
+KAFKA_USERS = {
+    "processor": "services.processor",
+    "ingest": "services.ingest",
+    "query": "services.query",
+    "dashboard": None,
+}
 
 
 def _grants(user: dict, resource_type: str, name: str, operation: str) -> bool:
@@ -738,17 +865,24 @@ def _grants(user: dict, resource_type: str, name: str, operation: str) -> bool:
 
 
 def _topic_rules(user: dict) -> list[dict]:
-    return [rule for rule in user["spec"]["authorization"]["acls"] if rule["resource"]["type"] == "topic"]
+    return [
+        rule
+        for rule in user["spec"]["authorization"]["acls"]
+        if rule["resource"]["type"] == "topic"
+    ]
 
 
 def _internal_topics(rendered: Rendered) -> tuple[str, set[str]]:
     """The processor's app id and its internal topic names, from its workload's settings."""
     from services.processor.topics import ProcessorTopics
 
-    (processor,) = [w for w in rendered.workloads if service_module(the_container(w)) == "services.processor"]
+    (processor,) = [
+        w for w in rendered.workloads if service_module(the_container(w)) == "services.processor"
+    ]
     container = the_container(processor)
-    settings = load_service_settings("services.processor", container_env(rendered, processor, container),
-                                     workload_id(processor))
+    settings = load_service_settings(
+        "services.processor", container_env(rendered, processor, container), workload_id(processor)
+    )
     topics = ProcessorTopics.of(settings)
     platform = {spec.name for spec in topics.platform.all}
     internal = {spec.name for spec in topics.all} - platform
@@ -761,20 +895,33 @@ def test_kafka_requires_authentication_and_enforces_acls(rendered):
     assert spec["kafka"].get("authorization", {}).get("type") == "simple", (
         f"{rendered.overlay}: the brokers must enforce the KafkaUsers' ACLs"
     )
-    assert not spec["kafka"]["authorization"].get("superUsers"), f"{rendered.overlay}: no super users"
-    assert str(spec["kafka"].get("config", {}).get("allow.everyone.if.no.acl.found", "false")).lower() == "false"
+    assert not spec["kafka"]["authorization"].get("superUsers"), (
+        f"{rendered.overlay}: no super users"
+    )
+    assert (
+        str(spec["kafka"].get("config", {}).get("allow.everyone.if.no.acl.found", "false")).lower()
+        == "false"
+    )
     methods = set()
     for listener in spec["kafka"]["listeners"]:
         authentication = listener.get("authentication", {}).get("type")
-        assert authentication, f"{rendered.overlay}: listener {listener['name']} admits anonymous clients"
+        assert authentication, (
+            f"{rendered.overlay}: listener {listener['name']} admits anonymous clients"
+        )
         methods.add(authentication)
-    assert "userOperator" in spec.get("entityOperator", {}), f"{rendered.overlay}: KafkaUsers need the User Operator"
+    assert "userOperator" in spec.get("entityOperator", {}), (
+        f"{rendered.overlay}: KafkaUsers need the User Operator"
+    )
     users = {user["metadata"]["name"]: user for user in rendered.of_kind("KafkaUser")}
     assert set(KAFKA_USERS) <= set(users), f"{rendered.overlay}: KafkaUsers {sorted(users)}"
     for name, user in users.items():
         where = f"{rendered.overlay}: KafkaUser/{name}"
-        assert user["metadata"]["labels"]["strimzi.io/cluster"] == rendered.kafka["metadata"]["name"], where
-        assert user["spec"]["authentication"]["type"] in methods, f"{where}: no listener accepts its authentication"
+        assert (
+            user["metadata"]["labels"]["strimzi.io/cluster"] == rendered.kafka["metadata"]["name"]
+        ), where
+        assert user["spec"]["authentication"]["type"] in methods, (
+            f"{where}: no listener accepts its authentication"
+        )
         assert user["spec"]["authorization"]["type"] == "simple", where
 
 
@@ -789,10 +936,14 @@ def test_readers_get_the_benchmarks_topic_only(rendered):
         where = f"{rendered.overlay}: KafkaUser/{name}"
         for rule in user["spec"]["authorization"]["acls"]:
             resource = rule["resource"]
-            assert resource["type"] in ("topic", "group"), f"{where}: an ACL on a {resource['type']}"
+            assert resource["type"] in ("topic", "group"), (
+                f"{where}: an ACL on a {resource['type']}"
+            )
         for rule in _topic_rules(user):
             resource = rule["resource"]
-            assert resource.get("patternType", "literal") == "literal", f"{where}: a prefix ACL on topics"
+            assert resource.get("patternType", "literal") == "literal", (
+                f"{where}: a prefix ACL on topics"
+            )
             assert resource["name"] in topic_names, f"{where}: an ACL on topic {resource['name']}"
             assert set(rule["operations"]) <= {"Read", "Describe"}, f"{where}: {rule['operations']}"
         for topic in topic_names:
@@ -805,8 +956,17 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
 
     platform = Topics()
     specs = {spec.name: spec for spec in _topic_specs()}
-    by_role = {role: getattr(platform, role).name for role in (
-        "interventions", "survey_responses", "sites", "instruments", "deadletter", "benchmarks")}
+    by_role = {
+        role: getattr(platform, role).name
+        for role in (
+            "interventions",
+            "survey_responses",
+            "sites",
+            "instruments",
+            "deadletter",
+            "benchmarks",
+        )
+    }
     assert set(by_role.values()) <= set(specs)
     app_id, internal = _internal_topics(rendered)
     events = {by_role["interventions"], by_role["survey_responses"]}
@@ -822,7 +982,9 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
         assert _grants(processor, "topic", topic, "Write"), f"processor cannot write {topic}"
     for topic in internal:
         for operation in ("Create", "Read", "Write"):
-            assert _grants(processor, "topic", topic, operation), f"processor: no {operation} on {topic}"
+            assert _grants(processor, "topic", topic, operation), (
+                f"processor: no {operation} on {topic}"
+            )
     assert _grants(processor, "group", app_id, "Read"), f"processor: no Read on its group {app_id}"
 
     readers_of = {
@@ -839,8 +1001,14 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
             assert set(readers) <= {"processor", "ingest"}, where
         else:  # internal topics and dead letters (which carry raw records)
             assert set(readers) <= {"processor"}, where
-    writers = sorted(name for name, user in users.items() if _grants(user, "topic", by_role["benchmarks"], "Write"))
-    assert writers == ["processor"], f"{rendered.overlay}: the benchmarks topic is written by {writers}"
+    writers = sorted(
+        name
+        for name, user in users.items()
+        if _grants(user, "topic", by_role["benchmarks"], "Write")
+    )
+    assert writers == ["processor"], (
+        f"{rendered.overlay}: the benchmarks topic is written by {writers}"
+    )
     for name, user in users.items():
         assert not _grants(user, "cluster", "", "Alter"), f"KafkaUser/{name} may alter the cluster"
 
@@ -856,13 +1024,25 @@ def test_the_web_dashboard_has_no_kafka_user(rendered):
         spec = workload["spec"]["template"]["spec"]
         for container in spec["containers"]:
             env = container_env(rendered, workload, container)
-            assert not [name for name in env if name.startswith("KAFKA")], f"{where}: Kafka settings"
-            referenced = {entry["valueFrom"]["secretKeyRef"]["name"] for entry in container.get("env") or ()
-                          if "secretKeyRef" in entry.get("valueFrom", {})}
-            referenced |= {source["secretRef"]["name"] for source in container.get("envFrom") or ()
-                           if "secretRef" in source}
+            assert not [name for name in env if name.startswith("KAFKA")], (
+                f"{where}: Kafka settings"
+            )
+            referenced = {
+                entry["valueFrom"]["secretKeyRef"]["name"]
+                for entry in container.get("env") or ()
+                if "secretKeyRef" in entry.get("valueFrom", {})
+            }
+            referenced |= {
+                source["secretRef"]["name"]
+                for source in container.get("envFrom") or ()
+                if "secretRef" in source
+            }
             assert not referenced & users, f"{where}: a KafkaUser's Secret"
-        mounted = {volume["secret"]["secretName"] for volume in spec.get("volumes") or () if "secret" in volume}
+        mounted = {
+            volume["secret"]["secretName"]
+            for volume in spec.get("volumes") or ()
+            if "secret" in volume
+        }
         assert not mounted & users, f"{where}: mounts a KafkaUser's Secret"
 
 
@@ -919,7 +1099,8 @@ def test_compose_services_agree_with_the_settings(compose):
 
     kafka_env = compose["services"]["kafka"]["environment"]
     advertised = dict(
-        reversed(listener.split("://", 1)) for listener in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
+        reversed(listener.split("://", 1))
+        for listener in kafka_env["KAFKA_ADVERTISED_LISTENERS"].split(",")
     )
     host_ports = []
     for name, (module, env) in apps.items():
@@ -935,30 +1116,42 @@ def test_compose_services_agree_with_the_settings(compose):
         )
         assert settings.kafka_bootstrap_servers.split(":")[0] in compose["services"], where
         assert service.get("image", "").split(":")[0] == IMAGE, where
-        assert service["build"]["dockerfile"] and (REPO / service["build"]["context"] /
-                                                   service["build"]["dockerfile"]).is_file(), where
+        assert (
+            service["build"]["dockerfile"]
+            and (REPO / service["build"]["context"] / service["build"]["dockerfile"]).is_file()
+        ), where
         assert "healthcheck" in service, f"{where}: no healthcheck"
         depends = service.get("depends_on", {})
-        assert depends.get("kafka", {}).get("condition") == "service_healthy", f"{where}: waits for kafka"
+        assert depends.get("kafka", {}).get("condition") == "service_healthy", (
+            f"{where}: waits for kafka"
+        )
         for dependency, condition in depends.items():
             assert condition["condition"] == "service_healthy", f"{where}: {dependency}"
-            assert "healthcheck" in compose["services"][dependency], f"{where}: {dependency} has no healthcheck"
+            assert "healthcheck" in compose["services"][dependency], (
+                f"{where}: {dependency} has no healthcheck"
+            )
 
         published = _published(service)
         host_ports += published.values()
         if hasattr(settings, "port"):
             assert settings.host == "0.0.0.0", f"{where}: JEDI_HOST must be 0.0.0.0 in a container"
-            assert settings.port in published, f"{where}: JEDI_PORT {settings.port} is not published"
+            assert settings.port in published, (
+                f"{where}: JEDI_PORT {settings.port} is not published"
+            )
         if hasattr(settings, "credentials_file"):
             source = _compose_mounts(service).get(str(settings.credentials_file))
             assert source, f"{where}: nothing mounted at JEDI_CREDENTIALS_FILE"
             CredentialStore.from_file(REPO / source)
             site_ids = check_credentials(json.loads((REPO / source).read_text()))
             if getattr(settings, "site_id", None):
-                assert settings.site_id in site_ids, f"{where}: no credentials for {settings.site_id}"
+                assert settings.site_id in site_ids, (
+                    f"{where}: no credentials for {settings.site_id}"
+                )
         if hasattr(settings, "state_dir"):
             source = _compose_mounts(service).get(str(settings.state_dir))
-            assert source in (compose.get("volumes") or {}), f"{where}: JEDI_STATE_DIR is not a named volume"
+            assert source in (compose.get("volumes") or {}), (
+                f"{where}: JEDI_STATE_DIR is not a named volume"
+            )
     assert len(host_ports) == len(set(host_ports)), f"host ports collide: {host_ports}"
 
 
@@ -973,7 +1166,9 @@ def _check_compose_web_service(compose: dict, service: dict, settings, where: st
     assert query_env.get("JEDI_PORT") == port, f"{where}: JEDI_QUERY_ADDRESS port"
     assert service.get("depends_on", {}).get(host, {}).get("condition") == "service_healthy", where
     assert settings.host == "0.0.0.0", f"{where}: JEDI_HOST must be 0.0.0.0 in a container"
-    assert settings.port in _published(service), f"{where}: JEDI_PORT {settings.port} is not published"
+    assert settings.port in _published(service), (
+        f"{where}: JEDI_PORT {settings.port} is not published"
+    )
 
 
 def test_compose_dashboard_healthcheck_needs_the_ready_endpoint(compose):
@@ -982,7 +1177,7 @@ def test_compose_dashboard_healthcheck_needs_the_ready_endpoint(compose):
     answers = {"/readyz": 200}
 
     class Ready(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             self.send_response(answers.get(self.path, 404))
             self.end_headers()
 
@@ -1057,7 +1252,7 @@ def test_compose_processor_healthcheck_gets_the_web_port():
     test = compose["services"]["processor"]["healthcheck"]["test"]
 
     class Ok(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server's name
+        def do_GET(self):
             self.send_response(200)
             self.end_headers()
 

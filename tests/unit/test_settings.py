@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from shared.settings import SettingsError, load_settings
 from services.ingest.settings import IngestSettings
 from services.processor.settings import ProcessorSettings
+from shared.settings import SettingsError, load_settings
 
 
 def test_defaults_without_environment():
@@ -17,8 +17,13 @@ def test_defaults_without_environment():
 
 
 def test_environment_then_overrides():
-    environ = {"KAFKA_BOOTSTRAP_SERVERS": "k:9092", "JEDI_PORT": "6000", "JEDI_SITE_ID": "site-north",
-               "JEDI_CREDENTIALS_FILE": "/etc/jedi/keys.json", "JEDI_TLS_CERT_FILE": ""}
+    environ = {
+        "KAFKA_BOOTSTRAP_SERVERS": "k:9092",
+        "JEDI_PORT": "6000",
+        "JEDI_SITE_ID": "site-north",
+        "JEDI_CREDENTIALS_FILE": "/etc/jedi/keys.json",
+        "JEDI_TLS_CERT_FILE": "",
+    }
     settings = load_settings(IngestSettings, environ=environ, port=7000)
     assert settings.kafka_bootstrap_servers == "k:9092"
     assert settings.port == 7000
@@ -38,4 +43,6 @@ def test_a_tls_certificate_and_its_key_come_together(given):
         load_settings(IngestSettings, environ={given: "/etc/jedi/tls/file.pem"})
     both = {"JEDI_TLS_CERT_FILE": "/tls/cert.pem", "JEDI_TLS_KEY_FILE": "/tls/key.pem"}
     settings = load_settings(IngestSettings, environ=both)
-    assert settings.tls_cert_file == Path("/tls/cert.pem") and settings.tls_key_file == Path("/tls/key.pem")
+    assert settings.tls_cert_file == Path("/tls/cert.pem") and settings.tls_key_file == Path(
+        "/tls/key.pem"
+    )

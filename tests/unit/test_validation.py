@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -53,12 +53,12 @@ from shared.domain.validation import (
     validate_survey_response,
 )
 
-NOW = datetime(2026, 11, 25, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 REGISTRY = index_instruments([JEDI_CULTURE])
 
 
 def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 def fields(errors: list[FieldError]) -> list[str]:
@@ -89,8 +89,13 @@ def test_valid_survey_response_passes() -> None:
 
 
 def test_minimal_survey_response_passes() -> None:
-    minimal = replace(VALID_RESPONSE, answers={"LEA4": 3}, groups={}, experienced_discrimination=None,
-                      witnessed_discrimination=None)
+    minimal = replace(
+        VALID_RESPONSE,
+        answers={"LEA4": 3},
+        groups={},
+        experienced_discrimination=None,
+        witnessed_discrimination=None,
+    )
     assert validate_survey_response(minimal, REGISTRY, now=NOW) == []
 
 
@@ -118,7 +123,10 @@ def test_minimal_survey_response_passes() -> None:
             {"groups": {GroupDimension.URIM: "no", GroupDimension.GENDER_IDENTITY: "yes"}},
             "survey_response.groups[1].value",
         ),
-        ({"submitted_at": NOW + CLOCK_SKEW_ALLOWANCE + timedelta(seconds=1)}, "survey_response.submitted_at"),
+        (
+            {"submitted_at": NOW + CLOCK_SKEW_ALLOWANCE + timedelta(seconds=1)},
+            "survey_response.submitted_at",
+        ),
         ({"submitted_at": datetime(2025, 10, 15, 9, 30)}, "survey_response.submitted_at"),
         ({"submitted_at": utc(1970, 1, 1)}, "survey_response.submitted_at"),
         ({"role": "resident"}, "survey_response.role"),
@@ -140,19 +148,26 @@ def test_late_response_is_rejected_with_a_clear_reason() -> None:
 def test_window_is_half_open() -> None:
     at_close = replace(VALID_RESPONSE, submitted_at=utc(2026, 1, 1))
     at_open = replace(VALID_RESPONSE, submitted_at=utc(2025, 9, 1))
-    assert fields(validate_survey_response(at_close, REGISTRY, now=NOW)) == ["survey_response.submitted_at"]
+    assert fields(validate_survey_response(at_close, REGISTRY, now=NOW)) == [
+        "survey_response.submitted_at"
+    ]
     assert validate_survey_response(at_open, REGISTRY, now=NOW) == []
 
 
 def test_early_response_is_rejected() -> None:
     early = replace(VALID_RESPONSE, wave=Wave.MIDPOINT, submitted_at=utc(2026, 2, 1))
     [error] = validate_survey_response(early, REGISTRY, now=NOW)
-    assert error.field == "survey_response.submitted_at" and "before the midpoint wave opened" in error.reason
+    assert (
+        error.field == "survey_response.submitted_at"
+        and "before the midpoint wave opened" in error.reason
+    )
 
 
 def test_wave_the_instrument_does_not_define() -> None:
     baseline_only = replace(JEDI_CULTURE, version=2, waves=JEDI_CULTURE.waves[:1])
-    response = replace(VALID_RESPONSE, instrument_version=2, wave=Wave.FOLLOW_UP, submitted_at=utc(2026, 10, 1))
+    response = replace(
+        VALID_RESPONSE, instrument_version=2, wave=Wave.FOLLOW_UP, submitted_at=utc(2026, 10, 1)
+    )
     errors = validate_survey_response(response, index_instruments([baseline_only]), now=NOW)
     assert fields(errors) == ["survey_response.wave"]
     assert "no follow_up wave" in errors[0].reason
@@ -165,7 +180,9 @@ def test_small_clock_skew_is_allowed() -> None:
 
 
 def test_unknown_version_lists_registered_versions() -> None:
-    [error] = validate_survey_response(replace(VALID_RESPONSE, instrument_version=3), REGISTRY, now=NOW)
+    [error] = validate_survey_response(
+        replace(VALID_RESPONSE, instrument_version=3), REGISTRY, now=NOW
+    )
     assert "registered: 1" in error.reason
 
 
@@ -199,13 +216,17 @@ def intervention(detail: model.InterventionDetail, **changes: object) -> Interve
     return replace(event, **changes)
 
 
-TRAINING = TrainingSession("ses-17", TrainingTopic.HEALTH_EQUITY, Role.RESIDENT, invited=40, attended=31, completed=29)
+TRAINING = TrainingSession(
+    "ses-17", TrainingTopic.HEALTH_EQUITY, Role.RESIDENT, invited=40, attended=31, completed=29
+)
 FUNNEL = RecruitmentFunnelSnapshot("2026-2027", 900, 120, 100, 12, 150, 25, 20, 3)
 
 VALID_DETAILS: list[model.InterventionDetail] = [
     TRAINING,
     MentoringPairing("pair-3", Role.RESIDENT, Role.FACULTY),
-    PolicyChange("pol-holistic-review", PolicyStage.ADOPTED, "Holistic review of residency applications"),
+    PolicyChange(
+        "pol-holistic-review", PolicyStage.ADOPTED, "Holistic review of residency applications"
+    ),
     BiasIncidentReported("inc-42", IncidentCategory.RACISM),
     BiasIncidentAcknowledged("inc-42"),
     BiasIncidentResolved("inc-42"),
@@ -246,12 +267,27 @@ F = f"{P}.recruitment_funnel_snapshot"
         (intervention(replace(TRAINING, attended=41)), f"{T}.attended"),
         (intervention(replace(TRAINING, completed=32)), f"{T}.completed"),
         (intervention(replace(TRAINING, topic="health_equity")), f"{T}.topic"),
-        (intervention(MentoringPairing("", Role.RESIDENT, Role.FACULTY)), f"{P}.mentoring_pairing.pairing_id"),
+        (
+            intervention(MentoringPairing("", Role.RESIDENT, Role.FACULTY)),
+            f"{P}.mentoring_pairing.pairing_id",
+        ),
         (intervention(PolicyChange("pol-1", PolicyStage.PROPOSED, "")), f"{P}.policy_change.title"),
-        (intervention(PolicyChange("pol-1", PolicyStage.PROPOSED, "A\nnarrative")), f"{P}.policy_change.title"),
-        (intervention(PolicyChange("pol-1", PolicyStage.PROPOSED, "x" * 201)), f"{P}.policy_change.title"),
-        (intervention(BiasIncidentReported("", IncidentCategory.OTHER)), f"{P}.bias_incident_reported.incident_id"),
-        (intervention(BiasIncidentAcknowledged("a b")), f"{P}.bias_incident_acknowledged.incident_id"),
+        (
+            intervention(PolicyChange("pol-1", PolicyStage.PROPOSED, "A\nnarrative")),
+            f"{P}.policy_change.title",
+        ),
+        (
+            intervention(PolicyChange("pol-1", PolicyStage.PROPOSED, "x" * 201)),
+            f"{P}.policy_change.title",
+        ),
+        (
+            intervention(BiasIncidentReported("", IncidentCategory.OTHER)),
+            f"{P}.bias_incident_reported.incident_id",
+        ),
+        (
+            intervention(BiasIncidentAcknowledged("a b")),
+            f"{P}.bias_incident_acknowledged.incident_id",
+        ),
         (intervention(BiasIncidentResolved("")), f"{P}.bias_incident_resolved.incident_id"),
         (intervention(replace(FUNNEL, cycle="")), f"{F}.cycle"),
         (intervention(replace(FUNNEL, interviewed=901)), f"{F}.interviewed"),
@@ -281,7 +317,9 @@ def test_urim_stage_larger_than_its_total_is_named() -> None:
 
 # --- Incident lifecycle -------------------------------------------------------------------
 
-REPORTED = intervention(BiasIncidentReported("inc-42", IncidentCategory.RACISM), occurred_at=utc(2026, 10, 1))
+REPORTED = intervention(
+    BiasIncidentReported("inc-42", IncidentCategory.RACISM), occurred_at=utc(2026, 10, 1)
+)
 ACKNOWLEDGED = intervention(BiasIncidentAcknowledged("inc-42"), occurred_at=utc(2026, 10, 3))
 RESOLVED = intervention(BiasIncidentResolved("inc-42"), occurred_at=utc(2026, 10, 20))
 
@@ -297,9 +335,24 @@ def test_incident_lifecycle_in_order_passes() -> None:
 @pytest.mark.parametrize(
     ("known", "event", "field", "words"),
     [
-        (IncidentTimes(), ACKNOWLEDGED, f"{P}.bias_incident_acknowledged.incident_id", "never reported"),
-        (IncidentTimes(utc(2026, 10, 1)), RESOLVED, f"{P}.bias_incident_resolved.incident_id", "never acknowledged"),
-        (IncidentTimes(utc(2026, 10, 1)), REPORTED, f"{P}.bias_incident_reported.incident_id", "already reported"),
+        (
+            IncidentTimes(),
+            ACKNOWLEDGED,
+            f"{P}.bias_incident_acknowledged.incident_id",
+            "never reported",
+        ),
+        (
+            IncidentTimes(utc(2026, 10, 1)),
+            RESOLVED,
+            f"{P}.bias_incident_resolved.incident_id",
+            "never acknowledged",
+        ),
+        (
+            IncidentTimes(utc(2026, 10, 1)),
+            REPORTED,
+            f"{P}.bias_incident_reported.incident_id",
+            "already reported",
+        ),
         (
             IncidentTimes(utc(2026, 10, 1), utc(2026, 10, 2)),
             ACKNOWLEDGED,
@@ -312,11 +365,23 @@ def test_incident_lifecycle_in_order_passes() -> None:
             f"{P}.bias_incident_resolved.incident_id",
             "already resolved",
         ),
-        (IncidentTimes(utc(2026, 10, 4)), ACKNOWLEDGED, f"{P}.occurred_at", "before it was reported"),
-        (IncidentTimes(utc(2026, 10, 1), utc(2026, 10, 21)), RESOLVED, f"{P}.occurred_at", "before it was acknowledged"),
+        (
+            IncidentTimes(utc(2026, 10, 4)),
+            ACKNOWLEDGED,
+            f"{P}.occurred_at",
+            "before it was reported",
+        ),
+        (
+            IncidentTimes(utc(2026, 10, 1), utc(2026, 10, 21)),
+            RESOLVED,
+            f"{P}.occurred_at",
+            "before it was acknowledged",
+        ),
     ],
 )
-def test_incident_out_of_order_is_rejected(known: IncidentTimes, event: InterventionEvent, field: str, words: str) -> None:
+def test_incident_out_of_order_is_rejected(
+    known: IncidentTimes, event: InterventionEvent, field: str, words: str
+) -> None:
     [error] = validate_incident_transition(known, event)
     assert error.field == field and words in error.reason
 
@@ -350,7 +415,10 @@ def test_valid_site_passes() -> None:
         ({"region": ""}, "site.region"),
         ({"collaborative": ""}, "site.collaborative"),
         ({"urbanicity": "urban"}, "site.urbanicity"),
-        ({"eligible_headcount": {Role.RESIDENT: 10, Role.NURSE: -1}}, "site.eligible_headcount[1].headcount"),
+        (
+            {"eligible_headcount": {Role.RESIDENT: 10, Role.NURSE: -1}},
+            "site.eligible_headcount[1].headcount",
+        ),
     ],
 )
 def test_bad_site_names_the_field(changes: dict, field: str) -> None:
@@ -375,15 +443,29 @@ def test_sample_instrument_is_valid_and_realistic() -> None:
         (replace(JEDI_CULTURE, instrument_id=""), "instrument.instrument_id"),
         (replace(JEDI_CULTURE, version=0), "instrument.version"),
         (replace(JEDI_CULTURE, items=()), "instrument.items"),
-        (replace(JEDI_CULTURE, items=JEDI_CULTURE.items + (JEDI_CULTURE.items[0],)), "instrument.items[24].code"),
-        (replace(JEDI_CULTURE, items=(Item("1BAD", Composite.BELONGING),)), "instrument.items[0].code"),
-        (replace(JEDI_CULTURE, waves=JEDI_CULTURE.waves + (JEDI_CULTURE.waves[0],)), "instrument.waves[3].wave"),
         (
-            replace(JEDI_CULTURE, waves=(WaveWindow(Wave.BASELINE, utc(2026, 1, 1), utc(2025, 1, 1)),)),
+            replace(JEDI_CULTURE, items=JEDI_CULTURE.items + (JEDI_CULTURE.items[0],)),
+            "instrument.items[24].code",
+        ),
+        (
+            replace(JEDI_CULTURE, items=(Item("1BAD", Composite.BELONGING),)),
+            "instrument.items[0].code",
+        ),
+        (
+            replace(JEDI_CULTURE, waves=JEDI_CULTURE.waves + (JEDI_CULTURE.waves[0],)),
+            "instrument.waves[3].wave",
+        ),
+        (
+            replace(
+                JEDI_CULTURE, waves=(WaveWindow(Wave.BASELINE, utc(2026, 1, 1), utc(2025, 1, 1)),)
+            ),
             "instrument.waves[0].closes_at",
         ),
         (
-            replace(JEDI_CULTURE, waves=(WaveWindow(Wave.BASELINE, datetime(2025, 1, 1), utc(2026, 1, 1)),)),
+            replace(
+                JEDI_CULTURE,
+                waves=(WaveWindow(Wave.BASELINE, datetime(2025, 1, 1), utc(2026, 1, 1)),),
+            ),
             "instrument.waves[0].opens_at",
         ),
     ],
@@ -398,11 +480,41 @@ def test_bad_instrument_names_the_field(instrument: Instrument, field: str) -> N
 @pytest.mark.parametrize(
     "column",
     [
-        "respondent_id", "RespondentID", "email", "RecipientEmail", "name", "Full Name", "RecipientLastName",
-        "first_name", "employee_id", "EmployeeNumber", "emp_no", "badge_number", "mrn", "MRN", "ip_address",
-        "IPAddress", "phone", "mobile", "date_of_birth", "DOB", "birth_date", "ExternalReference",
-        "LocationLatitude", "zip_code", "comments", "free_text", "Q27_TEXT", "other_specify", "notes",
-        "username", "device_id", "response_id", "ResponseId", "record_id", "redcap_survey_identifier",
+        "respondent_id",
+        "RespondentID",
+        "email",
+        "RecipientEmail",
+        "name",
+        "Full Name",
+        "RecipientLastName",
+        "first_name",
+        "employee_id",
+        "EmployeeNumber",
+        "emp_no",
+        "badge_number",
+        "mrn",
+        "MRN",
+        "ip_address",
+        "IPAddress",
+        "phone",
+        "mobile",
+        "date_of_birth",
+        "DOB",
+        "birth_date",
+        "ExternalReference",
+        "LocationLatitude",
+        "zip_code",
+        "comments",
+        "free_text",
+        "Q27_TEXT",
+        "other_specify",
+        "notes",
+        "username",
+        "device_id",
+        "response_id",
+        "ResponseId",
+        "record_id",
+        "redcap_survey_identifier",
     ],
 )
 def test_identifying_columns_are_flagged(column: str) -> None:
@@ -413,10 +525,29 @@ def test_identifying_columns_are_flagged(column: str) -> None:
 @pytest.mark.parametrize(
     "column",
     [
-        "id", "event_id", "site_id", "site_name", "instrument_id",
-        "instrument_version", "wave", "role", "respondent_role", "department", "submitted_at", "StartDate",
-        "BEL1", "TRU3", "urim", "gender_identity", "first_generation", "disability", "lgbtq", "rural_background",
-        "experienced_discrimination", "witnessed_discrimination", "source_system",
+        "id",
+        "event_id",
+        "site_id",
+        "site_name",
+        "instrument_id",
+        "instrument_version",
+        "wave",
+        "role",
+        "respondent_role",
+        "department",
+        "submitted_at",
+        "StartDate",
+        "BEL1",
+        "TRU3",
+        "urim",
+        "gender_identity",
+        "first_generation",
+        "disability",
+        "lgbtq",
+        "rural_background",
+        "experienced_discrimination",
+        "witnessed_discrimination",
+        "source_system",
     ],
 )
 def test_expected_columns_are_not_flagged(column: str) -> None:

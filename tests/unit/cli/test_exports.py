@@ -26,18 +26,34 @@ def test_a_qualtrics_export_as_written_bom_crlf_three_header_rows():
     assert export.columns[0] == "StartDate"  # the byte-order mark is not part of the name
     assert len(export.rows) == 40
     assert export.question_texts[export.columns.index("Q1")] == "What is your current role?"
-    assert set(export.dropped) == {"IPAddress", "ResponseId", "RecipientLastName", "RecipientFirstName",
-                                   "RecipientEmail", "ExternalReference", "LocationLatitude", "LocationLongitude",
-                                   "Q7_TEXT"}
+    assert set(export.dropped) == {
+        "IPAddress",
+        "ResponseId",
+        "RecipientLastName",
+        "RecipientFirstName",
+        "RecipientEmail",
+        "ExternalReference",
+        "LocationLatitude",
+        "LocationLongitude",
+        "Q7_TEXT",
+    }
     kept = "\n".join(",".join(row) for row in export.rows)
-    for identifying in ("203.0.113.", "@hospital.example.org", "R_01xQ7mP3vT9kLb2cD", "42.33", "EMP-44",
-                        "Dr. Lee"):
+    for identifying in (
+        "203.0.113.",
+        "@hospital.example.org",
+        "R_01xQ7mP3vT9kLb2cD",
+        "42.33",
+        "EMP-44",
+        "Dr. Lee",
+    ):
         assert identifying not in kept
 
 
 def test_a_redcap_export_is_detected_and_its_record_ids_dropped():
     export = read_export(SAMPLES / "redcap_culture.csv")
-    assert export.format is ExportFormat.REDCAP and export.header_rows == 1 and len(export.rows) == 30
+    assert (
+        export.format is ExportFormat.REDCAP and export.header_rows == 1 and len(export.rows) == 30
+    )
     assert set(export.dropped) == {"record_id", "redcap_survey_identifier", "email", "comments"}
     assert "race___3" in export.columns
 
@@ -66,7 +82,10 @@ def test_latin1_is_refused_with_the_line_and_read_when_its_encoding_is_named():
         (b"\r\n\r\n", "is empty"),
         (b"submitted_at,BEL1\r\n", "has a header but no responses"),
         (b"PK\x03\x04rest-of-a-workbook", "is an Excel workbook or a zip file, not CSV"),
-        (b"Variable / Field Name,Form Name\nbel1,jedi\n", "is a REDCap data dictionary, not a data export"),
+        (
+            b"Variable / Field Name,Form Name\nbel1,jedi\n",
+            "is a REDCap data dictionary, not a data export",
+        ),
         (b"a,b,a\n1,2,3\n", "column 'a' appears more than once"),
         (b"a,b\n1,2,3\n", "line 2 has 3 cells, the header 2"),
     ],

@@ -12,11 +12,25 @@ from tests.unit.test_validation import VALID_DETAILS, intervention
 
 
 def test_check_of_intervention_events_reports_unreadable_lines(tmp_path, capsys):
-    good = json_format.MessageToJson(intervention_to_proto(intervention(VALID_DETAILS[0])), indent=None)
+    good = json_format.MessageToJson(
+        intervention_to_proto(intervention(VALID_DETAILS[0])), indent=None
+    )
     path = tmp_path / "events.jsonl"
     path.write_text(good + "\n" + json.dumps({"event_id": "e2", "detail": "nope"}) + "\n")
-    status = main(["push", "interventions", str(path), "--check", "--api-key", "unused",
-                   "--address", "127.0.0.1:1", "--state-dir", str(tmp_path / "state")])
+    status = main(
+        [
+            "push",
+            "interventions",
+            str(path),
+            "--check",
+            "--api-key",
+            "unused",
+            "--address",
+            "127.0.0.1:1",
+            "--state-dir",
+            str(tmp_path / "state"),
+        ]
+    )
     out = capsys.readouterr().out
     assert status == 1
     assert out.splitlines()[0].startswith("line 2: ")

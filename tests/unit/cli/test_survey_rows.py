@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,13 +19,22 @@ from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.domain.validation import FieldError
 
 SAMPLES = Path(__file__).parents[2] / "fixtures" / "exports"
-NOW = datetime(2026, 11, 20, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 20, tzinfo=UTC)
 # The example of the mapping file's documentation, word for word.
 DOCUMENTED = SurveyMapping(
-    site_id="site-north", instrument_id="jedi-culture", instrument_version=1, wave="baseline",
+    site_id="site-north",
+    instrument_id="jedi-culture",
+    instrument_version=1,
+    wave="baseline",
     source_system="qualtrics",
-    columns={"EndDate": "submitted_at", "Q_Role": "role", "Q_Dept": "department", "Q_URiM": "group:urim",
-             "Q7_1": "item:BEL1", "Q_Disc": "experienced_discrimination"},
+    columns={
+        "EndDate": "submitted_at",
+        "Q_Role": "role",
+        "Q_Dept": "department",
+        "Q_URiM": "group:urim",
+        "Q7_1": "item:BEL1",
+        "Q_Disc": "experienced_discrimination",
+    },
     values={"role": {"Resident physician": "resident"}},
 )
 
@@ -42,22 +51,39 @@ def outcomes(export, mapping, **options):
 
 
 def test_the_documented_mapping_reads_item_codes_from_the_instrument(tmp_path):
-    export = export_of(tmp_path, "EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc,PSY2\n"
-                                 "2025-10-01 09:00:00,Resident physician,medicine,yes,Agree,no,5\n")
+    export = export_of(
+        tmp_path,
+        "EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc,PSY2\n"
+        "2025-10-01 09:00:00,Resident physician,medicine,yes,Agree,no,5\n",
+    )
     [row] = outcomes(export, DOCUMENTED)
     assert row.errors == [] and row.event_id == row_event_id("digest", 1)
     response = row.response
     assert response.answers == {"BEL1": 4, "PSY2": 5} and response.role is Role.RESIDENT
-    assert response.groups == {GroupDimension.URIM: "yes"} and response.experienced_discrimination is False
-    assert response.submitted_at == datetime(2025, 10, 1, 9, tzinfo=timezone.utc)
+    assert (
+        response.groups == {GroupDimension.URIM: "yes"}
+        and response.experienced_discrimination is False
+    )
+    assert response.submitted_at == datetime(2025, 10, 1, 9, tzinfo=UTC)
 
 
 def test_every_mapping_problem_at_once_and_nothing_read(tmp_path):
-    export = export_of(tmp_path, "EndDate,Q_Role,Mystery,Q7_1,Q9,RecipientEmail,Q_Disc,Q_Other\n"
-                                 "2025-10-01 09:00:00,resident,x,4,5,a@b.org,no,faculty\n")
-    mapping = replace(DOCUMENTED, columns={**DOCUMENTED.columns, "Q9": "item:NOPE1", "RecipientEmail": "role",
-                                           "Q_Extra": "department", "Q_Disc": "?",
-                                           "Q_Other": "role"})
+    export = export_of(
+        tmp_path,
+        "EndDate,Q_Role,Mystery,Q7_1,Q9,RecipientEmail,Q_Disc,Q_Other\n"
+        "2025-10-01 09:00:00,resident,x,4,5,a@b.org,no,faculty\n",
+    )
+    mapping = replace(
+        DOCUMENTED,
+        columns={
+            **DOCUMENTED.columns,
+            "Q9": "item:NOPE1",
+            "RecipientEmail": "role",
+            "Q_Extra": "department",
+            "Q_Disc": "?",
+            "Q_Other": "role",
+        },
+    )
     with pytest.raises(MappingError) as raised:
         plan_columns(export, mapping, JEDI_CULTURE)
     assert [(e.field, e.reason.split(":")[0].split(",")[0]) for e in raised.value.errors] == [
@@ -74,11 +100,23 @@ def test_every_mapping_problem_at_once_and_nothing_read(tmp_path):
 
 
 def test_a_row_reports_every_problem_at_once_named_by_column(tmp_path):
-    export = export_of(tmp_path, "EndDate,Q_Role,Q_Dept,Q7_1,PSY2\n"
-                                 "2027-06-01 09:00:00,astronaut,cardiology,9,Agree\n"
-                                 "01/10/2025 9:00,faculty,,4,\n")
-    future, unreadable = outcomes(export, replace(DOCUMENTED, columns={
-        k: v for k, v in DOCUMENTED.columns.items() if k in ("EndDate", "Q_Role", "Q_Dept", "Q7_1")}))
+    export = export_of(
+        tmp_path,
+        "EndDate,Q_Role,Q_Dept,Q7_1,PSY2\n"
+        "2027-06-01 09:00:00,astronaut,cardiology,9,Agree\n"
+        "01/10/2025 9:00,faculty,,4,\n",
+    )
+    future, unreadable = outcomes(
+        export,
+        replace(
+            DOCUMENTED,
+            columns={
+                k: v
+                for k, v in DOCUMENTED.columns.items()
+                if k in ("EndDate", "Q_Role", "Q_Dept", "Q7_1")
+            },
+        ),
+    )
     assert future.response is None
     assert [e.field for e in future.errors] == ["Q_Role", "Q_Dept", "EndDate", "Q7_1"]
     assert "is in the future" in future.errors[2].reason and "Likert" in future.errors[3].reason
@@ -87,7 +125,9 @@ def test_a_row_reports_every_problem_at_once_named_by_column(tmp_path):
 
 
 def test_role_department_and_groups_are_optional(tmp_path):
-    export = export_of(tmp_path, "EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc\n2025-10-01 09:00:00,,,,3,\n")
+    export = export_of(
+        tmp_path, "EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc\n2025-10-01 09:00:00,,,,3,\n"
+    )
     [row] = outcomes(export, DOCUMENTED)
     assert row.errors == []
     assert (row.response.role, row.response.department, row.response.groups) == (None, None, {})
@@ -103,16 +143,23 @@ def test_qualtrics_policies_previews_unfinished_and_time_zone():
     export = read_export(SAMPLES / "qualtrics_culture.csv")
     mapping = SurveyMapping.from_file(SAMPLES / "qualtrics_culture_mapping.json")
     rows = outcomes(export, mapping)
-    assert {r.row_number: r.skipped for r in rows if r.skipped} == {3: "survey preview",
-                                                                    21: "unfinished, no item answered"}
+    assert {r.row_number: r.skipped for r in rows if r.skipped} == {
+        3: "survey preview",
+        21: "unfinished, no item answered",
+    }
     [unfinished] = [r for r in rows if r.unfinished]
     assert unfinished.row_number == 8 and unfinished.response is not None
     assert all(r.errors == [] for r in rows)
     first = rows[0].response
     assert first.submitted_at.utcoffset().total_seconds() == -4 * 3600  # New York, October: EDT
     assert first.source_system == "qualtrics"
-    assert any(r.response and r.response.department is None for r in rows)  # blank department: not answered
-    assert {r.response.department for r in rows if r.response} >= {Department.MEDICINE, Department.EMERGENCY}
+    assert any(
+        r.response and r.response.department is None for r in rows
+    )  # blank department: not answered
+    assert {r.response.department for r in rows if r.response} >= {
+        Department.MEDICINE,
+        Department.EMERGENCY,
+    }
 
 
 def test_redcap_dictionary_checkboxes_and_complete_status():
@@ -126,14 +173,26 @@ def test_redcap_dictionary_checkboxes_and_complete_status():
     records = export.records()
     for number, response in by_record.items():
         checked = {code for code in "123456" if records[number - 1][f"race___{code}"] == "1"}
-        expected = "prefer_not_to_say" if checked == {"6"} else "yes" if checked & {"1", "3", "4"} else "no"
+        expected = (
+            "prefer_not_to_say"
+            if checked == {"6"}
+            else "yes"
+            if checked & {"1", "3", "4"}
+            else "no"
+        )
         assert response.groups[GroupDimension.URIM] == expected, (number, checked)
     assert {r.groups.get(GroupDimension.GENDER_IDENTITY) for r in by_record.values()} <= {
-        "woman", "man", "nonbinary", "prefer_not_to_say"}
+        "woman",
+        "man",
+        "nonbinary",
+        "prefer_not_to_say",
+    }
 
     taken = outcomes(export, replace(mapping, include_incomplete=True), dictionary=dictionary)
     assert not any(r.skipped for r in taken)
-    assert {e.field for r in taken for e in r.errors} == {"jedi_culture_timestamp"}  # "[not completed]"
+    assert {e.field for r in taken for e in r.errors} == {
+        "jedi_culture_timestamp"
+    }  # "[not completed]"
 
 
 def test_checked_choices_combine_into_one_value():
@@ -149,7 +208,9 @@ def test_checked_choices_combine_into_one_value():
 
 def test_mapping_file_problems(tmp_path):
     path = tmp_path / "mapping.json"
-    path.write_text(json.dumps({"site_id": "s", "instrument_id": "i", "colums": {}, "timezone": "Mars/Olympus"}))
+    path.write_text(
+        json.dumps({"site_id": "s", "instrument_id": "i", "colums": {}, "timezone": "Mars/Olympus"})
+    )
     with pytest.raises(MappingError) as raised:
         SurveyMapping.from_file(path)
     assert [e.field for e in raised.value.errors] == ["colums", "instrument_version", "timezone"]
@@ -161,15 +222,22 @@ def test_mapping_file_problems(tmp_path):
 def test_mapping_init_guesses_from_question_texts_and_marks_the_dropped_columns():
     export = read_export(SAMPLES / "qualtrics_culture.csv")
     document = initial_mapping(export, JEDI_CULTURE, None, site_id="site-north")
-    assert document["columns"]["Q4_1"] == "item:BEL1" and document["columns"]["Q4_24"] == "item:LEA4"
+    assert (
+        document["columns"]["Q4_1"] == "item:BEL1" and document["columns"]["Q4_24"] == "item:LEA4"
+    )
     assert document["columns"]["Q1"] == "role" and document["columns"]["Q2"] == "department"
-    assert document["columns"]["Q3"] == "group:urim" and document["columns"]["EndDate"] == "submitted_at"
+    assert (
+        document["columns"]["Q3"] == "group:urim"
+        and document["columns"]["EndDate"] == "submitted_at"
+    )
     assert document["columns"]["Q5"] == "experienced_discrimination"
     assert "IPAddress" in document["dropped"] and "Finished" in document["survey_tool_columns"]
     assert document["values"]["role"]["Resident physician"] == "resident"
     assert document["values"]["department"]["Emergency Medicine"] == "emergency"
     assert document["wave"] == "baseline"
-    listed = set(document["columns"]) | set(document["dropped"]) | set(document["survey_tool_columns"])
+    listed = (
+        set(document["columns"]) | set(document["dropped"]) | set(document["survey_tool_columns"])
+    )
     assert listed == set(export.columns) | set(export.dropped)  # every column is listed
 
 
@@ -178,7 +246,12 @@ def test_mapping_init_reads_redcap_labels_from_the_dictionary():
     dictionary = read_dictionary(SAMPLES / "redcap_culture_dictionary.csv")
     document = initial_mapping(export, JEDI_CULTURE, dictionary, site_id=None)
     assert document["site_id"] == "?" and document["columns"]["bel1"] == "item:BEL1"
-    assert document["columns"]["race"] == "?"  # race is not a dimension of its own: the site decides
+    assert (
+        document["columns"]["race"] == "?"
+    )  # race is not a dimension of its own: the site decides
     assert document["columns"]["gender"] == "group:gender_identity"
-    assert document["values"]["department"] == {"Internal Medicine": "medicine", "Emergency Medicine": "emergency"}
+    assert document["values"]["department"] == {
+        "Internal Medicine": "medicine",
+        "Emergency Medicine": "emergency",
+    }
     assert "role" not in document["values"]  # Resident, Fellow, ... are platform values already

@@ -4,20 +4,32 @@ statuses (new releases and progress), and which stream messages rebuild which pa
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
+
 from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, registry_pb2
-
 from services.dashboard.live import cell_messages, status_messages, watch_request
-from services.dashboard.release_status import CROSS_SITE_NAME, ReleaseBoard, latest_releases, rows_of
+from services.dashboard.release_status import (
+    CROSS_SITE_NAME,
+    ReleaseBoard,
+    latest_releases,
+    rows_of,
+)
 
-CUT = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+CUT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
-def site_status(site_id: str, number: int, *, covered=None, held_back=None, cut=CUT) -> benchmarks_pb2.ReleaseStatus:
-    status = benchmarks_pb2.ReleaseStatus(scope=f"site/{site_id}", site_id=site_id, number=number,
-                                          covered=covered or {}, held_back=held_back or {})
+def site_status(
+    site_id: str, number: int, *, covered=None, held_back=None, cut=CUT
+) -> benchmarks_pb2.ReleaseStatus:
+    status = benchmarks_pb2.ReleaseStatus(
+        scope=f"site/{site_id}",
+        site_id=site_id,
+        number=number,
+        covered=covered or {},
+        held_back=held_back or {},
+    )
     if cut is not None:
         stamp = Timestamp()
         stamp.FromDatetime(cut)
@@ -51,13 +63,22 @@ class FakeClient:
 
     async def sites(self):
         self.calls.append("ListSites")
-        return [query_pb2.SiteListing(site=registry_pb2.Site(site_id=s, name=n)) for s, n in self.names.items()]
+        return [
+            query_pb2.SiteListing(site=registry_pb2.Site(site_id=s, name=n))
+            for s, n in self.names.items()
+        ]
 
 
 def test_rows_per_site_and_wave_then_the_cross_site_releases():
-    north = site_status("site-north", 3, covered={"baseline": 40, "follow_up": 12, "interventions": 9},
-                        held_back={"baseline": 3})
-    rows = rows_of([cross_status(common_pb2.WAVE_BASELINE, 2), north], {"site-north": "Northern General"})
+    north = site_status(
+        "site-north",
+        3,
+        covered={"baseline": 40, "follow_up": 12, "interventions": 9},
+        held_back={"baseline": 3},
+    )
+    rows = rows_of(
+        [cross_status(common_pb2.WAVE_BASELINE, 2), north], {"site-north": "Northern General"}
+    )
     assert [(r.site_name, r.wave, r.release, r.covered, r.held_back) for r in rows] == [
         ("Northern General", "baseline", 3, 40, 3),
         ("Northern General", "follow_up", 3, 12, 0),
@@ -70,28 +91,42 @@ def test_rows_per_site_and_wave_then_the_cross_site_releases():
 
 def test_a_scope_without_a_release_shows_number_0_and_what_it_holds_back():
     (row,) = rows_of([site_status("site-new", 0, held_back={"baseline": 4}, cut=None)], {})
-    assert (row.site_name, row.release, row.cut_at, row.covered, row.held_back) == ("site-new", 0, None, 0, 4)
+    assert (row.site_name, row.release, row.cut_at, row.covered, row.held_back) == (
+        "site-new",
+        0,
+        None,
+        0,
+        4,
+    )
 
 
 async def test_latest_releases_asks_list_releases():
-    client = FakeClient([site_status("site-north", 1, covered={"baseline": 20})], {"site-north": "Northern"})
+    client = FakeClient(
+        [site_status("site-north", 1, covered={"baseline": 20})], {"site-north": "Northern"}
+    )
     (row,) = await latest_releases(client)
     assert "ListReleases" in client.calls and (row.site_name, row.covered) == ("Northern", 20)
 
 
 async def test_the_board_follows_the_stream_after_list_releases():
-    client = FakeClient([site_status("site-north", 1, covered={"baseline": 20})], {"site-north": "Northern"})
+    client = FakeClient(
+        [site_status("site-north", 1, covered={"baseline": 20})], {"site-north": "Northern"}
+    )
     board = ReleaseBoard()
     # Statuses received before the load are older than its answer: dropped.
     board.apply([site_status("site-north", 1, covered={"baseline": 17})])
     (row,) = await board.rows(client)
     assert row.covered == 20 and client.calls.count("ListReleases") == 1
     # Progress: same release, more held back; no further ListReleases.
-    assert board.apply([site_status("site-north", 1, covered={"baseline": 20}, held_back={"baseline": 3})])
+    assert board.apply(
+        [site_status("site-north", 1, covered={"baseline": 20}, held_back={"baseline": 3})]
+    )
     (row,) = await board.rows(client)
     assert (row.release, row.covered, row.held_back) == (1, 20, 3)
     # The same status again changes nothing.
-    assert not board.apply([site_status("site-north", 1, covered={"baseline": 20}, held_back={"baseline": 3})])
+    assert not board.apply(
+        [site_status("site-north", 1, covered={"baseline": 20}, held_back={"baseline": 3})]
+    )
     # A new release covers them.
     board.apply([site_status("site-north", 2, covered={"baseline": 32})])
     (row,) = await board.rows(client)
@@ -100,9 +135,13 @@ async def test_the_board_follows_the_stream_after_list_releases():
 
 
 async def test_statuses_received_while_loading_are_applied_on_top_of_the_answer():
-    client = FakeClient([site_status("site-north", 1, covered={"baseline": 20})], {"site-north": "Northern"})
+    client = FakeClient(
+        [site_status("site-north", 1, covered={"baseline": 20})], {"site-north": "Northern"}
+    )
     board = ReleaseBoard()
-    client.during_releases = lambda: board.apply([site_status("site-north", 2, covered={"baseline": 30})])
+    client.during_releases = lambda: board.apply(
+        [site_status("site-north", 2, covered={"baseline": 30})]
+    )
     (row,) = await board.rows(client)
     assert (row.release, row.covered) == (2, 30)
 
@@ -119,14 +158,26 @@ async def test_a_new_site_in_the_stream_gets_its_name():
 
 def test_which_messages_rebuild_which_page():
     change = query_pb2.WATCH_PHASE_CHANGE
-    progress = query_pb2.WatchResponse(phase=change, view_version=7,
-                                       releases=[site_status("site-north", 1, held_back={"baseline": 3})])
-    cells = query_pb2.WatchResponse(phase=change, view_version=8, cells=[benchmarks_pb2.BenchmarkCell(key="k")])
+    progress = query_pb2.WatchResponse(
+        phase=change,
+        view_version=7,
+        releases=[site_status("site-north", 1, held_back={"baseline": 3})],
+    )
+    cells = query_pb2.WatchResponse(
+        phase=change, view_version=8, cells=[benchmarks_pb2.BenchmarkCell(key="k")]
+    )
     withdrawn = query_pb2.WatchResponse(phase=change, view_version=9, withdrawn_keys=["k"])
-    snapshot = query_pb2.WatchResponse(phase=query_pb2.WATCH_PHASE_SNAPSHOT, cells=[benchmarks_pb2.BenchmarkCell(key="k")])
+    snapshot = query_pb2.WatchResponse(
+        phase=query_pb2.WATCH_PHASE_SNAPSHOT, cells=[benchmarks_pb2.BenchmarkCell(key="k")]
+    )
     complete = query_pb2.WatchResponse(phase=query_pb2.WATCH_PHASE_SNAPSHOT_COMPLETE)
     assert [cell_messages(m) for m in (snapshot, complete, progress, cells, withdrawn)] == [
-        False, True, False, True, True]
+        False,
+        True,
+        False,
+        True,
+        True,
+    ]
     board = ReleaseBoard()
     status = status_messages(board)
     assert [status(m) for m in (complete, progress, progress, cells)] == [True, True, False, False]
@@ -134,17 +185,20 @@ def test_which_messages_rebuild_which_page():
 
 def test_the_status_stream_asks_for_statuses_and_no_cells():
     """As the query service's own Watch filter reads the request: no cell, every visible scope."""
+    from services.query.watch import watch_filter
     from shared.auth import Principal, PrincipalRole
     from shared.domain.cells import ResponseCell
     from shared.domain.model import Wave
-
-    from services.query.watch import watch_filter
     from tests.unit.query.cells import composite, stored
 
     request = watch_request("status", site_id="", wave=common_pb2.WAVE_BASELINE)
-    for principal in (Principal("coordinator", PrincipalRole.COORDINATOR),
-                      Principal("site-a", PrincipalRole.SITE, "site-a")):
+    for principal in (
+        Principal("coordinator", PrincipalRole.COORDINATOR),
+        Principal("site-a", PrincipalRole.SITE, "site-a"),
+    ):
         matcher = watch_filter(principal, request)
-        assert not matcher.matches(stored(ResponseCell("site-a", Wave.BASELINE, "all", "all", 40, 0.5)))
+        assert not matcher.matches(
+            stored(ResponseCell("site-a", Wave.BASELINE, "all", "all", 40, 0.5))
+        )
         assert not matcher.matches(stored(composite()))
         assert matcher.matches_scope("site/site-a") and matcher.matches_scope("cross-site/baseline")

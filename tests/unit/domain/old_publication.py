@@ -7,8 +7,8 @@ Before releases existed, the processor published the single-publication rule's o
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Sequence
 
 from shared.domain.benchmark_set import BenchmarkSet, Cell
 from shared.domain.model import InterventionEvent, Site, SurveyResponse
@@ -28,26 +28,42 @@ def _split(benchmarks: BenchmarkSet, sites: Sequence[Site]) -> dict[str, tuple[C
 
 
 def old_rule_releases(
-    sites: Sequence[Site], events: Sequence[Event], *, first_batch: int = 0, k: int = 10, min_sites: int = 10
+    sites: Sequence[Site],
+    events: Sequence[Event],
+    *,
+    first_batch: int = 0,
+    k: int = 10,
+    min_sites: int = 10,
 ) -> list[Release]:
     """Releases of the old rule: one publication of the first `first_batch` events, then one per event."""
     releases: list[Release] = []
     last: dict[str, Release] = {}
-    steps = [first_batch, *range(first_batch + 1, len(events) + 1)] if first_batch else range(1, len(events) + 1)
+    steps = (
+        [first_batch, *range(first_batch + 1, len(events) + 1)]
+        if first_batch
+        else range(1, len(events) + 1)
+    )
     for step, prefix in enumerate(steps):
         shown = events[:prefix]
         benchmarks = old_compute_benchmarks(
-            sites, [INSTRUMENT],
-            [e for e in shown if isinstance(e, SurveyResponse)], [e for e in shown if isinstance(e, InterventionEvent)],
-            min_cell_size=k, min_sites=min_sites, as_of=AS_OF,
+            sites,
+            [INSTRUMENT],
+            [e for e in shown if isinstance(e, SurveyResponse)],
+            [e for e in shown if isinstance(e, InterventionEvent)],
+            min_cell_size=k,
+            min_sites=min_sites,
+            as_of=AS_OF,
         )
         for scope, cells in sorted(_split(benchmarks, sites).items()):
             previous = last.get(scope)
             if previous is not None and previous.cells == cells:
                 continue
             release = Release(
-                scope=scope, number=previous.number + 1 if previous else 1,
-                cut_at=T0 + timedelta(minutes=step), as_of=AS_OF, cells=cells,
+                scope=scope,
+                number=previous.number + 1 if previous else 1,
+                cut_at=T0 + timedelta(minutes=step),
+                as_of=AS_OF,
+                cells=cells,
             )
             last[scope] = release
             releases.append(release)

@@ -9,12 +9,18 @@ outside the regression tests: it is what they show the auditor catching.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from typing import Iterable, Sequence
 
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.benchmarks import fold_site_states, site_cells
-from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+from shared.domain.cells import (
+    ChangeCell,
+    CompositeCell,
+    DisparityCell,
+    ExperienceCell,
+    ResponseCell,
+)
 from shared.domain.cross_site import cross_site_cells_of, site_scores
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
 from shared.domain.suppression import hidden_in_partition
@@ -42,19 +48,32 @@ def _hidden_breakdown_keys(cells: Iterable[Cell], k: int) -> set[str]:
 
 
 def old_compute_benchmarks(
-    sites: Sequence[Site], instruments: Sequence[Instrument], responses: Iterable[SurveyResponse],
-    interventions: Iterable[InterventionEvent], *, min_cell_size: int, min_sites: int, as_of: datetime,
+    sites: Sequence[Site],
+    instruments: Sequence[Instrument],
+    responses: Iterable[SurveyResponse],
+    interventions: Iterable[InterventionEvent],
+    *,
+    min_cell_size: int,
+    min_sites: int,
+    as_of: datetime,
 ) -> BenchmarkSet:
     states = fold_site_states(sites, instruments, responses, interventions)
     own = [cell for site in sites for cell in site_cells(states[site.site_id], site, as_of=as_of)]
-    cross = cross_site_cells_of(site_scores(own, min_cell_size=1))  # eligibility: 10 responses, hidden or not
+    cross = cross_site_cells_of(
+        site_scores(own, min_cell_size=1)
+    )  # eligibility: 10 responses, hidden or not
     hidden = _hidden_breakdown_keys(own, min_cell_size)
-    hidden |= {c.key for c in own if isinstance(c, ReachCell) and c.describes_people and c.n < min_cell_size}
+    hidden |= {
+        c.key
+        for c in own
+        if isinstance(c, ReachCell) and c.describes_people and c.n < min_cell_size
+    }
     hidden |= {c.key for c in cross if isinstance(c, DistributionCell) and c.sites < min_sites}
     present = {cell.key for cell in [*own, *cross]}
     everything = [*own, *cross]
     hidden |= {
-        c.key for c in everything
+        c.key
+        for c in everything
         if isinstance(c, (DisparityCell, ChangeCell, RankCell))
         and any(key in hidden or key not in present for key in c.depends_on)
     }

@@ -5,14 +5,30 @@ from fractions import Fraction
 from functools import reduce
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.domain.aggregates import (
-    apply_intervention, apply_survey_response, empty_site_state, state_from_dict, state_to_dict,
+    apply_intervention,
+    apply_survey_response,
+    empty_site_state,
+    state_from_dict,
+    state_to_dict,
 )
 from shared.domain.model import (
-    PREFER_NOT_TO_SAY, BiasIncidentAcknowledged, BiasIncidentReported, BiasIncidentResolved, Composite,
-    GroupDimension, IncidentCategory, PolicyChange, PolicyStage, Role, TrainingSession, TrainingTopic, Wave,
+    PREFER_NOT_TO_SAY,
+    BiasIncidentAcknowledged,
+    BiasIncidentReported,
+    BiasIncidentResolved,
+    Composite,
+    GroupDimension,
+    IncidentCategory,
+    PolicyChange,
+    PolicyStage,
+    Role,
+    TrainingSession,
+    TrainingTopic,
+    Wave,
 )
 from shared.domain.survey_state import ItemTally
 
@@ -33,7 +49,9 @@ def fold(events, state=None):
 
 def three_respondents():
     return [  # B3 and S2 are reverse-worded: positive means answering 1 or 2
-        response({"B1": 5, "B2": 4, "B3": 2, "S1": 3, "S2": None}, groups={GroupDimension.URIM: "yes"}),
+        response(
+            {"B1": 5, "B2": 4, "B3": 2, "S1": 3, "S2": None}, groups={GroupDimension.URIM: "yes"}
+        ),
         response({"B1": 2, "B2": None, "B3": 5}, groups={GroupDimension.URIM: PREFER_NOT_TO_SAY}),
         response({"B1": 4, "B2": 3, "B3": 4, "S1": 5, "S2": 1}, role=Role.FACULTY),
     ]
@@ -56,13 +74,23 @@ def test_breakdowns_are_one_way_and_prefer_not_to_say_is_no_cell():
     state = fold(three_respondents())
     keys = {key[2:] for key in state.survey.composites if key[1] == Composite.BELONGING}
     assert keys == {
-        ("all", "all"), ("role", "resident"), ("role", "faculty"), ("department", "medicine"), ("urim", "yes"),
+        ("all", "all"),
+        ("role", "resident"),
+        ("role", "faculty"),
+        ("department", "medicine"),
+        ("urim", "yes"),
     }
     assert state.survey.responses[(Wave.BASELINE, "all", "all")].responses == 3
 
 
 def test_experience_items_are_counted_when_answered():
-    state = fold([response({}, experienced=True, witnessed=False), response({}, experienced=False), response({})])
+    state = fold(
+        [
+            response({}, experienced=True, witnessed=False),
+            response({}, experienced=False),
+            response({}),
+        ]
+    )
     tally = state.survey.responses[(Wave.BASELINE, "all", "all")]
     assert (tally.responses, tally.experienced_answered, tally.experienced_yes) == (3, 2, 1)
     assert (tally.witnessed_answered, tally.witnessed_yes) == (1, 0)
@@ -98,16 +126,22 @@ def test_incident_steps_arriving_out_of_order():
 
 
 def test_a_corrected_session_replaces_the_earlier_report_whatever_the_order():
-    first = intervention(TrainingSession("s", TrainingTopic.HEALTH_EQUITY, Role.RESIDENT, 20, 15, 0), at=T0)
+    first = intervention(
+        TrainingSession("s", TrainingTopic.HEALTH_EQUITY, Role.RESIDENT, 20, 15, 0), at=T0
+    )
     correction = intervention(
-        TrainingSession("s", TrainingTopic.HEALTH_EQUITY, Role.RESIDENT, 20, 15, 14), at=hours_after(T0, 1)
+        TrainingSession("s", TrainingTopic.HEALTH_EQUITY, Role.RESIDENT, 20, 15, 14),
+        at=hours_after(T0, 1),
     )
     assert fold([first, correction]) == fold([correction, first])
     assert fold([correction, first]).interventions.trainings["s"].completed == 14
 
 
 def test_a_policy_keeps_its_furthest_stage():
-    stages = [intervention(PolicyChange("p", stage, "t")) for stage in (PolicyStage.ADOPTED, PolicyStage.PROPOSED)]
+    stages = [
+        intervention(PolicyChange("p", stage, "t"))
+        for stage in (PolicyStage.ADOPTED, PolicyStage.PROPOSED)
+    ]
     assert fold(stages).interventions.policies["p"] == PolicyStage.ADOPTED
 
 

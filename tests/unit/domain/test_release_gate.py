@@ -6,7 +6,6 @@ from shared.domain.aggregates import SiteState, apply_survey_response, empty_sit
 from shared.domain.benchmarks import site_cells
 from shared.domain.model import Role, SurveyResponse, Wave
 from shared.domain.release_gate import Coverage, held_back, may_advance, next_coverage
-
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, response, site
 
 SITE = site("s1", resident=100, nurse=100)
@@ -21,13 +20,19 @@ def fold(events: list[SurveyResponse], state: SiteState | None = None) -> SiteSt
 
 
 def varied(count: int, role: Role = Role.RESIDENT, **extra) -> list[SurveyResponse]:
-    return [response({"B1": 1 + i % 5, "B2": 1 + (i * 2) % 5}, role=role, **extra) for i in range(count)]
+    return [
+        response({"B1": 1 + i % 5, "B2": 1 + (i * 2) % 5}, role=role, **extra) for i in range(count)
+    ]
 
 
 def advances(before: list[SurveyResponse], new: list[SurveyResponse]) -> bool:
     old = fold(before)
-    return may_advance(site_cells(old, SITE, as_of=AS_OF), site_cells(fold(new, old), SITE, as_of=AS_OF),
-                       Wave.BASELINE.value, K)
+    return may_advance(
+        site_cells(old, SITE, as_of=AS_OF),
+        site_cells(fold(new, old), SITE, as_of=AS_OF),
+        Wave.BASELINE.value,
+        K,
+    )
 
 
 def test_growth_of_at_least_k_in_every_shown_cell_may_join():
@@ -58,8 +63,12 @@ def test_newcomers_outside_the_cells_shown_in_both_need_k_and_more_than_one_part
 def test_newcomers_who_all_answered_alike_wait():
     before = varied(20, experienced=True) + varied(20, Role.NURSE, experienced=False)
     alike = varied(12, experienced=False) + varied(12, Role.NURSE, experienced=False)
-    mixed = [*varied(12, experienced=True), *varied(12, experienced=False),
-             *varied(12, Role.NURSE, experienced=True), *varied(12, Role.NURSE, experienced=False)]
+    mixed = [
+        *varied(12, experienced=True),
+        *varied(12, experienced=False),
+        *varied(12, Role.NURSE, experienced=True),
+        *varied(12, Role.NURSE, experienced=False),
+    ]
     assert not advances(before, alike)
     assert advances(before, mixed)
 

@@ -4,12 +4,18 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats
 
 from shared.domain.distributions import normal_quantile, student_t_quantile
 from shared.domain.statistics import (
-    mean_with_interval, median_and_p90, percentile, percentile_rank, percentiles, proportion_difference,
+    mean_with_interval,
+    median_and_p90,
+    percentile,
+    percentile_rank,
+    percentiles,
+    proportion_difference,
     wilson_interval,
 )
 
@@ -36,7 +42,9 @@ def test_mean_interval_matches_scipy_t_interval():
     scores = [Fraction(7, 2), Fraction(4), Fraction(2), Fraction(13, 3), Fraction(5), Fraction(3)]
     estimate = mean_with_interval(len(scores), sum(scores), sum(s * s for s in scores))
     values = [float(s) for s in scores]
-    low, high = stats.t.interval(0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values))
+    low, high = stats.t.interval(
+        0.95, len(values) - 1, loc=np.mean(values), scale=stats.sem(values)
+    )
     assert estimate.mean == pytest.approx(np.mean(values), abs=1e-15)
     assert (estimate.interval.low, estimate.interval.high) == pytest.approx((low, high), abs=1e-12)
 
@@ -46,7 +54,9 @@ def test_a_single_observation_has_a_mean_but_no_interval():
     assert estimate.mean == 3.0 and estimate.interval is None
 
 
-@pytest.mark.parametrize("successes, n", [(0, 10), (3, 10), (10, 10), (1, 1), (47, 120), (999, 1000)])
+@pytest.mark.parametrize(
+    "successes, n", [(0, 10), (3, 10), (10, 10), (1, 1), (47, 120), (999, 1000)]
+)
 def test_wilson_interval_matches_scipy(successes, n):
     expected = stats.binomtest(successes, n).proportion_ci(0.95, method="wilson")
     interval = wilson_interval(successes / n, n)
@@ -74,22 +84,34 @@ def test_newcombe_interval_is_built_from_scipy_wilson_intervals():
     b = stats.binomtest(12, 35).proportion_ci(method="wilson")
     p_a, p_b = 30 / 40, 12 / 35
     estimate = proportion_difference(p_a, 40, p_b, 35)
-    assert estimate.interval.low == pytest.approx(p_a - p_b - ((p_a - a.low) ** 2 + (b.high - p_b) ** 2) ** 0.5)
-    assert estimate.interval.high == pytest.approx(p_a - p_b + ((a.high - p_a) ** 2 + (p_b - b.low) ** 2) ** 0.5)
+    assert estimate.interval.low == pytest.approx(
+        p_a - p_b - ((p_a - a.low) ** 2 + (b.high - p_b) ** 2) ** 0.5
+    )
+    assert estimate.interval.high == pytest.approx(
+        p_a - p_b + ((a.high - p_a) ** 2 + (p_b - b.low) ** 2) ** 0.5
+    )
 
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([0.0, 50.0, 100.0]), min_size=1, max_size=40),
+    st.lists(
+        st.floats(-1e6, 1e6, allow_nan=False) | st.sampled_from([0.0, 50.0, 100.0]),
+        min_size=1,
+        max_size=40,
+    ),
     st.floats(0, 100) | st.sampled_from([10, 25, 50, 75, 90]),
 )
 def test_percentile_matches_numpy_linear(values, q):
-    assert percentile(values, q) == pytest.approx(float(np.percentile(values, q)), rel=1e-12, abs=1e-9)
+    assert percentile(values, q) == pytest.approx(
+        float(np.percentile(values, q)), rel=1e-12, abs=1e-9
+    )
 
 
 def test_benchmark_percentiles_by_hand():
     # n = 5: positions 0.4, 1, 2, 3, 3.6 between order statistics 10, 20, 30, 40, 50.
-    assert percentiles([50.0, 10.0, 40.0, 20.0, 30.0]) == pytest.approx((14.0, 20.0, 30.0, 40.0, 46.0))
+    assert percentiles([50.0, 10.0, 40.0, 20.0, 30.0]) == pytest.approx(
+        (14.0, 20.0, 30.0, 40.0, 46.0)
+    )
 
 
 def test_percentile_rank_counts_ties_as_the_same_or_lower():

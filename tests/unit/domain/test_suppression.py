@@ -3,11 +3,18 @@
 from collections import defaultdict
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from shared.domain.benchmark_set import BenchmarkSet, DistributionCell, RankCell, ReachCell
 from shared.domain.benchmarks import benchmark_cells, fold_site_states
-from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ExperienceCell, ResponseCell
+from shared.domain.cells import (
+    ChangeCell,
+    CompositeCell,
+    DisparityCell,
+    ExperienceCell,
+    ResponseCell,
+)
 from shared.domain.model import PREFER_NOT_TO_SAY, Department, GroupDimension, Role, Wave
 from shared.domain.suppression import hidden_in_partition, publishable, publishable_keys
 
@@ -22,8 +29,16 @@ DERIVED = (DisparityCell, ChangeCell, RankCell)
     [
         (60, {"a": 20, "b": 25, "c": 15}, set()),  # nothing small, nothing left over
         (60, {"a": 4, "b": 25, "c": 31}, {"a", "b"}),  # one small cell needs a companion
-        (45, {"a": 2, "b": 3, "c": 12, "d": 28}, {"a", "b", "c"}),  # two small cells of 5 people are not enough
-        (48, {"a": 20, "b": 25}, {"a"}),  # 3 people preferred not to say: hide the smallest shown cell
+        (
+            45,
+            {"a": 2, "b": 3, "c": 12, "d": 28},
+            {"a", "b", "c"},
+        ),  # two small cells of 5 people are not enough
+        (
+            48,
+            {"a": 20, "b": 25},
+            {"a"},
+        ),  # 3 people preferred not to say: hide the smallest shown cell
         (60, {"a": 4, "b": 25, "c": 19}, {"a"}),  # 12 left over: the residual is the companion
         (60, {"a": 30, "b": 18}, set()),  # 12 left over, hidden alone: at least k, not a small cell
         (34, {"b": 15, "a": 15, "c": 4}, {"c", "a"}),  # equally small companions: the first by key
@@ -47,7 +62,9 @@ def test_a_small_group_hides_its_companion_and_every_cell_derived_from_them():
     )
     shown = publishable_keys(survey_benchmarks(events), 10)
     assert "composite/s1/baseline/psychological_safety/urim/yes" not in shown
-    assert "composite/s1/baseline/psychological_safety/urim/no" in shown  # the residual (15) is the companion
+    assert (
+        "composite/s1/baseline/psychological_safety/urim/no" in shown
+    )  # the residual (15) is the companion
     assert not any(key.startswith("disparity/") for key in shown)
 
 
@@ -62,7 +79,9 @@ def test_distributions_need_enough_sites_and_ranks_follow_them():
     sites = [site(f"s{i}") for i in range(4)]
     events = [response({"B1": 4}, site_id=s.site_id) for s in sites for _ in range(10)]
     benchmarks = survey_benchmarks(events, sites)
-    assert not any(isinstance(c, (DistributionCell, RankCell)) for c in publishable(benchmarks, 10).cells)
+    assert not any(
+        isinstance(c, (DistributionCell, RankCell)) for c in publishable(benchmarks, 10).cells
+    )
     assert len(publishable(benchmarks, 10, min_sites=4).of_type(RankCell)) == 8
 
 
@@ -111,7 +130,9 @@ def test_no_small_cell_is_shown_or_recoverable(events, k):
                 by_dimension[cell.dimension].append(cell)
         for cells in by_dimension.values():
             residual = total.n - sum(cell.n for cell in cells)
-            hidden_parts = [cell.n for cell in cells if cell.key not in shown_keys] + ([residual] if residual else [])
+            hidden_parts = [cell.n for cell in cells if cell.key not in shown_keys] + (
+                [residual] if residual else []
+            )
             uncovered = total.n - sum(cell.n for cell in cells if cell.key in shown_keys)
             assert uncovered == sum(hidden_parts)
             if uncovered:
@@ -142,8 +163,13 @@ def test_an_unanswered_department_enters_the_departments_residual():
     )
     benchmarks = survey_benchmarks(events)
     total = next(c for c in benchmarks.of_type(CompositeCell) if c.dimension == "all")
-    departments = {c.group: c.n for c in benchmarks.of_type(CompositeCell) if c.dimension == "department"}
-    assert total.n == 30 and departments == {"medicine": 15, "surgery": 12}  # three in no department cell
+    departments = {
+        c.group: c.n for c in benchmarks.of_type(CompositeCell) if c.dimension == "department"
+    }
+    assert total.n == 30 and departments == {
+        "medicine": 15,
+        "surgery": 12,
+    }  # three in no department cell
     shown = publishable_keys(benchmarks, 10)
     # Three people did not say: showing both departments would give their answers away.
     assert "composite/s1/baseline/belonging/department/surgery" not in shown

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
-
-from shared.domain.aggregates import apply_intervention, apply_survey_response, empty_site_state
-from shared.domain.cross_site import SiteScore
-from shared.domain.model import Composite, Role, TrainingSession, TrainingTopic, Wave
+from datetime import UTC, datetime
 
 from services.processor.cross_stage import WaveRecord, decode_wave, encode_wave
 from services.processor.site_record import SiteRecord, decode_record, encode_record, new_record
 from services.processor.summary import SiteSummary, decode_summary, encode_summary
-
+from shared.domain.aggregates import apply_intervention, apply_survey_response, empty_site_state
+from shared.domain.cross_site import SiteScore
+from shared.domain.model import Composite, Role, TrainingSession, TrainingTopic, Wave
 from tests.unit.domain.factories import INSTRUMENT, intervention, response, site
 
-AS_OF = datetime(2026, 11, 25, tzinfo=timezone.utc)
+AS_OF = datetime(2026, 11, 25, tzinfo=UTC)
 
 
 def test_a_site_record_round_trips_exactly_and_encodes_the_same_however_built():
@@ -27,9 +25,20 @@ def test_a_site_record_round_trips_exactly_and_encodes_the_same_however_built():
             state = apply_survey_response(state, event, INSTRUMENT)
         else:
             state = apply_intervention(state, event)
-    record = SiteRecord("s1", state, frozenset(e.event_id for e in events), site("s1", resident=12), 7,
-                        interventions=1, released=state, released_interventions=1, release_number=3,
-                        release_cut_at=AS_OF, release_digest="abc", held_back_digest="def")
+    record = SiteRecord(
+        "s1",
+        state,
+        frozenset(e.event_id for e in events),
+        site("s1", resident=12),
+        7,
+        interventions=1,
+        released=state,
+        released_interventions=1,
+        release_number=3,
+        release_cut_at=AS_OF,
+        release_digest="abc",
+        held_back_digest="def",
+    )
     assert decode_record(encode_record(record)) == record
     rebuilt = replace(record, applied=frozenset(reversed(sorted(record.applied))))
     assert encode_record(rebuilt) == encode_record(record)

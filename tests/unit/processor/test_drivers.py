@@ -4,18 +4,16 @@ batches, and records Faust drops."""
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from opentelemetry import trace
 
+from services.processor.summary import SiteSummary, encode_summary
 from shared.convert import survey_response_to_proto
 from shared.domain.cross_site import SiteScore
 from shared.domain.model import Composite, GroupDimension, Wave
 from shared.telemetry import inject_trace_headers
-
-from services.processor.summary import SiteSummary, encode_summary
-
 from tests.support.processor import SUMMARIES, Crash, MemoryPipeline, latest, latest_releases
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, response, site
 from tests.unit.processor.test_pipeline import SITES, reference
@@ -50,18 +48,27 @@ async def test_events_the_core_refuses_are_dead_lettered_once_with_the_reason():
     assert any("SurveyResponse" in reason for reason in reasons)
     assert headers_of(letters, "deadletter-topic") == [topic.encode()] * 3
     assert letters[0].value == survey_response_to_proto(unknown_instrument).SerializeToString()
-    assert view(pipeline) == reference([SITES[0]], [INSTRUMENT], pipeline.covered(), k=1, min_sites=1).by_key()
+    assert (
+        view(pipeline)
+        == reference([SITES[0]], [INSTRUMENT], pipeline.covered(), k=1, min_sites=1).by_key()
+    )
 
 
 async def test_a_new_day_publishes_every_cell_again_for_it():
-    events = [response({"B1": 1 + i % 5, "S1": 4}, site_id=f"s{1 + i % 3}",
-                       groups={GroupDimension.URIM: "yes" if i % 4 else "no"}) for i in range(90)]
+    events = [
+        response(
+            {"B1": 1 + i % 5, "S1": 4},
+            site_id=f"s{1 + i % 3}",
+            groups={GroupDimension.URIM: "yes" if i % 4 else "no"},
+        )
+        for i in range(90)
+    ]
     sites = SITES[:3]
     pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=5, min_sites=2)
     pipeline.publish_sites(sites)
     pipeline.publish_events(events)
     await pipeline.run()
-    next_day = datetime(2026, 7, 1, tzinfo=timezone.utc)
+    next_day = datetime(2026, 7, 1, tzinfo=UTC)
     pipeline.as_of = next_day
     pipeline.publish_sites(sites)  # what the leader's timer forwards at midnight
     await pipeline.run()
@@ -73,7 +80,9 @@ async def test_a_new_day_publishes_every_cell_again_for_it():
 
 
 async def test_the_processor_continues_each_producers_trace_and_passes_it_on(span_exporter):
-    events = [response({"B1": 4, "S1": 2}, site_id=site_id) for site_id in ("s1", "s2") for _ in range(12)]
+    events = [
+        response({"B1": 4, "S1": 2}, site_id=site_id) for site_id in ("s1", "s2") for _ in range(12)
+    ]
     pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=5, min_sites=2)
     with tracer.start_as_current_span("ingest") as ingest:
         producer_headers = inject_trace_headers()
@@ -84,15 +93,25 @@ async def test_the_processor_continues_each_producers_trace_and_passes_it_on(spa
     await pipeline.run()
     trace.get_tracer_provider().force_flush()
     ids = {event.event_id for event in events}
-    applied = [s for s in span_exporter.get_finished_spans() if s.name == "processor.apply"
-               and s.attributes.get("jedi.event_id") in ids]
+    applied = [
+        s
+        for s in span_exporter.get_finished_spans()
+        if s.name == "processor.apply" and s.attributes.get("jedi.event_id") in ids
+    ]
     assert len(applied) == len(events)
-    assert {(s.context.trace_id, s.parent.span_id) for s in applied} == {(producer.trace_id, producer.span_id)}
+    assert {(s.context.trace_id, s.parent.span_id) for s in applied} == {
+        (producer.trace_id, producer.span_id)
+    }
     trace_id = format(producer.trace_id, "032x")
-    def carry_the_trace(records):
-        return any(trace_id in (parent or b"").decode() for parent in headers_of(records, "traceparent"))
 
-    assert carry_the_trace(pipeline.log.records("benchmarks")) and carry_the_trace(pipeline.log.records(SUMMARIES))
+    def carry_the_trace(records):
+        return any(
+            trace_id in (parent or b"").decode() for parent in headers_of(records, "traceparent")
+        )
+
+    assert carry_the_trace(pipeline.log.records("benchmarks")) and carry_the_trace(
+        pipeline.log.records(SUMMARIES)
+    )
     cross_site = [r for r in pipeline.log.records("benchmarks") if r.key.startswith(b"cross-site/")]
     assert carry_the_trace(cross_site)
 
@@ -106,7 +125,9 @@ async def test_a_release_a_lost_batch_published_is_what_its_replay_is_gated_agai
     await pipeline.site_driver.process(pipeline.publish_sites([SITES[0]]))
     batch = pipeline.publish_events(first)
     flushes = len(pipeline.outbox.attempted)
-    pipeline.site_store.crash_when = lambda: len(pipeline.outbox.attempted) > flushes  # once Kafka has it
+    pipeline.site_store.crash_when = lambda: (
+        len(pipeline.outbox.attempted) > flushes
+    )  # once Kafka has it
     with pytest.raises(Crash):
         await pipeline.site_driver.process(batch)
     lost = latest_releases(pipeline.published())["site/s1"]
@@ -122,8 +143,14 @@ async def test_a_release_a_lost_batch_published_is_what_its_replay_is_gated_agai
 
 async def test_ranks_follow_the_sites_latest_summaries_after_a_lost_cross_site_batch():
     def summary(site_id, score=None):
-        scores = () if score is None else (SiteScore(site_id, Wave.BASELINE, Composite.INCLUSION, score, score / 20),)
-        return pipeline.log.append(SUMMARIES, 0, site_id.encode(), encode_summary(SiteSummary(site_id, AS_OF, scores)))
+        scores = (
+            ()
+            if score is None
+            else (SiteScore(site_id, Wave.BASELINE, Composite.INCLUSION, score, score / 20),)
+        )
+        return pipeline.log.append(
+            SUMMARIES, 0, site_id.encode(), encode_summary(SiteSummary(site_id, AS_OF, scores))
+        )
 
     pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_sites=1)
     await pipeline.cross_driver.process([summary("s1", 60.0), summary("s2", 70.0)])
@@ -147,13 +174,20 @@ async def test_records_the_consumer_skipped_are_read_again_before_anything_after
     rewinds = []
     pipeline.site_driver._rewind = lambda offsets: _record(rewinds, offsets)
     await pipeline.site_driver.process([*records[:6], *records[9:]])  # Faust dropped three records
-    assert rewinds == [{(pipeline.site_topics.survey_responses, records[6].partition): records[6].offset}]
+    assert rewinds == [
+        {(pipeline.site_topics.survey_responses, records[6].partition): records[6].offset}
+    ]
     assert "response/s1/baseline/all/all" in view(pipeline)
-    assert view(pipeline)["response/s1/baseline/all/all"].n == 5  # nothing after the gap was applied
+    assert (
+        view(pipeline)["response/s1/baseline/all/all"].n == 5
+    )  # nothing after the gap was applied
     await pipeline.site_driver.process(records[6:])  # read again from the gap
     await pipeline.site_driver.process(records)  # a replay of everything: all below the watermark
     await pipeline.run()
-    assert view(pipeline) == reference([SITES[0]], [INSTRUMENT], pipeline.covered(), k=1, min_sites=1).by_key()
+    assert (
+        view(pipeline)
+        == reference([SITES[0]], [INSTRUMENT], pipeline.covered(), k=1, min_sites=1).by_key()
+    )
 
 
 async def _record(calls, offsets):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from shared.convert import site_to_proto, survey_response_to_proto
-
 from services.processor.inputs import InputRecord, SiteTopics, site_input
 from services.processor.site_stage import SiteChange, SiteEvent
-
+from shared.convert import site_to_proto, survey_response_to_proto
 from tests.unit.domain.factories import response, site
 
 TOPICS = SiteTopics("responses", "interventions", "site-changes")
@@ -41,9 +39,16 @@ def test_what_cannot_be_read_carries_the_reason():
 
 def test_site_changes_need_a_version_and_may_remove_a_site():
     value = site_to_proto(site("s1", resident=3)).SerializeToString()
-    change = site_input(record(value, topic="site-changes", headers=[("site-version", b"12")]), TOPICS)
-    assert isinstance(change, SiteChange) and (change.version, change.site) == (12, site("s1", resident=3))
-    removal = site_input(record(None, topic="site-changes", headers=[("site-version", b"13")]), TOPICS)
+    change = site_input(
+        record(value, topic="site-changes", headers=[("site-version", b"12")]), TOPICS
+    )
+    assert isinstance(change, SiteChange) and (change.version, change.site) == (
+        12,
+        site("s1", resident=3),
+    )
+    removal = site_input(
+        record(None, topic="site-changes", headers=[("site-version", b"13")]), TOPICS
+    )
     assert isinstance(removal, SiteChange) and removal.site is None
     unversioned = site_input(replace(record(value, topic="site-changes")), TOPICS)
     assert isinstance(unversioned, SiteEvent) and "site-version" in unversioned.error

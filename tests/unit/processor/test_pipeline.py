@@ -9,17 +9,23 @@ records the way Faust does around rebalances. The cells the public topic finally
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.model import Role, SurveyResponse
 from shared.domain.sample_instrument import JEDI_CULTURE
-
-from tests.support.processor import MemoryPipeline, latest, latest_releases, privacy_violations, releases_of
+from tests.support.processor import (
+    MemoryPipeline,
+    latest,
+    latest_releases,
+    privacy_violations,
+    releases_of,
+)
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, interventions, response, responses, site
 
 SITE_IDS = ("s1", "s2", "s3", "s4")
@@ -33,9 +39,13 @@ SITES = [
 
 def reference(sites, instruments, events, *, k, min_sites, as_of=AS_OF):
     return compute_benchmarks(
-        sites, instruments, [e for e in events if isinstance(e, SurveyResponse)],
+        sites,
+        instruments,
+        [e for e in events if isinstance(e, SurveyResponse)],
         [e for e in events if not isinstance(e, SurveyResponse)],
-        min_cell_size=k, min_sites=min_sites, as_of=as_of,
+        min_cell_size=k,
+        min_sites=min_sites,
+        as_of=as_of,
     )
 
 
@@ -51,7 +61,9 @@ def assert_topic_equals(pipeline: MemoryPipeline, expected) -> None:
     assert {record.as_of for record in shown.values()} <= {expected.as_of}
 
 
-async def publish_and_run(pipeline: MemoryPipeline, draw_random, events, sites, *, max_batch: int) -> None:
+async def publish_and_run(
+    pipeline: MemoryPipeline, draw_random, events, sites, *, max_batch: int
+) -> None:
     """Every event once, some twice (a producer's retry), the sites somewhere in between; the
     processor runs between arrivals."""
     pending = [*events, *(e for e in events if draw_random.random() < 0.15)]
@@ -67,50 +79,88 @@ async def publish_and_run(pipeline: MemoryPipeline, draw_random, events, sites, 
 
 
 events_strategy = st.lists(responses(SITE_IDS) | interventions(SITE_IDS), max_size=150)
-faults = st.sampled_from([(0.0, 0.0), (0.25, 0.0), (0.0, 0.1), (0.15, 0.05)])  # crash rate, drop rate
+faults = st.sampled_from(
+    [(0.0, 0.0), (0.25, 0.0), (0.0, 0.1), (0.15, 0.05)]
+)  # crash rate, drop rate
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(events_strategy, st.randoms(use_true_random=False), st.integers(0, 2**16), faults)
 async def test_the_public_topic_equals_the_batch_reference(events, draw_random, seed, fault):
     crash_rate, drop_rate = fault
-    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=5, min_sites=2, seed=seed,
-                              crash_rate=crash_rate, drop_rate=drop_rate)
-    await publish_and_run(pipeline, draw_random, events, SITES, max_batch=draw_random.choice([1, 7, 60]))
-    assert_topic_equals(pipeline, covered_reference(pipeline, SITES, [INSTRUMENT], k=5, min_sites=2))
+    pipeline = MemoryPipeline(
+        [INSTRUMENT],
+        AS_OF,
+        min_cell_size=5,
+        min_sites=2,
+        seed=seed,
+        crash_rate=crash_rate,
+        drop_rate=drop_rate,
+    )
+    await publish_and_run(
+        pipeline, draw_random, events, SITES, max_batch=draw_random.choice([1, 7, 60])
+    )
+    assert_topic_equals(
+        pipeline, covered_reference(pipeline, SITES, [INSTRUMENT], k=5, min_sites=2)
+    )
     assert pipeline.dead_letters() == []
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(events_strategy, st.randoms(use_true_random=False), st.integers(0, 2**16), st.sampled_from([3, 5, 10]), faults)
-async def test_no_record_ever_written_reveals_fewer_than_k_people(events, draw_random, seed, k, fault):
+@given(
+    events_strategy,
+    st.randoms(use_true_random=False),
+    st.integers(0, 2**16),
+    st.sampled_from([3, 5, 10]),
+    faults,
+)
+async def test_no_record_ever_written_reveals_fewer_than_k_people(
+    events, draw_random, seed, k, fault
+):
     """Every record, superseded ones included: the emission path, not just the final view."""
     crash_rate, drop_rate = fault
-    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=k, min_sites=3, seed=seed,
-                              crash_rate=crash_rate, drop_rate=drop_rate)
-    await publish_and_run(pipeline, draw_random, events, SITES, max_batch=draw_random.choice([1, 5, 40]))
+    pipeline = MemoryPipeline(
+        [INSTRUMENT],
+        AS_OF,
+        min_cell_size=k,
+        min_sites=3,
+        seed=seed,
+        crash_rate=crash_rate,
+        drop_rate=drop_rate,
+    )
+    await publish_and_run(
+        pipeline, draw_random, events, SITES, max_batch=draw_random.choice([1, 5, 40])
+    )
     assert privacy_violations(releases_of(pipeline.published()), k, min_sites=3) == []
 
 
 async def test_the_demo_dataset_survives_crashes_and_dropped_records_exactly():
-    dataset = build_demo_dataset(JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=timezone.utc), scale=0.1)
+    dataset = build_demo_dataset(
+        JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=UTC), scale=0.1
+    )
     events = [*dataset.responses, *dataset.interventions]
-    as_of = datetime(2026, 11, 25, tzinfo=timezone.utc)
-    pipeline = MemoryPipeline([JEDI_CULTURE], as_of, min_sites=5, seed=7, crash_rate=0.1, drop_rate=0.02)
+    as_of = datetime(2026, 11, 25, tzinfo=UTC)
+    pipeline = MemoryPipeline(
+        [JEDI_CULTURE], as_of, min_sites=5, seed=7, crash_rate=0.1, drop_rate=0.02
+    )
     pipeline.publish_sites(dataset.sites)
     pipeline.publish_events(events)
     await pipeline.run(max_batch=200)
     assert pipeline.crashes > 0 and pipeline.site_consumer.dropped > 0
-    expected = covered_reference(pipeline, dataset.sites, [JEDI_CULTURE], k=10, min_sites=5, as_of=as_of)
+    expected = covered_reference(
+        pipeline, dataset.sites, [JEDI_CULTURE], k=10, min_sites=5, as_of=as_of
+    )
     assert_topic_equals(pipeline, expected)
     assert any(key.startswith("distribution/") for key in expected.by_key())
     assert privacy_violations(releases_of(pipeline.published()), 10, min_sites=5) == []
 
 
 async def test_a_wave_that_arrives_in_one_batch_is_released_whole():
-    dataset = build_demo_dataset(JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=timezone.utc), scale=0.1)
+    dataset = build_demo_dataset(
+        JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=UTC), scale=0.1
+    )
     events = [*dataset.responses, *dataset.interventions]
-    as_of = datetime(2026, 11, 25, tzinfo=timezone.utc)
+    as_of = datetime(2026, 11, 25, tzinfo=UTC)
     pipeline = MemoryPipeline([JEDI_CULTURE], as_of, min_sites=5)
     records = [*pipeline.publish_sites(dataset.sites), *pipeline.publish_events(events)]
     await pipeline.site_driver.process(records)  # one batch: the whole wave arrives together
@@ -118,7 +168,9 @@ async def test_a_wave_that_arrives_in_one_batch_is_released_whole():
     releases = latest_releases(pipeline.published())
     assert all(not release.held_back for release in releases.values())
     assert not any(record.progress for record in pipeline.published())
-    assert_topic_equals(pipeline, reference(dataset.sites, [JEDI_CULTURE], events, k=10, min_sites=5, as_of=as_of))
+    assert_topic_equals(
+        pipeline, reference(dataset.sites, [JEDI_CULTURE], events, k=10, min_sites=5, as_of=as_of)
+    )
 
 
 async def test_a_site_removed_from_the_registry_is_withdrawn():
@@ -142,4 +194,6 @@ async def test_an_older_registry_record_never_replaces_a_newer_one(count):
     pipeline.publish_events(events)
     pipeline.publish_sites([SITES[1]], version=2)
     await pipeline.run()
-    assert_topic_equals(pipeline, covered_reference(pipeline, [bigger], [INSTRUMENT], k=1, min_sites=1))
+    assert_topic_equals(
+        pipeline, covered_reference(pipeline, [bigger], [INSTRUMENT], k=1, min_sites=1)
+    )

@@ -13,17 +13,16 @@ import random
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from services.processor.site_record import SiteRecord, new_record, released_state
+from services.processor.site_stage import SiteChange, SiteEvent, coverage_of, site_step
 from shared.domain.audit import audit
 from shared.domain.benchmark_set import DistributionCell, RankCell
 from shared.domain.model import InterventionEvent, Site, SurveyResponse
 from shared.domain.release_gate import next_coverage
 from shared.domain.releases import Release
-
-from services.processor.site_record import SiteRecord, new_record, released_state
-from services.processor.site_stage import SiteChange, SiteEvent, coverage_of, site_step
-
 from tests.support.processor import Published, batch_reference, covered_by, latest_releases
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, interventions, responses, site
 
@@ -41,12 +40,24 @@ class SiteStageRun:
     arrivals: list[SurveyResponse | InterventionEvent] = field(default_factory=list)
     clock: int = 0
 
-    def step(self, batch: list[SurveyResponse | InterventionEvent | Site], crash: str | None) -> None:
+    def step(
+        self, batch: list[SurveyResponse | InterventionEvent | Site], crash: str | None
+    ) -> None:
         self.clock += 1
-        inputs = [SiteChange(None, 0, item) if isinstance(item, Site) else SiteEvent(None, item.event_id, item)
-                  for item in batch]
-        step = site_step(self.record, inputs, INSTRUMENTS, as_of=AS_OF, cut_at=AS_OF + timedelta(seconds=self.clock),
-                         min_cell_size=self.k)
+        inputs = [
+            SiteChange(None, 0, item)
+            if isinstance(item, Site)
+            else SiteEvent(None, item.event_id, item)
+            for item in batch
+        ]
+        step = site_step(
+            self.record,
+            inputs,
+            INSTRUMENTS,
+            as_of=AS_OF,
+            cut_at=AS_OF + timedelta(seconds=self.clock),
+            min_cell_size=self.k,
+        )
         if crash == "before_publishing":  # the intent is stored, the release never reaches Kafka
             self.record = step.intent or self.record
             return
@@ -62,7 +73,11 @@ def run(events, draw: random.Random, k: int, *, crash_rate: float, max_batch: in
     while pending:
         size = draw.randint(1, max_batch)
         batch, rest = pending[:size], pending[size:]
-        crash = draw.choice(["before_publishing", "after_publishing"]) if draw.random() < crash_rate else None
+        crash = (
+            draw.choice(["before_publishing", "after_publishing"])
+            if draw.random() < crash_rate
+            else None
+        )
         stage.step(batch, crash)
         pending = rest if crash is None else batch + rest  # a crash replays the batch
     stage.step([], None)  # a last check, as the next batch (or a day's refresh) does
@@ -70,7 +85,11 @@ def run(events, draw: random.Random, k: int, *, crash_rate: float, max_batch: in
 
 
 def own_cells(benchmarks) -> dict:
-    return {key: cell for key, cell in benchmarks.by_key().items() if not isinstance(cell, (DistributionCell, RankCell))}
+    return {
+        key: cell
+        for key, cell in benchmarks.by_key().items()
+        if not isinstance(cell, (DistributionCell, RankCell))
+    }
 
 
 def assert_held_back_only_as_the_gate_requires(record: SiteRecord, k: int) -> None:
@@ -83,8 +102,13 @@ site_events = st.lists(responses(("s1",)) | interventions(("s1",)), max_size=45)
 
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(site_events, st.randoms(use_true_random=False), st.sampled_from([3, 5, 10]),
-       st.sampled_from([1, 4, 50]), st.sampled_from([0.0, 0.3]))
+@given(
+    site_events,
+    st.randoms(use_true_random=False),
+    st.sampled_from([3, 5, 10]),
+    st.sampled_from([1, 4, 50]),
+    st.sampled_from([0.0, 0.3]),
+)
 def test_every_release_ever_published_is_safe_and_the_last_equals_the_batch_reference(
     events, draw, k, max_batch, crash_rate
 ):
@@ -92,7 +116,9 @@ def test_every_release_ever_published_is_safe_and_the_last_equals_the_batch_refe
     assert audit(stage.published, k) == []
     last = latest_releases(Published("site/s1", release=r) for r in stage.published)["site/s1"]
     covered = covered_by({"site/s1": last}, stage.arrivals)
-    expected = own_cells(batch_reference([SITE], [INSTRUMENT], covered, k=k, min_sites=1, as_of=AS_OF))
+    expected = own_cells(
+        batch_reference([SITE], [INSTRUMENT], covered, k=k, min_sites=1, as_of=AS_OF)
+    )
     assert last.by_key() == expected
     assert_held_back_only_as_the_gate_requires(stage.record, k)
 
@@ -104,5 +130,7 @@ def test_a_wave_that_arrives_in_one_batch_is_released_whole(events, k):
     stage.step([SITE, *events], None)
     release = stage.published[-1]
     assert release.held_back == {}
-    expected = own_cells(batch_reference([SITE], [INSTRUMENT], events, k=k, min_sites=1, as_of=AS_OF))
+    expected = own_cells(
+        batch_reference([SITE], [INSTRUMENT], events, k=k, min_sites=1, as_of=AS_OF)
+    )
     assert release.by_key() == expected

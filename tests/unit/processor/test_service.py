@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
-
-from shared.settings import SettingsError, load_settings
 
 from services.processor.app import create_processor
 from services.processor.clock import day_start
@@ -15,15 +13,27 @@ from services.processor.settings import ProcessorSettings
 from services.processor.timers import RegistryForwarder
 from services.processor.topics import ProcessorTopics
 from services.processor.watchdog import StallWatchdog
+from shared.settings import SettingsError, load_settings
 
 
 def test_settings_come_from_the_environment():
-    settings = load_settings(ProcessorSettings, {
-        "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092", "JEDI_TOPIC_NAMESPACE": "t.", "JEDI_MIN_CELL_SIZE": "5",
-        "JEDI_TABLE_STORE": "memory", "JEDI_WEB_ENABLED": "false", "JEDI_BATCH_WINDOW_S": "0.2",
-    })
-    assert (settings.min_cell_size, settings.table_store, settings.web_enabled, settings.batch_window_s) == (
-        5, "memory", False, 0.2)
+    settings = load_settings(
+        ProcessorSettings,
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": "k1:9092,k2:9092",
+            "JEDI_TOPIC_NAMESPACE": "t.",
+            "JEDI_MIN_CELL_SIZE": "5",
+            "JEDI_TABLE_STORE": "memory",
+            "JEDI_WEB_ENABLED": "false",
+            "JEDI_BATCH_WINDOW_S": "0.2",
+        },
+    )
+    assert (
+        settings.min_cell_size,
+        settings.table_store,
+        settings.web_enabled,
+        settings.batch_window_s,
+    ) == (5, "memory", False, 0.2)
     with pytest.raises(SettingsError):
         load_settings(ProcessorSettings, {"JEDI_MIN_SITES": "many"})
 
@@ -32,7 +42,11 @@ def test_changelogs_and_internal_topics_are_compacted_and_never_deleted():
     topics = ProcessorTopics.of(ProcessorSettings(topic_namespace="t.", app_id="proc"))
     internal = [spec for spec in topics.all if spec.name.startswith("t.proc-")]
     assert {spec.name for spec in internal} == {
-        "t.proc-site-changes", "t.proc-site-summaries", "t.proc-sites-changelog", "t.proc-groups-changelog"}
+        "t.proc-site-changes",
+        "t.proc-site-summaries",
+        "t.proc-sites-changelog",
+        "t.proc-groups-changelog",
+    }
     for spec in internal:
         assert spec.config["cleanup.policy"] == "compact" and "retention.ms" not in spec.config
     partitions = {spec.name: spec.partitions for spec in topics.all}
@@ -41,25 +55,39 @@ def test_changelogs_and_internal_topics_are_compacted_and_never_deleted():
 
 
 def test_the_factory_builds_the_topology_without_touching_kafka(tmp_path):
-    wiring = create_processor(ProcessorSettings(
-        kafka_bootstrap_servers="nowhere:1", topic_namespace="t.", app_id="proc", state_dir=tmp_path,
-        table_store="memory"))
+    wiring = create_processor(
+        ProcessorSettings(
+            kafka_bootstrap_servers="nowhere:1",
+            topic_namespace="t.",
+            app_id="proc",
+            state_dir=tmp_path,
+            table_store="memory",
+        )
+    )
     app = wiring.app
     assert app.conf.id == "t.proc"
     assert set(app.agents) == {"site-stage", "cross-site-stage"}
-    assert {table.name: table.partitions for table in app.tables.values()} == {"sites": 6, "groups": 1}
+    assert {table.name: table.partitions for table in app.tables.values()} == {
+        "sites": 6,
+        "groups": 1,
+    }
     assert wiring.faust_topics.site_inputs.topics == (
-        "t.jedi.survey-responses.v1", "t.jedi.interventions.v1", "t.proc-site-changes")
+        "t.jedi.survey-responses.v1",
+        "t.jedi.interventions.v1",
+        "t.proc-site-changes",
+    )
     with pytest.raises(ValueError, match="JEDI_TABLE_STORE"):
         create_processor(ProcessorSettings(table_store="redis"))
 
 
 def test_as_of_is_the_start_of_the_utc_day():
-    assert day_start(datetime(2026, 3, 1, 23, 59, tzinfo=timezone.utc)) == datetime(2026, 3, 1, tzinfo=timezone.utc)
+    assert day_start(datetime(2026, 3, 1, 23, 59, tzinfo=UTC)) == datetime(
+        2026, 3, 1, tzinfo=UTC
+    )
 
 
 async def test_the_leader_forwards_new_registrations_and_every_site_when_the_day_changes():
-    today = [datetime(2026, 3, 1, tzinfo=timezone.utc)]
+    today = [datetime(2026, 3, 1, tzinfo=UTC)]
     forwarded: list[list[InputRecord]] = []
     sites = [InputRecord("sites", 0, offset, f"s{offset}".encode(), b"site") for offset in range(3)]
 
@@ -74,7 +102,7 @@ async def test_the_leader_forwards_new_registrations_and_every_site_when_the_day
     assert await forwarder.check() == 0
     sites.append(InputRecord("sites", 0, 3, b"s3", b"site"))
     assert await forwarder.check() == 1
-    today[0] = datetime(2026, 3, 2, tzinfo=timezone.utc)
+    today[0] = datetime(2026, 3, 2, tzinfo=UTC)
     assert await forwarder.check() == 4
     assert forwarded == [[0, 1, 2], [3], [0, 1, 2, 3]]
 
@@ -87,10 +115,18 @@ async def test_the_watchdog_reads_again_a_partition_stuck_behind_its_end_once_th
     async def rewind(offsets):
         rewinds.append(dict(offsets))
 
-    watchdog = StallWatchdog(lagging=lambda: dict(lagging), rewind=rewind, last_batch_at=lambda: last_batch[0],
-                             patience_s=10, clock=lambda: now[0])
+    watchdog = StallWatchdog(
+        lagging=lambda: dict(lagging),
+        rewind=rewind,
+        last_batch_at=lambda: last_batch[0],
+        patience_s=10,
+        clock=lambda: now[0],
+    )
     assert not await watchdog.check()
-    now[0], last_batch[0] = 111.0, 105.0  # the stages were busy a moment ago: it may be waiting its turn
+    now[0], last_batch[0] = (
+        111.0,
+        105.0,
+    )  # the stages were busy a moment ago: it may be waiting its turn
     assert not await watchdog.check()
     lagging[("events", 0)] = 7  # it moved: patience starts again
     now[0], last_batch[0] = 115.0, 100.0

@@ -4,16 +4,17 @@ import base64
 import json
 
 import pytest
+
 from jedi.v1 import query_pb2
-
-from shared.auth import Principal, PrincipalRole
-
 from services.query.errors import QueryError
 from services.query.paging import page_of, paginate
+from shared.auth import Principal, PrincipalRole
 
 COORDINATOR = Principal("coordinator", PrincipalRole.COORDINATOR)
 SITE = Principal("site-a", PrincipalRole.SITE, "site-a")
-ITEMS = [((-score, name), name) for score, name in [(3, "c"), (9, "a"), (5, "b"), (5, "d"), (1, "e")]]
+ITEMS = [
+    ((-score, name), name) for score, name in [(3, "c"), (9, "a"), (5, "b"), (5, "d"), (1, "e")]
+]
 
 
 def pages(request, principal=COORDINATOR):
@@ -43,7 +44,9 @@ def test_bad_tokens_are_invalid_arguments():
     first = page_of(query_pb2.ListDisparitiesRequest(), COORDINATOR, default_size=2, max_size=3)
     _, token, _ = paginate(ITEMS, first)
     assert _refusal(query_pb2.ListDisparitiesRequest(page_token="%%%")) == "INVALID_ARGUMENT"
-    assert _refusal(query_pb2.ListDisparitiesRequest(page_token=token, wave=1)) == "INVALID_ARGUMENT"
+    assert (
+        _refusal(query_pb2.ListDisparitiesRequest(page_token=token, wave=1)) == "INVALID_ARGUMENT"
+    )
     assert _refusal(query_pb2.ListDisparitiesRequest(page_token=token), SITE) == "INVALID_ARGUMENT"
     assert _refusal(query_pb2.ListSitesRequest(page_token=token)) == "INVALID_ARGUMENT"
     assert _refusal(query_pb2.ListSitesRequest(page_size=-2)) == "INVALID_ARGUMENT"

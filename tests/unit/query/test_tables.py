@@ -2,7 +2,11 @@ from services.query.tables import render
 
 
 def test_render_pads_columns_and_right_aligns_numbers():
-    text = render(["site", "n", "% positive"], [["North", 89, "69.5%"], ["South hospital", 5, None]], title="T")
+    text = render(
+        ["site", "n", "% positive"],
+        [["North", 89, "69.5%"], ["South hospital", 5, None]],
+        title="T",
+    )
     lines = text.splitlines()
     assert lines[0] == "T"
     assert lines[1] == "site             n  % positive"
