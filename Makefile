@@ -10,6 +10,7 @@ KAFKA_ENV := .local/kafka.env
 BUF := .cache/buf/node_modules/.bin/buf
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := .cache/bin/kustomize
+PYTHON_TREE := shared services tests benchmarks
 # The dashboard's browser libraries (Observable Plot, d3; axe-core for its browser test), from npm.
 DASHBOARD_ASSETS := services/dashboard/node_modules/.installed
 # Load the local broker's address into a recipe's environment (no-op before kafka-up).
@@ -53,8 +54,13 @@ $(KUSTOMIZE):
 	mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
-lint: $(BUF)
+# buf's STANDARD rules on the protos; ruff (lint and format) on the Python tree; mypy --strict over
+# shared/ and services/ as configured in pyproject.toml. .pre-commit-config.yaml runs the same.
+lint: $(BUF) $(GENERATED)
 	cd protos && ../$(BUF) lint
+	$(VENV)/bin/ruff check $(PYTHON_TREE)
+	$(VENV)/bin/ruff format --check $(PYTHON_TREE)
+	$(VENV)/bin/mypy
 
 kafka-up:
 	bash scripts/kafka.sh up
