@@ -119,7 +119,7 @@ def build_demo_dataset(
     rng = random.Random(seed)
     sites = tuple(_site(spec) for spec in _SITE_SPECS)
     responses: list[SurveyResponse] = []
-    for site, spec in zip(sites, _SITE_SPECS):
+    for site, spec in zip(sites, _SITE_SPECS, strict=True):
         site_climate = rng.gauss(0.0, 0.35)
         for wave_index, wave in enumerate(waves):
             window = instrument.window(wave)
@@ -182,7 +182,7 @@ def _response(
     climate: float,
 ) -> SurveyResponse:
     groups: dict[GroupDimension, str] = {}
-    for dimension, values in GROUP_VALUES.items():
+    for dimension in GROUP_VALUES:
         if rng.random() < 0.1:
             continue  # left blank
         if rng.random() < 0.06:
@@ -332,7 +332,7 @@ def _interventions(rng: random.Random, site: Site, now: datetime) -> list[Interv
             [Principle.VISIBLE_LEADERSHIP_COMMITMENT],
         )
     )
-    for number in range(rng.randint(2, 6)):
+    for _ in range(rng.randint(2, 6)):
         events.append(
             event(
                 AffinityGroupMeeting(f"{site.site_id}-affinity-urim", rng.randint(5, 40)),

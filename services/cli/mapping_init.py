@@ -160,7 +160,8 @@ def initial_mapping(
     site_id: str | None,
 ) -> dict:
     items = {item.code.upper(): item.code for item in instrument.items}
-    texts = dict(zip(export.columns, export.question_texts))
+    # Only Qualtrics exports have question texts; other formats have none (an empty tuple).
+    texts = dict(zip(export.columns, export.question_texts, strict=False))
     columns: dict[str, str] = {}
     tool: list[str] = []
     for column in export.columns:

@@ -64,7 +64,7 @@ async def overview(client: QueryClient, wave: int) -> Json:
         *(client.compare(c, wave) for c in labels.COMPOSITES),
     )
     composites = []
-    for composite, reply in zip(labels.COMPOSITES, compared):
+    for composite, reply in zip(labels.COMPOSITES, compared, strict=True):
         values = {}
         for row in reply.sites:
             value = composite_json(row.total.composite)

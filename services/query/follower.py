@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -121,7 +122,5 @@ async def follow_forever(follower: ViewFollower, stop: asyncio.Event, retry_s: f
             raise
         except Exception:
             log.exception("view_follower_failed", retry_in_s=retry_s)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry_s)
-            except TimeoutError:
-                pass

@@ -144,7 +144,7 @@ def _release(
         return Withdrawal(key, refused="unreadable")
     kept: dict[str, StoredCell] = {}
     refused: list[tuple[str, str]] = []
-    for cell_message, cell in zip(message.cells, release.cells):
+    for cell_message, cell in zip(message.cells, release.cells, strict=True):
         if cell_message.key != cell.key:
             reason: str | None = "key_mismatch"
         elif not scope.holds(cell):

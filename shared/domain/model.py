@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Union
+from typing import TypeAlias
 
 
 class Role(StrEnum):
@@ -276,17 +276,17 @@ class AffinityGroupMeeting:
     attendees: int
 
 
-InterventionDetail = Union[
-    TrainingSession,
-    MentoringPairing,
-    PolicyChange,
-    BiasIncidentReported,
-    BiasIncidentAcknowledged,
-    BiasIncidentResolved,
-    RecruitmentFunnelSnapshot,
-    CommunityPartnership,
-    AffinityGroupMeeting,
-]
+InterventionDetail: TypeAlias = (
+    TrainingSession
+    | MentoringPairing
+    | PolicyChange
+    | BiasIncidentReported
+    | BiasIncidentAcknowledged
+    | BiasIncidentResolved
+    | RecruitmentFunnelSnapshot
+    | CommunityPartnership
+    | AffinityGroupMeeting
+)
 
 
 @dataclass(frozen=True)
