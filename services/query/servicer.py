@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import grpc
 import structlog
 from google.protobuf.message import Message
 
-from jedi.v1 import query_pb2_grpc
+from jedi.v1 import query_pb2, query_pb2_grpc
 from services.query import answers_lists, answers_releases, answers_site, metrics
 from services.query.ask import Ask
 from services.query.errors import QueryError, unavailable
@@ -22,7 +23,8 @@ from shared.auth import CredentialStore
 from shared.grpc_support import authenticate
 
 log = structlog.get_logger(__name__)
-Answer = Callable[[Ask, Message], Message]
+Request = TypeVar("Request", bound=Message)
+Response = TypeVar("Response", bound=Message)
 
 
 class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
@@ -39,36 +41,90 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
         self.settings = settings
         self.closing = closing
 
-    async def GetSiteScorecard(self, request, context):
+    async def GetSiteScorecard(
+        self,
+        request: query_pb2.GetSiteScorecardRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetSiteScorecardRequest, query_pb2.GetSiteScorecardResponse
+        ],
+    ) -> query_pb2.GetSiteScorecardResponse:
         return await self._answer("GetSiteScorecard", answers_site.site_scorecard, request, context)
 
-    async def CompareSites(self, request, context):
+    async def CompareSites(
+        self,
+        request: query_pb2.CompareSitesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.CompareSitesRequest, query_pb2.CompareSitesResponse
+        ],
+    ) -> query_pb2.CompareSitesResponse:
         return await self._answer("CompareSites", answers_lists.compare_sites, request, context)
 
-    async def GetDistribution(self, request, context):
+    async def GetDistribution(
+        self,
+        request: query_pb2.GetDistributionRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetDistributionRequest, query_pb2.GetDistributionResponse
+        ],
+    ) -> query_pb2.GetDistributionResponse:
         return await self._answer("GetDistribution", answers_lists.distribution, request, context)
 
-    async def ListDisparities(self, request, context):
+    async def ListDisparities(
+        self,
+        request: query_pb2.ListDisparitiesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListDisparitiesRequest, query_pb2.ListDisparitiesResponse
+        ],
+    ) -> query_pb2.ListDisparitiesResponse:
         return await self._answer("ListDisparities", answers_lists.disparities, request, context)
 
-    async def GetTrend(self, request, context):
+    async def GetTrend(
+        self,
+        request: query_pb2.GetTrendRequest,
+        context: grpc.aio.ServicerContext[query_pb2.GetTrendRequest, query_pb2.GetTrendResponse],
+    ) -> query_pb2.GetTrendResponse:
         return await self._answer("GetTrend", answers_site.trend, request, context)
 
-    async def GetInterventionReach(self, request, context):
+    async def GetInterventionReach(
+        self,
+        request: query_pb2.GetInterventionReachRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetInterventionReachRequest, query_pb2.GetInterventionReachResponse
+        ],
+    ) -> query_pb2.GetInterventionReachResponse:
         return await self._answer(
             "GetInterventionReach", answers_site.intervention_reach, request, context
         )
 
-    async def ListSites(self, request, context):
+    async def ListSites(
+        self,
+        request: query_pb2.ListSitesRequest,
+        context: grpc.aio.ServicerContext[query_pb2.ListSitesRequest, query_pb2.ListSitesResponse],
+    ) -> query_pb2.ListSitesResponse:
         return await self._answer("ListSites", answers_lists.sites, request, context)
 
-    async def ListComposites(self, request, context):
+    async def ListComposites(
+        self,
+        request: query_pb2.ListCompositesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListCompositesRequest, query_pb2.ListCompositesResponse
+        ],
+    ) -> query_pb2.ListCompositesResponse:
         return await self._answer("ListComposites", answers_lists.composites, request, context)
 
-    async def ListReleases(self, request, context):
+    async def ListReleases(
+        self,
+        request: query_pb2.ListReleasesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListReleasesRequest, query_pb2.ListReleasesResponse
+        ],
+    ) -> query_pb2.ListReleasesResponse:
         return await self._answer("ListReleases", answers_releases.releases, request, context)
 
-    async def Watch(self, request, context):
+    async def Watch(
+        self,
+        request: query_pb2.WatchRequest,
+        context: grpc.aio.ServicerContext[query_pb2.WatchRequest, query_pb2.WatchResponse],
+    ) -> AsyncIterator[query_pb2.WatchResponse]:
         code = grpc.StatusCode.OK
         try:
             principal = await authenticate(context, self.credentials)
@@ -104,8 +160,12 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
             metrics.REQUESTS.labels("Watch", code.name).inc()
 
     async def _answer(
-        self, rpc: str, answer: Answer, request: Message, context: grpc.aio.ServicerContext
-    ):
+        self,
+        rpc: str,
+        answer: Callable[[Ask, Request], Response],
+        request: Request,
+        context: grpc.aio.ServicerContext[Request, Response],
+    ) -> Response:
         started = time.perf_counter()
         code = grpc.StatusCode.OK
         try:
@@ -133,7 +193,7 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
             metrics.REQUEST_SECONDS.labels(rpc).observe(time.perf_counter() - started)
 
     async def _wait_ready(
-        self, context: grpc.aio.ServicerContext, *, stream: bool = False
+        self, context: grpc.aio.ServicerContext[Request, Response], *, stream: bool = False
     ) -> Snapshot:
         """The current snapshot once the view has caught up, waiting within the call's deadline."""
         if not self.view.ready.is_set():
@@ -155,7 +215,7 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
         return self.view.current
 
 
-def _status_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+def _status_code(context: grpc.aio.ServicerContext[Request, Response]) -> grpc.StatusCode:
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code
