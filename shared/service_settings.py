@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from shared.settings import SettingsError, env_var
+
+# Where spans go: printed as JSON, sent over OTLP (endpoint from OTEL_EXPORTER_OTLP_ENDPOINT), or nowhere.
+TracesExporter = Literal["console", "otlp", "none"]
 
 
 @dataclass(frozen=True)
@@ -16,8 +20,7 @@ class CommonSettings:
     # Prefix of every topic name (tests use one per run; production leaves it empty).
     topic_namespace: str = ""
     log_level: str = "INFO"
-    # console, otlp (endpoint from OTEL_EXPORTER_OTLP_ENDPOINT) or none
-    traces_exporter: str = "none"
+    traces_exporter: TracesExporter = "none"
     # Prometheus /metrics on this port; 0 turns the endpoint off.
     metrics_port: int = 0
     # 0.0.0.0 in a container, so the cluster's Prometheus can scrape it.
