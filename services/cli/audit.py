@@ -60,7 +60,7 @@ def _env_int(name: str, default: int) -> int | str:
     return os.environ.get(name, default)  # converted (and checked) by argparse's type
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "audit",
         help="check every release on the benchmarks topic with the privacy auditor",
