@@ -27,10 +27,13 @@ $(INSTALLED): pyproject.toml requirements.lock
 	touch $@
 
 # Generated protobuf code goes into shared/generated (the top-level package `jedi`); never edit it.
+# mypy-protobuf writes the typed stubs of the gRPC modules (protoc's *_pb2_grpc.py are untyped).
 $(GENERATED): $(INSTALLED) $(PROTOS)
 	rm -rf shared/generated && mkdir -p shared/generated
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=shared/generated --pyi_out=shared/generated \
-		--grpc_python_out=shared/generated $(PROTOS)
+		--grpc_python_out=shared/generated \
+		--plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc --mypy_grpc_out=shared/generated \
+		$(PROTOS)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
