@@ -24,6 +24,7 @@ from shared.domain.model import (
     GroupDimension,
     IncidentCategory,
     Instrument,
+    InterventionDetail,
     InterventionEvent,
     Lever,
     MentoringPairing,
@@ -41,8 +42,9 @@ from shared.domain.model import (
     Wave,
 )
 
-_SITE_SPECS = [
-    # (site id, name, region, urbanicity, teaching type, respondents per wave)
+# (site id, name, region, urbanicity, teaching type, respondents per wave)
+_SiteSpec = tuple[str, str, str, str, str, int]
+_SITE_SPECS: list[_SiteSpec] = [
     (
         "site-north",
         "Northern University Hospital",
@@ -147,7 +149,7 @@ def build_demo_dataset(
     return DemoDataset(sites, instrument, tuple(responses), tuple(interventions))
 
 
-def _site(spec: tuple) -> Site:
+def _site(spec: _SiteSpec) -> Site:
     site_id, name, region, urbanicity, teaching, respondents = spec
     return Site(
         site_id=site_id,
@@ -227,7 +229,12 @@ def _response(
 def _interventions(rng: random.Random, site: Site, now: datetime) -> list[InterventionEvent]:
     start = now - timedelta(days=540)
 
-    def event(detail, occurred_at, levers, principles) -> InterventionEvent:
+    def event(
+        detail: InterventionDetail,
+        occurred_at: datetime,
+        levers: list[Lever],
+        principles: list[Principle],
+    ) -> InterventionEvent:
         return InterventionEvent(
             event_id=_event_id(rng),
             site_id=site.site_id,

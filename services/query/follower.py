@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.query.records import (
     BenchmarkUpdate,
@@ -78,7 +78,7 @@ class ViewFollower:
                 await consumer.seek_to_beginning(tp)
         return partitions
 
-    def _apply(self, batches: dict) -> None:
+    def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """One fetch, every partition, is one batch of the view: one new snapshot."""
         cell_updates: list[BenchmarkUpdate] = []
         site_updates: list[SiteUpdate] = []
