@@ -15,7 +15,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeAlias, TypeVar
+from typing import TypeAlias, TypeVar
 
 from jedi.v1 import query_pb2
 from services.query.errors import bad_argument
@@ -88,7 +88,7 @@ def _encode(after: SortKey, request_fingerprint: str) -> str:
 def _decode(token: str, expected_fingerprint: str) -> SortKey:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        document: Any = json.loads(raw)
+        document: object = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad_argument(("page_token", "not a token this service issued")) from None
     if (
