@@ -59,11 +59,14 @@ $(KUSTOMIZE):
 
 # buf's STANDARD rules on the protos; ruff (lint and format) on the Python tree; mypy --strict over
 # shared/ and services/ as configured in pyproject.toml. .pre-commit-config.yaml runs the same.
+# Every check runs, so one run reports every problem; the recipe fails if any of them failed.
 lint: $(BUF) $(GENERATED)
-	cd protos && ../$(BUF) lint
-	$(VENV)/bin/ruff check $(PYTHON_TREE)
-	$(VENV)/bin/ruff format --check $(PYTHON_TREE)
-	$(VENV)/bin/mypy
+	status=0; \
+	(cd protos && ../$(BUF) lint) || status=1; \
+	$(VENV)/bin/ruff check $(PYTHON_TREE) || status=1; \
+	$(VENV)/bin/ruff format --check $(PYTHON_TREE) || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
 
 kafka-up:
 	bash scripts/kafka.sh up
