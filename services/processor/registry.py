@@ -9,6 +9,7 @@ dead-lettering the response.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -17,15 +18,15 @@ from mode import Service
 from jedi.v1 import registry_pb2
 from shared.convert import instrument_from_proto
 from shared.domain.model import Instrument
-from shared.kafka import topic_partitions
+from shared.kafka import Kafka, make_consumer, topic_partitions
 
 log = structlog.get_logger(__name__)
 
 
 class InstrumentRegistry(Service):
-    def __init__(self, *, bootstrap_servers: str, topic: str, wait_s: float, **kwargs) -> None:
+    def __init__(self, *, kafka: Kafka, topic: str, wait_s: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._wait_s = wait_s
         self.instruments: dict[tuple[str, int], Instrument] = {}
@@ -36,13 +37,9 @@ class InstrumentRegistry(Service):
         self._consumer_ready = asyncio.Event()
 
     async def on_start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
+        self._consumer = make_consumer(self._kafka)
         await self._consumer.start()
-        self._partitions = await topic_partitions(self._bootstrap_servers, [self._topic])
+        self._partitions = await topic_partitions(self._kafka, [self._topic])
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
         self._consumer_ready.set()

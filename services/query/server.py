@@ -39,7 +39,7 @@ class QueryServer:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             [topics.benchmarks, topics.sites],
             replication_factor=settings.topic_replication_factor,
         )
@@ -63,7 +63,7 @@ class QueryServer:
         )
         await self._server.start()
         follower = ViewFollower(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             cells_topic=topics.benchmarks.name,
             sites_topic=topics.sites.name,
             view=self.view,
