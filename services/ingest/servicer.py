@@ -24,7 +24,7 @@ from jedi.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest import metrics
 from services.ingest.ledger import EventLedger
 from services.ingest.publisher import EventPublisher, PublishFailed
-from services.ingest.registry import RegistryView, instrument_key
+from services.ingest.registry import RegistryView
 from shared.auth import CredentialStore, Principal, PrincipalRole
 from shared.convert import (
     field_errors_to_proto,
@@ -44,6 +44,7 @@ from shared.domain.validation import (
 )
 from shared.event_records import EventRecord, event_record
 from shared.grpc_support import abort_bad_request, authenticate, trace_context
+from shared.registry_records import instrument_key
 from shared.topics import Topics
 
 log = structlog.get_logger(__name__)

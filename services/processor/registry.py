@@ -15,10 +15,9 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from mode import Service
 
-from jedi.v1 import registry_pb2
-from shared.convert import instrument_from_proto
 from shared.domain.model import Instrument
 from shared.kafka import Kafka, make_consumer, topic_partitions
+from shared.registry_records import Removed, Unreadable, decode_instrument_record
 
 log = structlog.get_logger(__name__)
 
@@ -63,18 +62,13 @@ class InstrumentRegistry(Service):
             self._advanced = asyncio.Event()
 
     def _apply(self, record: ConsumerRecord) -> None:
-        instrument_id, _, version = (record.key or b"").decode().rpartition(":")
-        if record.value is None:
-            if version.isdigit():
-                self.instruments.pop((instrument_id, int(version)), None)
-            return
-        instrument = instrument_from_proto(registry_pb2.Instrument.FromString(record.value))
-        if isinstance(instrument, list):
-            log.error(
-                "bad_instrument_record", offset=record.offset, errors=[e.reason for e in instrument]
-            )
-            return
-        self.instruments[(instrument.instrument_id, instrument.version)] = instrument
+        match decode_instrument_record(record.key, record.value):
+            case Removed(key):
+                self.instruments.pop(key, None)
+            case Unreadable(reason):
+                log.error("bad_instrument_record", offset=record.offset, reason=reason)
+            case instrument:
+                self.instruments[(instrument.instrument_id, instrument.version)] = instrument
 
     async def refresh(self) -> None:
         """Return once every instrument registered before this call is known (or the wait is over)."""
