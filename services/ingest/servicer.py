@@ -14,7 +14,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 import structlog
@@ -26,6 +26,7 @@ from services.ingest.ledger import EventLedger
 from services.ingest.publisher import EventPublisher, PublishFailed
 from services.ingest.registry import RegistryView
 from shared.auth import CredentialStore, Principal, PrincipalRole
+from shared.clock import utc_now
 from shared.convert import (
     field_errors_to_proto,
     instrument_from_proto,
@@ -53,10 +54,6 @@ tracer = trace.get_tracer(__name__)
 ACCEPTED = ingest_pb2.EVENT_STATUS_ACCEPTED
 DUPLICATE = ingest_pb2.EVENT_STATUS_DUPLICATE
 REJECTED = ingest_pb2.EVENT_STATUS_REJECTED
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
