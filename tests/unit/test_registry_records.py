@@ -42,5 +42,5 @@ def test_what_is_no_entry_is_unreadable_not_an_exception() -> None:
     assert isinstance(result, Unreadable) and "instrument.items[0].composite" in result.reason
     bad_site = site_to_proto(VALID_SITE)
     bad_site.urbanicity = 0
-    result = decode_site_record(b"k", bad_site.SerializeToString())
-    assert isinstance(result, Unreadable) and "site.urbanicity" in result.reason
+    site_result = decode_site_record(b"k", bad_site.SerializeToString())
+    assert isinstance(site_result, Unreadable) and "site.urbanicity" in site_result.reason
