@@ -94,7 +94,7 @@ class EventPublisher:
         )
         try:
             await asyncio.wait_for(broken.stop(), 10)
-        except Exception as error:  # it is being thrown away regardless
+        except Exception as error:  # noqa: BLE001 -- it is being thrown away regardless
             log.warning("producer_stop_failed", error=repr(error))
 
 

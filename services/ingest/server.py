@@ -30,7 +30,7 @@ class IngestServer:
         self.settings = settings
         self.port: int | None = None
         self._stop_following = asyncio.Event()
-        self._registry_task: asyncio.Task | None = None
+        self._registry_task: asyncio.Task[None] | None = None
         self._publisher = EventPublisher(settings.kafka, send_timeout_s=settings.publish_timeout_s)
         self._server: grpc.aio.Server | None = None
 

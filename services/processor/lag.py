@@ -56,7 +56,7 @@ def start_lag_sampler(
                     await consumer_lag(kafka, group_id, topics)
                 ).items():
                     CONSUMER_LAG.labels(topic, str(partition)).set(lag)
-            except Exception as error:  # the metric goes stale; the processor itself is unaffected
+            except Exception as error:  # noqa: BLE001 -- the metric goes stale; the processor is unaffected
                 log.warning("consumer_lag_sample_failed", error=repr(error))
             await asyncio.sleep(interval_s)
 

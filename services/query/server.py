@@ -7,6 +7,7 @@ import contextlib
 
 import grpc
 import structlog
+from grpc_health.v1 import health as grpc_health
 
 from jedi.v1 import query_pb2, query_pb2_grpc
 from services.query.follower import ViewFollower, follow_forever
@@ -32,7 +33,7 @@ class QueryServer:
         self.view = View()
         self._stop_following = asyncio.Event()
         self._closing = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
@@ -88,9 +89,9 @@ class QueryServer:
         await self.view.ready.wait()
         await asyncio.gather(*self._tasks[1:])
 
-    async def _serve_once_caught_up(self, health) -> None:
+    async def _serve_once_caught_up(self, servicer: grpc_health.aio.HealthServicer) -> None:
         await self.view.ready.wait()
-        await set_serving(health, [SERVICE_NAME], True)
+        await set_serving(servicer, [SERVICE_NAME], True)
         log.info("query_serving", cells=len(self.view.current.cells), port=self.port)
 
     async def stop(self, grace: float | None = None) -> None:
