@@ -27,9 +27,12 @@ class SettingsError(ValueError):
     """An environment variable holds a value its setting cannot take."""
 
 
-def env_var(name: str, default: Any = dataclasses.MISSING) -> Any:
-    """A settings field read from the environment variable `name` instead of `JEDI_<FIELD>`."""
-    return dataclasses.field(default=default, metadata={"env": name})
+def env_var(name: str, default: Any = dataclasses.MISSING, *, secret: bool = False) -> Any:
+    """A settings field read from the environment variable `name` instead of `JEDI_<FIELD>`.
+
+    A `secret` one (a password) is left out of the settings' repr, so a log line never shows it.
+    """
+    return dataclasses.field(default=default, metadata={"env": name}, repr=not secret)
 
 
 def load_settings(cls: type[T], environ: Mapping[str, str] | None = None, **overrides: Any) -> T:

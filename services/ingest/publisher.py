@@ -16,7 +16,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from shared.event_records import EventRecord
-from shared.kafka import make_producer
+from shared.kafka import Kafka, make_producer
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
@@ -27,8 +27,8 @@ class PublishFailed(Exception):
 
 
 class EventPublisher:
-    def __init__(self, bootstrap_servers: str, *, send_timeout_s: float = 20.0) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: Kafka, *, send_timeout_s: float = 20.0) -> None:
+        self._kafka = kafka
         self._send_timeout_s = send_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -72,7 +72,7 @@ class EventPublisher:
         """The running producer, started anew after a failure discarded the last one."""
         async with self._lock:
             if self._producer is None:
-                producer = make_producer(self._bootstrap_servers)
+                producer = make_producer(self._kafka)
                 try:
                     await producer.start()
                 except Exception as error:
@@ -94,7 +94,7 @@ class EventPublisher:
         )
         try:
             await asyncio.wait_for(broken.stop(), 10)
-        except Exception as error:  # it is being thrown away regardless
+        except Exception as error:  # noqa: BLE001 -- it is being thrown away regardless
             log.warning("producer_stop_failed", error=repr(error))
 
 

@@ -14,7 +14,7 @@ import asyncio
 import re
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 import structlog
@@ -24,8 +24,9 @@ from jedi.v1 import ingest_pb2, ingest_pb2_grpc
 from services.ingest import metrics
 from services.ingest.ledger import EventLedger
 from services.ingest.publisher import EventPublisher, PublishFailed
-from services.ingest.registry import RegistryView, instrument_key
+from services.ingest.registry import RegistryView
 from shared.auth import CredentialStore, Principal, PrincipalRole
+from shared.clock import utc_now
 from shared.convert import (
     field_errors_to_proto,
     instrument_from_proto,
@@ -44,6 +45,7 @@ from shared.domain.validation import (
 )
 from shared.event_records import EventRecord, event_record
 from shared.grpc_support import abort_bad_request, authenticate, trace_context
+from shared.registry_records import instrument_key
 from shared.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -52,10 +54,6 @@ tracer = trace.get_tracer(__name__)
 ACCEPTED = ingest_pb2.EVENT_STATUS_ACCEPTED
 DUPLICATE = ingest_pb2.EVENT_STATUS_DUPLICATE
 REJECTED = ingest_pb2.EVENT_STATUS_REJECTED
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):

@@ -15,7 +15,7 @@ from services.query.records import (
     decode_site_record,
 )
 from services.query.view import View
-from shared.kafka import topic_partitions
+from shared.kafka import Kafka, make_consumer, topic_partitions
 
 log = structlog.get_logger(__name__)
 
@@ -30,7 +30,7 @@ class ViewFollower:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Kafka,
         *,
         cells_topic: str,
         sites_topic: str,
@@ -39,7 +39,7 @@ class ViewFollower:
         min_sites: int,
         max_records: int = 2000,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.cells_topic, self.sites_topic = cells_topic, sites_topic
         self.view = view
         self.min_cell_size, self.min_sites = min_cell_size, min_sites
@@ -48,12 +48,7 @@ class ViewFollower:
         self._end_offsets: dict[TopicPartition, int] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
+        consumer = make_consumer(self.kafka)
         await consumer.start()
         try:
             partitions = await self._assign(consumer)
@@ -67,9 +62,7 @@ class ViewFollower:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        partitions = await topic_partitions(
-            self.bootstrap_servers, [self.cells_topic, self.sites_topic]
-        )
+        partitions = await topic_partitions(self.kafka, [self.cells_topic, self.sites_topic])
         consumer.assign(partitions)
         for tp in partitions:
             if tp in self._positions:
@@ -120,7 +113,7 @@ async def follow_forever(follower: ViewFollower, stop: asyncio.Event, retry_s: f
             await follower.run(stop)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # logged in full; the follower retries whatever failed
             log.exception("view_follower_failed", retry_in_s=retry_s)
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError):  # the retry delay passed without a stop
                 await asyncio.wait_for(stop.wait(), retry_s)
