@@ -75,9 +75,7 @@ class WatchedState:
 def matches_reference(state: WatchedState, dataset: DemoDataset, arrivals: Sequence[Event]) -> bool:
     """Whether the watched cells equal the batch reference over what the latest releases cover."""
     stamps = {
-        status.as_of.ToDatetime(tzinfo=UTC)
-        for status in state.releases.values()
-        if status.number
+        status.as_of.ToDatetime(tzinfo=UTC) for status in state.releases.values() if status.number
     }
     if len(stamps) != 1:
         return False

@@ -18,7 +18,7 @@ def main(argv: list[str]) -> int:
     service = argv[1] if len(argv) > 1 else ""
     with grpc.insecure_channel(address) as channel:
         try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
+            reply = health_pb2_grpc.HealthStub(channel).Check(  # type: ignore[attr-defined]  # types-grpcio-health-checking declares HealthStub without its methods
                 health_pb2.HealthCheckRequest(service=service), timeout=3
             )
         except grpc.RpcError as error:

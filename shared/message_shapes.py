@@ -29,8 +29,19 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from types import UnionType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Generic,
+    TypeVar,
+    Union,
+    cast,
+    get_args,
+    get_origin,
+    get_type_hints,
+)
 
+from google._upb._message import Descriptor as UpbDescriptor
 from google.protobuf.descriptor import Descriptor, FieldDescriptor, OneofDescriptor
 from google.protobuf.message import Message
 
@@ -61,12 +72,15 @@ class MessageShape(Generic[D]):
     def __init__(
         self,
         domain: type[D],
-        descriptor: Descriptor,
+        message_descriptor: Descriptor | UpbDescriptor,
         *,
         oneof_required: Mapping[str, str] | None = None,
     ) -> None:
         """`oneof_required` says, per oneof name, what to ask for when none of it is set."""
         self.domain = domain
+        # A generated class's DESCRIPTOR is the upb runtime's, which has the same API as the
+        # pure-Python Descriptor the stubs describe in full.
+        descriptor = cast(Descriptor, message_descriptor)
         self.descriptor = descriptor
         hints = get_type_hints(domain)
         names = [field.name for field in dataclasses.fields(domain)]
@@ -86,6 +100,7 @@ class MessageShape(Generic[D]):
             if name == field.name:
                 decode, encode = _plan_field(field, hints[name])
             else:
+                assert oneof is not None  # only a oneof's name differs from its field's
                 ask = (oneof_required or {}).get(name, f"set one of {name}")
                 decode, encode = _plan_oneof(oneof, hints[name], ask)
             self._decoders.append((name, decode))

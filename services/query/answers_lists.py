@@ -126,7 +126,7 @@ def sites(ask: Ask, request: query_pb2.ListSitesRequest) -> query_pb2.ListSitesR
     for site_id in visible_site_ids(ask.principal, ask.snapshot):
         listing = query_pb2.SiteListing(
             waves=[
-                enums.to_proto(w)
+                enums.wave_to_proto(w)
                 for w in WAVE_ORDER
                 if key_of("response", site_id, w, TOTAL, TOTAL) in cells
             ]
@@ -157,8 +157,8 @@ def composites(
         (
             (index,),
             query_pb2.CompositeListing(
-                composite=enums.to_proto(composite),
-                waves=[enums.to_proto(w) for w in WAVE_ORDER if w in seen[composite]],
+                composite=enums.composite_to_proto(composite),
+                waves=[enums.wave_to_proto(w) for w in WAVE_ORDER if w in seen[composite]],
             ),
         )
         for index, composite in enumerate(Composite)

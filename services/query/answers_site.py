@@ -32,7 +32,7 @@ def site_scorecard(
         cells = [s for s in holding(of_wave, CompositeCell) if s.cell.composite == composite]
         if not cells:
             continue
-        entry = reply.composites.add(composite=enums.to_proto(composite))
+        entry = reply.composites.add(composite=enums.composite_to_proto(composite))
         for stored in cells:
             if stored.cell.dimension == TOTAL:
                 entry.total.CopyFrom(stored.message)
@@ -83,7 +83,7 @@ def trend(ask: Ask, request: query_pb2.GetTrendRequest) -> query_pb2.GetTrendRes
         ]
         if not any(points) and not changes:
             continue
-        entry = reply.trends.add(composite=enums.to_proto(composite))
+        entry = reply.trends.add(composite=enums.composite_to_proto(composite))
         entry.points.extend(s.message for s in points if s is not None)
         entry.changes.extend(s.message for s in changes)
         entry.ranks.extend(s.message for s in ranks)

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from enum import StrEnum
-from typing import TypeVar
+from typing import Literal, TypeVar, cast, overload
 
-from jedi.v1 import query_pb2
+from jedi.v1 import common_pb2, query_pb2
 from services.query.errors import bad_argument
 from shared import proto_enums
+from shared.domain.model import Composite, Wave
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -21,6 +22,16 @@ CELL_KINDS: dict[int, str] = {
     for value in query_pb2.CellKind.DESCRIPTOR.values
     if value.number != 0
 }
+
+
+@overload
+def from_proto(kind: type[E], number: int, field: str, *, required: Literal[True]) -> E: ...
+
+
+@overload
+def from_proto(
+    kind: type[E], number: int, field: str, *, required: Literal[False] = False
+) -> E | None: ...
 
 
 def from_proto(kind: type[E], number: int, field: str, *, required: bool = False) -> E | None:
@@ -35,8 +46,14 @@ def from_proto(kind: type[E], number: int, field: str, *, required: bool = False
     return pair.member(number)
 
 
-def to_proto(member: StrEnum) -> int:
-    return proto_enums.to_number(member)
+# The generated stubs type an enum field by its enum class; the numbers below are that enum's
+# own (shared/proto_enums.py checks every pairing at import), so the casts only name the type.
+def wave_to_proto(wave: Wave) -> common_pb2.Wave:
+    return cast(common_pb2.Wave, proto_enums.to_number(wave))
+
+
+def composite_to_proto(composite: Composite) -> common_pb2.Composite:
+    return cast(common_pb2.Composite, proto_enums.to_number(composite))
 
 
 def cell_kinds(numbers: Iterable[int], field: str = "kinds") -> frozenset[str]:
