@@ -12,8 +12,6 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
 
 from shared.auth import API_KEY_METADATA, CredentialStore, Principal
 
@@ -27,6 +25,7 @@ async def authenticate(context: grpc.aio.ServicerContext, store: CredentialStore
             grpc.StatusCode.UNAUTHENTICATED,
             f"missing or unknown API key in the '{API_KEY_METADATA}' metadata",
         )
+        raise AssertionError("unreachable: abort raises")
     return principal
 
 
@@ -46,11 +45,6 @@ async def abort_bad_request(
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
     await context.abort_with_status(rpc_status.to_status(status))
     raise AssertionError("unreachable: abort raises")
-
-
-def trace_context(context: grpc.aio.ServicerContext) -> otel_context.Context:
-    """The W3C trace context the client sent in the call's metadata."""
-    return propagate.extract(dict(context.invocation_metadata() or ()))
 
 
 def add_health_and_reflection(
@@ -82,5 +76,5 @@ def bind(
     """Listen on `address`, with TLS when a certificate and key are configured."""
     if cert_file and key_file:
         credentials = grpc.ssl_server_credentials([(key_file.read_bytes(), cert_file.read_bytes())])
-        return server.add_secure_port(address, credentials)
-    return server.add_insecure_port(address)
+        return int(server.add_secure_port(address, credentials))
+    return int(server.add_insecure_port(address))

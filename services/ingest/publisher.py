@@ -15,15 +15,12 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from services.ingest.ports import PublishFailed
 from shared.event_records import EventRecord
 from shared.kafka import make_producer
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
-
-
-class PublishFailed(Exception):
-    """Kafka did not confirm some records; they must be reported as not stored."""
 
 
 class EventPublisher:
@@ -83,8 +80,9 @@ class EventPublisher:
 
     async def _discard(self, broken: AIOKafkaProducer) -> None:
         async with self._lock:
-            if self._producer is not broken:
-                return  # a concurrent request already replaced it
+            replaced = self._producer is not broken  # by a concurrent request
+            if replaced:
+                return
             self._producer = None
         log.info("producer_discarded")
         # Fail what still waits in its buffer instead of letting stop() flush it later: a record
@@ -94,11 +92,11 @@ class EventPublisher:
         )
         try:
             await asyncio.wait_for(broken.stop(), 10)
-        except Exception as error:  # it is being thrown away regardless
+        except Exception as error:  # noqa: BLE001 -- it is being thrown away regardless
             log.warning("producer_stop_failed", error=repr(error))
 
 
-def _failed(error: BaseException) -> asyncio.Future:
-    future = asyncio.get_running_loop().create_future()
+def _failed(error: BaseException) -> asyncio.Future[object]:
+    future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     future.set_exception(error)
     return future
