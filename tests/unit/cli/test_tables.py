@@ -1,4 +1,4 @@
-from services.query.tables import render
+from services.cli.tables import render
 
 
 def test_render_pads_columns_and_right_aligns_numbers():
