@@ -39,6 +39,7 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import Enum
 
 from shared.domain import model
 from shared.domain.model import (
@@ -198,7 +199,7 @@ def _format_time(moment: datetime) -> str:
     return moment.isoformat()
 
 
-def _check_enum(field: str, value: object, enum_type: type) -> list[FieldError]:
+def _check_enum(field: str, value: object, enum_type: type[Enum]) -> list[FieldError]:
     if not isinstance(value, enum_type):
         return [
             FieldError(field, f"must be one of {', '.join(member.value for member in enum_type)}")
@@ -285,11 +286,10 @@ def _check_answers(
     errors: list[FieldError] = []
     answered = 0
     for code, value in answers.items():
-        entry = map_key_path(field, str(code))
         if instrument is not None and (not isinstance(code, str) or instrument.item(code) is None):
             errors.append(
                 FieldError(
-                    entry,
+                    map_key_path(field, str(code)),
                     f"is not an item of instrument {instrument.instrument_id!r} version {instrument.version}",
                 )
             )
@@ -303,7 +303,7 @@ def _check_answers(
         ):
             errors.append(
                 FieldError(
-                    entry,
+                    map_key_path(field, str(code)),
                     f"must be a Likert answer {LIKERT_MIN}..{LIKERT_MAX} or not answered (got {value!r})",
                 )
             )
@@ -470,7 +470,7 @@ def _check_ordered_counts(path: str, stages: tuple[str, ...], detail: object) ->
     errors = [error for stage in stages for error in _check_count(f"{path}.{stage}", values[stage])]
     if errors:
         return errors  # comparing a missing or negative count would only add noise
-    for earlier, later in zip(stages, stages[1:]):
+    for earlier, later in zip(stages, stages[1:], strict=False):
         errors += _check_not_more(
             f"{path}.{later}", values[later], f"{path}.{earlier}", values[earlier]
         )
@@ -488,7 +488,7 @@ def _check_funnel(path: str, funnel: RecruitmentFunnelSnapshot) -> list[FieldErr
         _check_count("", getattr(funnel, stage)) for stage in _FUNNEL_STAGES + _FUNNEL_URIM_STAGES
     )
     if all_counts_valid:
-        for stage, urim_stage in zip(_FUNNEL_STAGES, _FUNNEL_URIM_STAGES):
+        for stage, urim_stage in zip(_FUNNEL_STAGES, _FUNNEL_URIM_STAGES, strict=False):
             errors += _check_not_more(
                 f"{path}.{urim_stage}",
                 getattr(funnel, urim_stage),
@@ -846,13 +846,13 @@ def explain_identifying_column(column: str) -> str | None:
     for token in tokens:
         if token in _SINGLE_TOKENS:
             return _SINGLE_TOKENS[token]
-    for pair in zip(tokens, tokens[1:]):
+    for pair in zip(tokens, tokens[1:], strict=False):
         if pair in _TOKEN_PAIRS:
             return _TOKEN_PAIRS[pair]
         if pair[0] in _PERSON_TOKENS and pair[1] in _KEY_TOKENS:
             return _WHO
     # "date_of_birth": the pair is separated by "of".
-    for first, _, third in zip(tokens, tokens[1:], tokens[2:]):
+    for first, _, third in zip(tokens, tokens[1:], tokens[2:], strict=False):
         if (first, third) in _TOKEN_PAIRS:
             return _TOKEN_PAIRS[(first, third)]
     if "name" in tokens and not _NON_PERSON_NAMES.intersection(tokens):
