@@ -7,7 +7,7 @@ with the same shape in their place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from typing import Protocol
 
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
@@ -22,8 +22,9 @@ class PublishFailed(Exception):
 
 
 class RecordPublisher(Protocol):
-    async def publish(self, records: Sequence[EventRecord]) -> list[bool]:
-        """Per record, whether Kafka acknowledged it; raises PublishFailed if Kafka is unreachable."""
+    async def publish(self, records: Iterable[EventRecord]) -> list[bool]:
+        """Per record (in order, read once), whether Kafka acknowledged it; raises
+        PublishFailed if Kafka is unreachable."""
         ...
 
 

@@ -9,7 +9,7 @@ the sequence numbers) and the caller answers UNAVAILABLE for what was not stored
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -21,6 +21,7 @@ from shared.kafka import make_producer
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
+YIELD_EVERY = 100  # records sent between two turns of the event loop
 
 
 class EventPublisher:
@@ -39,12 +40,15 @@ class EventPublisher:
                 await self._producer.stop()
                 self._producer = None
 
-    async def publish(self, records: Sequence[EventRecord]) -> list[bool]:
+    async def publish(self, records: Iterable[EventRecord]) -> list[bool]:
         """Send every record; return, per record, whether Kafka acknowledged it."""
         producer = await self._current_producer()
         headers_base = inject_trace_headers()
         futures = []
-        for record in records:
+        for sent, record in enumerate(records, 1):
+            if sent % YIELD_EVERY == 0:
+                # Let the producer's sender ship full batches while the rest is still encoded.
+                await asyncio.sleep(0)
             headers = [*headers_base, *record.headers]
             try:
                 futures.append(
