@@ -184,10 +184,10 @@ async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmar
     assert "jedi_ingest_rejections_total" in metrics_text(ports["ingest_metrics"])
     assert "jedi_ingest_publish_seconds_bucket" in metrics_text(ports["ingest_metrics"])
     # Every call is counted by the metrics interceptor, by RPC and status code.
-    assert 'jedi_ingest_requests_total{rpc="SubmitEvents",code="OK"}' in metrics_text(
+    assert 'jedi_ingest_requests_total{code="OK",rpc="SubmitEvents"}' in metrics_text(
         ports["ingest_metrics"]
     )
-    assert 'jedi_query_requests_total{rpc="GetSiteScorecard",code="OK"}' in metrics_text(
+    assert 'jedi_query_requests_total{code="OK",rpc="GetSiteScorecard"}' in metrics_text(
         ports["query_metrics"]
     )
     processor_metrics = metrics_text(ports["processor_metrics"])
