@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -40,7 +41,14 @@ _MAP_KEY = re.compile(r"\[.*?\]")
 
 def count_verdicts(kinds: Sequence[str], verdicts: Sequence[Verdict]) -> None:
     """Count each event by its kind and outcome, and each field error of the rejected ones."""
-    for kind, verdict in zip(kinds, verdicts, strict=True):
-        EVENTS.labels(kind, verdict.outcome.value).inc()
-        for error in verdict.errors:
-            REJECTIONS.labels(_MAP_KEY.sub("", error.field)).inc()
+    # Tallied first: a labelled increment takes a lock, and a call holds thousands of events.
+    outcomes = collections.Counter(
+        (kind, verdict.outcome.value) for kind, verdict in zip(kinds, verdicts, strict=True)
+    )
+    for (kind, outcome), count in outcomes.items():
+        EVENTS.labels(kind, outcome).inc(count)
+    fields = collections.Counter(
+        _MAP_KEY.sub("", error.field) for verdict in verdicts for error in verdict.errors
+    )
+    for field, count in fields.items():
+        REJECTIONS.labels(field).inc(count)

@@ -196,7 +196,7 @@ def _result(index: int, verdict: Verdict) -> ingest_pb2.EventResult:
         event_id=verdict.event_id,
         status=_STATUS[verdict.outcome],
         index=index,
-        errors=field_errors_to_proto(list(verdict.errors)),
+        errors=field_errors_to_proto(list(verdict.errors)) if verdict.errors else (),
     )
 
 

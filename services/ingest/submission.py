@@ -19,8 +19,8 @@ import contextlib
 import time
 import weakref
 from collections.abc import Sequence
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 import structlog
 
@@ -47,8 +47,7 @@ class Outcome(StrEnum):
     REJECTED = "rejected"
 
 
-@dataclass(frozen=True)
-class Candidate:
+class Candidate(NamedTuple):  # not a frozen dataclass: one is made per event, a tuple fastest
     """One submitted event: its id and claimed site as sent, and the event or why it is invalid."""
 
     event_id: str  # "" when the event has none
@@ -56,8 +55,7 @@ class Candidate:
     decoded: Event | list[FieldError]
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     event_id: str
     outcome: Outcome
     errors: tuple[FieldError, ...] = ()
