@@ -17,6 +17,7 @@ Figures are medians and p90 over N events (JEDI_BENCH_EVENTS, default 30), one a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import importlib.util
 import os
@@ -30,7 +31,7 @@ import time
 import uuid
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from jedi.v1 import common_pb2, query_pb2, query_pb2_grpc
 from services.query.server import QueryServer
@@ -41,7 +42,7 @@ from shared.convert_releases import record_key, release_to_proto
 from shared.domain.cells import CompositeCell
 from shared.domain.model import Wave
 from shared.domain.releases import site_scope
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics, make_consumer, make_producer
 from shared.topics import TopicSpec
 from tests.support.ingest import running_ingest
 from tests.support.kafka import bootstrap_servers
@@ -66,9 +67,7 @@ def figures(seconds: list[float]) -> tuple[float, float]:
 async def kafka_round_trip(servers: str, count: int) -> list[float]:
     spec = TopicSpec(f"bench-{uuid.uuid4().hex[:8]}.round-trip", 1)
     await ensure_topics(servers, [spec])
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=servers, isolation_level="read_committed", enable_auto_commit=False
-    )
+    consumer = make_consumer(servers)
     producer = make_producer(servers, linger_ms=0)
     await consumer.start()
     await producer.start()
@@ -129,10 +128,8 @@ class Subscriber:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or self.task.done():
                 raise TimeoutError(f"no matching {what} on the Watch stream")
-            try:
+            with contextlib.suppress(TimeoutError):  # the loop checks the deadline again
                 await asyncio.wait_for(self._arrived.wait(), remaining)
-            except TimeoutError:
-                pass
 
     async def close(self) -> None:
         self.call.cancel()

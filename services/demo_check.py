@@ -93,8 +93,8 @@ def matches_reference(state: WatchedState, dataset: DemoDataset, arrivals: Seque
 
 
 async def wait_for_the_reference(
-    stub: query_pb2_grpc.BenchmarkServiceStub,
-    metadata: Sequence[tuple[str, str]],
+    stub: query_pb2_grpc.BenchmarkServiceAsyncStub,
+    metadata: tuple[tuple[str, str], ...],
     dataset: DemoDataset,
     arrivals: Sequence[Event],
     *,

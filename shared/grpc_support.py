@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2
@@ -16,10 +16,13 @@ from grpc_status import rpc_status
 from shared.auth import API_KEY_METADATA, CredentialStore, Principal
 
 
-async def authenticate(context: grpc.aio.ServicerContext, store: CredentialStore) -> Principal:
+async def authenticate(
+    context: grpc.aio.ServicerContext[Any, Any], store: CredentialStore
+) -> Principal:
     """The caller's principal; aborts with UNAUTHENTICATED for a missing or unknown key."""
     metadata = dict(context.invocation_metadata() or ())
-    principal = store.authenticate(metadata.get(API_KEY_METADATA))
+    api_key = metadata.get(API_KEY_METADATA)
+    principal = store.authenticate(api_key if isinstance(api_key, str) else None)
     if principal is None:
         await context.abort(
             grpc.StatusCode.UNAUTHENTICATED,
@@ -30,7 +33,7 @@ async def authenticate(context: grpc.aio.ServicerContext, store: CredentialStore
 
 
 async def abort_bad_request(
-    context: grpc.aio.ServicerContext, message: str, violations: Iterable[tuple[str, str]]
+    context: grpc.aio.ServicerContext[Any, Any], message: str, violations: Iterable[tuple[str, str]]
 ) -> NoReturn:
     """Abort with INVALID_ARGUMENT and a google.rpc.BadRequest naming each bad field."""
     detail = any_pb2.Any()
@@ -76,5 +79,5 @@ def bind(
     """Listen on `address`, with TLS when a certificate and key are configured."""
     if cert_file and key_file:
         credentials = grpc.ssl_server_credentials([(key_file.read_bytes(), cert_file.read_bytes())])
-        return int(server.add_secure_port(address, credentials))
-    return int(server.add_insecure_port(address))
+        return server.add_secure_port(address, credentials)
+    return server.add_insecure_port(address)

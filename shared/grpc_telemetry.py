@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 import structlog
@@ -20,7 +20,10 @@ from prometheus_client import Counter, Histogram
 
 log = structlog.get_logger(__name__)
 
-Behaviour = Callable[[Any, grpc.aio.ServicerContext], Any]
+Behaviour = Callable[..., Any]  # a handler's coroutine function or async generator function
+Request = TypeVar("Request")
+Response = TypeVar("Response")
+Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def instrumented_server(
@@ -37,7 +40,7 @@ def instrumented_server(
     )
 
 
-class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  # grpc is untyped
+class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):
     """Counts the service's calls by (rpc, code) and times unary responses by rpc."""
 
     def __init__(self, service_name: str, requests: Counter, request_seconds: Histogram) -> None:
@@ -47,11 +50,13 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: Callable[
+            [grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Request, Response] | None]
+        ],
         handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> grpc.RpcMethodHandler[Request, Response] | None:
         handler = await continuation(handler_call_details)
-        method: str = handler_call_details.method
+        method = handler_call_details.method
         if handler is None or not method.startswith(self._prefix):
             return handler
         rpc = method.removeprefix(self._prefix)
@@ -59,14 +64,18 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  
             wrap = grpc.unary_stream_rpc_method_handler
             if handler.request_streaming:
                 wrap = grpc.stream_stream_rpc_method_handler
-            behaviour = handler.stream_stream or handler.unary_stream
-            observed: Behaviour = self._observe_stream(rpc, behaviour)
+            streaming: Behaviour | None = handler.stream_stream or handler.unary_stream
+            if streaming is None:
+                return handler
+            observed = self._observe_stream(rpc, streaming)
         else:
             wrap = grpc.unary_unary_rpc_method_handler
             if handler.request_streaming:
                 wrap = grpc.stream_unary_rpc_method_handler
-            behaviour = handler.stream_unary or handler.unary_unary
-            observed = self._observe_unary(rpc, behaviour)
+            unary: Behaviour | None = handler.stream_unary or handler.unary_unary
+            if unary is None:
+                return handler
+            observed = self._observe_unary(rpc, unary)
         return wrap(
             observed,
             request_deserializer=handler.request_deserializer,
@@ -74,7 +83,7 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  
         )
 
     def _observe_unary(self, rpc: str, behaviour: Behaviour) -> Behaviour:
-        async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def observed(request: Any, context: Context) -> Any:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
@@ -89,7 +98,7 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  
         return observed
 
     def _observe_stream(self, rpc: str, behaviour: Behaviour) -> Behaviour:
-        async def observed(request: Any, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+        async def observed(request: Any, context: Context) -> AsyncIterator[Any]:
             code = grpc.StatusCode.OK
             try:
                 async for response in behaviour(request, context):
@@ -103,9 +112,7 @@ class RpcMetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]  
         return observed
 
 
-def _failure_code(
-    error: BaseException, context: grpc.aio.ServicerContext, rpc: str
-) -> grpc.StatusCode:
+def _failure_code(error: BaseException, context: Context, rpc: str) -> grpc.StatusCode:
     """The status a call ends with when its handler raised `error`."""
     if isinstance(error, grpc.aio.AbortError):
         return _status_code(context)
@@ -115,7 +122,7 @@ def _failure_code(
     return grpc.StatusCode.UNKNOWN  # what gRPC answers for an exception a handler lets out
 
 
-def _status_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+def _status_code(context: Context) -> grpc.StatusCode:
     code = context.code()
     if isinstance(code, grpc.StatusCode):
         return code

@@ -15,18 +15,16 @@ import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
+from jedi.v1 import query_pb2, query_pb2_grpc
 from services.cli import tables
 from services.cli.arguments import readable_file
 from shared.clients import call_metadata, open_channel
+from shared.domain.benchmark_set import Measure
 from shared.domain.model import Composite, GroupDimension, Wave
+from shared.proto_enums import value_number
 
 _WAVES = [wave.value for wave in Wave]
 _COMPOSITES = [composite.value for composite in Composite]
-
-
-def enum_number(enum_type, prefix: str, value: str | None) -> int:
-    return enum_type.Value(f"{prefix}_{value.upper()}") if value else 0
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -127,17 +125,15 @@ async def all_pages(method, request, options) -> list:
 
 
 async def _scorecard(stub, a, options) -> str:
-    request = query_pb2.GetSiteScorecardRequest(
-        site_id=a.site, wave=enum_number(common_pb2.Wave, "WAVE", a.wave)
-    )
+    request = query_pb2.GetSiteScorecardRequest(site_id=a.site, wave=value_number(Wave, a.wave))
     return tables.scorecard(await stub.GetSiteScorecard(request, **options))
 
 
 async def _compare(stub, a, options) -> str:
     request = query_pb2.CompareSitesRequest(
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
+        composite=value_number(Composite, a.composite),
+        wave=value_number(Wave, a.wave),
+        measure=value_number(Measure, a.measure),
         site_ids=[s.strip() for s in a.sites.split(",") if s.strip()],
     )
     replies = await all_pages(stub.CompareSites, request, options)
@@ -146,9 +142,9 @@ async def _compare(stub, a, options) -> str:
 
 async def _distribution(stub, a, options) -> str:
     request = query_pb2.GetDistributionRequest(
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
+        wave=value_number(Wave, a.wave),
+        composite=value_number(Composite, a.composite),
+        measure=value_number(Measure, a.measure),
         site_id=a.site,
     )
     return tables.distribution(await stub.GetDistribution(request, **options))
@@ -157,9 +153,9 @@ async def _distribution(stub, a, options) -> str:
 async def _disparities(stub, a, options) -> str:
     request = query_pb2.ListDisparitiesRequest(
         site_id=a.site,
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        dimension=enum_number(common_pb2.GroupDimension, "GROUP_DIMENSION", a.dimension),
+        wave=value_number(Wave, a.wave),
+        composite=value_number(Composite, a.composite),
+        dimension=value_number(GroupDimension, a.dimension),
         include_not_significant=a.all,
     )
     return tables.disparities(await all_pages(stub.ListDisparities, request, options))
@@ -168,7 +164,7 @@ async def _disparities(stub, a, options) -> str:
 async def _trend(stub, a, options) -> str:
     request = query_pb2.GetTrendRequest(
         site_id=a.site,
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        composite=value_number(Composite, a.composite),
         dimension=a.dimension,
         group=a.group,
     )
@@ -194,8 +190,8 @@ async def _watch(stub, a, options) -> str:
     request = query_pb2.WatchRequest(
         site_id=a.site,
         kinds=[query_pb2.CellKind.Value(f"CELL_KIND_{k.upper()}") for k in a.kind],
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        wave=value_number(Wave, a.wave),
+        composite=value_number(Composite, a.composite),
     )
     changes = 0
     async for message in stub.Watch(

@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from services.ingest.ports import PublishFailed
 from shared.event_records import EventRecord
-from shared.kafka import make_producer
+from shared.kafka import Kafka, make_producer
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
@@ -25,8 +25,8 @@ YIELD_EVERY = 100  # records sent between two turns of the event loop
 
 
 class EventPublisher:
-    def __init__(self, bootstrap_servers: str, *, send_timeout_s: float = 20.0) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: Kafka, *, send_timeout_s: float = 20.0) -> None:
+        self._kafka = kafka
         self._send_timeout_s = send_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -73,7 +73,7 @@ class EventPublisher:
         """The running producer, started anew after a failure discarded the last one."""
         async with self._lock:
             if self._producer is None:
-                producer = make_producer(self._bootstrap_servers)
+                producer = make_producer(self._kafka)
                 try:
                     await producer.start()
                 except Exception as error:

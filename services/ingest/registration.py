@@ -9,13 +9,13 @@ from __future__ import annotations
 from google.protobuf.message import Message
 
 from services.ingest.ports import PublishFailed, RecordPublisher, Registry
-from services.ingest.registry import instrument_key
 from services.ingest.submission import NotStored
 from shared.auth import Principal, PrincipalRole
 from shared.convert import instrument_to_proto, site_to_proto
 from shared.domain.model import Instrument, Site
 from shared.domain.validation import FieldError, validate_instrument, validate_site
 from shared.event_records import EventRecord
+from shared.registry_records import instrument_key
 from shared.topics import Topics
 
 

@@ -35,16 +35,14 @@ class IngestServer:
         self.port: int | None = None
         self._stop_following = asyncio.Event()
         self._registry_task: asyncio.Task[None] | None = None
-        self._publisher = EventPublisher(
-            settings.kafka_bootstrap_servers, send_timeout_s=settings.publish_timeout_s
-        )
+        self._publisher = EventPublisher(settings.kafka, send_timeout_s=settings.publish_timeout_s)
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             topics.all,
             replication_factor=settings.topic_replication_factor,
         )
@@ -52,7 +50,7 @@ class IngestServer:
         registry_loaded = asyncio.Event()
         self._registry_task = asyncio.create_task(
             replay_topics(
-                settings.kafka_bootstrap_servers,
+                settings.kafka,
                 registry.topics,
                 registry.apply_record,
                 follow=True,
@@ -60,7 +58,7 @@ class IngestServer:
                 caught_up=registry_loaded,
             )
         )
-        await replay_topics(settings.kafka_bootstrap_servers, ledger.topics, ledger.apply_record)
+        await replay_topics(settings.kafka, ledger.topics, ledger.apply_record)
         await registry_loaded.wait()
         await self._publisher.start()
         log.info(

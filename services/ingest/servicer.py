@@ -8,8 +8,8 @@ a gRPC status.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Sequence
-from datetime import UTC, datetime
-from typing import NoReturn
+from datetime import datetime
+from typing import Any, NoReturn, TypeAlias
 
 import grpc
 import structlog
@@ -33,6 +33,7 @@ from services.ingest.submission import (
     WriteRefused,
 )
 from shared.auth import CredentialStore, Principal
+from shared.clock import utc_now
 from shared.convert import (
     field_errors_to_proto,
     instrument_from_proto,
@@ -46,6 +47,7 @@ from shared.domain.validation import FieldError
 from shared.grpc_support import abort_bad_request, authenticate
 
 log = structlog.get_logger(__name__)
+Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 _STATUS = {
     Outcome.ACCEPTED: ingest_pb2.EVENT_STATUS_ACCEPTED,
@@ -55,11 +57,7 @@ _STATUS = {
 STREAM_FACTOR = 20  # a stream may carry this many times a call's events
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[misc]  # generated gRPC code is untyped
+class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
     def __init__(
         self,
         *,
@@ -78,7 +76,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[mis
         self._clock = clock
 
     async def SubmitEvents(
-        self, request: ingest_pb2.SubmitEventsRequest, context: grpc.aio.ServicerContext
+        self, request: ingest_pb2.SubmitEventsRequest, context: Context
     ) -> ingest_pb2.SubmitEventsResponse:
         principal = await authenticate(context, self._credentials)
         results = await self._submit(list(request.events), principal, context, self._max_events)
@@ -87,7 +85,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[mis
     async def StreamEvents(
         self,
         request_iterator: AsyncIterator[ingest_pb2.StreamEventsRequest],
-        context: grpc.aio.ServicerContext,
+        context: Context,
     ) -> ingest_pb2.StreamEventsResponse:
         principal = await authenticate(context, self._credentials)
         limit = self._max_events * STREAM_FACTOR
@@ -102,7 +100,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[mis
         return ingest_pb2.StreamEventsResponse(results=results, **_counts(results))
 
     async def PutSite(
-        self, request: ingest_pb2.PutSiteRequest, context: grpc.aio.ServicerContext
+        self, request: ingest_pb2.PutSiteRequest, context: Context
     ) -> ingest_pb2.PutSiteResponse:
         principal = await authenticate(context, self._credentials)
         try:
@@ -113,7 +111,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[mis
         return ingest_pb2.PutSiteResponse(site=site_to_proto(site))
 
     async def PutInstrument(
-        self, request: ingest_pb2.PutInstrumentRequest, context: grpc.aio.ServicerContext
+        self, request: ingest_pb2.PutInstrumentRequest, context: Context
     ) -> ingest_pb2.PutInstrumentResponse:
         principal = await authenticate(context, self._credentials)
         try:
@@ -130,7 +128,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[mis
         return ingest_pb2.PutInstrumentResponse(instrument=instrument_to_proto(instrument))
 
     async def GetInstrument(
-        self, request: ingest_pb2.GetInstrumentRequest, context: grpc.aio.ServicerContext
+        self, request: ingest_pb2.GetInstrumentRequest, context: Context
     ) -> ingest_pb2.GetInstrumentResponse:
         await authenticate(context, self._credentials)
         if not request.instrument_id:
@@ -142,7 +140,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[mis
         return ingest_pb2.GetInstrumentResponse(instrument=instrument_to_proto(instrument))
 
     async def ListInstruments(
-        self, request: ingest_pb2.ListInstrumentsRequest, context: grpc.aio.ServicerContext
+        self, request: ingest_pb2.ListInstrumentsRequest, context: Context
     ) -> ingest_pb2.ListInstrumentsResponse:
         await authenticate(context, self._credentials)
         return ingest_pb2.ListInstrumentsResponse(
@@ -153,7 +151,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):  # type: ignore[mis
         self,
         events: Sequence[ingest_pb2.Event],
         principal: Principal,
-        context: grpc.aio.ServicerContext,
+        context: Context,
         limit: int,
     ) -> list[ingest_pb2.EventResult]:
         if not events:
@@ -209,7 +207,7 @@ def _counts(results: Sequence[ingest_pb2.EventResult]) -> dict[str, int]:
     }
 
 
-async def _abort(context: grpc.aio.ServicerContext, refusal: Exception, entry: str) -> NoReturn:
+async def _abort(context: Context, refusal: Exception, entry: str) -> NoReturn:
     """The registration's refusal as a gRPC status."""
     if isinstance(refusal, InvalidEntry):
         await abort_bad_request(context, f"invalid {entry}", _violations(refusal.errors, entry))

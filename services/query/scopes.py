@@ -24,9 +24,9 @@ class Scope:
 
     def holds(self, cell: Cell) -> bool:
         """Whether a cell belongs in a release of this scope."""
-        cross = isinstance(cell, (DistributionCell, RankCell))
         if self.wave is not None:
-            return cross and cell.wave == self.wave
+            return isinstance(cell, (DistributionCell, RankCell)) and cell.wave == self.wave
+        cross = isinstance(cell, (DistributionCell, RankCell))
         return not cross and getattr(cell, "site_id", None) == self.site_id
 
     def matches(self, status: benchmarks_pb2.ReleaseStatus) -> bool:

@@ -7,7 +7,7 @@ import contextlib
 
 import grpc
 import structlog
-from grpc_health.v1 import health
+from grpc_health.v1 import health as grpc_health
 
 from jedi.v1 import query_pb2, query_pb2_grpc
 from services.query import metrics
@@ -42,7 +42,7 @@ class QueryServer:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             [topics.benchmarks, topics.sites],
             replication_factor=settings.topic_replication_factor,
         )
@@ -66,7 +66,7 @@ class QueryServer:
         )
         await self._server.start()
         follower = ViewFollower(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             cells_topic=topics.benchmarks.name,
             sites_topic=topics.sites.name,
             view=self.view,
@@ -91,9 +91,9 @@ class QueryServer:
         await self.view.ready.wait()
         await asyncio.gather(*self._tasks[1:])
 
-    async def _serve_once_caught_up(self, health_servicer: health.aio.HealthServicer) -> None:
+    async def _serve_once_caught_up(self, servicer: grpc_health.aio.HealthServicer) -> None:
         await self.view.ready.wait()
-        await set_serving(health_servicer, [SERVICE_NAME], True)
+        await set_serving(servicer, [SERVICE_NAME], True)
         log.info("query_serving", cells=len(self.view.current.cells), port=self.port)
 
     async def stop(self, grace: float | None = None) -> None:

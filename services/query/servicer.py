@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import grpc
 import structlog
@@ -24,10 +25,11 @@ from shared.auth import CredentialStore
 from shared.grpc_support import authenticate
 
 log = structlog.get_logger(__name__)
-Answer = Callable[[Ask, Message], Message]
+Request = TypeVar("Request", bound=Message)
+Response = TypeVar("Response", bound=Message)
 
 
-class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):  # type: ignore[misc]  # generated gRPC code is untyped
+class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
     def __init__(
         self,
         *,
@@ -42,52 +44,86 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):  # type: ignor
         self.closing = closing
 
     async def GetSiteScorecard(
-        self, request: query_pb2.GetSiteScorecardRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.GetSiteScorecardRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetSiteScorecardRequest, query_pb2.GetSiteScorecardResponse
+        ],
+    ) -> query_pb2.GetSiteScorecardResponse:
         return await self._answer(answers_site.site_scorecard, request, context)
 
     async def CompareSites(
-        self, request: query_pb2.CompareSitesRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.CompareSitesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.CompareSitesRequest, query_pb2.CompareSitesResponse
+        ],
+    ) -> query_pb2.CompareSitesResponse:
         return await self._answer(answers_lists.compare_sites, request, context)
 
     async def GetDistribution(
-        self, request: query_pb2.GetDistributionRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.GetDistributionRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetDistributionRequest, query_pb2.GetDistributionResponse
+        ],
+    ) -> query_pb2.GetDistributionResponse:
         return await self._answer(answers_lists.distribution, request, context)
 
     async def ListDisparities(
-        self, request: query_pb2.ListDisparitiesRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.ListDisparitiesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListDisparitiesRequest, query_pb2.ListDisparitiesResponse
+        ],
+    ) -> query_pb2.ListDisparitiesResponse:
         return await self._answer(answers_lists.disparities, request, context)
 
     async def GetTrend(
-        self, request: query_pb2.GetTrendRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.GetTrendRequest,
+        context: grpc.aio.ServicerContext[query_pb2.GetTrendRequest, query_pb2.GetTrendResponse],
+    ) -> query_pb2.GetTrendResponse:
         return await self._answer(answers_site.trend, request, context)
 
     async def GetInterventionReach(
-        self, request: query_pb2.GetInterventionReachRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.GetInterventionReachRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetInterventionReachRequest, query_pb2.GetInterventionReachResponse
+        ],
+    ) -> query_pb2.GetInterventionReachResponse:
         return await self._answer(answers_site.intervention_reach, request, context)
 
     async def ListSites(
-        self, request: query_pb2.ListSitesRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.ListSitesRequest,
+        context: grpc.aio.ServicerContext[query_pb2.ListSitesRequest, query_pb2.ListSitesResponse],
+    ) -> query_pb2.ListSitesResponse:
         return await self._answer(answers_lists.sites, request, context)
 
     async def ListComposites(
-        self, request: query_pb2.ListCompositesRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.ListCompositesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListCompositesRequest, query_pb2.ListCompositesResponse
+        ],
+    ) -> query_pb2.ListCompositesResponse:
         return await self._answer(answers_lists.composites, request, context)
 
     async def ListReleases(
-        self, request: query_pb2.ListReleasesRequest, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        request: query_pb2.ListReleasesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListReleasesRequest, query_pb2.ListReleasesResponse
+        ],
+    ) -> query_pb2.ListReleasesResponse:
         return await self._answer(answers_releases.releases, request, context)
 
     async def Watch(
-        self, request: query_pb2.WatchRequest, context: grpc.aio.ServicerContext
+        self,
+        request: query_pb2.WatchRequest,
+        context: grpc.aio.ServicerContext[query_pb2.WatchRequest, query_pb2.WatchResponse],
     ) -> AsyncIterator[query_pb2.WatchResponse]:
         principal = await authenticate(context, self.credentials)
         try:
@@ -109,8 +145,11 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):  # type: ignor
             )
 
     async def _answer(
-        self, answer: Answer, request: Message, context: grpc.aio.ServicerContext
-    ) -> Message:
+        self,
+        answer: Callable[[Ask, Request], Response],
+        request: Request,
+        context: grpc.aio.ServicerContext[Request, Response],
+    ) -> Response:
         principal = await authenticate(context, self.credentials)
         try:
             snapshot = await self._wait_ready(context)
@@ -123,7 +162,7 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):  # type: ignor
             raise AssertionError("unreachable: abort raises") from error
 
     async def _wait_ready(
-        self, context: grpc.aio.ServicerContext, *, stream: bool = False
+        self, context: grpc.aio.ServicerContext[Request, Response], *, stream: bool = False
     ) -> Snapshot:
         """The current snapshot once the view has caught up, waiting within the call's deadline."""
         if not self.view.ready.is_set():

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import TypeAlias
 
 
 class Role(StrEnum):
@@ -284,7 +285,7 @@ class AffinityGroupMeeting:
     attendees: int
 
 
-InterventionDetail = (
+InterventionDetail: TypeAlias = (
     TrainingSession
     | MentoringPairing
     | PolicyChange

@@ -116,6 +116,7 @@ def difference_is_complementary_safe(difference: Difference) -> bool:
             else ()
         )
         total_before = difference.before[total_key]
+        assert isinstance(total_before, PARTITIONED_TYPES)  # as _growth checks: a family's total
         in_both = [cell.key for cell in group.cells if cell.key in shown_in_both]
         grown_total = _growth(total_before, group.total)
         unexplained = grown_total.minus(
