@@ -16,8 +16,8 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from jedi.v1 import query_pb2, query_pb2_grpc
+from services.cli import tables
 from services.cli.arguments import readable_file
-from services.query import tables
 from shared.clients import call_metadata, open_channel
 from shared.domain.benchmark_set import Measure
 from shared.domain.model import Composite, GroupDimension, Wave

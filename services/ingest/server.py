@@ -9,13 +9,17 @@ import grpc
 import structlog
 
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc
+from services.ingest import metrics
 from services.ingest.ledger import EventLedger
 from services.ingest.publisher import EventPublisher
+from services.ingest.registration import Registration
 from services.ingest.registry import RegistryView
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
+from services.ingest.submission import EventSubmissions
 from shared.auth import CredentialStore
 from shared.grpc_support import add_health_and_reflection, bind, set_serving
+from shared.grpc_telemetry import instrumented_server
 from shared.kafka import ensure_topics, replay_topics
 from shared.topics import Topics
 
@@ -64,15 +68,21 @@ class IngestServer:
             instruments=len(registry.instruments),
         )
 
-        self._server = grpc.aio.server()
+        self._server = instrumented_server(SERVICE_NAME, metrics.REQUESTS, metrics.REQUEST_SECONDS)
+        submissions = EventSubmissions(
+            registry=registry,
+            ledger=ledger,
+            publisher=self._publisher,
+            topics=topics,
+            only_site_id=settings.site_id,
+        )
+        registration = Registration(registry=registry, publisher=self._publisher, topics=topics)
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(
             IngestServicer(
                 credentials=CredentialStore.from_file(settings.credentials_file),
                 registry=registry,
-                ledger=ledger,
-                publisher=self._publisher,
-                topics=topics,
-                only_site_id=settings.site_id,
+                submissions=submissions,
+                registration=registration,
                 max_events_per_request=settings.max_events_per_request,
             ),
             self._server,

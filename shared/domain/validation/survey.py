@@ -114,11 +114,10 @@ def _check_answers(
     errors: list[FieldError] = []
     answered = 0
     for code, value in answers.items():
-        entry = map_key_path(field, str(code))
         if instrument is not None and (not isinstance(code, str) or instrument.item(code) is None):
             errors.append(
                 FieldError(
-                    entry,
+                    map_key_path(field, str(code)),
                     f"is not an item of instrument {instrument.instrument_id!r} version {instrument.version}",
                 )
             )
@@ -132,7 +131,7 @@ def _check_answers(
         ):
             errors.append(
                 FieldError(
-                    entry,
+                    map_key_path(field, str(code)),
                     f"must be a Likert answer {LIKERT_MIN}..{LIKERT_MAX} or not answered (got {value!r})",
                 )
             )
