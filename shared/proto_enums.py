@@ -19,7 +19,7 @@ from shared.domain import model
 from shared.domain.benchmark_set import Measure
 from shared.domain.cells import ChangeDirection, Experience
 
-__all__ = ["ProtoEnum", "for_descriptor", "for_domain", "to_number", "value_number"]
+__all__ = ["ProtoEnum", "for_descriptor", "for_domain", "to_number", "value_name", "value_number"]
 
 E = TypeVar("E", bound=StrEnum)
 
@@ -108,3 +108,12 @@ def to_number(member: StrEnum) -> int:
 def value_number(domain_enum: type[StrEnum], value: str | None) -> int:
     """The proto number of a domain value given as text ("follow_up"); 0 for none."""
     return to_number(domain_enum(value)) if value else 0
+
+
+def value_name(domain_enum: type[StrEnum], value: str | None) -> str:
+    """The proto name of a domain value given as text ("follow_up" → "WAVE_FOLLOW_UP");
+    the enum's UNSPECIFIED name for none. Message constructors take names as well as numbers."""
+    pair = for_domain(domain_enum)
+    if not value:
+        return pair.unspecified_name
+    return pair.prefix + domain_enum(value).value.upper()
