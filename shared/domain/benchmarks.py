@@ -20,9 +20,8 @@ from fractions import Fraction
 from shared.domain.aggregates import (
     ROLE,
     TOTAL,
+    SiteFold,
     SiteState,
-    apply_intervention,
-    apply_survey_response,
     empty_site_state,
 )
 from shared.domain.benchmark_set import BenchmarkSet, Cell
@@ -128,20 +127,18 @@ def fold_site_states(
     responses: Iterable[SurveyResponse],
     interventions: Iterable[InterventionEvent],
 ) -> dict[str, SiteState]:
-    states = {site.site_id: empty_site_state(site.site_id) for site in sites}
+    folds = {site.site_id: SiteFold(empty_site_state(site.site_id)) for site in sites}
     by_version = {(i.instrument_id, i.version): i for i in instruments}
     for response in responses:
         instrument = by_version.get((response.instrument_id, response.instrument_version))
-        if instrument is None or response.site_id not in states:
+        if instrument is None or response.site_id not in folds:
             raise ValueError(f"response {response.event_id}: unknown site or instrument")
-        states[response.site_id] = apply_survey_response(
-            states[response.site_id], response, instrument
-        )
+        folds[response.site_id].add_response(response, instrument)
     for event in interventions:
-        if event.site_id not in states:
+        if event.site_id not in folds:
             raise ValueError(f"intervention {event.event_id}: unknown site {event.site_id!r}")
-        states[event.site_id] = apply_intervention(states[event.site_id], event)
-    return states
+        folds[event.site_id].add_intervention(event)
+    return {site_id: fold.freeze() for site_id, fold in folds.items()}
 
 
 def benchmark_cells(

@@ -197,8 +197,24 @@ def may_advance(
     conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
 ) -> bool:
     """Whether a release may move `component` from the cells `before` to `after` (both unsuppressed)."""
-    shown_before = {cell.key for cell in shown_site_cells(before, k)}
-    shown_after = {cell.key for cell in shown_site_cells(after, k)}
+    return _may_advance(
+        before, _shown_keys(before, k), after, _shown_keys(after, k), component, k, conditions
+    )
+
+
+def _shown_keys(cells: Sequence[Cell], k: int) -> frozenset[str]:
+    return frozenset(cell.key for cell in shown_site_cells(cells, k))
+
+
+def _may_advance(
+    before: Sequence[Cell],
+    shown_before: frozenset[str],
+    after: Sequence[Cell],
+    shown_after: frozenset[str],
+    component: Component,
+    k: int,
+    conditions: Sequence[Condition],
+) -> bool:
     old, new = _component_cells(before, component), _component_cells(after, component)
     difference = Difference(
         component,
@@ -211,6 +227,64 @@ def may_advance(
     return all(condition(difference) for condition in conditions)
 
 
+class _Evaluated:
+    """The cells of each state looked at, and which of them are shown, computed once each."""
+
+    def __init__(self, site: Site, as_of: datetime, k: int) -> None:
+        self._site, self._as_of, self._k = site, as_of, k
+        self._cells: dict[int, tuple[SiteState, list[Cell], frozenset[str]]] = {}
+
+    def __call__(self, state: SiteState) -> tuple[list[Cell], frozenset[str]]:
+        found = self._cells.get(id(state))
+        if found is None or found[0] is not state:
+            cells = site_cells(state, self._site, as_of=self._as_of)
+            found = self._cells[id(state)] = (state, cells, _shown_keys(cells, self._k))
+        return found[1], found[2]
+
+
+def next_release(
+    released: Coverage,
+    received: Coverage,
+    site: Site,
+    *,
+    as_of: datetime,
+    k: int,
+    conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
+) -> tuple[Coverage, list[Cell]]:
+    """The coverage of the next release (as `next_coverage`) and the cells it shows."""
+    evaluated = _Evaluated(site, as_of, k)
+    before, shown_before = evaluated(released.state)
+    state, events = released.state, dict(released.events)
+
+    def may_join(candidate: SiteState, component: Component) -> bool:
+        if not released.events.get(component):
+            return True
+        after, shown_after = evaluated(candidate)
+        return _may_advance(before, shown_before, after, shown_after, component, k, conditions)
+
+    for wave in Wave:
+        if responses_in(received.state, wave) == responses_in(released.state, wave):
+            continue
+        candidate = with_wave_of(released.state, received.state, wave)
+        if may_join(candidate, wave.value):
+            # The first component to join makes the candidate itself: its cells are known.
+            state = (
+                candidate if state is released.state else with_wave_of(state, received.state, wave)
+            )
+            events[wave.value] = received.events.get(wave.value, 0)
+    if received.events.get(INTERVENTIONS, 0) != released.events.get(INTERVENTIONS, 0):
+        candidate = replace(released.state, interventions=received.state.interventions)
+        if may_join(candidate, INTERVENTIONS):
+            state = (
+                candidate
+                if state is released.state
+                else replace(state, interventions=received.state.interventions)
+            )
+            events[INTERVENTIONS] = received.events.get(INTERVENTIONS, 0)
+    cells, shown = evaluated(state)
+    return Coverage(state, events), [cell for cell in cells if cell.key in shown]
+
+
 def next_coverage(
     released: Coverage,
     received: Coverage,
@@ -221,25 +295,7 @@ def next_coverage(
     conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
 ) -> Coverage:
     """The coverage of the next release: every component whose new events may join, joined."""
-    before = site_cells(released.state, site, as_of=as_of)
-    state, events = released.state, dict(released.events)
-    for wave in Wave:
-        if responses_in(received.state, wave) == responses_in(released.state, wave):
-            continue
-        candidate = with_wave_of(released.state, received.state, wave)
-        if not released.events.get(wave.value) or may_advance(
-            before, site_cells(candidate, site, as_of=as_of), wave.value, k, conditions
-        ):
-            state = with_wave_of(state, received.state, wave)
-            events[wave.value] = received.events.get(wave.value, 0)
-    if received.events.get(INTERVENTIONS, 0) != released.events.get(INTERVENTIONS, 0):
-        candidate = replace(released.state, interventions=received.state.interventions)
-        if not released.events.get(INTERVENTIONS) or may_advance(
-            before, site_cells(candidate, site, as_of=as_of), INTERVENTIONS, k, conditions
-        ):
-            state = replace(state, interventions=received.state.interventions)
-            events[INTERVENTIONS] = received.events.get(INTERVENTIONS, 0)
-    return Coverage(state, events)
+    return next_release(released, received, site, as_of=as_of, k=k, conditions=conditions)[0]
 
 
 def held_back(released: Coverage, received: Coverage) -> dict[Component, int]:
