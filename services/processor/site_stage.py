@@ -17,17 +17,23 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ContextManager, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from services.processor.site_record import SiteRecord, released_state
 from services.processor.summary import SiteSummary
 from shared.domain.aggregates import SiteFold, SiteState
 from shared.domain.cross_site import site_scores
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
-from shared.domain.release_gate import Coverage, held_back, next_release, responses_in
+from shared.domain.release_gate import (
+    Coverage,
+    Evaluations,
+    held_back,
+    next_release,
+    responses_in,
+)
 from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
 
 Ref = TypeVar("Ref")  # whatever the caller needs to find the input again (a Faust event)
@@ -157,16 +163,27 @@ def _digest(*parts: object) -> str:
 
 
 def publication(
-    record: SiteRecord, *, as_of: datetime, cut_at: datetime, min_cell_size: int
+    record: SiteRecord,
+    *,
+    as_of: datetime,
+    cut_at: datetime,
+    min_cell_size: int,
+    evaluations: Evaluations | None = None,
 ) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None]:
-    """The record after gating, the site's next release (if any), its progress and summary."""
+    """The record after gating, the site's next release (if any), its progress and summary.
+
+    `evaluations` may be kept from the site's last step: the cells of its last release's state
+    are then not computed again.
+    """
     received = coverage_of(record.state, record.interventions)
     last = coverage_of(released_state(record), record.released_interventions)
     scope = site_scope(record.site_id)
     if record.site is None:
         covered, cells = last, ()
     else:
-        covered, shown = next_release(last, received, record.site, as_of=as_of, k=min_cell_size)
+        covered, shown = next_release(
+            last, received, record.site, as_of=as_of, k=min_cell_size, evaluations=evaluations
+        )
         cells = tuple(shown)
     waiting = held_back(covered, received)
     release = summary = None
@@ -188,6 +205,8 @@ def publication(
             release_cut_at=cut_at,
             release_digest=digest,
         )
+    if evaluations is not None:
+        evaluations.keep_only(released_state(record))
     progress = None
     progress_digest = _digest(record.release_number, sorted(waiting.items()))
     if progress_digest != record.held_back_digest and (waiting or record.held_back_digest):
@@ -204,7 +223,8 @@ def site_step(
     as_of: datetime,
     cut_at: datetime,
     min_cell_size: int,
-    around: Callable[[SiteInput[Ref]], ContextManager[Any]] = lambda item: nullcontext(),
+    around: Callable[[SiteInput[Ref]], AbstractContextManager[Any]] = lambda item: nullcontext(),
+    evaluations: Evaluations | None = None,
 ) -> SiteStep[Ref]:
     """One batch of one site. Publishes again even when every event was a duplicate.
 
@@ -225,7 +245,7 @@ def site_step(
         counts[outcome] = counts.get(outcome, 0) + 1
     folded = fold.record()
     record, release, progress, summary = publication(
-        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size
+        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size, evaluations=evaluations
     )
     intent = None
     if release is not None:

@@ -13,9 +13,9 @@ is the average of its items' percent positive (computed exactly, rounded once).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from fractions import Fraction
 
 from shared.domain.aggregates import (
     ROLE,
@@ -36,12 +36,11 @@ from shared.domain.survey_state import CompositeTally
 
 
 def _percent_positive(tally: CompositeTally) -> float:
-    shares = [
-        Fraction(item.positive, item.answered)
-        for _, item in sorted(tally.items.items())
-        if item.answered
-    ]
-    return float(sum(shares, Fraction(0)) * 100 / len(shares))
+    """The mean of the items' shares positive, times 100: one exact rational, rounded once."""
+    answered = [(item.positive, item.answered) for item in tally.items.values() if item.answered]
+    common = math.lcm(*(n for _, n in answered))
+    positive = sum(p * (common // n) for p, n in answered)
+    return positive * 100 / (common * len(answered))  # int / int rounds correctly, once
 
 
 def _response_rate(n: int, site: Site, dimension: str, group: str) -> float | None:
@@ -88,7 +87,7 @@ def _response_and_experience_cells(
             (Experience.WITNESSED, tally.witnessed_answered, tally.witnessed_yes),
         ):
             if answered:
-                share = float(Fraction(yes, answered))
+                share = yes / answered  # int / int rounds correctly, as float(Fraction) does
                 interval = wilson_interval(share, answered)
                 cells.append(
                     ExperienceCell(

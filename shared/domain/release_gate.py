@@ -227,19 +227,31 @@ def _may_advance(
     return all(condition(difference) for condition in conditions)
 
 
-class _Evaluated:
-    """The cells of each state looked at, and which of them are shown, computed once each."""
+class Evaluations:
+    """The cells of the states looked at, and which of them are shown, computed once per state.
 
-    def __init__(self, site: Site, as_of: datetime, k: int) -> None:
-        self._site, self._as_of, self._k = site, as_of, k
-        self._cells: dict[int, tuple[SiteState, list[Cell], frozenset[str]]] = {}
+    States are immutable, so an entry found for the same state object (and the same site, as_of
+    and k) is still right; a caller may keep one across releases of a site (`keep_only`).
+    """
 
-    def __call__(self, state: SiteState) -> tuple[list[Cell], frozenset[str]]:
-        found = self._cells.get(id(state))
-        if found is None or found[0] is not state:
-            cells = site_cells(state, self._site, as_of=self._as_of)
-            found = self._cells[id(state)] = (state, cells, _shown_keys(cells, self._k))
-        return found[1], found[2]
+    def __init__(self) -> None:
+        self._entries: dict[
+            int, tuple[SiteState, Site, datetime, int, list[Cell], frozenset[str]]
+        ] = {}
+
+    def of(
+        self, state: SiteState, site: Site, as_of: datetime, k: int
+    ) -> tuple[list[Cell], frozenset[str]]:
+        found = self._entries.get(id(state))
+        if found is None or found[0] is not state or found[1:4] != (site, as_of, k):
+            cells = site_cells(state, site, as_of=as_of)
+            found = (state, site, as_of, k, cells, _shown_keys(cells, k))
+            self._entries[id(state)] = found
+        return found[4], found[5]
+
+    def keep_only(self, state: SiteState) -> None:
+        found = self._entries.get(id(state))
+        self._entries = {id(state): found} if found is not None and found[0] is state else {}
 
 
 def next_release(
@@ -250,9 +262,14 @@ def next_release(
     as_of: datetime,
     k: int,
     conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
+    evaluations: Evaluations | None = None,
 ) -> tuple[Coverage, list[Cell]]:
     """The coverage of the next release (as `next_coverage`) and the cells it shows."""
-    evaluated = _Evaluated(site, as_of, k)
+    known = evaluations if evaluations is not None else Evaluations()
+
+    def evaluated(state: SiteState) -> tuple[list[Cell], frozenset[str]]:
+        return known.of(state, site, as_of, k)
+
     before, shown_before = evaluated(released.state)
     state, events = released.state, dict(released.events)
 
