@@ -55,7 +55,9 @@ Event = SurveyResponse | InterventionEvent
 
 def arrival_order(events: Sequence[Event]) -> list[Event]:
     """As sites send them: in time order (incident steps in lifecycle order)."""
-    return sorted(events, key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at)
+    return sorted(
+        events, key=lambda e: e.occurred_at if isinstance(e, InterventionEvent) else e.submitted_at
+    )
 
 
 class Log:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -32,6 +32,7 @@ from shared.domain.release_gate import Evaluations
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
+Planned = tuple[list[SiteInput[InputRecord]], str, SiteRecord, SiteStep[InputRecord]]
 # Decoded records kept in memory (about the site's state twice and its cells once, each).
 RECORD_CACHE_SITES = 1024
 
@@ -108,7 +109,7 @@ class SiteDriver:
             )
         await self._refresh_instruments_if_needed(by_site.values())
         as_of = self._settings.as_of()
-        planned = []
+        planned: list[Planned] = []
         for (_, site_id), inputs in by_site.items():
             stored = self._store.load(inputs[0].ref, site_id)
             before, evaluations = self._decoded.get(site_id, stored)
@@ -142,7 +143,7 @@ class SiteDriver:
         site_batch_done(records, len(admitted.records), done)
         return done
 
-    async def _declare_intent(self, planned) -> None:
+    async def _declare_intent(self, planned: list[Planned]) -> None:
         """Before a release is published, store what it covers (`SiteStep.intent`).
 
         If the process dies after publishing and before storing the new value, the batch is
@@ -159,10 +160,14 @@ class SiteDriver:
         if intents:
             await self._store.flush()
 
-    def resume_offsets(self, inputs, *, default: int | None = None) -> dict[InputPartition, int]:
+    def resume_offsets(
+        self, inputs: Iterable[InputPartition], *, default: int | None = None
+    ) -> dict[InputPartition, int]:
         return self._tracker.resume_offsets(inputs, default=default)
 
-    async def _refresh_instruments_if_needed(self, groups) -> None:
+    async def _refresh_instruments_if_needed(
+        self, groups: Iterable[list[SiteInput[InputRecord]]]
+    ) -> None:
         known = self._instruments.instruments
         for inputs in groups:
             for item in inputs:

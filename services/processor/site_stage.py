@@ -25,6 +25,7 @@ from typing import Any, Generic, TypeVar
 from services.processor.site_record import SiteRecord, released_state
 from services.processor.summary import SiteSummary
 from shared.domain.aggregates import SiteFold, SiteState
+from shared.domain.benchmark_set import Cell
 from shared.domain.cross_site import site_scores
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
 from shared.domain.release_gate import (
@@ -178,8 +179,9 @@ def publication(
     received = coverage_of(record.state, record.interventions)
     last = coverage_of(released_state(record), record.released_interventions)
     scope = site_scope(record.site_id)
+    cells: tuple[Cell, ...] = ()
     if record.site is None:
-        covered, cells = last, ()
+        covered = last
     else:
         covered, shown = next_release(
             last, received, record.site, as_of=as_of, k=min_cell_size, evaluations=evaluations

@@ -201,9 +201,7 @@ class SurveyFold:
                 key = (wave, composite, dimension, group)
                 tally = self._composites.get(key)
                 if tally is None:
-                    tally = self._composites[key] = _OpenComposite(
-                        self._state.composites.get(key)
-                    )
+                    tally = self._composites[key] = _OpenComposite(self._state.composites.get(key))
                 tally.add(answers, total)
         experienced, witnessed = (
             response.experienced_discrimination,
@@ -217,11 +215,11 @@ class SurveyFold:
             witnessed is True,
         )
         for dimension, group in cells:
-            key = (wave, dimension, group)
-            counts = self._responses.get(key)
+            response_key = (wave, dimension, group)
+            counts = self._responses.get(response_key)
             if counts is None:
-                before = self._state.responses.get(key, ResponseTally())
-                counts = self._responses[key] = [
+                before = self._state.responses.get(response_key, ResponseTally())
+                counts = self._responses[response_key] = [
                     before.responses,
                     before.experienced_answered,
                     before.experienced_yes,
