@@ -105,19 +105,28 @@ def _response_and_experience_cells(
     return cells
 
 
-def site_cells(state: SiteState, site: Site, *, as_of: datetime) -> list[Cell]:
-    """Every cell of one site, unsuppressed, sorted by key."""
+def survey_cells(state: SiteState, site: Site) -> list[Cell]:
+    """The cells of one site's survey (`state.survey` alone decides them), unsorted."""
     if site.site_id != state.site_id:
         raise ValueError("the state and the site differ")
     composites = _composite_cells(state, site)
-    cells: list[Cell] = [
+    return [
         *composites,
         *_response_and_experience_cells(state, site),
         *disparity_cells(composites),
         *change_cells(composites),
-        *reach_cells(state.interventions, site, as_of=as_of),
     ]
-    return sorted(cells, key=lambda cell: cell.key)
+
+
+def sorted_cells(*parts: Iterable[Cell]) -> list[Cell]:
+    return sorted((cell for part in parts for cell in part), key=lambda cell: cell.key)
+
+
+def site_cells(state: SiteState, site: Site, *, as_of: datetime) -> list[Cell]:
+    """Every cell of one site, unsuppressed, sorted by key: its survey's and its reach."""
+    return sorted_cells(
+        survey_cells(state, site), reach_cells(state.interventions, site, as_of=as_of)
+    )
 
 
 def fold_site_states(

@@ -33,7 +33,7 @@ from datetime import datetime
 
 from shared.domain.aggregates import SiteState
 from shared.domain.benchmark_set import Cell, ReachCell
-from shared.domain.benchmarks import site_cells
+from shared.domain.benchmarks import sorted_cells, survey_cells
 from shared.domain.cells import (
     ChangeCell,
     CompositeCell,
@@ -42,6 +42,7 @@ from shared.domain.cells import (
     ResponseCell,
 )
 from shared.domain.model import Site, Wave
+from shared.domain.reach import reach_cells
 from shared.domain.reader_counts import Counts, reveals_about_everyone, total_of
 from shared.domain.releases import INTERVENTIONS
 from shared.domain.suppression import (
@@ -231,27 +232,65 @@ class Evaluations:
     """The cells of the states looked at, and which of them are shown, computed once per state.
 
     States are immutable, so an entry found for the same state object (and the same site, as_of
-    and k) is still right; a caller may keep one across releases of a site (`keep_only`).
+    and k) is still right; a caller may keep one across releases of a site (`keep_only`). A
+    state's survey cells and reach cells are kept apart too: a candidate that joins one
+    component to the last release shares the other component's part with it.
     """
 
     def __init__(self) -> None:
         self._entries: dict[
             int, tuple[SiteState, Site, datetime, int, list[Cell], frozenset[str]]
         ] = {}
+        self._survey: dict[int, tuple[SiteState, Site, list[Cell]]] = {}
+        self._reach: dict[int, tuple[SiteState, Site, datetime, list[Cell]]] = {}
+
+    def _survey_cells(self, state: SiteState, site: Site) -> list[Cell]:
+        found = self._survey.get(id(state.survey))
+        if found is None or found[0].survey is not state.survey or found[1] != site:
+            found = self._survey[id(state.survey)] = (state, site, survey_cells(state, site))
+        return found[2]
+
+    def _reach_cells(self, state: SiteState, site: Site, as_of: datetime) -> list[Cell]:
+        found = self._reach.get(id(state.interventions))
+        if (
+            found is None
+            or found[0].interventions is not state.interventions
+            or found[1:3] != (site, as_of)
+        ):
+            cells: list[Cell] = list(reach_cells(state.interventions, site, as_of=as_of))
+            found = self._reach[id(state.interventions)] = (state, site, as_of, cells)
+        return found[3]
 
     def of(
         self, state: SiteState, site: Site, as_of: datetime, k: int
     ) -> tuple[list[Cell], frozenset[str]]:
         found = self._entries.get(id(state))
         if found is None or found[0] is not state or found[1:4] != (site, as_of, k):
-            cells = site_cells(state, site, as_of=as_of)
+            if site.site_id != state.site_id:
+                raise ValueError("the state and the site differ")
+            cells = sorted_cells(
+                self._survey_cells(state, site), self._reach_cells(state, site, as_of)
+            )
             found = (state, site, as_of, k, cells, _shown_keys(cells, k))
             self._entries[id(state)] = found
         return found[4], found[5]
 
     def keep_only(self, state: SiteState) -> None:
+        """Forget every state but `state` (the last release's, to be found again next time)."""
         found = self._entries.get(id(state))
         self._entries = {id(state): found} if found is not None and found[0] is state else {}
+        survey = self._survey.get(id(state.survey))
+        self._survey = (
+            {id(state.survey): survey}
+            if survey is not None and survey[0].survey is state.survey
+            else {}
+        )
+        reach = self._reach.get(id(state.interventions))
+        self._reach = (
+            {id(state.interventions): reach}
+            if reach is not None and reach[0].interventions is state.interventions
+            else {}
+        )
 
 
 def next_release(
