@@ -55,9 +55,10 @@ def released_state(record: SiteRecord) -> SiteState:
 class _StateDicts:
     """`state_to_dict` of the states encoded lately, by object: a batch encodes the same states
     twice (its intent, then its value), and the last release's state again in the next batch.
-    States are immutable, so a dictionary found for the same object is still right."""
+    States are immutable, so a dictionary found for the same object is still right. Emptied when
+    full: a larger batch only computes some dictionaries again."""
 
-    def __init__(self, capacity: int = 4096) -> None:
+    def __init__(self, capacity: int = 1024) -> None:
         self._capacity = capacity
         self._dicts: dict[int, tuple[SiteState, dict[str, Any]]] = {}
 
