@@ -104,11 +104,16 @@ def decode_record(data: bytes) -> SiteRecord:
     document = json.loads(zlib.decompress(data))
     if document.get("schema") != RECORD_SCHEMA:
         raise ValueError(f"unsupported site record schema {document.get('schema')!r}")
-    site = None
+    site: Site | None = None
     if document["site"] is not None:
-        site = site_from_proto(registry_pb2.Site.FromString(base64.b64decode(document["site"])))
-        if isinstance(site, list):
-            raise ValueError(f"the stored site of {document['site_id']!r} does not convert: {site}")
+        converted = site_from_proto(
+            registry_pb2.Site.FromString(base64.b64decode(document["site"]))
+        )
+        if isinstance(converted, list):
+            raise ValueError(
+                f"the stored site of {document['site_id']!r} does not convert: {converted}"
+            )
+        site = converted
     return SiteRecord(
         site_id=document["site_id"],
         state=state_from_dict(document["state"]),
