@@ -190,7 +190,7 @@ async def print_demo_report(
             default=common_pb2.WAVE_BASELINE,
         )
         request = query_pb2.CompareSitesRequest(composite=common_pb2.COMPOSITE_BELONGING, wave=wave)
-        options = {"metadata": coordinator, "timeout": 30.0}
+        options: query_cli.CallOptions = {"metadata": coordinator, "timeout": 30.0}
         print(
             tables.comparison(
                 await query_cli.all_pages(stub.CompareSites, request, options),

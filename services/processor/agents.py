@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
 import structlog
+from faust.types import StreamT
 
 from services.processor.faust_adapters import input_record
 from services.processor.inputs import InputRecord
@@ -33,7 +34,9 @@ EXIT_CODE = 70  # EX_SOFTWARE
 
 
 async def process_or_exit(
-    name: str, process: Callable[[Sequence[InputRecord]], Awaitable], batch
+    name: str,
+    process: Callable[[Sequence[InputRecord]], Awaitable[object]],
+    batch: Sequence[InputRecord],
 ) -> None:
     for attempt in range(1, RETRIES + 1):
         try:
@@ -51,16 +54,21 @@ def register_agents(wiring: Wiring, settings: ProcessorSettings) -> None:
     app = wiring.app
 
     @app.agent(wiring.faust_topics.site_inputs, name="site-stage")
-    async def site_stage(stream) -> None:
+    async def site_stage(stream: StreamT[bytes]) -> None:
         await wiring.instruments.refresh()  # the registry as it is now, before the first batch
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
+        # take_events is faust.Stream's (the stream given here), which StreamT does not declare
+        async for events in stream.take_events(  # type: ignore[attr-defined]
+            settings.batch_size, within=settings.batch_window_s
+        ):
             await process_or_exit(
                 "site", wiring.site_driver.process, [input_record(e) for e in events]
             )
 
     @app.agent(wiring.faust_topics.site_summaries, name="cross-site-stage")
-    async def cross_site_stage(stream) -> None:
-        async for events in stream.take_events(settings.batch_size, within=settings.batch_window_s):
+    async def cross_site_stage(stream: StreamT[bytes]) -> None:
+        async for events in stream.take_events(  # type: ignore[attr-defined]  # as above
+            settings.batch_size, within=settings.batch_window_s
+        ):
             await process_or_exit(
                 "cross-site", wiring.cross_driver.process, [input_record(e) for e in events]
             )

@@ -65,9 +65,9 @@ def faust_app(settings: ProcessorSettings, topics: ProcessorTopics) -> faust.App
 
 def create_processor(settings: ProcessorSettings) -> Wiring:
     """The Faust app with its topics, tables, agents and timer, wired to the drivers."""
-    seek_to_applied_offsets()
     topics = ProcessorTopics.of(settings)
     wiring = wire(faust_app(settings, topics), settings, topics)
+    seek_to_applied_offsets(wiring.app, wiring.applied_offsets)
     register_agents(wiring, settings)
     register_timers(wiring, settings)
     return wiring

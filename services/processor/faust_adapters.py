@@ -14,18 +14,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any, Protocol
 
 import faust
 from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import TP, EventT
+from faust.types import TP, AppT, CodecArg, EventT
+from faust.types.tuples import FutureMessage
 
 from services.processor.inputs import InputRecord
+from services.processor.ports import InputPartition, Rewind
+
+
+class AppliedOffsets(Protocol):
+    """Where the stages' watermarks say to resume each input partition (see input_tracker)."""
+
+    def __call__(
+        self, inputs: Iterable[InputPartition], *, default: int | None = None
+    ) -> dict[InputPartition, int]: ...
 
 
 @contextlib.contextmanager
-def current_event(event: EventT) -> Iterator[None]:
+def current_event(event: EventT[Any]) -> Iterator[None]:
     token = _current_event.set(weakref.ref(event))
     try:
         yield
@@ -33,15 +44,22 @@ def current_event(event: EventT) -> Iterator[None]:
         _current_event.reset(token)
 
 
-class ChangelogTable(faust.Table):
+class ChangelogTable(faust.Table[bytes, bytes]):
     """A table that can say when the values set so far are in its changelog (acks=all)."""
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._pending: list[asyncio.Future] = []
+        self._pending: list[FutureMessage] = []
 
-    def send_changelog(self, *args, **kwargs):
-        future = super().send_changelog(*args, **kwargs)
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: CodecArg | None = None,
+        value_serializer: CodecArg | None = None,
+    ) -> FutureMessage:
+        future = super().send_changelog(partition, key, value, key_serializer, value_serializer)
         if (
             len(self._pending) > 256
         ):  # forget deliveries that succeeded; keep failures for the next wait
@@ -69,7 +87,8 @@ def changelog_table(app: faust.App, name: str, *, partitions: int, help: str) ->
         help=help,
         beacon=app.tables.beacon,
     )
-    return app.tables.add(table)
+    app.tables.add(table)
+    return table
 
 
 class FaustTableStore:
@@ -94,47 +113,48 @@ class FaustTableStore:
             self._table[key.encode()] = value
 
 
-def input_record(event: EventT) -> InputRecord:
+def input_record(event: EventT[Any]) -> InputRecord:
     message = event.message
     headers = message.headers or ()
-    if isinstance(headers, Mapping):
-        headers = headers.items()
     return InputRecord(
         topic=message.topic,
         partition=message.partition,
         offset=message.offset,
         key=message.key,
         value=message.value,
-        headers=tuple(headers),
+        headers=tuple(headers.items() if isinstance(headers, Mapping) else headers),
         ref=event,
     )
 
 
-def seek_to_applied_offsets() -> None:
+# Each app's applied offsets, for the consumer threads of that app (they know only their app).
+_applied_offsets: weakref.WeakKeyDictionary[AppT, AppliedOffsets] = weakref.WeakKeyDictionary()
+
+
+def seek_to_applied_offsets(app: AppT, applied_offsets: AppliedOffsets) -> None:
     """Make Faust's "seek to committed offsets" seek to what the stages applied instead.
 
     Faust seeks every assigned partition to its committed offset once tables are recovered,
     after each rebalance. Two things go wrong there (faust-streaming 0.15.3, aiokafka 0.14):
     records fetched and dropped while the flow was stopped are not fetched again where the
     committed offset is 0 or absent (aiokafka seeks only above 0), and Faust may have committed
-    past records it dropped. So, where the app can say which records its stages applied
-    (`app.applied_offsets`, from the watermarks in their tables), the consumer seeks there;
+    past records it dropped. So, where the app's stages can say which records they applied
+    (`applied_offsets`, from the watermarks in their tables), the consumer seeks there;
     elsewhere a partition without a commit is read from its beginning (`earliest`).
     Changelog partitions are left to Faust's recovery.
     """
+    _applied_offsets[app] = applied_offsets
     thread_class = faust_aiokafka.AIOKafkaConsumerThread
     if getattr(thread_class.seek_to_committed, "seeks_to_applied", False):
         return
     original = thread_class.seek_to_committed
 
-    async def seek_to_committed(self) -> Mapping:
+    async def seek_to_committed(self: faust_aiokafka.AIOKafkaConsumerThread) -> Mapping[TP, int]:
         committed = dict(await original(self))
         changelogs = self.app.tables.changelog_topics
         streams = [tp for tp in committed if tp.topic not in changelogs]
-        applied_offsets = getattr(self.app, "applied_offsets", None)
-        applied = (
-            applied_offsets([(tp.topic, tp.partition) for tp in streams]) if applied_offsets else {}
-        )
+        app_offsets = _applied_offsets.get(self.app)
+        applied = app_offsets([(tp.topic, tp.partition) for tp in streams]) if app_offsets else {}
         consumer = self._ensure_consumer()
         for tp in streams:
             offset = applied.get((tp.topic, tp.partition))
@@ -146,14 +166,14 @@ def seek_to_applied_offsets() -> None:
             await self.seek_to_beginning(*uncommitted)
         return committed
 
-    seek_to_committed.seeks_to_applied = True  # type: ignore[attr-defined]
-    thread_class.seek_to_committed = seek_to_committed
+    seek_to_committed.seeks_to_applied = True  # type: ignore[attr-defined]  # a marker: patched once
+    thread_class.seek_to_committed = seek_to_committed  # type: ignore[method-assign]  # the patch itself
 
 
-def faust_rewind(app: faust.App):
+def faust_rewind(app: AppT) -> Rewind:
     """The drivers' `rewind`: read input partitions again from the given offsets."""
 
-    async def rewind(offsets: Mapping[tuple[str, int], int]) -> None:
+    async def rewind(offsets: Mapping[InputPartition, int]) -> None:
         for (topic, partition), offset in offsets.items():
             await app.consumer.seek(TP(topic, partition), offset)
 

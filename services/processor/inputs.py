@@ -16,6 +16,7 @@ from google.protobuf.message import DecodeError
 from jedi.v1 import events_pb2, registry_pb2, survey_pb2
 from services.processor.site_stage import SiteChange, SiteEvent, SiteInput
 from shared.convert import intervention_from_proto, site_from_proto, survey_response_from_proto
+from shared.domain.validation import FieldError
 from shared.event_records import EVENT_ID_HEADER
 from shared.topics import Topics
 
@@ -56,7 +57,7 @@ class SiteTopics:
         return cls(topics.survey_responses.name, topics.interventions.name, site_changes)
 
 
-def _errors(errors: list) -> str:
+def _errors(errors: Sequence[FieldError]) -> str:
     return "; ".join(f"{error.field}: {error.reason}" for error in errors)
 
 

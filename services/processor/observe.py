@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 
 import structlog
 from opentelemetry import trace
 
 from services.processor import metrics
 from services.processor.inputs import InputRecord
-from services.processor.site_stage import SiteEvent, SiteInput, SiteStep
+from services.processor.site_stage import Outcome, SiteEvent, SiteInput, SiteStep
 from shared.telemetry import context_from_headers
 
 log = structlog.get_logger("services.processor.site_driver")
@@ -27,7 +28,7 @@ class _EventScope:
     def __init__(self, span: trace.Span) -> None:
         self._span = span
 
-    def outcome(self, outcome: str, reason: str | None) -> None:
+    def outcome(self, outcome: Outcome, reason: str | None) -> None:
         self._span.set_attribute("jedi.outcome", outcome)
         if reason:
             self._span.set_attribute("jedi.rejection", reason)
@@ -55,7 +56,9 @@ def _span_context(record: InputRecord) -> trace.SpanContext:
     return trace.get_current_span(context_from_headers(record.headers)).get_span_context()
 
 
-def publish_span(step: SiteStep[InputRecord], inputs: Sequence[SiteInput[InputRecord]]):
+def publish_span(
+    step: SiteStep[InputRecord], inputs: Sequence[SiteInput[InputRecord]]
+) -> AbstractContextManager[trace.Span]:
     """The span a site's publication is sent in: a child of its last event's producer span."""
     events = [item.ref for item in inputs if isinstance(item, SiteEvent)] or [inputs[-1].ref]
     contexts = [_span_context(record) for record in events[-MAX_LINKS - 1 : -1]]
@@ -83,7 +86,7 @@ def _offset_ranges(records: Sequence[InputRecord]) -> dict[str, str]:
 
 
 def site_batch_done(
-    records: Sequence[InputRecord], applied_records: int, done: Sequence[SiteStep]
+    records: Sequence[InputRecord], applied_records: int, done: Sequence[SiteStep[InputRecord]]
 ) -> None:
     for step in done:
         metrics.INPUTS.labels("applied").inc(step.applied)

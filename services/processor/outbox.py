@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
 from services.processor.inputs import SITE_VERSION_HEADER, Headers, InputRecord
 from services.processor.summary import SiteSummary, encode_summary
 from shared.convert_releases import progress_to_proto, record_key, release_to_proto
 from shared.domain.releases import Release, ReleaseProgress
 
+# Sends one record; what it returns is the delivery, to await for the acknowledgement.
 Send = Callable[
-    [str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]], Awaitable[Awaitable[Any]]
+    [str, bytes | None, bytes | None, Sequence[tuple[str, bytes]]], Awaitable[Awaitable[object]]
 ]
 
 
@@ -47,7 +48,7 @@ class KafkaOutbox:
         self._benchmarks = benchmarks
         self._summaries = summaries
         self._deadletter = deadletter
-        self._pending: list[Awaitable[Any]] = []
+        self._pending: list[Awaitable[object]] = []
 
     async def _put(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
@@ -76,7 +77,9 @@ class KafkaOutbox:
             await asyncio.gather(*pending)
 
 
-async def forward_site_records(send, site_changes: str, records: Sequence[InputRecord]) -> None:
+async def forward_site_records(
+    send: Send, site_changes: str, records: Sequence[InputRecord]
+) -> None:
     """Registry records of sites, to the site changes topic, versioned by their offset."""
     futures = [
         await send(

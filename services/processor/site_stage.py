@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from services.processor.site_record import SiteRecord, released_state
 from services.processor.summary import SiteSummary
@@ -82,7 +82,7 @@ class SiteStep(Generic[Ref]):
     duplicates: int
 
 
-Outcome = str  # "applied", "duplicate", "site" or "rejected"
+Outcome = Literal["applied", "duplicate", "site", "rejected"]
 
 
 class _BatchFold:
@@ -235,7 +235,7 @@ def site_step(
     """
     before = record
     rejected: list[Rejection[Ref]] = []
-    counts = {"applied": 0, "duplicate": 0}
+    counts: dict[Outcome, int] = {"applied": 0, "duplicate": 0}
     fold = _BatchFold(record, instruments)
     for item in inputs:
         with around(item) as scope:

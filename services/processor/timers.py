@@ -49,8 +49,8 @@ def lagging_inputs(wiring: Wiring) -> dict[tuple[str, int], int]:
     inputs = [
         (tp.topic, tp.partition) for tp in consumer.assignment() if tp.topic not in changelogs
     ]
-    lagging = {}
-    for (topic, partition), offset in wiring.app.applied_offsets(inputs, default=0).items():
+    lagging: dict[tuple[str, int], int] = {}
+    for (topic, partition), offset in wiring.applied_offsets(inputs, default=0).items():
         end = consumer.highwater(TP(topic, partition))
         if end is not None and offset < end:
             lagging[(topic, partition)] = offset
@@ -103,7 +103,8 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForw
         forward=wiring.forward_sites,
     )
 
-    @wiring.app.timer(settings.registry_check_interval_s, on_leader=True, name="site-registry")
+    # faust's App.timer is annotated as returning a bare Callable
+    @wiring.app.timer(settings.registry_check_interval_s, on_leader=True, name="site-registry")  # type: ignore[untyped-decorator]
     async def forward_registry() -> None:
         await forwarder.check()
 
@@ -116,7 +117,7 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForw
         ),
     )
 
-    @wiring.app.timer(max(settings.stall_patience_s / 4, 1.0), name="stall-watchdog")
+    @wiring.app.timer(max(settings.stall_patience_s / 4, 1.0), name="stall-watchdog")  # type: ignore[untyped-decorator]  # as above
     async def unstick_partitions() -> None:
         await watchdog.check()
 

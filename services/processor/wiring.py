@@ -5,19 +5,24 @@ Nothing is created at import time; `wire` builds everything from the settings.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
 
 import faust
+from faust.types import AppT, TopicT
 
 from services.processor import clock
 from services.processor.cross_driver import CrossDriver
-from services.processor.faust_adapters import FaustTableStore, changelog_table, faust_rewind
-from services.processor.inputs import InputRecord, SiteTopics
-from services.processor.outbox import KafkaOutbox, forward_site_records
-from services.processor.ports import Rewind
+from services.processor.faust_adapters import (
+    AppliedOffsets,
+    FaustTableStore,
+    changelog_table,
+    faust_rewind,
+)
+from services.processor.inputs import Headers, InputRecord, SiteTopics
+from services.processor.outbox import KafkaOutbox, Send, forward_site_records
+from services.processor.ports import InputPartition, Rewind
 from services.processor.registry import InstrumentRegistry
 from services.processor.settings import ProcessorSettings
 from services.processor.site_driver import SiteDriver, SiteStageSettings
@@ -26,8 +31,8 @@ from services.processor.topics import GROUP_TABLE, SITE_TABLE, ProcessorTopics
 
 @dataclass
 class FaustTopics:
-    site_inputs: Any  # the event topics and the site changes, all keyed by site id
-    site_summaries: Any
+    site_inputs: TopicT  # the event topics and the site changes, all keyed by site id
+    site_summaries: TopicT
 
 
 @dataclass
@@ -38,25 +43,28 @@ class Wiring:
     instruments: InstrumentRegistry
     site_driver: SiteDriver
     cross_driver: CrossDriver
-    forward_sites: Callable[[Sequence[InputRecord]], Any]
-    send: Callable[..., Any]
+    forward_sites: Callable[[Sequence[InputRecord]], Awaitable[None]]
+    send: Send
     rewind: Rewind
+    applied_offsets: AppliedOffsets  # read by faust_adapters.seek_to_applied_offsets
 
 
-def _raw() -> faust.Schema:
+def _raw() -> faust.Schema[bytes, bytes]:
     return faust.Schema(
         key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw"
     )
 
 
-def _raw_topic(app: faust.App, *names: str, partitions: int):
+def _raw_topic(app: AppT, *names: str, partitions: int) -> TopicT:
     return app.topic(*names, schema=_raw(), partitions=partitions)
 
 
-def faust_send(app: faust.App):
+def faust_send(app: AppT) -> Send:
     """`send(topic, key, value, headers)` through the app's producer; returns the delivery future."""
 
-    async def send(topic: str, key: bytes | None, value: bytes | None, headers) -> Any:
+    async def send(
+        topic: str, key: bytes | None, value: bytes | None, headers: Headers
+    ) -> Awaitable[faust.types.RecordMetadata]:
         return await app.producer.send(
             topic, key, value, partition=None, timestamp=None, headers=list(headers)
         )
@@ -64,7 +72,7 @@ def faust_send(app: faust.App):
     return send
 
 
-def _outbox(send, topics: ProcessorTopics) -> KafkaOutbox:
+def _outbox(send: Send, topics: ProcessorTopics) -> KafkaOutbox:
     return KafkaOutbox(
         send,
         benchmarks=topics.platform.benchmarks.name,
@@ -102,7 +110,7 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
         topic=platform.instruments.name,
         wait_s=settings.registry_wait_s,
     )
-    app.service(instruments)
+    app.service(instruments)  # type: ignore[arg-type]  # faust's hint says a class; it takes an instance too
     send = faust_send(app)
     rewind = faust_rewind(app)
     site_driver = SiteDriver(
@@ -124,26 +132,29 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
     site_inputs = set(faust_topics.site_inputs.topics)
     summaries = topics.site_summaries.name
 
-    def applied_offsets(inputs, default: int | None = None):
+    def applied_offsets(
+        inputs: Iterable[InputPartition], *, default: int | None = None
+    ) -> dict[InputPartition, int]:
         """Where the stages' watermarks say to resume each input partition (see input_tracker)."""
+        partitions = list(inputs)
         return {
             **site_driver.resume_offsets(
-                [i for i in inputs if i[0] in site_inputs], default=default
+                [i for i in partitions if i[0] in site_inputs], default=default
             ),
             **cross_driver.resume_offsets(
-                [i for i in inputs if i[0] == summaries], default=default
+                [i for i in partitions if i[0] == summaries], default=default
             ),
         }
 
-    app.applied_offsets = applied_offsets  # read by faust_adapters.seek_to_applied_offsets
     return Wiring(
-        app,
-        topics,
-        faust_topics,
-        instruments,
-        site_driver,
-        cross_driver,
-        partial(forward_site_records, send, topics.site_changes.name),
-        send,
-        rewind,
+        app=app,
+        topics=topics,
+        faust_topics=faust_topics,
+        instruments=instruments,
+        site_driver=site_driver,
+        cross_driver=cross_driver,
+        forward_sites=partial(forward_site_records, send, topics.site_changes.name),
+        send=send,
+        rewind=rewind,
+        applied_offsets=applied_offsets,
     )

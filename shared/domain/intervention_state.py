@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from shared.domain.model import (
     AffinityGroupMeeting,
@@ -43,6 +43,17 @@ POLICY_STAGE_ORDER: tuple[PolicyStage, ...] = (
     PolicyStage.IMPLEMENTED,
 )
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+IncidentDetail = BiasIncidentReported | BiasIncidentAcknowledged | BiasIncidentResolved
+
+
+class _Stamped(Protocol):
+    @property
+    def stamp(self) -> Stamp: ...
+
+
+_K = TypeVar("_K")
+_V = TypeVar("_V")
+_Record = TypeVar("_Record", bound=_Stamped)
 
 
 def epoch_microseconds(moment: datetime) -> int:
@@ -107,13 +118,13 @@ class InterventionState:
     principle_events: Mapping[Principle, int] = field(default_factory=dict)
 
 
-def _with(mapping: Mapping, key, value) -> dict:
+def _with(mapping: Mapping[_K, _V], key: _K, value: _V) -> dict[_K, _V]:
     updated = dict(mapping)
     updated[key] = value
     return updated
 
 
-def _latest(mapping: Mapping, key, record) -> dict:
+def _latest(mapping: Mapping[_K, _Record], key: _K, record: _Record) -> dict[_K, _Record]:
     current = mapping.get(key)
     return (
         dict(mapping)
@@ -126,7 +137,9 @@ def _earliest(current: int | None, candidate: int) -> int:
     return candidate if current is None else min(current, candidate)
 
 
-def _add_incident(incidents: Mapping[str, IncidentRecord], detail, stamp: Stamp) -> dict:
+def _add_incident(
+    incidents: Mapping[str, IncidentRecord], detail: IncidentDetail, stamp: Stamp
+) -> dict[str, IncidentRecord]:
     record = incidents.get(detail.incident_id, IncidentRecord())
     if isinstance(detail, BiasIncidentReported):
         if record.reported is None or stamp < record.reported:
@@ -138,7 +151,7 @@ def _add_incident(incidents: Mapping[str, IncidentRecord], detail, stamp: Stamp)
     return _with(incidents, detail.incident_id, record)
 
 
-def _counted(counts: Mapping, tags: frozenset) -> dict:
+def _counted(counts: Mapping[_K, int], tags: frozenset[_K]) -> dict[_K, int]:
     return {**counts, **{tag: counts.get(tag, 0) + 1 for tag in tags}}
 
 
