@@ -227,7 +227,7 @@ async def measure(result: ScenarioResult, rate: int, duration_s: float, director
         if watch is not None:
             watch.cancel()
             await asyncio.gather(watch, return_exceptions=True)
-        await platform.stop()
+        await platform.stop(kill=True)  # its backlog is of no use: no need to finish a batch
 
 
 def run(result: ScenarioResult, rate: int, duration_s: float) -> None:

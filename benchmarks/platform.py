@@ -49,7 +49,9 @@ def bootstrap_servers() -> str:
 
 
 def new_namespace(label: str) -> str:
-    return f"bench-{label}-{uuid.uuid4().hex[:8]}."
+    """A topic prefix of its own; the label in it only as letters, digits and dashes."""
+    slug = "".join(c if c.isascii() and c.isalnum() else "-" for c in label).strip("-")
+    return f"bench-{slug}-{uuid.uuid4().hex[:8]}."
 
 
 async def delete_namespaces(servers: str, namespaces: Iterable[str]) -> int:
@@ -127,9 +129,10 @@ class Service:
     def peak_kib(self) -> int:
         return resident_kib(self.pid, "VmHWM")
 
-    def stop(self, timeout: float = 60) -> int:
+    def stop(self, timeout: float = 60, *, kill: bool = False) -> int:
+        """SIGTERM (the service finishes what it has in hand), or SIGKILL when `kill`."""
         if self.running:
-            self.process.send_signal(signal.SIGTERM)
+            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
             try:
                 return self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -354,9 +357,9 @@ class LocalPlatform:
     def peak_mib(self) -> dict[str, float]:
         return {name: service.peak_kib() / 1024 for name, service in self.services.items()}
 
-    async def stop(self, *, delete_topics: bool = True) -> None:
+    async def stop(self, *, delete_topics: bool = True, kill: bool = False) -> None:
         for name in ("query", "processor", "ingest"):
             if name in self.services:
-                self.services[name].stop()
+                self.services[name].stop(kill=kill)
         if delete_topics:
             await delete_namespaces(self.servers, [self.namespace])
