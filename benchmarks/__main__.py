@@ -15,6 +15,7 @@ import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from benchmarks import (
@@ -109,8 +110,21 @@ def scenario(run: Run, name: str, body: Callable[[ScenarioResult], object]) -> o
     return outcome
 
 
+def after_midnight_if_close(minutes: float) -> None:
+    """The processor stamps releases with the UTC day and releases every site again when the day
+    changes: a wave that runs across midnight measures that too. Within `minutes` of midnight,
+    the national wave waits for the new day instead."""
+    now = datetime.now(UTC)
+    midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    if (midnight - now).total_seconds() < minutes * 60:
+        say(f"national: waiting for the UTC day to change ({midnight - now})")
+        time.sleep((midnight - now).total_seconds() + 30)
+
+
 def national_and_recovery(run: Run, plan: Plan, wanted: set[str]) -> None:
     sites, responses, interventions = plan.national
+    if not run.quick:
+        after_midnight_if_close(45)
     say(f"national: building {sites} sites, {responses} responses, {interventions} interventions")
     dataset = national(sites, responses, interventions)
     with tempfile.TemporaryDirectory() as directory:
