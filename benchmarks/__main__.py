@@ -123,10 +123,10 @@ def after_midnight_if_close(minutes: float) -> None:
 
 def national_and_recovery(run: Run, plan: Plan, wanted: set[str]) -> None:
     sites, responses, interventions = plan.national
-    if not run.quick:
-        after_midnight_if_close(45)
     say(f"national: building {sites} sites, {responses} responses, {interventions} interventions")
     dataset = national(sites, responses, interventions)
+    if not run.quick:
+        after_midnight_if_close(45)
     with tempfile.TemporaryDirectory() as directory:
 
         async def both() -> None:
