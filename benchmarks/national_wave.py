@@ -33,7 +33,8 @@ from shared.demo_dataset import DemoDataset
 STREAMS = 4
 # Generous: at today's processor speed on a shared 2-core machine the full wave takes most of an
 # hour. JEDI_BENCH_NATIONAL_TIMEOUT_S bounds it; a wave cut short reports how far it got.
-TIMEOUT_S = float(os.environ.get("JEDI_BENCH_NATIONAL_TIMEOUT_S", str(3 * 3600)))
+BOUNDED = os.environ.get("JEDI_BENCH_NATIONAL_TIMEOUT_S")
+TIMEOUT_S = float(BOUNDED or 3 * 3600)
 
 
 @dataclass
@@ -131,7 +132,10 @@ async def _wave(
             raise TimeoutError("the processor did not release every registered site")
         await topic.poll()
     reference = Reference(dataset, events)
-    batch_core = reference.prime()
+    # The reference over every event, before the clock, so that the check at the end is quick.
+    # A wave bounded by JEDI_BENCH_NATIONAL_TIMEOUT_S is not expected to finish: it skips this
+    # (at national size it takes as long as the batch core, minutes on a shared machine).
+    batch_core = reference.prime() if BOUNDED is None else None
     before = topic.records
     requests = requests_of(events)
     say(f"national wave: {describe(dataset)}; pushing through ingest, {STREAMS} sites at a time")
@@ -173,6 +177,8 @@ async def _wave(
     )
     result.add("ingest: every event accepted", len(events) / ingest_seconds, "ev/s")
     result.add("processor: benchmarks complete on the topic", done - started, "s")
+    if batch_core is None:
+        batch_core = reference.seconds
     result.add("batch core over the same events", batch_core, "s")
     if reference.seconds > batch_core:
         result.notes.append(
