@@ -10,6 +10,7 @@ KAFKA_ENV := .local/kafka.env
 BUF := .cache/buf/node_modules/.bin/buf
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := .cache/bin/kustomize
+PYTHON_TREE := shared services tests benchmarks
 # The dashboard's browser libraries (Observable Plot, d3; axe-core for its browser test), from npm.
 DASHBOARD_ASSETS := services/dashboard/node_modules/.installed
 # Load the local broker's address into a recipe's environment (no-op before kafka-up).
@@ -26,10 +27,13 @@ $(INSTALLED): pyproject.toml requirements.lock
 	touch $@
 
 # Generated protobuf code goes into shared/generated (the top-level package `jedi`); never edit it.
+# mypy-protobuf writes the typed stubs of the gRPC modules (protoc's *_pb2_grpc.py are untyped).
 $(GENERATED): $(INSTALLED) $(PROTOS)
 	rm -rf shared/generated && mkdir -p shared/generated
 	$(PY) -m grpc_tools.protoc -Iprotos --python_out=shared/generated --pyi_out=shared/generated \
-		--grpc_python_out=shared/generated $(PROTOS)
+		--grpc_python_out=shared/generated \
+		--plugin=protoc-gen-mypy_grpc=$(VENV)/bin/protoc-gen-mypy_grpc --mypy_grpc_out=shared/generated \
+		$(PROTOS)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
@@ -53,8 +57,16 @@ $(KUSTOMIZE):
 	mkdir -p .cache/bin
 	GOBIN=$(CURDIR)/.cache/bin GOFLAGS=-mod=mod go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 
-lint: $(BUF)
-	cd protos && ../$(BUF) lint
+# buf's STANDARD rules on the protos; ruff (lint and format) on the Python tree; mypy --strict over
+# shared/ and services/ as configured in pyproject.toml. .pre-commit-config.yaml runs the same.
+# Every check runs, so one run reports every problem; the recipe fails if any of them failed.
+lint: $(BUF) $(GENERATED)
+	status=0; \
+	(cd protos && ../$(BUF) lint) || status=1; \
+	$(VENV)/bin/ruff check $(PYTHON_TREE) || status=1; \
+	$(VENV)/bin/ruff format --check $(PYTHON_TREE) || status=1; \
+	$(VENV)/bin/mypy || status=1; \
+	exit $$status
 
 kafka-up:
 	bash scripts/kafka.sh up

@@ -39,7 +39,9 @@ def parse_keys(path: Path) -> dict[str, str]:
     return keys
 
 
-async def register(stub, dataset: DemoDataset, coordinator_key: str) -> None:
+async def register(
+    stub: ingest_pb2_grpc.IngestServiceAsyncStub, dataset: DemoDataset, coordinator_key: str
+) -> None:
     metadata = call_metadata(coordinator_key)
     await stub.PutInstrument(
         ingest_pb2.PutInstrumentRequest(instrument=instrument_to_proto(dataset.instrument)),
@@ -49,7 +51,9 @@ async def register(stub, dataset: DemoDataset, coordinator_key: str) -> None:
         await stub.PutSite(ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=metadata)
 
 
-async def push_site(stub, dataset: DemoDataset, site_id: str, key: str) -> tuple[int, int, int]:
+async def push_site(
+    stub: ingest_pb2_grpc.IngestServiceAsyncStub, dataset: DemoDataset, site_id: str, key: str
+) -> tuple[int, int, int]:
     events = site_events(dataset, site_id)
     accepted = duplicates = rejected = 0
     for start in range(0, len(events), BATCH):

@@ -13,11 +13,11 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 
 from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
 from services.cli import query as query_cli
-from services.query import tables
+from services.cli import tables
 from shared.clients import call_metadata, open_channel
 from shared.convert_benchmarks import cell_from_proto
 from shared.demo_dataset import DemoDataset
@@ -31,10 +31,12 @@ Event = SurveyResponse | InterventionEvent
 def site_events(dataset: DemoDataset, site_id: str) -> list[Event]:
     """A site's events in the order it sends them: incident steps in lifecycle order, as a
     site's system would send them."""
-    events = [e for e in (*dataset.responses, *dataset.interventions) if e.site_id == site_id]
-    return sorted(
-        events, key=lambda event: getattr(event, "occurred_at", None) or event.submitted_at
-    )
+    every: list[Event] = [*dataset.responses, *dataset.interventions]
+    return sorted((e for e in every if e.site_id == site_id), key=_sent_at)
+
+
+def _sent_at(event: Event) -> datetime:
+    return event.occurred_at if isinstance(event, InterventionEvent) else event.submitted_at
 
 
 def sent_in_order(dataset: DemoDataset) -> list[Event]:
@@ -75,9 +77,7 @@ class WatchedState:
 def matches_reference(state: WatchedState, dataset: DemoDataset, arrivals: Sequence[Event]) -> bool:
     """Whether the watched cells equal the batch reference over what the latest releases cover."""
     stamps = {
-        status.as_of.ToDatetime(tzinfo=UTC)
-        for status in state.releases.values()
-        if status.number
+        status.as_of.ToDatetime(tzinfo=UTC) for status in state.releases.values() if status.number
     }
     if len(stamps) != 1:
         return False
@@ -93,8 +93,8 @@ def matches_reference(state: WatchedState, dataset: DemoDataset, arrivals: Seque
 
 
 async def wait_for_the_reference(
-    stub: query_pb2_grpc.BenchmarkServiceStub,
-    metadata: Sequence[tuple[str, str]],
+    stub: query_pb2_grpc.BenchmarkServiceAsyncStub,
+    metadata: tuple[tuple[str, str], ...],
     dataset: DemoDataset,
     arrivals: Sequence[Event],
     *,

@@ -81,7 +81,7 @@ class CredentialStore:
         return None
 
 
-def credentials_document(entries: Iterable[StoredCredential]) -> dict:
+def credentials_document(entries: Iterable[StoredCredential]) -> dict[str, list[dict[str, str]]]:
     """The JSON document `CredentialStore.from_file` reads."""
     return {
         "credentials": [

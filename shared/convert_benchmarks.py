@@ -10,28 +10,25 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from enum import Enum
+from typing import Any
 
 from google.protobuf.descriptor import FieldDescriptor
 
 from jedi.v1 import benchmarks_pb2
+from shared import proto_enums
 from shared.domain.benchmark_set import (
     Cell,
     DistributionCell,
-    Measure,
     RankCell,
     ReachCell,
 )
 from shared.domain.cells import (
     ChangeCell,
-    ChangeDirection,
     CompositeCell,
     DisparityCell,
-    Experience,
     ExperienceCell,
     ResponseCell,
 )
-from shared.domain.model import Composite, Wave
 
 # oneof field name in BenchmarkCell for each cell type
 _CELL_FIELDS: dict[type, str] = {
@@ -44,22 +41,7 @@ _CELL_FIELDS: dict[type, str] = {
     RankCell: "rank",
     ReachCell: "reach",
 }
-_CELL_TYPES = {name: kind for kind, name in _CELL_FIELDS.items()}
-# Which domain enum a proto enum field holds, by the proto enum's name.
-_ENUMS: dict[str, type[Enum]] = {
-    "Wave": Wave,
-    "Composite": Composite,
-    "Experience": Experience,
-    "ChangeDirection": ChangeDirection,
-    "Measure": Measure,
-}
-
-
-def _enum_prefix(proto_enum_name: str) -> str:
-    return (
-        "".join(f"_{c}" if c.isupper() and i else c for i, c in enumerate(proto_enum_name)).upper()
-        + "_"
-    )
+_CELL_TYPES: dict[str, type[Cell]] = {name: kind for kind, name in _CELL_FIELDS.items()}
 
 
 def cell_to_proto(
@@ -75,10 +57,7 @@ def cell_to_proto(
         if value is None:
             continue
         if descriptor.type == FieldDescriptor.TYPE_ENUM:
-            enum_type = descriptor.enum_type
-            value = enum_type.values_by_name[
-                _enum_prefix(enum_type.name) + value.value.upper()
-            ].number
+            value = proto_enums.for_descriptor(descriptor.enum_type).number(value)
         if descriptor.is_repeated:
             getattr(body, field.name).extend(value)
         else:
@@ -92,21 +71,26 @@ def cell_from_proto(message: benchmarks_pb2.BenchmarkCell) -> Cell:
         raise ValueError(f"benchmark cell {message.key!r} has no body")
     cell_type = _CELL_TYPES[kind]
     body = getattr(message, kind)
-    values = {}
+    values: dict[str, Any] = {}  # each value as its descriptor types it
     for field in dataclasses.fields(cell_type):
         descriptor = body.DESCRIPTOR.fields_by_name[field.name]
         value = getattr(body, field.name)
         if descriptor.has_presence and not body.HasField(field.name):
             value = None
         elif descriptor.type == FieldDescriptor.TYPE_ENUM:
-            enum_type = descriptor.enum_type
-            name = enum_type.values_by_number[value].name.removeprefix(_enum_prefix(enum_type.name))
-            value = _ENUMS[enum_type.name](name.lower())
+            member = proto_enums.for_descriptor(descriptor.enum_type).member(value)
+            if member is None:
+                raise ValueError(
+                    f"benchmark cell {message.key!r}: {field.name} {value} is no value"
+                )
+            value = member
         elif descriptor.is_repeated:
             value = tuple(value)
         values[field.name] = value
-    return cell_type(**values)
+    cell: Cell = cell_type(**values)
+    return cell
 
 
 def cell_as_of(message: benchmarks_pb2.BenchmarkCell) -> datetime:
-    return message.as_of.ToDatetime(tzinfo=UTC)
+    as_of: datetime = message.as_of.ToDatetime(tzinfo=UTC)
+    return as_of

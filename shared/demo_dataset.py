@@ -24,6 +24,7 @@ from shared.domain.model import (
     GroupDimension,
     IncidentCategory,
     Instrument,
+    InterventionDetail,
     InterventionEvent,
     Lever,
     MentoringPairing,
@@ -41,8 +42,9 @@ from shared.domain.model import (
     Wave,
 )
 
-_SITE_SPECS = [
-    # (site id, name, region, urbanicity, teaching type, respondents per wave)
+# (site id, name, region, urbanicity, teaching type, respondents per wave)
+_SiteSpec = tuple[str, str, str, str, str, int]
+_SITE_SPECS: list[_SiteSpec] = [
     (
         "site-north",
         "Northern University Hospital",
@@ -119,7 +121,7 @@ def build_demo_dataset(
     rng = random.Random(seed)
     sites = tuple(_site(spec) for spec in _SITE_SPECS)
     responses: list[SurveyResponse] = []
-    for site, spec in zip(sites, _SITE_SPECS):
+    for site, spec in zip(sites, _SITE_SPECS, strict=True):
         site_climate = rng.gauss(0.0, 0.35)
         for wave_index, wave in enumerate(waves):
             window = instrument.window(wave)
@@ -147,7 +149,7 @@ def build_demo_dataset(
     return DemoDataset(sites, instrument, tuple(responses), tuple(interventions))
 
 
-def _site(spec: tuple) -> Site:
+def _site(spec: _SiteSpec) -> Site:
     site_id, name, region, urbanicity, teaching, respondents = spec
     return Site(
         site_id=site_id,
@@ -182,7 +184,7 @@ def _response(
     climate: float,
 ) -> SurveyResponse:
     groups: dict[GroupDimension, str] = {}
-    for dimension, values in GROUP_VALUES.items():
+    for dimension in GROUP_VALUES:
         if rng.random() < 0.1:
             continue  # left blank
         if rng.random() < 0.06:
@@ -227,7 +229,12 @@ def _response(
 def _interventions(rng: random.Random, site: Site, now: datetime) -> list[InterventionEvent]:
     start = now - timedelta(days=540)
 
-    def event(detail, occurred_at, levers, principles) -> InterventionEvent:
+    def event(
+        detail: InterventionDetail,
+        occurred_at: datetime,
+        levers: list[Lever],
+        principles: list[Principle],
+    ) -> InterventionEvent:
         return InterventionEvent(
             event_id=_event_id(rng),
             site_id=site.site_id,
@@ -332,7 +339,7 @@ def _interventions(rng: random.Random, site: Site, now: datetime) -> list[Interv
             [Principle.VISIBLE_LEADERSHIP_COMMITMENT],
         )
     )
-    for number in range(rng.randint(2, 6)):
+    for _ in range(rng.randint(2, 6)):
         events.append(
             event(
                 AffinityGroupMeeting(f"{site.site_id}-affinity-urim", rng.randint(5, 40)),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
+
 from shared.convert import intervention_to_proto, survey_response_to_proto
 from shared.domain.model import InterventionEvent, SurveyResponse
 from shared.topics import Topics
@@ -29,6 +31,7 @@ class EventRecord:
 
 
 def event_record(topics: Topics, event: SurveyResponse | InterventionEvent) -> EventRecord:
+    message: Message
     if isinstance(event, SurveyResponse):
         topic, message = topics.survey_responses, survey_response_to_proto(event)
     elif isinstance(event, InterventionEvent):

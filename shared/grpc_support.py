@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import grpc
 from google.protobuf import any_pb2
@@ -12,26 +12,28 @@ from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from opentelemetry import context as otel_context
-from opentelemetry import propagate
 
 from shared.auth import API_KEY_METADATA, CredentialStore, Principal
 
 
-async def authenticate(context: grpc.aio.ServicerContext, store: CredentialStore) -> Principal:
+async def authenticate(
+    context: grpc.aio.ServicerContext[Any, Any], store: CredentialStore
+) -> Principal:
     """The caller's principal; aborts with UNAUTHENTICATED for a missing or unknown key."""
     metadata = dict(context.invocation_metadata() or ())
-    principal = store.authenticate(metadata.get(API_KEY_METADATA))
+    api_key = metadata.get(API_KEY_METADATA)
+    principal = store.authenticate(api_key if isinstance(api_key, str) else None)
     if principal is None:
         await context.abort(
             grpc.StatusCode.UNAUTHENTICATED,
             f"missing or unknown API key in the '{API_KEY_METADATA}' metadata",
         )
+        raise AssertionError("unreachable: abort raises")
     return principal
 
 
 async def abort_bad_request(
-    context: grpc.aio.ServicerContext, message: str, violations: Iterable[tuple[str, str]]
+    context: grpc.aio.ServicerContext[Any, Any], message: str, violations: Iterable[tuple[str, str]]
 ) -> NoReturn:
     """Abort with INVALID_ARGUMENT and a google.rpc.BadRequest naming each bad field."""
     detail = any_pb2.Any()
@@ -46,11 +48,6 @@ async def abort_bad_request(
     status = status_pb2.Status(code=code_pb2.INVALID_ARGUMENT, message=message, details=[detail])
     await context.abort_with_status(rpc_status.to_status(status))
     raise AssertionError("unreachable: abort raises")
-
-
-def trace_context(context: grpc.aio.ServicerContext) -> otel_context.Context:
-    """The W3C trace context the client sent in the call's metadata."""
-    return propagate.extract(dict(context.invocation_metadata() or ()))
 
 
 def add_health_and_reflection(

@@ -1,28 +1,137 @@
-"""Kafka helpers: topic creation and producer/consumer factories with safe defaults."""
+"""Kafka clients for every service, made in one place: where the brokers are, how a client
+proves who it is, and the safe defaults of each kind of client.
+
+Every function takes a `KafkaConnection`, or a plain bootstrap address for an unauthenticated
+local broker (what the tests and the demo use). The deployment's brokers want SASL/SCRAM,
+optionally over TLS: the services build their connection from `CommonSettings.kafka`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import ssl
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_args
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from shared.topics import TopicSpec
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True)
+class KafkaConnection:
+    """Where the brokers are and how a client authenticates to them and checks their certificate."""
+
+    bootstrap_servers: str
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str = ""
+    sasl_password: str = field(default="", repr=False)
+    # The CA that signed the brokers' certificates (Strimzi: the cluster CA); None: the system's.
+    ssl_cafile: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.security_protocol not in get_args(SecurityProtocol):
+            raise ValueError(
+                f"security protocol {self.security_protocol!r} is not one of {get_args(SecurityProtocol)}"
+            )
+        if self.sasl and self.sasl_mechanism not in get_args(SaslMechanism):
+            raise ValueError(
+                f"SASL mechanism {self.sasl_mechanism!r} is not one of {get_args(SaslMechanism)}"
+            )
+        if self.sasl and not (self.sasl_username and self.sasl_password):
+            raise ValueError(f"{self.security_protocol} needs a SASL username and password")
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
+
+    def ssl_context(self) -> ssl.SSLContext | None:
+        if not self.tls:
+            return None
+        context: ssl.SSLContext = create_ssl_context(
+            cafile=str(self.ssl_cafile) if self.ssl_cafile else None
+        )
+        return context
+
+    def client_options(self) -> dict[str, Any]:
+        """The aiokafka keyword arguments every client of this connection takes."""
+        options: dict[str, Any] = {
+            "bootstrap_servers": self.bootstrap_servers,
+            "security_protocol": self.security_protocol,
+        }
+        if self.sasl:
+            options |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password,
+            }
+        if self.tls:
+            options["ssl_context"] = self.ssl_context()
+        return options
+
+
+Kafka = KafkaConnection | str
+"""A connection, or the bootstrap address of a broker that takes anonymous plaintext clients."""
+
+
+def connection(kafka: Kafka) -> KafkaConnection:
+    return kafka if isinstance(kafka, KafkaConnection) else KafkaConnection(kafka)
+
+
+def make_producer(kafka: Kafka, **overrides: Any) -> AIOKafkaProducer:
+    """A producer that acknowledges only what all in-sync replicas have, without duplicates."""
+    settings: dict[str, Any] = connection(kafka).client_options() | {
+        "acks": "all",
+        "enable_idempotence": True,
+        "linger_ms": 5,
+        "request_timeout_ms": 15000,
+    }
+    return AIOKafkaProducer(**(settings | overrides))
+
+
+def make_consumer(kafka: Kafka, *topics: str, **overrides: Any) -> AIOKafkaConsumer:
+    """A consumer that reads committed records from the beginning and commits only when told to.
+
+    Without topics and a group it is for `assign`: the readers here follow whole topics.
+    """
+    settings: dict[str, Any] = connection(kafka).client_options() | {
+        "auto_offset_reset": "earliest",
+        "enable_auto_commit": False,
+        "isolation_level": "read_committed",
+    }
+    return AIOKafkaConsumer(*topics, **(settings | overrides))
+
+
+def make_admin(kafka: Kafka, **overrides: Any) -> AIOKafkaAdminClient:
+    return AIOKafkaAdminClient(**(connection(kafka).client_options() | overrides))
+
 
 async def ensure_topics(
-    bootstrap_servers: str, specs: Iterable[TopicSpec], *, replication_factor: int = 1
+    kafka: Kafka, specs: Iterable[TopicSpec], *, replication_factor: int = 1
 ) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = make_admin(kafka)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [spec for spec in specs if spec.name not in existing]
         if missing:
-            try:
+            # Another process may create one between the listing and now.
+            with contextlib.suppress(TopicAlreadyExistsError):
                 await admin.create_topics(
                     [
                         NewTopic(
@@ -34,8 +143,6 @@ async def ensure_topics(
                         for spec in missing
                     ]
                 )
-            except TopicAlreadyExistsError:
-                pass  # another process created it between the listing and now
             await _until_visible(admin, [spec.name for spec in missing])
         return [spec.name for spec in missing]
     finally:
@@ -62,33 +169,8 @@ async def _until_visible(
         await asyncio.sleep(0.1)  # pacing: the broker's metadata catches up within moments
 
 
-def make_producer(bootstrap_servers: str, **overrides) -> AIOKafkaProducer:
-    """A producer that acknowledges only what all in-sync replicas have, without duplicates."""
-    settings = dict(
-        bootstrap_servers=bootstrap_servers,
-        acks="all",
-        enable_idempotence=True,
-        linger_ms=5,
-        request_timeout_ms=15000,
-    )
-    settings.update(overrides)
-    return AIOKafkaProducer(**settings)
-
-
-def make_consumer(bootstrap_servers: str, *topics: str, **overrides) -> AIOKafkaConsumer:
-    """A consumer that reads from the beginning and commits only when told to."""
-    settings = dict(
-        bootstrap_servers=bootstrap_servers,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
-    settings.update(overrides)
-    return AIOKafkaConsumer(*topics, **settings)
-
-
 async def replay_topics(
-    bootstrap_servers: str,
+    kafka: Kafka,
     topics: Iterable[str],
     on_record: Callable[[ConsumerRecord], None],
     *,
@@ -102,16 +184,12 @@ async def replay_topics(
     caller has then seen everything published before it asked. With `follow`, goes on
     with new records until `stop` is set, and sets `caught_up` once the end is reached.
     """
-    partitions = await topic_partitions(bootstrap_servers, topics)
+    partitions = await topic_partitions(kafka, topics)
     if not partitions:
         if caught_up is not None:
             caught_up.set()
         return
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
-        enable_auto_commit=False,
-        isolation_level="read_committed",
-    )
+    consumer = make_consumer(kafka)
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -122,7 +200,7 @@ async def replay_topics(
             if stop is not None and stop.is_set():
                 return
             batches = await consumer.getmany(timeout_ms=200, max_records=2000)
-            for tp, records in batches.items():
+            for records in batches.values():
                 for record in records:
                     on_record(record)
             for tp in list(remaining):
@@ -134,24 +212,24 @@ async def replay_topics(
         await consumer.stop()
 
 
-async def topic_partitions(bootstrap_servers: str, topics: Iterable[str]) -> list[TopicPartition]:
+async def topic_partitions(kafka: Kafka, topics: Iterable[str]) -> list[TopicPartition]:
     """Every partition of `topics`, in order; raises if a topic does not exist.
 
     Asked of the admin client: a consumer knows the partitions only of topics it subscribed to.
     """
-    topics = list(topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    names = list(topics)
+    admin = make_admin(kafka)
     await admin.start()
     try:
-        descriptions = await admin.describe_topics(topics)
+        descriptions = await admin.describe_topics(names)
     finally:
         await admin.close()
     found = {d["topic"]: d for d in descriptions if d["error_code"] == 0}
-    missing = [topic for topic in topics if topic not in found]
+    missing = [topic for topic in names if topic not in found]
     if missing:
         raise RuntimeError(f"topics not found: {missing}")
     return [
         TopicPartition(topic, partition["partition"])
-        for topic in topics
+        for topic in names
         for partition in sorted(found[topic]["partitions"], key=lambda p: p["partition"])
     ]

@@ -7,9 +7,10 @@ import sys
 
 import structlog
 from opentelemetry import trace
+from structlog.typing import EventDict, Processor
 
 
-def _add_trace_ids(_logger: object, _method: str, event: dict) -> dict:
+def _add_trace_ids(_logger: object, _method: str, event: EventDict) -> EventDict:
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event["trace_id"] = format(context.trace_id, "032x")
@@ -20,7 +21,7 @@ def _add_trace_ids(_logger: object, _method: str, event: dict) -> dict:
 def configure_logging(service: str, level: str = "INFO") -> None:
     """Route structlog and the standard library's logging to one JSON stream on stderr."""
     numeric_level = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    shared_processors = [
+    shared_processors: list[Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

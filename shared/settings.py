@@ -12,9 +12,12 @@ import os
 import typing
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -24,9 +27,12 @@ class SettingsError(ValueError):
     """An environment variable holds a value its setting cannot take."""
 
 
-def env_var(name: str, default: Any = dataclasses.MISSING) -> Any:
-    """A settings field read from the environment variable `name` instead of `JEDI_<FIELD>`."""
-    return dataclasses.field(default=default, metadata={"env": name})
+def env_var(name: str, default: Any = dataclasses.MISSING, *, secret: bool = False) -> Any:
+    """A settings field read from the environment variable `name` instead of `JEDI_<FIELD>`.
+
+    A `secret` one (a password) is left out of the settings' repr, so a log line never shows it.
+    """
+    return dataclasses.field(default=default, metadata={"env": name}, repr=not secret)
 
 
 def load_settings(cls: type[T], environ: Mapping[str, str] | None = None, **overrides: Any) -> T:
@@ -34,13 +40,19 @@ def load_settings(cls: type[T], environ: Mapping[str, str] | None = None, **over
     environ = os.environ if environ is None else environ
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
+    errors: list[str] = []
     for field in dataclasses.fields(cls):
         if field.name in overrides:
             values[field.name] = overrides[field.name]
             continue
         name = field.metadata.get("env", f"JEDI_{field.name.upper()}")
         if name in environ:
-            values[field.name] = _convert(environ[name], hints[field.name], name)
+            try:
+                values[field.name] = _convert(environ[name], hints[field.name], name)
+            except SettingsError as error:
+                errors.append(str(error))
+    if errors:
+        raise SettingsError("; ".join(errors))  # every bad variable at once, not the first only
     return cls(**values)
 
 
@@ -64,6 +76,11 @@ def _convert(raw: str, annotation: Any, name: str) -> Any:
             return float(raw)
         if annotation is Path:
             return Path(raw)
+        if typing.get_origin(annotation) is Literal:
+            choices = typing.get_args(annotation)
+            if raw not in choices:
+                raise ValueError(f"expected one of {', '.join(choices)}")
+            return raw
         if typing.get_origin(annotation) is tuple:
             return tuple(part.strip() for part in raw.split(",") if part.strip())
         return annotation(raw)

@@ -23,7 +23,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     arguments = build_parser().parse_args(argv)
-    return arguments.handler(arguments)
+    status: int = arguments.handler(arguments)
+    return status
 
 
 if __name__ == "__main__":

@@ -22,10 +22,9 @@ import logging
 import os
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiokafka import ConsumerRecord
-from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
 from google.protobuf.message import DecodeError
 
@@ -38,7 +37,7 @@ from shared.convert_releases import (
 )
 from shared.domain.audit import Finding, audit
 from shared.domain.releases import Release
-from shared.kafka import replay_topics, topic_partitions
+from shared.kafka import Kafka, make_admin, replay_topics, topic_partitions
 from shared.service_settings import CommonSettings
 from shared.settings import SettingsError, load_settings
 from shared.topics import Topics
@@ -60,7 +59,7 @@ def _env_int(name: str, default: int) -> int | str:
     return os.environ.get(name, default)  # converted (and checked) by argparse's type
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "audit",
         help="check every release on the benchmarks topic with the privacy auditor",
@@ -159,24 +158,24 @@ class NoTopic(Exception):
     pass
 
 
-async def _existing_partitions(servers: str, topic: str) -> int:
+async def _existing_partitions(kafka: Kafka, topic: str) -> int:
     """How many partitions `topic` has. Listed first: describing a topic that does not exist
     would create it on a broker with auto.create.topics.enable (a typo'd namespace would stay)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    admin = make_admin(kafka)
     await admin.start()
     try:
         if topic not in await admin.list_topics():
             raise NoTopic(topic)
     finally:
         await admin.close()
-    return len(await topic_partitions(servers, [topic]))
+    return len(await topic_partitions(kafka, [topic]))
 
 
-async def read_benchmarks(servers: str, topic: str, *, connect_timeout: float) -> TopicContents:
+async def read_benchmarks(kafka: Kafka, topic: str, *, connect_timeout: float) -> TopicContents:
     """Every record of `topic` up to the end offsets at the start."""
-    partitions = await asyncio.wait_for(_existing_partitions(servers, topic), connect_timeout)
+    partitions = await asyncio.wait_for(_existing_partitions(kafka, topic), connect_timeout)
     contents = TopicContents(partitions=partitions)
-    await replay_topics(servers, [topic], contents.take)
+    await replay_topics(kafka, [topic], contents.take)
     return contents
 
 
@@ -234,7 +233,11 @@ def run(arguments: argparse.Namespace) -> int:
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         contents = asyncio.run(
-            read_benchmarks(servers, topic, connect_timeout=arguments.connect_timeout)
+            read_benchmarks(
+                replace(common.kafka, bootstrap_servers=servers),
+                topic,
+                connect_timeout=arguments.connect_timeout,
+            )
         )
     except (TimeoutError, KafkaError, OSError) as error:
         reason = str(error) or type(error).__name__

@@ -19,7 +19,7 @@ from shared.auth import (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("credentials", help="manage API keys (hashes stored only)")
     commands = parser.add_subparsers(dest="action", required=True)
 
@@ -46,7 +46,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     revoke.set_defaults(handler=_revoke)
 
 
-def _create(arguments) -> int:
+def _create(arguments: argparse.Namespace) -> int:
     site_ids = [site.strip() for site in arguments.sites.split(",") if site.strip()]
     keys, stored = issue_credentials(site_ids)
     _write(arguments.file, stored)
@@ -56,7 +56,7 @@ def _create(arguments) -> int:
     return 0
 
 
-def _add(arguments) -> int:
+def _add(arguments: argparse.Namespace) -> int:
     stored = _read(arguments.file)
     key_id = f"{arguments.site or 'coordinator'}-{secrets.token_hex(3)}"
     key = new_api_key(key_id)
@@ -66,7 +66,7 @@ def _add(arguments) -> int:
     return 0
 
 
-def _revoke(arguments) -> int:
+def _revoke(arguments: argparse.Namespace) -> int:
     stored = _read(arguments.file)
     kept = [credential for credential in stored if credential.key_id != arguments.key_id]
     if len(kept) == len(stored):

@@ -57,7 +57,7 @@ class Export:
     header_rows: int = 1  # rows before the first data row
 
     def records(self) -> list[dict[str, str]]:
-        return [dict(zip(self.columns, row)) for row in self.rows]
+        return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 _REDCAP_DICTIONARY_FIRST_COLUMN = "Variable / Field Name"

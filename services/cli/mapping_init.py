@@ -20,6 +20,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypedDict
 
 from services.cli.arguments import readable_file
 from services.cli.exports import Export, ExportError, ExportFormat, read_export
@@ -45,7 +46,23 @@ _KEYWORDS: tuple[tuple[str, str], ...] = (
 _ENUMS = {"role": Role, "department": Department}
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+class MappingDocument(TypedDict):
+    """The mapping file `jedi mapping init` writes: its guesses, UNKNOWN where the site decides."""
+
+    site_id: str
+    instrument_id: str
+    instrument_version: int
+    wave: str | None
+    source_system: str
+    timezone: str | None
+    columns: dict[str, str]  # export column → target field
+    values: dict[str, dict[str, str]]  # target field → raw answer → its value
+    ignore: list[str]
+    survey_tool_columns: list[str]
+    dropped: list[str]
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "mapping", help="write a starting mapping file for a survey export"
     )
@@ -112,7 +129,7 @@ def run(arguments: argparse.Namespace) -> int:
     return 0
 
 
-def report(document: dict, out: Path) -> list[str]:
+def report(document: MappingDocument, out: Path) -> list[str]:
     """What `initial_mapping` guessed, and each thing left for the site to fill in."""
     unknown = [column for column, target in document["columns"].items() if target == UNKNOWN]
     unknown_values = [
@@ -158,9 +175,10 @@ def initial_mapping(
     dictionary: DataDictionary | None,
     *,
     site_id: str | None,
-) -> dict:
+) -> MappingDocument:
     items = {item.code.upper(): item.code for item in instrument.items}
-    texts = dict(zip(export.columns, export.question_texts))
+    # Only Qualtrics exports have question texts; other formats have none (an empty tuple).
+    texts = dict(zip(export.columns, export.question_texts, strict=False))
     columns: dict[str, str] = {}
     tool: list[str] = []
     for column in export.columns:
@@ -181,7 +199,7 @@ def initial_mapping(
         tool.remove("EndDate")
         columns["EndDate"] = "submitted_at"
     records = export.records()
-    values = {}
+    values: dict[str, dict[str, str]] = {}
     for column, target in columns.items():
         if target in _ENUMS or target in GROUP_TARGETS:
             found = sorted(
@@ -255,7 +273,9 @@ def _guess_value(raw: str, target: str) -> str:
 
 def _guess_wave(export: Export, columns: dict[str, str], instrument: Instrument) -> str | None:
     column = next((c for c, t in columns.items() if t == "submitted_at"), None)
-    for record in export.records() if column else ():
+    if not column:
+        return None
+    for record in export.records():
         try:
             moment = datetime.fromisoformat(record[column].strip()).replace(tzinfo=UTC)
         except ValueError:

@@ -67,7 +67,7 @@ class Submission:
     )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "push", help="upload survey responses (CSV) or interventions (JSONL)"
     )
@@ -186,13 +186,13 @@ class _Fatal(Exception):
     """The upload cannot go on; progress so far is saved."""
 
 
-def _submissions(arguments) -> tuple[int, Iterable[Submission]]:
+def _submissions(arguments: argparse.Namespace) -> tuple[int, Iterable[Submission]]:
     if arguments.kind == "survey":
         return _survey_submissions(arguments)
     return _intervention_submissions(arguments.file)
 
 
-def _survey_submissions(arguments) -> tuple[int, list[Submission]]:
+def _survey_submissions(arguments: argparse.Namespace) -> tuple[int, list[Submission]]:
     """Every row of the export, read and checked before anything is sent; prints the summary."""
     export = read_export(
         arguments.file,
@@ -280,7 +280,12 @@ def _intervention_submissions(path: Path) -> tuple[int, Iterator[Submission]]:
 
 
 async def _upload(
-    arguments, total, submissions, progress: Progress, state_file: Path, rejects_path: Path
+    arguments: argparse.Namespace,
+    total: int,
+    submissions: Iterable[Submission],
+    progress: Progress,
+    state_file: Path,
+    rejects_path: Path,
 ) -> None:
     state_file.parent.mkdir(parents=True, exist_ok=True)
     new_rejects_file = progress.rows_done == 0 or not rejects_path.exists()
@@ -315,8 +320,11 @@ async def _upload(
                         progress.skipped += 1
                     elif result is None or result.status == ingest_pb2.EVENT_STATUS_REJECTED:
                         progress.rejected += 1
-                        errors = submission.errors or tuple(
-                            FieldError(e.field, e.reason) for e in result.errors
+                        errors = (
+                            submission.errors
+                            if result is None
+                            else submission.errors
+                            or tuple(FieldError(e.field, e.reason) for e in result.errors)
                         )
                         for error in errors:
                             rejects.writerow(
@@ -342,13 +350,18 @@ async def _upload(
 
 
 async def _submit_with_retries(
-    stub, submissions: list[Submission], api_key: str, attempts: int = 5
-):
-    request = ingest_pb2.SubmitEventsRequest(events=[s.event for s in submissions])
+    stub: ingest_pb2_grpc.IngestServiceAsyncStub,
+    submissions: list[Submission],
+    api_key: str,
+    attempts: int = 5,
+) -> list[ingest_pb2.EventResult]:
+    request = ingest_pb2.SubmitEventsRequest(
+        events=[s.event for s in submissions if s.event is not None]
+    )
     for attempt in range(attempts):
         try:
             reply = await stub.SubmitEvents(request, metadata=call_metadata(api_key), timeout=60)
-            return reply.results
+            return list(reply.results)
         except grpc.aio.AioRpcError as error:
             if error.code() in _RETRYABLE and attempt + 1 < attempts:
                 # Safe to resend: what ingest stored already comes back as a duplicate.

@@ -10,26 +10,48 @@ import argparse
 import asyncio
 import os
 import sys
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Protocol, TypedDict, TypeVar
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
+from jedi.v1 import query_pb2, query_pb2_grpc
+from services.cli import tables
 from services.cli.arguments import readable_file
-from services.query import tables
 from shared.clients import call_metadata, open_channel
+from shared.domain.benchmark_set import Measure
 from shared.domain.model import Composite, GroupDimension, Wave
+from shared.proto_enums import value_name
 
 _WAVES = [wave.value for wave in Wave]
 _COMPOSITES = [composite.value for composite in Composite]
 
 
-def enum_number(enum_type, prefix: str, value: str | None) -> int:
-    return enum_type.Value(f"{prefix}_{value.upper()}") if value else 0
+class CallOptions(TypedDict):
+    metadata: Sequence[tuple[str, str]]
+    timeout: float
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+if TYPE_CHECKING:  # the async stub exists in the generated type stubs only
+    Stub = query_pb2_grpc.BenchmarkServiceAsyncStub
+    Command = Callable[[Stub, argparse.Namespace, CallOptions], Awaitable[str]]
+
+
+class _Page(Protocol):
+    @property
+    def next_page_token(self) -> str: ...
+
+
+class _PagedRequest(Protocol):
+    page_token: str
+
+
+P = TypeVar("P", bound=_Page)
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser("query", help="read benchmarks from the query service")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument(
@@ -44,7 +66,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     commands = parser.add_subparsers(dest="query", required=True)
 
-    def command(name: str, help_text: str, run):
+    def command(name: str, help_text: str, run: Command) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, parents=[common])
         sub.set_defaults(handler=lambda arguments: asyncio.run(_call(run, arguments)))
         return sub
@@ -91,10 +113,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     sub.add_argument("--count", type=int, default=0, help="stop after this many change messages")
 
 
-async def _call(run, arguments: argparse.Namespace) -> int:
+async def _call(run: Command, arguments: argparse.Namespace) -> int:
     async with open_channel(arguments.address, ca_file=arguments.ca_file) as channel:
-        stub = query_pb2_grpc.BenchmarkServiceStub(channel)
-        options = {"metadata": call_metadata(arguments.api_key), "timeout": arguments.timeout}
+        stub: Stub = query_pb2_grpc.BenchmarkServiceStub(channel)
+        options = CallOptions(metadata=call_metadata(arguments.api_key), timeout=arguments.timeout)
         try:
             print(await run(stub, arguments, options))
         except grpc.aio.AioRpcError as error:
@@ -107,7 +129,7 @@ async def _call(run, arguments: argparse.Namespace) -> int:
 
 def describe_error(error: grpc.aio.AioRpcError) -> str:
     lines = [f"error: {error.code().name}: {error.details()}"]
-    status = rpc_status.from_call(error)
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]  # an AioRpcError is the call itself: it has the trailing metadata from_call reads
     for detail in status.details if status else ():
         if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
             bad = error_details_pb2.BadRequest()
@@ -116,8 +138,10 @@ def describe_error(error: grpc.aio.AioRpcError) -> str:
     return "\n".join(lines)
 
 
-async def all_pages(method, request, options) -> list:
-    replies = []
+async def all_pages(
+    method: Callable[..., Awaitable[P]], request: _PagedRequest, options: CallOptions
+) -> list[P]:
+    replies: list[P] = []
     while True:
         reply = await method(request, **options)
         replies.append(reply)
@@ -126,76 +150,74 @@ async def all_pages(method, request, options) -> list:
         request.page_token = reply.next_page_token
 
 
-async def _scorecard(stub, a, options) -> str:
-    request = query_pb2.GetSiteScorecardRequest(
-        site_id=a.site, wave=enum_number(common_pb2.Wave, "WAVE", a.wave)
-    )
+async def _scorecard(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
+    request = query_pb2.GetSiteScorecardRequest(site_id=a.site, wave=value_name(Wave, a.wave))
     return tables.scorecard(await stub.GetSiteScorecard(request, **options))
 
 
-async def _compare(stub, a, options) -> str:
+async def _compare(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     request = query_pb2.CompareSitesRequest(
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
+        composite=value_name(Composite, a.composite),
+        wave=value_name(Wave, a.wave),
+        measure=value_name(Measure, a.measure),
         site_ids=[s.strip() for s in a.sites.split(",") if s.strip()],
     )
     replies = await all_pages(stub.CompareSites, request, options)
     return tables.comparison(replies, request.composite, request.wave)
 
 
-async def _distribution(stub, a, options) -> str:
+async def _distribution(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     request = query_pb2.GetDistributionRequest(
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        measure=enum_number(benchmarks_pb2.Measure, "MEASURE", a.measure),
+        wave=value_name(Wave, a.wave),
+        composite=value_name(Composite, a.composite),
+        measure=value_name(Measure, a.measure),
         site_id=a.site,
     )
     return tables.distribution(await stub.GetDistribution(request, **options))
 
 
-async def _disparities(stub, a, options) -> str:
+async def _disparities(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     request = query_pb2.ListDisparitiesRequest(
         site_id=a.site,
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
-        dimension=enum_number(common_pb2.GroupDimension, "GROUP_DIMENSION", a.dimension),
+        wave=value_name(Wave, a.wave),
+        composite=value_name(Composite, a.composite),
+        dimension=value_name(GroupDimension, a.dimension),
         include_not_significant=a.all,
     )
     return tables.disparities(await all_pages(stub.ListDisparities, request, options))
 
 
-async def _trend(stub, a, options) -> str:
+async def _trend(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     request = query_pb2.GetTrendRequest(
         site_id=a.site,
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        composite=value_name(Composite, a.composite),
         dimension=a.dimension,
         group=a.group,
     )
     return tables.trend(await stub.GetTrend(request, **options))
 
 
-async def _reach(stub, a, options) -> str:
+async def _reach(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     request = query_pb2.GetInterventionReachRequest(site_id=a.site, metric=a.metric)
     return tables.reach(await stub.GetInterventionReach(request, **options))
 
 
-async def _sites(stub, a, options) -> str:
+async def _sites(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     return tables.sites(await all_pages(stub.ListSites, query_pb2.ListSitesRequest(), options))
 
 
-async def _composites(stub, a, options) -> str:
+async def _composites(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     return tables.composites(
         await all_pages(stub.ListComposites, query_pb2.ListCompositesRequest(), options)
     )
 
 
-async def _watch(stub, a, options) -> str:
+async def _watch(stub: Stub, a: argparse.Namespace, options: CallOptions) -> str:
     request = query_pb2.WatchRequest(
         site_id=a.site,
-        kinds=[query_pb2.CellKind.Value(f"CELL_KIND_{k.upper()}") for k in a.kind],
-        wave=enum_number(common_pb2.Wave, "WAVE", a.wave),
-        composite=enum_number(common_pb2.Composite, "COMPOSITE", a.composite),
+        kinds=[f"CELL_KIND_{k.upper()}" for k in a.kind],
+        wave=value_name(Wave, a.wave),
+        composite=value_name(Composite, a.composite),
     )
     changes = 0
     async for message in stub.Watch(

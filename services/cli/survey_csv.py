@@ -27,8 +27,9 @@ import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
-from enum import StrEnum
+from enum import Enum, StrEnum, auto
 from pathlib import Path
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from services.cli.exports import Export, ExportFormat
@@ -142,7 +143,12 @@ def _response(
     dictionary: DataDictionary | None,
     errors: list[FieldError],
 ) -> SurveyResponse:
-    values: dict[str, object] = {}
+    wave: Wave | None = None
+    role: Role | None = None
+    department: Department | None = None
+    submitted_at: datetime | None = None
+    has_wave_column = False
+    discrimination: dict[str, bool | None] = {}  # experienced_… and witnessed_discrimination
     answers: dict[str, int | None] = {}
     groups: dict[GroupDimension, str] = {}
     for column, target in plan.targets.items():
@@ -153,18 +159,23 @@ def _response(
         if target.startswith("item:"):
             answer = _likert(raw, column, errors)
             if answer is not _BAD:
-                answers[target[5:]] = answer  # type: ignore[assignment]
+                answers[target[5:]] = answer
         elif target.startswith("group:"):
             if raw:
                 groups[GroupDimension(target[6:])] = _normalised(raw)
         elif target in ("experienced_discrimination", "witnessed_discrimination"):
-            values[target] = _yes_no(raw, column, errors)
+            discrimination[target] = _yes_no(raw, column, errors)
         elif target == "submitted_at":
-            values[target] = _timestamp(raw, column, zone, errors)
+            submitted_at = _timestamp(raw, column, zone, errors)
+        elif target == "wave":
+            wave = _enum(raw, column, Wave, errors)
+            has_wave_column = True
+        elif target == "role":
+            role = _enum(raw, column, Role, errors)
+        elif target == "department":
+            department = _enum(raw, column, Department, errors)
         else:
-            values[target] = _enum(
-                raw, column, {"wave": Wave, "role": Role, "department": Department}[target], errors
-            )
+            raise KeyError(target)
     for field_name, (target, columns) in plan.checkboxes.items():
         dimension = GroupDimension(target[6:])
         chosen = []
@@ -175,21 +186,24 @@ def _response(
         group = combine_checked(dimension, chosen, field_name, errors)
         if group is not None:
             groups[dimension] = group
-    wave = values["wave"] if "wave" in values else _enum(mapping.wave or "", "wave", Wave, errors)
+    if not has_wave_column:
+        wave = _enum(mapping.wave or "", "wave", Wave, errors)
+    # An unreadable wave or time is None here: validate_survey_response reports it with the
+    # other errors, and a row with errors is never sent.
     return SurveyResponse(
         event_id=event_id,
         site_id=mapping.site_id,
         instrument_id=mapping.instrument_id,
         instrument_version=mapping.instrument_version,
-        wave=wave,  # type: ignore[arg-type]
-        role=values.get("role"),
-        department=values.get("department"),  # type: ignore[arg-type]
-        submitted_at=values.get("submitted_at"),  # type: ignore[arg-type]
+        wave=wave,  # type: ignore[arg-type]  # None only in a row with errors (see above)
+        role=role,
+        department=department,
+        submitted_at=submitted_at,  # type: ignore[arg-type]  # None only in a row with errors (see above)
         source_system=mapping.source_system,
         answers=answers,
         groups=groups,
-        experienced_discrimination=values.get("experienced_discrimination"),  # type: ignore[arg-type]
-        witnessed_discrimination=values.get("witnessed_discrimination"),  # type: ignore[arg-type]
+        experienced_discrimination=discrimination.get("experienced_discrimination"),
+        witnessed_discrimination=discrimination.get("witnessed_discrimination"),
     )
 
 
@@ -205,14 +219,21 @@ def _column_of(path: str, plan: ColumnPlan) -> str:
     return plan.column_of(name) or name
 
 
-_BAD = object()
+class _Unreadable(Enum):
+    """A Likert cell that could not be read (its error is in `errors`): not an answer, nor blank."""
+
+    BAD = auto()
+
+
+_BAD = _Unreadable.BAD
+E = TypeVar("E", bound=StrEnum)
 
 
 def _normalised(raw: str) -> str:
     return raw.strip().lower().replace(" ", "_").replace("-", "_")
 
 
-def _likert(raw: str, column: str, errors: list[FieldError]) -> int | None | object:
+def _likert(raw: str, column: str, errors: list[FieldError]) -> int | None | _Unreadable:
     """The answer 1..5, None (blank: not answered), or `_BAD` (reported in `errors`)."""
     if raw == "":
         return None
@@ -239,7 +260,7 @@ def _yes_no(raw: str, column: str, errors: list[FieldError]) -> bool | None:
     return None
 
 
-def _enum(raw: str, column: str, enum: type[StrEnum], errors: list[FieldError]) -> StrEnum | None:
+def _enum(raw: str, column: str, enum: type[E], errors: list[FieldError]) -> E | None:
     if raw == "" and enum is not Wave:
         return None  # an optional question left blank: not answered
     try:

@@ -31,7 +31,7 @@ from starlette.staticfiles import StaticFiles
 from services.dashboard import labels, metrics, views
 from services.dashboard.live import cell_messages, status_messages, view_events, watch_request
 from services.dashboard.pages import dashboard_page, signin_page
-from services.dashboard.query_client import QueryChannel, QueryUnavailable, WrongKey
+from services.dashboard.query_client import QueryChannel, QueryClient, QueryUnavailable, WrongKey
 from services.dashboard.release_status import ReleaseBoard
 from services.dashboard.sessions import COOKIE_NAME, Session, SessionStore, SigninThrottle
 from services.dashboard.settings import DashboardSettings
@@ -214,7 +214,8 @@ def build_app(settings: DashboardSettings) -> Starlette:
         assets = all((settings.assets_dir / path).is_file() for path in VENDOR.values())
         try:
             assert dashboard.query.channel is not None
-            reply = await health_pb2_grpc.HealthStub(dashboard.query.channel).Check(
+            health = health_pb2_grpc.HealthStub(dashboard.query.channel)
+            reply: health_pb2.HealthCheckResponse = await health.Check(  # type: ignore[attr-defined]  # types-grpcio-health-checking declares HealthStub without its methods
                 health_pb2.HealthCheckRequest(), timeout=2
             )
             serving = reply.status == health_pb2.HealthCheckResponse.SERVING
@@ -240,7 +241,7 @@ def build_app(settings: DashboardSettings) -> Starlette:
     )
 
 
-async def _first_site(client) -> str:
+async def _first_site(client: QueryClient) -> str:
     sites = await client.sites()
     if not sites:
         raise LookupError("no sites are published yet")

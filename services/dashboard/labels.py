@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import cast
+
+from google.protobuf.internal.enum_type_wrapper import EnumTypeWrapper
+
 from jedi.v1 import benchmarks_pb2, common_pb2, registry_pb2
 from shared.domain.model import GROUP_VALUES, Department, Role
 
-COMPOSITES: tuple[int, ...] = tuple(v for v in common_pb2.Composite.values() if v)
-WAVES: tuple[int, ...] = tuple(v for v in common_pb2.Wave.values() if v)
+# protoc's stubs type an enum's looked-up values as int; the fields take the enum type.
+COMPOSITES = tuple(cast(common_pb2.Composite, v) for v in common_pb2.Composite.values() if v)
+WAVES = tuple(cast(common_pb2.Wave, v) for v in common_pb2.Wave.values() if v)
 # Every breakdown cell a scorecard can have: a missing one was suppressed (fewer than k).
 BREAKDOWN_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("role", tuple(r.value for r in Role)),
@@ -15,7 +20,7 @@ BREAKDOWN_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 
-def _name(enum, value: int, prefix: str) -> str:
+def _name(enum: EnumTypeWrapper, value: int, prefix: str) -> str:
     return enum.Name(value).removeprefix(prefix).lower()
 
 
@@ -27,11 +32,13 @@ def wave_name(value: int) -> str:
     return _name(common_pb2.Wave, value, "WAVE_")
 
 
-def wave_value(name: str | None, default: int = common_pb2.WAVE_BASELINE) -> int:
+def wave_value(
+    name: str | None, default: common_pb2.Wave = common_pb2.WAVE_BASELINE
+) -> common_pb2.Wave:
     if not name:
         return default
     try:
-        return common_pb2.Wave.Value("WAVE_" + name.upper())
+        return cast(common_pb2.Wave, common_pb2.Wave.Value("WAVE_" + name.upper()))
     except ValueError:
         return default
 

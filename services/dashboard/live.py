@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
@@ -26,7 +26,7 @@ log = structlog.get_logger(__name__)
 K = query_pb2
 
 
-def watch_request(view: str, *, site_id: str, wave: int) -> query_pb2.WatchRequest:
+def watch_request(view: str, *, site_id: str, wave: common_pb2.Wave) -> query_pb2.WatchRequest:
     """The cells a view is built from: a change to any of them rebuilds it."""
     if view == "overview":
         return K.WatchRequest(
@@ -89,7 +89,7 @@ async def view_events(
     *,
     view: str,
     build: Callable[[], Awaitable[Json]],
-    watch: AsyncIterator[query_pb2.WatchResponse],
+    watch: AsyncIterable[query_pb2.WatchResponse],
     signed_in: Callable[[], bool],
     coalesce_s: float,
     keepalive_s: float,

@@ -3,8 +3,9 @@ user's own API key, so the query service's role rules decide what anyone sees.""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterable
 from pathlib import Path
+from typing import TypedDict
 
 import grpc
 
@@ -29,7 +30,7 @@ class QueryChannel:
         self._ca_file = ca_file
         self.timeout_s = timeout_s
         self.channel: grpc.aio.Channel | None = None
-        self.stub: query_pb2_grpc.BenchmarkServiceStub | None = None
+        self.stub: query_pb2_grpc.BenchmarkServiceAsyncStub | None = None
 
     async def start(self) -> None:
         self.channel = open_channel(self._address, ca_file=self._ca_file)
@@ -44,17 +45,24 @@ class QueryChannel:
         return QueryClient(self.stub, api_key, self.timeout_s)
 
 
+class _CallOptions(TypedDict):
+    """The keyword arguments of every unary call: the user's key and the deadline."""
+
+    metadata: tuple[tuple[str, str], ...]
+    timeout: float
+
+
 class QueryClient:
     """The query service as one user: every call carries that user's key."""
 
     def __init__(
-        self, stub: query_pb2_grpc.BenchmarkServiceStub, api_key: str, timeout_s: float
+        self, stub: query_pb2_grpc.BenchmarkServiceAsyncStub, api_key: str, timeout_s: float
     ) -> None:
         self._stub = stub
         self._key = api_key
         self._timeout_s = timeout_s
 
-    def _options(self) -> dict:
+    def _options(self) -> _CallOptions:
         return {"metadata": call_metadata(self._key), "timeout": self._timeout_s}
 
     async def identify(self) -> Identity:
@@ -105,7 +113,9 @@ class QueryClient:
         )
         return list(reply.composites)
 
-    async def compare(self, composite: int, wave: int) -> query_pb2.CompareSitesResponse:
+    async def compare(
+        self, composite: common_pb2.Composite, wave: common_pb2.Wave
+    ) -> query_pb2.CompareSitesResponse:
         first = await self._stub.CompareSites(
             query_pb2.CompareSitesRequest(composite=composite, wave=wave, page_size=500),
             **self._options(),
@@ -122,13 +132,17 @@ class QueryClient:
             token = page.next_page_token
         return first
 
-    async def scorecard(self, site_id: str, wave: int) -> query_pb2.GetSiteScorecardResponse:
+    async def scorecard(
+        self, site_id: str, wave: common_pb2.Wave
+    ) -> query_pb2.GetSiteScorecardResponse:
         return await self._stub.GetSiteScorecard(
             query_pb2.GetSiteScorecardRequest(site_id=site_id, wave=wave), **self._options()
         )
 
-    async def disparities(self, site_id: str, wave: int) -> list:
-        cells: list = []
+    async def disparities(
+        self, site_id: str, wave: common_pb2.Wave
+    ) -> list[benchmarks_pb2.BenchmarkCell]:
+        cells: list[benchmarks_pb2.BenchmarkCell] = []
         token = ""
         while True:
             page = await self._stub.ListDisparities(
@@ -161,6 +175,6 @@ class QueryClient:
         reply = await self._stub.ListReleases(query_pb2.ListReleasesRequest(), **self._options())
         return list(reply.releases)
 
-    def watch(self, request: query_pb2.WatchRequest) -> AsyncIterator[query_pb2.WatchResponse]:
+    def watch(self, request: query_pb2.WatchRequest) -> AsyncIterable[query_pb2.WatchResponse]:
         """The Watch stream (no deadline: it lives as long as the browser's SSE stream)."""
         return self._stub.Watch(request, metadata=call_metadata(self._key))

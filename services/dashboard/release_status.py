@@ -58,9 +58,7 @@ def rows_of(statuses: Iterable[Status], names: Mapping[str, str]) -> list[Releas
     """One row per site and wave (and the site's intervention events), then one per cross-site wave."""
     sites, cross = [], []
     for status in statuses:
-        cut_at = (
-            status.cut_at.ToDatetime(tzinfo=UTC) if status.HasField("cut_at") else None
-        )
+        cut_at = status.cut_at.ToDatetime(tzinfo=UTC) if status.HasField("cut_at") else None
         if not status.site_id:
             cross.append(
                 ReleaseRow(

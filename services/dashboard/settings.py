@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from shared.service_settings import TracesExporter
 from shared.settings import SettingsError
 
 
@@ -44,7 +45,7 @@ class DashboardSettings:
     # Where `npm install` put the browser libraries (services/dashboard/node_modules).
     assets_dir: Path = Path(__file__).resolve().parent / "node_modules"
     log_level: str = "INFO"
-    traces_exporter: str = "none"
+    traces_exporter: TracesExporter = "none"
     # Prometheus /metrics on its own port; 0 turns it off.
     metrics_port: int = 0
     metrics_host: str = "127.0.0.1"

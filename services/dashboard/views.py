@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from jedi.v1 import benchmarks_pb2, query_pb2, registry_pb2
+from google.protobuf.message import Message
+
+from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, registry_pb2
 from services.dashboard import labels
 from services.dashboard.query_client import QueryClient
 from services.dashboard.release_status import ReleaseBoard, latest_releases
@@ -15,8 +17,9 @@ from services.dashboard.release_status import ReleaseBoard, latest_releases
 Json = dict[str, Any]
 
 
-def _opt(message, field: str) -> float | None:
-    return getattr(message, field) if message.HasField(field) else None
+def _opt(message: Message, field: str) -> float | None:
+    value: float | None = getattr(message, field) if message.HasField(field) else None
+    return value
 
 
 def site_json(site: registry_pb2.Site) -> Json:
@@ -56,15 +59,15 @@ async def available_waves(client: QueryClient) -> list[str]:
     return [labels.wave_name(w) for w in labels.WAVES if w in waves] or ["baseline"]
 
 
-async def overview(client: QueryClient, wave: int) -> Json:
+async def overview(client: QueryClient, wave: common_pb2.Wave) -> Json:
     """Coordinators: every site on every composite of a wave, against the cross-site band."""
-    sites, waves, *compared = await asyncio.gather(
+    sites, waves, compared = await asyncio.gather(
         client.sites(),
         available_waves(client),
-        *(client.compare(c, wave) for c in labels.COMPOSITES),
+        asyncio.gather(*(client.compare(c, wave) for c in labels.COMPOSITES)),
     )
     composites = []
-    for composite, reply in zip(labels.COMPOSITES, compared):
+    for composite, reply in zip(labels.COMPOSITES, compared, strict=True):
         values = {}
         for row in reply.sites:
             value = composite_json(row.total.composite)
@@ -90,7 +93,7 @@ async def overview(client: QueryClient, wave: int) -> Json:
     }
 
 
-async def scorecard(client: QueryClient, site_id: str, wave: int) -> Json:
+async def scorecard(client: QueryClient, site_id: str, wave: common_pb2.Wave) -> Json:
     """One site: composites against the peers' distribution, breakdowns, gaps and change."""
     card, gaps, trend, waves = await asyncio.gather(
         client.scorecard(site_id, wave),

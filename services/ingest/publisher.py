@@ -9,26 +9,24 @@ the sequence numbers) and the caller answers UNAVAILABLE for what was not stored
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from services.ingest.ports import PublishFailed
 from shared.event_records import EventRecord
-from shared.kafka import make_producer
+from shared.kafka import Kafka, make_producer
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
-
-
-class PublishFailed(Exception):
-    """Kafka did not confirm some records; they must be reported as not stored."""
+YIELD_EVERY = 100  # records sent between two turns of the event loop
 
 
 class EventPublisher:
-    def __init__(self, bootstrap_servers: str, *, send_timeout_s: float = 20.0) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, kafka: Kafka, *, send_timeout_s: float = 20.0) -> None:
+        self._kafka = kafka
         self._send_timeout_s = send_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
@@ -42,12 +40,15 @@ class EventPublisher:
                 await self._producer.stop()
                 self._producer = None
 
-    async def publish(self, records: Sequence[EventRecord]) -> list[bool]:
+    async def publish(self, records: Iterable[EventRecord]) -> list[bool]:
         """Send every record; return, per record, whether Kafka acknowledged it."""
         producer = await self._current_producer()
         headers_base = inject_trace_headers()
         futures = []
-        for record in records:
+        for sent, record in enumerate(records, 1):
+            if sent % YIELD_EVERY == 0:
+                # Let the producer's sender ship full batches while the rest is still encoded.
+                await asyncio.sleep(0)
             headers = [*headers_base, *record.headers]
             try:
                 futures.append(
@@ -72,7 +73,7 @@ class EventPublisher:
         """The running producer, started anew after a failure discarded the last one."""
         async with self._lock:
             if self._producer is None:
-                producer = make_producer(self._bootstrap_servers)
+                producer = make_producer(self._kafka)
                 try:
                     await producer.start()
                 except Exception as error:
@@ -83,8 +84,9 @@ class EventPublisher:
 
     async def _discard(self, broken: AIOKafkaProducer) -> None:
         async with self._lock:
-            if self._producer is not broken:
-                return  # a concurrent request already replaced it
+            replaced = self._producer is not broken  # by a concurrent request
+            if replaced:
+                return
             self._producer = None
         log.info("producer_discarded")
         # Fail what still waits in its buffer instead of letting stop() flush it later: a record
@@ -94,11 +96,11 @@ class EventPublisher:
         )
         try:
             await asyncio.wait_for(broken.stop(), 10)
-        except Exception as error:  # it is being thrown away regardless
+        except Exception as error:  # noqa: BLE001 -- it is being thrown away regardless
             log.warning("producer_stop_failed", error=repr(error))
 
 
-def _failed(error: BaseException) -> asyncio.Future:
-    future = asyncio.get_running_loop().create_future()
+def _failed(error: BaseException) -> asyncio.Future[object]:
+    future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
     future.set_exception(error)
     return future

@@ -5,16 +5,16 @@ from __future__ import annotations
 import structlog
 from aiokafka import ConsumerRecord
 
-from jedi.v1 import registry_pb2
-from shared.convert import instrument_from_proto, site_from_proto
 from shared.domain.model import Instrument, Site
+from shared.registry_records import (
+    Removed,
+    Unreadable,
+    decode_instrument_record,
+    decode_site_record,
+)
 from shared.topics import Topics
 
 log = structlog.get_logger(__name__)
-
-
-def instrument_key(instrument_id: str, version: int) -> bytes:
-    return f"{instrument_id}:{version}".encode()
 
 
 class RegistryView:
@@ -40,23 +40,19 @@ class RegistryView:
         self.instruments[(instrument.instrument_id, instrument.version)] = instrument
 
     def _apply_site(self, record: ConsumerRecord) -> None:
-        site_id = record.key.decode()
-        if record.value is None:
-            self.sites.pop(site_id, None)
-            return
-        site = site_from_proto(registry_pb2.Site.FromString(record.value))
-        if isinstance(site, list):
-            log.error("bad_registry_record", topic=record.topic, key=site_id, errors=len(site))
-            return
-        self.put_site(site)
+        match decode_site_record(record.key, record.value):
+            case Removed(site_id):
+                self.sites.pop(site_id, None)
+            case Unreadable(reason):
+                log.error("bad_registry_record", topic=record.topic, key=record.key, reason=reason)
+            case site:
+                self.put_site(site)
 
     def _apply_instrument(self, record: ConsumerRecord) -> None:
-        if record.value is None:
-            instrument_id, _, version = record.key.decode().rpartition(":")
-            self.instruments.pop((instrument_id, int(version)), None)
-            return
-        instrument = instrument_from_proto(registry_pb2.Instrument.FromString(record.value))
-        if isinstance(instrument, list):
-            log.error("bad_registry_record", topic=record.topic, errors=len(instrument))
-            return
-        self.put_instrument(instrument)
+        match decode_instrument_record(record.key, record.value):
+            case Removed(key):
+                self.instruments.pop(key, None)
+            case Unreadable(reason):
+                log.error("bad_registry_record", topic=record.topic, key=record.key, reason=reason)
+            case instrument:
+                self.put_instrument(instrument)

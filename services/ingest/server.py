@@ -9,13 +9,17 @@ import grpc
 import structlog
 
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc
+from services.ingest import metrics
 from services.ingest.ledger import EventLedger
 from services.ingest.publisher import EventPublisher
+from services.ingest.registration import Registration
 from services.ingest.registry import RegistryView
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
+from services.ingest.submission import EventSubmissions
 from shared.auth import CredentialStore
 from shared.grpc_support import add_health_and_reflection, bind, set_serving
+from shared.grpc_telemetry import instrumented_server
 from shared.kafka import ensure_topics, replay_topics
 from shared.topics import Topics
 
@@ -30,17 +34,15 @@ class IngestServer:
         self.settings = settings
         self.port: int | None = None
         self._stop_following = asyncio.Event()
-        self._registry_task: asyncio.Task | None = None
-        self._publisher = EventPublisher(
-            settings.kafka_bootstrap_servers, send_timeout_s=settings.publish_timeout_s
-        )
+        self._registry_task: asyncio.Task[None] | None = None
+        self._publisher = EventPublisher(settings.kafka, send_timeout_s=settings.publish_timeout_s)
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             topics.all,
             replication_factor=settings.topic_replication_factor,
         )
@@ -48,7 +50,7 @@ class IngestServer:
         registry_loaded = asyncio.Event()
         self._registry_task = asyncio.create_task(
             replay_topics(
-                settings.kafka_bootstrap_servers,
+                settings.kafka,
                 registry.topics,
                 registry.apply_record,
                 follow=True,
@@ -56,7 +58,7 @@ class IngestServer:
                 caught_up=registry_loaded,
             )
         )
-        await replay_topics(settings.kafka_bootstrap_servers, ledger.topics, ledger.apply_record)
+        await replay_topics(settings.kafka, ledger.topics, ledger.apply_record)
         await registry_loaded.wait()
         await self._publisher.start()
         log.info(
@@ -66,15 +68,21 @@ class IngestServer:
             instruments=len(registry.instruments),
         )
 
-        self._server = grpc.aio.server()
+        self._server = instrumented_server(SERVICE_NAME, metrics.REQUESTS, metrics.REQUEST_SECONDS)
+        submissions = EventSubmissions(
+            registry=registry,
+            ledger=ledger,
+            publisher=self._publisher,
+            topics=topics,
+            only_site_id=settings.site_id,
+        )
+        registration = Registration(registry=registry, publisher=self._publisher, topics=topics)
         ingest_pb2_grpc.add_IngestServiceServicer_to_server(
             IngestServicer(
                 credentials=CredentialStore.from_file(settings.credentials_file),
                 registry=registry,
-                ledger=ledger,
-                publisher=self._publisher,
-                topics=topics,
-                only_site_id=settings.site_id,
+                submissions=submissions,
+                registration=registration,
                 max_events_per_request=settings.max_events_per_request,
             ),
             self._server,

@@ -31,7 +31,7 @@ async def create_topics(settings: ProcessorSettings, topics: ProcessorTopics) ->
     while True:
         try:
             return await ensure_topics(
-                settings.kafka_bootstrap_servers,
+                settings.kafka,
                 topics.all,
                 replication_factor=settings.topic_replication_factor,
             )
@@ -73,7 +73,7 @@ def main() -> int:
     wiring = create_processor(settings)
     if settings.metrics_port:
         start_lag_sampler(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             topics.app_id,
             [topics.platform.interventions.name, topics.platform.survey_responses.name],
         )

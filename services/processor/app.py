@@ -10,8 +10,25 @@ from services.processor.settings import ProcessorSettings
 from services.processor.timers import register_timers
 from services.processor.topics import ProcessorTopics
 from services.processor.wiring import Wiring, wire
+from shared.kafka import KafkaConnection
 
 STORES = {"rocksdb": "rocksdb://", "memory": "memory://"}
+
+
+def broker_credentials(
+    kafka: KafkaConnection,
+) -> faust.SASLCredentials | faust.SSLCredentials | None:
+    """Faust's form of the connection's SASL and TLS settings (None: anonymous plaintext)."""
+    if kafka.sasl:
+        return faust.SASLCredentials(
+            username=kafka.sasl_username,
+            password=kafka.sasl_password,
+            mechanism=kafka.sasl_mechanism,
+            ssl_context=kafka.ssl_context(),
+        )
+    if kafka.tls:
+        return faust.SSLCredentials(kafka.ssl_context())
+    return None
 
 
 def faust_app(settings: ProcessorSettings, topics: ProcessorTopics) -> faust.App:
@@ -24,6 +41,7 @@ def faust_app(settings: ProcessorSettings, topics: ProcessorTopics) -> faust.App
         broker=[
             f"kafka://{server.strip()}" for server in settings.kafka_bootstrap_servers.split(",")
         ],
+        broker_credentials=broker_credentials(settings.kafka),
         store=STORES[settings.table_store],
         datadir=str(settings.state_dir),
         autodiscover=False,

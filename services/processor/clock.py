@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from shared.clock import utc_now
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+__all__ = ["current_as_of", "day_start", "utc_now"]
 
 
 def day_start(moment: datetime) -> datetime:

@@ -10,11 +10,9 @@ import asyncio
 import threading
 
 import structlog
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from prometheus_client import Gauge
 
-from shared.kafka import topic_partitions
+from shared.kafka import Kafka, make_admin, make_consumer, topic_partitions
 
 CONSUMER_LAG = Gauge(
     "jedi_processor_consumer_lag",
@@ -25,11 +23,12 @@ log = structlog.get_logger(__name__)
 
 
 async def consumer_lag(
-    bootstrap_servers: str, group_id: str, topics: list[str]
+    kafka: Kafka, group_id: str, topics: list[str]
 ) -> dict[tuple[str, int], int]:
-    partitions = await topic_partitions(bootstrap_servers, topics)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    partitions = await topic_partitions(kafka, topics)
+    admin = make_admin(kafka)
+    # The high watermark, as before: lag counts every record not yet committed.
+    consumer = make_consumer(kafka, isolation_level="read_uncommitted")
     await admin.start()
     await consumer.start()
     try:
@@ -46,7 +45,7 @@ async def consumer_lag(
 
 
 def start_lag_sampler(
-    bootstrap_servers: str, group_id: str, topics: list[str], interval_s: float = 10.0
+    kafka: Kafka, group_id: str, topics: list[str], interval_s: float = 10.0
 ) -> None:
     """Sample the lag every `interval_s` in a daemon thread of its own (its own event loop)."""
 
@@ -54,10 +53,10 @@ def start_lag_sampler(
         while True:
             try:
                 for (topic, partition), lag in (
-                    await consumer_lag(bootstrap_servers, group_id, topics)
+                    await consumer_lag(kafka, group_id, topics)
                 ).items():
                     CONSUMER_LAG.labels(topic, str(partition)).set(lag)
-            except Exception as error:  # the metric goes stale; the processor itself is unaffected
+            except Exception as error:  # noqa: BLE001 -- the metric goes stale; the processor is unaffected
                 log.warning("consumer_lag_sample_failed", error=repr(error))
             await asyncio.sleep(interval_s)
 

@@ -9,23 +9,23 @@ dead-lettering the response.
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from mode import Service
 
-from jedi.v1 import registry_pb2
-from shared.convert import instrument_from_proto
 from shared.domain.model import Instrument
-from shared.kafka import topic_partitions
+from shared.kafka import Kafka, make_consumer, topic_partitions
+from shared.registry_records import Removed, Unreadable, decode_instrument_record
 
 log = structlog.get_logger(__name__)
 
 
 class InstrumentRegistry(Service):
-    def __init__(self, *, bootstrap_servers: str, topic: str, wait_s: float, **kwargs) -> None:
+    def __init__(self, *, kafka: Kafka, topic: str, wait_s: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._topic = topic
         self._wait_s = wait_s
         self.instruments: dict[tuple[str, int], Instrument] = {}
@@ -36,13 +36,9 @@ class InstrumentRegistry(Service):
         self._consumer_ready = asyncio.Event()
 
     async def on_start(self) -> None:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
+        self._consumer = make_consumer(self._kafka)
         await self._consumer.start()
-        self._partitions = await topic_partitions(self._bootstrap_servers, [self._topic])
+        self._partitions = await topic_partitions(self._kafka, [self._topic])
         self._consumer.assign(self._partitions)
         await self._consumer.seek_to_beginning(*self._partitions)
         self._consumer_ready.set()
@@ -66,18 +62,13 @@ class InstrumentRegistry(Service):
             self._advanced = asyncio.Event()
 
     def _apply(self, record: ConsumerRecord) -> None:
-        instrument_id, _, version = (record.key or b"").decode().rpartition(":")
-        if record.value is None:
-            if version.isdigit():
-                self.instruments.pop((instrument_id, int(version)), None)
-            return
-        instrument = instrument_from_proto(registry_pb2.Instrument.FromString(record.value))
-        if isinstance(instrument, list):
-            log.error(
-                "bad_instrument_record", offset=record.offset, errors=[e.reason for e in instrument]
-            )
-            return
-        self.instruments[(instrument.instrument_id, instrument.version)] = instrument
+        match decode_instrument_record(record.key, record.value):
+            case Removed(key):
+                self.instruments.pop(key, None)
+            case Unreadable(reason):
+                log.error("bad_instrument_record", offset=record.offset, reason=reason)
+            case instrument:
+                self.instruments[(instrument.instrument_id, instrument.version)] = instrument
 
     async def refresh(self) -> None:
         """Return once every instrument registered before this call is known (or the wait is over)."""

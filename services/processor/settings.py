@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from shared.service_settings import CommonSettings
+
+# Where a worker keeps its tables: RocksDB files under `state_dir`, or memory (then it recovers
+# everything from the changelogs at every start).
+TableStore = Literal["rocksdb", "memory"]
 
 
 @dataclass(frozen=True)
@@ -15,8 +20,7 @@ class ProcessorSettings(CommonSettings):
     app_id: str = "jedi-processor"
     # Local table state (RocksDB); a worker recovers what is missing from the changelogs.
     state_dir: Path = Path(".local/processor-state")
-    # "rocksdb" or "memory" (recovers everything from the changelogs at every start).
-    table_store: str = "rocksdb"
+    table_store: TableStore = "rocksdb"
     # Faust's web server: /healthz style checks and its own metrics.
     web_enabled: bool = True
     web_host: str = "127.0.0.1"

@@ -12,7 +12,8 @@ Traces, logs and metrics: observe.py.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,12 +25,44 @@ from services.processor.inputs import InputRecord, SiteTopics, site_input
 from services.processor.observe import event_span, publish_span, site_batch_done
 from services.processor.outbox import Outbox
 from services.processor.ports import InputPartition, Instruments, RecordStore, Rewind
-from services.processor.site_record import decode_record, encode_record, new_record
+from services.processor.site_record import SiteRecord, decode_record, encode_record, new_record
 from services.processor.site_stage import SiteInput, SiteStep, site_step
 from shared.domain.model import SurveyResponse
+from shared.domain.release_gate import Evaluations
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
+Planned = tuple[list[SiteInput[InputRecord]], str, SiteRecord, SiteStep[InputRecord]]
+# Decoded records kept in memory (about the site's state twice and its cells once, each).
+RECORD_CACHE_SITES = 1024
+
+
+class DecodedRecords:
+    """The last record stored of the most recently busy sites, decoded, with the cells of its
+    last release (`Evaluations`): a site's next batch finds them again when the table still holds
+    exactly those bytes, and decodes the table's value otherwise (after a crash, a rebalance,
+    another worker's write)."""
+
+    def __init__(self, capacity: int = RECORD_CACHE_SITES) -> None:
+        self._capacity = capacity
+        self._entries: OrderedDict[str, tuple[bytes, SiteRecord, Evaluations]] = OrderedDict()
+
+    def get(self, site_id: str, stored: bytes | None) -> tuple[SiteRecord, Evaluations]:
+        entry = self._entries.get(site_id)
+        if entry is not None and entry[0] == stored:
+            return entry[1], entry[2]
+        record = decode_record(stored) if stored is not None else new_record(site_id)
+        evaluations = Evaluations()
+        self._entries[site_id] = (b"", record, evaluations)  # found again only once stored
+        return record, evaluations
+
+    def put(self, site_id: str, stored: bytes, record: SiteRecord) -> None:
+        """After `stored` (the encoding of `record`) is saved; keeps the site's evaluations."""
+        entry = self._entries.pop(site_id, None)
+        evaluations = entry[2] if entry is not None else Evaluations()
+        self._entries[site_id] = (stored, record, evaluations)
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
 
 
 @dataclass
@@ -57,6 +90,7 @@ class SiteDriver:
         self._settings = settings
         self._rewind = rewind
         self._tracker = InputTracker(store, compacted=[topics.site_changes])
+        self._decoded = DecodedRecords()
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
 
     async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
@@ -75,10 +109,10 @@ class SiteDriver:
             )
         await self._refresh_instruments_if_needed(by_site.values())
         as_of = self._settings.as_of()
-        planned = []
+        planned: list[Planned] = []
         for (_, site_id), inputs in by_site.items():
             stored = self._store.load(inputs[0].ref, site_id)
-            before = decode_record(stored) if stored is not None else new_record(site_id)
+            before, evaluations = self._decoded.get(site_id, stored)
             step = site_step(
                 before,
                 inputs,
@@ -87,6 +121,7 @@ class SiteDriver:
                 cut_at=self._settings.now(),
                 min_cell_size=self._settings.min_cell_size,
                 around=event_span,
+                evaluations=evaluations,
             )
             planned.append((inputs, site_id, before, step))
         await self._declare_intent(planned)
@@ -99,14 +134,16 @@ class SiteDriver:
                 await self._outbox.summary(step.summary, headers=trace_headers)
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
         for inputs, site_id, _, step in planned:
-            self._store.save(inputs[0].ref, site_id, encode_record(step.record))
+            value = encode_record(step.record)
+            self._store.save(inputs[0].ref, site_id, value)
+            self._decoded.put(site_id, value, step.record)
         await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
         done = [step for _, _, _, step in planned]
         site_batch_done(records, len(admitted.records), done)
         return done
 
-    async def _declare_intent(self, planned) -> None:
+    async def _declare_intent(self, planned: list[Planned]) -> None:
         """Before a release is published, store what it covers (`SiteStep.intent`).
 
         If the process dies after publishing and before storing the new value, the batch is
@@ -123,10 +160,14 @@ class SiteDriver:
         if intents:
             await self._store.flush()
 
-    def resume_offsets(self, inputs, *, default: int | None = None) -> dict[InputPartition, int]:
+    def resume_offsets(
+        self, inputs: Iterable[InputPartition], *, default: int | None = None
+    ) -> dict[InputPartition, int]:
         return self._tracker.resume_offsets(inputs, default=default)
 
-    async def _refresh_instruments_if_needed(self, groups) -> None:
+    async def _refresh_instruments_if_needed(
+        self, groups: Iterable[list[SiteInput[InputRecord]]]
+    ) -> None:
         known = self._instruments.instruments
         for inputs in groups:
             for item in inputs:

@@ -17,6 +17,7 @@ import json
 import zlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from jedi.v1 import registry_pb2
 from shared.convert import site_from_proto, site_to_proto
@@ -51,6 +52,28 @@ def released_state(record: SiteRecord) -> SiteState:
     return record.released if record.released is not None else empty_site_state(record.site_id)
 
 
+class _StateDicts:
+    """`state_to_dict` of the states encoded lately, by object: a batch encodes the same states
+    twice (its intent, then its value), and the last release's state again in the next batch.
+    States are immutable, so a dictionary found for the same object is still right. Emptied when
+    full: a larger batch only computes some dictionaries again."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = capacity
+        self._dicts: dict[int, tuple[SiteState, dict[str, Any]]] = {}
+
+    def __call__(self, state: SiteState) -> dict[str, Any]:
+        found = self._dicts.get(id(state))
+        if found is None or found[0] is not state:
+            if len(self._dicts) >= self._capacity:
+                self._dicts.clear()
+            found = self._dicts[id(state)] = (state, state_to_dict(state))
+        return found[1]
+
+
+_state_dict = _StateDicts()
+
+
 def encode_record(record: SiteRecord) -> bytes:
     site = (
         None
@@ -60,12 +83,12 @@ def encode_record(record: SiteRecord) -> bytes:
     document = {
         "schema": RECORD_SCHEMA,
         "site_id": record.site_id,
-        "state": state_to_dict(record.state),
+        "state": _state_dict(record.state),
         "applied": sorted(record.applied),
         "site": site,
         "site_version": record.site_version,
         "interventions": record.interventions,
-        "released": None if record.released is None else state_to_dict(record.released),
+        "released": None if record.released is None else _state_dict(record.released),
         "released_interventions": record.released_interventions,
         "release_number": record.release_number,
         "release_cut_at": None
@@ -81,11 +104,16 @@ def decode_record(data: bytes) -> SiteRecord:
     document = json.loads(zlib.decompress(data))
     if document.get("schema") != RECORD_SCHEMA:
         raise ValueError(f"unsupported site record schema {document.get('schema')!r}")
-    site = None
+    site: Site | None = None
     if document["site"] is not None:
-        site = site_from_proto(registry_pb2.Site.FromString(base64.b64decode(document["site"])))
-        if isinstance(site, list):
-            raise ValueError(f"the stored site of {document['site_id']!r} does not convert: {site}")
+        converted = site_from_proto(
+            registry_pb2.Site.FromString(base64.b64decode(document["site"]))
+        )
+        if isinstance(converted, list):
+            raise ValueError(
+                f"the stored site of {document['site_id']!r} does not convert: {converted}"
+            )
+        site = converted
     return SiteRecord(
         site_id=document["site_id"],
         state=state_from_dict(document["state"]),

@@ -10,27 +10,32 @@ releases carry the same number.
 
 What a release shows is a function of what it covers and `as_of` only, computed by the same
 domain functions as the batch reference (`site_cells`, `shown_site_cells`); what it covers is
-the release gate's decision (`release_gate.next_coverage`).
+the release gate's decision (`release_gate.next_release`).
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any, ContextManager, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from services.processor.site_record import SiteRecord, released_state
 from services.processor.summary import SiteSummary
-from shared.domain.aggregates import SiteState, apply_intervention, apply_survey_response
-from shared.domain.benchmarks import site_cells
+from shared.domain.aggregates import SiteFold, SiteState
+from shared.domain.benchmark_set import Cell
 from shared.domain.cross_site import site_scores
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
-from shared.domain.release_gate import Coverage, held_back, next_coverage, responses_in
+from shared.domain.release_gate import (
+    Coverage,
+    Evaluations,
+    held_back,
+    next_release,
+    responses_in,
+)
 from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
-from shared.domain.suppression import shown_site_cells
 
 Ref = TypeVar("Ref")  # whatever the caller needs to find the input again (a Faust event)
 InstrumentKey = tuple[str, int]
@@ -77,47 +82,73 @@ class SiteStep(Generic[Ref]):
     duplicates: int
 
 
-def _apply(
-    record: SiteRecord, event: SiteEvent, instruments: Mapping[InstrumentKey, Instrument]
-) -> SiteRecord:
-    """The record with the event folded in; ValueError when the core refuses it."""
-    payload = event.payload
-    if isinstance(payload, SurveyResponse):
-        instrument = instruments.get((payload.instrument_id, payload.instrument_version))
-        if instrument is None:
-            raise ValueError(
-                f"unknown instrument {payload.instrument_id} version {payload.instrument_version}"
-            )
-        state = apply_survey_response(record.state, payload, instrument)
-    elif isinstance(payload, InterventionEvent):
-        state = apply_intervention(record.state, payload)
-        record = replace(record, interventions=record.interventions + 1)
-    else:
-        raise ValueError(f"not an event: {type(payload).__name__}")
-    return replace(record, state=state, applied=record.applied | {event.event_id})
-
-
 Outcome = str  # "applied", "duplicate", "site" or "rejected"
+
+
+class _BatchFold:
+    """A site record that a batch of inputs is folded into in place, then frozen once (`record`)."""
+
+    def __init__(self, record: SiteRecord, instruments: Mapping[InstrumentKey, Instrument]) -> None:
+        self._record = record
+        self._instruments = instruments
+        self._state = SiteFold(record.state)
+        self._applied = set(record.applied)
+        self._interventions = record.interventions
+        self._site, self._site_version = record.site, record.site_version
+
+    def _apply(self, event: SiteEvent[Ref]) -> None:
+        """Fold the event in; ValueError (and nothing changed) when the core refuses it."""
+        payload = event.payload
+        if isinstance(payload, SurveyResponse):
+            instrument = self._instruments.get((payload.instrument_id, payload.instrument_version))
+            if instrument is None:
+                raise ValueError(
+                    f"unknown instrument {payload.instrument_id} version {payload.instrument_version}"
+                )
+            self._state.add_response(payload, instrument)
+        elif isinstance(payload, InterventionEvent):
+            self._state.add_intervention(payload)
+            self._interventions += 1
+        else:
+            raise ValueError(f"not an event: {type(payload).__name__}")
+
+    def add(self, item: SiteInput[Ref]) -> tuple[Outcome, Rejection[Ref] | None]:
+        """Fold one event or registry change in."""
+        if isinstance(item, SiteChange):
+            if item.version >= self._site_version:
+                self._site, self._site_version = item.site, item.version
+            return "site", None
+        if item.event_id and item.event_id in self._applied:
+            return "duplicate", None
+        try:
+            if item.error is not None:
+                raise ValueError(item.error)
+            self._apply(item)
+        except ValueError as error:
+            if item.event_id:  # a replay of a dead-lettered event is not dead-lettered again
+                self._applied.add(item.event_id)
+            return "rejected", Rejection(item.ref, str(error), item.event_id)
+        self._applied.add(item.event_id)
+        return "applied", None
+
+    def record(self) -> SiteRecord:
+        return replace(
+            self._record,
+            state=self._state.freeze(),
+            applied=frozenset(self._applied),
+            interventions=self._interventions,
+            site=self._site,
+            site_version=self._site_version,
+        )
 
 
 def fold_input(
     record: SiteRecord, item: SiteInput[Ref], instruments: Mapping[InstrumentKey, Instrument]
 ) -> tuple[SiteRecord, Outcome, Rejection[Ref] | None]:
     """Fold one event or registry change into the record."""
-    if isinstance(item, SiteChange):
-        if item.version >= record.site_version:
-            record = replace(record, site=item.site, site_version=item.version)
-        return record, "site", None
-    if item.event_id and item.event_id in record.applied:
-        return record, "duplicate", None
-    try:
-        if item.error is not None:
-            raise ValueError(item.error)
-        return _apply(record, item, instruments), "applied", None
-    except ValueError as error:
-        if item.event_id:  # a replay of a dead-lettered event is not dead-lettered again
-            record = replace(record, applied=record.applied | {item.event_id})
-        return record, "rejected", Rejection(item.ref, str(error), item.event_id)
+    fold = _BatchFold(record, instruments)
+    outcome, rejection = fold.add(item)
+    return fold.record(), outcome, rejection
 
 
 def coverage_of(state: SiteState, interventions: int) -> Coverage:
@@ -133,19 +164,29 @@ def _digest(*parts: object) -> str:
 
 
 def publication(
-    record: SiteRecord, *, as_of: datetime, cut_at: datetime, min_cell_size: int
+    record: SiteRecord,
+    *,
+    as_of: datetime,
+    cut_at: datetime,
+    min_cell_size: int,
+    evaluations: Evaluations | None = None,
 ) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None]:
-    """The record after gating, the site's next release (if any), its progress and summary."""
+    """The record after gating, the site's next release (if any), its progress and summary.
+
+    `evaluations` may be kept from the site's last step: the cells of its last release's state
+    are then not computed again.
+    """
     received = coverage_of(record.state, record.interventions)
     last = coverage_of(released_state(record), record.released_interventions)
     scope = site_scope(record.site_id)
+    cells: tuple[Cell, ...] = ()
     if record.site is None:
-        covered, cells = last, ()
+        covered = last
     else:
-        covered = next_coverage(last, received, record.site, as_of=as_of, k=min_cell_size)
-        cells = tuple(
-            shown_site_cells(site_cells(covered.state, record.site, as_of=as_of), min_cell_size)
+        covered, shown = next_release(
+            last, received, record.site, as_of=as_of, k=min_cell_size, evaluations=evaluations
         )
+        cells = tuple(shown)
     waiting = held_back(covered, received)
     release = summary = None
     digest = _digest(
@@ -166,6 +207,8 @@ def publication(
             release_cut_at=cut_at,
             release_digest=digest,
         )
+    if evaluations is not None:
+        evaluations.keep_only(released_state(record))
     progress = None
     progress_digest = _digest(record.release_number, sorted(waiting.items()))
     if progress_digest != record.held_back_digest and (waiting or record.held_back_digest):
@@ -182,7 +225,8 @@ def site_step(
     as_of: datetime,
     cut_at: datetime,
     min_cell_size: int,
-    around: Callable[[SiteInput[Ref]], ContextManager[Any]] = lambda item: nullcontext(),
+    around: Callable[[SiteInput[Ref]], AbstractContextManager[Any]] = lambda item: nullcontext(),
+    evaluations: Evaluations | None = None,
 ) -> SiteStep[Ref]:
     """One batch of one site. Publishes again even when every event was a duplicate.
 
@@ -192,17 +236,18 @@ def site_step(
     before = record
     rejected: list[Rejection[Ref]] = []
     counts = {"applied": 0, "duplicate": 0}
+    fold = _BatchFold(record, instruments)
     for item in inputs:
         with around(item) as scope:
-            record, outcome, rejection = fold_input(record, item, instruments)
+            outcome, rejection = fold.add(item)
             if hasattr(scope, "outcome"):
                 scope.outcome(outcome, rejection.reason if rejection else None)
         if rejection is not None:
             rejected.append(rejection)
         counts[outcome] = counts.get(outcome, 0) + 1
-    folded = record
+    folded = fold.record()
     record, release, progress, summary = publication(
-        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size
+        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size, evaluations=evaluations
     )
     intent = None
     if release is not None:

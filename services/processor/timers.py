@@ -23,7 +23,7 @@ from services.processor import clock
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
 from services.processor.watchdog import StallWatchdog
-from shared.kafka import replay_topics
+from shared.kafka import Kafka, replay_topics
 
 if TYPE_CHECKING:
     from services.processor.wiring import Wiring
@@ -31,12 +31,10 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-async def registered_sites(bootstrap_servers: str, topic: str) -> list[InputRecord]:
+async def registered_sites(kafka: Kafka, topic: str) -> list[InputRecord]:
     """The latest record of every site in the (compacted) sites topic."""
     latest: dict[bytes, ConsumerRecord] = {}
-    await replay_topics(
-        bootstrap_servers, [topic], lambda record: latest.__setitem__(record.key, record)
-    )
+    await replay_topics(kafka, [topic], lambda record: latest.__setitem__(record.key, record))
     return [
         InputRecord(r.topic, r.partition, r.offset, r.key, r.value, tuple(r.headers or ()))
         for r in latest.values()
@@ -101,9 +99,7 @@ class RegistryForwarder:
 
 def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForwarder:
     forwarder = RegistryForwarder(
-        read_sites=partial(
-            registered_sites, settings.kafka_bootstrap_servers, wiring.topics.platform.sites.name
-        ),
+        read_sites=partial(registered_sites, settings.kafka, wiring.topics.platform.sites.name),
         forward=wiring.forward_sites,
     )
 

@@ -98,7 +98,7 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
         help="Each wave's shown site scores and last cross-site release",
     )
     instruments = InstrumentRegistry(
-        bootstrap_servers=settings.kafka_bootstrap_servers,
+        kafka=settings.kafka,
         topic=platform.instruments.name,
         wait_s=settings.registry_wait_s,
     )

@@ -12,6 +12,7 @@ from services.query.records import StoredCell
 from services.query.scopes import parse_scope
 from services.query.snapshot import Snapshot
 from shared.auth import Principal, PrincipalRole
+from shared.domain.benchmark_set import Cell
 
 SITE_RESOURCE = "jedi.v1.Site"
 
@@ -20,7 +21,7 @@ def is_coordinator(principal: Principal) -> bool:
     return principal.role is PrincipalRole.COORDINATOR
 
 
-def may_see(principal: Principal, stored: StoredCell) -> bool:
+def may_see(principal: Principal, stored: StoredCell[Cell]) -> bool:
     """A distribution (no site) is anonymous; a site's cell is its own site's or a coordinator's."""
     return (
         stored.site_id is None or is_coordinator(principal) or stored.site_id == principal.site_id

@@ -14,8 +14,9 @@ from services.query.access import (
 )
 from services.query.ask import Ask
 from services.query.paging import paginate
-from shared.domain.benchmark_set import Measure
-from shared.domain.cells import key_of
+from services.query.records import StoredCell, as_kind, holding
+from shared.domain.benchmark_set import DistributionCell, Measure, RankCell
+from shared.domain.cells import CompositeCell, DisparityCell, key_of
 from shared.domain.model import WAVE_ORDER, Composite, GroupDimension, Wave
 from shared.domain.survey_state import TOTAL
 
@@ -32,7 +33,9 @@ def compare_sites(
     cells = ask.snapshot.cells
     rows = []
     for site_id in ask.snapshot.site_ids:
-        total = cells.get(key_of("composite", site_id, wave, composite, TOTAL, TOTAL))
+        total = as_kind(
+            cells.get(key_of("composite", site_id, wave, composite, TOTAL, TOTAL)), CompositeCell
+        )
         if total is None or (chosen and site_id not in chosen):
             continue
         score = (
@@ -62,7 +65,7 @@ def distribution(
     composite = enums.from_proto(Composite, request.composite, "composite")
     measure = enums.from_proto(Measure, request.measure, "measure")
 
-    def wanted(cell) -> bool:
+    def wanted(cell: DistributionCell | RankCell) -> bool:
         return (
             cell.wave == wave
             and composite in (None, cell.composite)
@@ -71,12 +74,16 @@ def distribution(
 
     reply = query_pb2.GetDistributionResponse()
     reply.distributions.extend(
-        s.message for s in ask.snapshot.of_kind("distribution") if wanted(s.cell)
+        s.message
+        for s in holding(ask.snapshot.of_kind("distribution"), DistributionCell)
+        if wanted(s.cell)
     )
     if request.site_id:
         site_id = one_site(ask.principal, request.site_id, ask.snapshot)
         reply.ranks.extend(
-            s.message for s in ask.snapshot.of_site(site_id, "rank") if wanted(s.cell)
+            s.message
+            for s in holding(ask.snapshot.of_site(site_id, "rank"), RankCell)
+            if wanted(s.cell)
         )
     return reply
 
@@ -95,7 +102,7 @@ def disparities(
         else ask.snapshot.of_site(only_site, "disparity")
     )
     rows = []
-    for stored in found:
+    for stored in holding(found, DisparityCell):
         cell = stored.cell
         if not may_see(ask.principal, stored):
             continue
@@ -119,7 +126,7 @@ def sites(ask: Ask, request: query_pb2.ListSitesRequest) -> query_pb2.ListSitesR
     for site_id in visible_site_ids(ask.principal, ask.snapshot):
         listing = query_pb2.SiteListing(
             waves=[
-                enums.to_proto(w)
+                enums.wave_to_proto(w)
                 for w in WAVE_ORDER
                 if key_of("response", site_id, w, TOTAL, TOTAL) in cells
             ]
@@ -136,11 +143,13 @@ def composites(
     page = ask.page(request)
     snapshot = ask.snapshot
     seen: dict[Composite, set[Wave]] = {composite: set() for composite in Composite}
-    sources = [snapshot.of_kind("distribution")]
+    sources: list[list[StoredCell[CompositeCell | DistributionCell]]] = [
+        holding(snapshot.of_kind("distribution"), DistributionCell)
+    ]
     if is_coordinator(ask.principal):
-        sources.append(snapshot.of_kind("composite"))
+        sources.append(holding(snapshot.of_kind("composite"), CompositeCell))
     elif ask.principal.site_id:
-        sources.append(snapshot.of_site(ask.principal.site_id, "composite"))
+        sources.append(holding(snapshot.of_site(ask.principal.site_id, "composite"), CompositeCell))
     for cells in sources:
         for stored in cells:
             seen[stored.cell.composite].add(stored.cell.wave)
@@ -148,8 +157,8 @@ def composites(
         (
             (index,),
             query_pb2.CompositeListing(
-                composite=enums.to_proto(composite),
-                waves=[enums.to_proto(w) for w in WAVE_ORDER if w in seen[composite]],
+                composite=enums.composite_to_proto(composite),
+                waves=[enums.wave_to_proto(w) for w in WAVE_ORDER if w in seen[composite]],
             ),
         )
         for index, composite in enumerate(Composite)

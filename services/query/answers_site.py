@@ -7,7 +7,9 @@ from services.query import enums
 from services.query.access import one_site
 from services.query.ask import Ask
 from services.query.errors import bad_argument
-from shared.domain.cells import key_of
+from services.query.records import holding
+from shared.domain.benchmark_set import DistributionCell, RankCell, ReachCell
+from shared.domain.cells import ChangeCell, CompositeCell, ResponseCell, key_of
 from shared.domain.model import WAVE_ORDER, Composite, Wave
 from shared.domain.reach import ReachMetric
 from shared.domain.survey_state import TOTAL
@@ -22,15 +24,15 @@ def site_scorecard(
     of_wave = [s for s in snapshot.of_site(site_id) if getattr(s.cell, "wave", None) == wave]
     reply = query_pb2.GetSiteScorecardResponse(wave=request.wave)
     reply.site.CopyFrom(snapshot.site_message(site_id))
-    responses = [s for s in of_wave if s.kind == "response"]
+    responses = holding(of_wave, ResponseCell)
     responses.sort(key=lambda s: (s.cell.dimension != TOTAL, s.key))
     reply.responses.extend(s.message for s in responses)
     reply.experiences.extend(s.message for s in of_wave if s.kind == "experience")
     for composite in Composite:
-        cells = [s for s in of_wave if s.kind == "composite" and s.cell.composite == composite]
+        cells = [s for s in holding(of_wave, CompositeCell) if s.cell.composite == composite]
         if not cells:
             continue
-        entry = reply.composites.add(composite=enums.to_proto(composite))
+        entry = reply.composites.add(composite=enums.composite_to_proto(composite))
         for stored in cells:
             if stored.cell.dimension == TOTAL:
                 entry.total.CopyFrom(stored.message)
@@ -38,11 +40,11 @@ def site_scorecard(
                 entry.breakdowns.append(stored.message)
         entry.distributions.extend(
             s.message
-            for s in snapshot.of_kind("distribution")
+            for s in holding(snapshot.of_kind("distribution"), DistributionCell)
             if s.cell.wave == wave and s.cell.composite == composite
         )
         entry.ranks.extend(
-            s.message for s in of_wave if s.kind == "rank" and s.cell.composite == composite
+            s.message for s in holding(of_wave, RankCell) if s.cell.composite == composite
         )
     return reply
 
@@ -68,7 +70,7 @@ def trend(ask: Ask, request: query_pb2.GetTrendRequest) -> query_pb2.GetTrendRes
         ]
         changes = [
             s
-            for s in snapshot.of_site(site_id, "change")
+            for s in holding(snapshot.of_site(site_id, "change"), ChangeCell)
             if s.cell.composite == composite
             and s.cell.dimension == dimension
             and s.cell.group == group
@@ -76,12 +78,12 @@ def trend(ask: Ask, request: query_pb2.GetTrendRequest) -> query_pb2.GetTrendRes
         ranks = [
             s
             for wave in WAVE_ORDER
-            for s in snapshot.of_site(site_id, "rank")
+            for s in holding(snapshot.of_site(site_id, "rank"), RankCell)
             if dimension == TOTAL and s.cell.wave == wave and s.cell.composite == composite
         ]
         if not any(points) and not changes:
             continue
-        entry = reply.trends.add(composite=enums.to_proto(composite))
+        entry = reply.trends.add(composite=enums.composite_to_proto(composite))
         entry.points.extend(s.message for s in points if s is not None)
         entry.changes.extend(s.message for s in changes)
         entry.ranks.extend(s.message for s in ranks)
@@ -99,7 +101,7 @@ def intervention_reach(
     reply.site.CopyFrom(snapshot.site_message(site_id))
     reply.reach.extend(
         s.message
-        for s in snapshot.of_site(site_id, "reach")
+        for s in holding(snapshot.of_site(site_id, "reach"), ReachCell)
         if not request.metric or s.cell.metric == request.metric
     )
     return reply

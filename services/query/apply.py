@@ -24,6 +24,7 @@ from services.query.records import (
 from services.query.scopes import parse_scope
 from services.query.snapshot import Changes, ScopeState, Snapshot, same_value
 from shared.convert_releases import PROGRESS_PREFIX
+from shared.domain.benchmark_set import Cell
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Applied:
 def apply_updates(
     snapshot: Snapshot, updates: Iterable[BenchmarkUpdate], site_updates: Iterable[SiteUpdate]
 ) -> Applied:
-    cells: dict[str, StoredCell] = dict(snapshot.cells)
+    cells: dict[str, StoredCell[Cell]] = dict(snapshot.cells)
     scopes: dict[str, ScopeState] = dict(snapshot.scopes)
     touched = False
     candidates: set[str] = set()  # keys whose cell may have changed
@@ -83,7 +84,10 @@ def apply_updates(
 
 
 def _release(
-    cells: dict[str, StoredCell], held: ScopeState, update: ReleaseUpdate, candidates: set[str]
+    cells: dict[str, StoredCell[Cell]],
+    held: ScopeState,
+    update: ReleaseUpdate,
+    candidates: set[str],
 ) -> ScopeState:
     keys = frozenset(stored.key for stored in update.cells)
     candidates |= held.keys | keys
@@ -107,7 +111,7 @@ def _progress(held: ScopeState, update: ProgressUpdate) -> ScopeState:
 
 
 def _withdraw(
-    cells: dict[str, StoredCell],
+    cells: dict[str, StoredCell[Cell]],
     scopes: dict[str, ScopeState],
     update: Withdrawal,
     candidates: set[str],

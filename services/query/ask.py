@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.protobuf.message import Message
-
-from services.query.paging import Page, page_of
+from services.query.paging import Page, Paged, page_of
 from services.query.snapshot import Snapshot
 from shared.auth import Principal
 
@@ -18,7 +16,7 @@ class Ask:
     default_page_size: int = 50
     max_page_size: int = 500
 
-    def page(self, request: Message) -> Page:
+    def page(self, request: Paged) -> Page:
         return page_of(
             request,
             self.principal,

@@ -1,29 +1,21 @@
 """Request enums (open on the wire: any number can arrive) ↔ the domain's string enums.
 
-Proto value names are the domain member names with the enum's prefix (`WAVE_FOLLOW_UP` ↔
-`Wave.FOLLOW_UP`), as in shared/convert_benchmarks.py.
+The pairing itself is shared/proto_enums.py; here is what a bad request number means.
 """
 
 from __future__ import annotations
 
-from enum import Enum
-from typing import TypeVar
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import Literal, TypeVar, cast, overload
 
-from google.protobuf.descriptor import EnumDescriptor
-
-from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2
+from jedi.v1 import common_pb2, query_pb2
 from services.query.errors import bad_argument
-from shared.domain.benchmark_set import Measure
-from shared.domain.model import Composite, GroupDimension, Wave
+from shared import proto_enums
+from shared.domain.model import Composite, Wave
 
-E = TypeVar("E", bound=Enum)
+E = TypeVar("E", bound=StrEnum)
 
-_DESCRIPTORS: dict[type[Enum], EnumDescriptor] = {
-    Wave: common_pb2.Wave.DESCRIPTOR,
-    Composite: common_pb2.Composite.DESCRIPTOR,
-    GroupDimension: common_pb2.GroupDimension.DESCRIPTOR,
-    Measure: benchmarks_pb2.Measure.DESCRIPTOR,
-}
 # The `cell` oneof field of BenchmarkCell for each CellKind.
 CELL_KINDS: dict[int, str] = {
     value.number: value.name.removeprefix("CELL_KIND_").lower()
@@ -32,29 +24,39 @@ CELL_KINDS: dict[int, str] = {
 }
 
 
-def _prefix(descriptor: EnumDescriptor) -> str:
-    return descriptor.values[0].name.removesuffix("UNSPECIFIED")
+@overload
+def from_proto(kind: type[E], number: int, field: str, *, required: Literal[True]) -> E: ...
+
+
+@overload
+def from_proto(
+    kind: type[E], number: int, field: str, *, required: Literal[False] = False
+) -> E | None: ...
 
 
 def from_proto(kind: type[E], number: int, field: str, *, required: bool = False) -> E | None:
     """The domain member for a request's enum number; None for UNSPECIFIED unless required."""
-    descriptor = _DESCRIPTORS[kind]
-    value = descriptor.values_by_number.get(number)
-    if value is None:
-        raise bad_argument((field, f"{number} is not a {descriptor.name} value"))
+    pair = proto_enums.for_domain(kind)
+    if not pair.knows(number):
+        raise bad_argument((field, f"{number} is not a {pair.name} value"))
     if number == 0:
         if required:
-            raise bad_argument((field, f"required: one of the {descriptor.name} values"))
+            raise bad_argument((field, f"required: one of the {pair.name} values"))
         return None
-    return kind[value.name.removeprefix(_prefix(descriptor))]
+    return pair.member(number)
 
 
-def to_proto(member: Enum) -> int:
-    descriptor = _DESCRIPTORS[type(member)]
-    return descriptor.values_by_name[_prefix(descriptor) + member.name].number
+# The generated stubs type an enum field by its enum class; the numbers below are that enum's
+# own (shared/proto_enums.py checks every pairing at import), so the casts only name the type.
+def wave_to_proto(wave: Wave) -> common_pb2.Wave:
+    return cast(common_pb2.Wave, proto_enums.to_number(wave))
 
 
-def cell_kinds(numbers, field: str = "kinds") -> frozenset[str]:
+def composite_to_proto(composite: Composite) -> common_pb2.Composite:
+    return cast(common_pb2.Composite, proto_enums.to_number(composite))
+
+
+def cell_kinds(numbers: Iterable[int], field: str = "kinds") -> frozenset[str]:
     kinds = set()
     for index, number in enumerate(numbers):
         if number not in CELL_KINDS:

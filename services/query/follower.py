@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import structlog
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.query.records import (
     BenchmarkUpdate,
@@ -14,7 +15,7 @@ from services.query.records import (
     decode_site_record,
 )
 from services.query.view import View
-from shared.kafka import topic_partitions
+from shared.kafka import Kafka, make_consumer, topic_partitions
 
 log = structlog.get_logger(__name__)
 
@@ -29,7 +30,7 @@ class ViewFollower:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: Kafka,
         *,
         cells_topic: str,
         sites_topic: str,
@@ -38,7 +39,7 @@ class ViewFollower:
         min_sites: int,
         max_records: int = 2000,
     ) -> None:
-        self.bootstrap_servers = bootstrap_servers
+        self.kafka = kafka
         self.cells_topic, self.sites_topic = cells_topic, sites_topic
         self.view = view
         self.min_cell_size, self.min_sites = min_cell_size, min_sites
@@ -47,12 +48,7 @@ class ViewFollower:
         self._end_offsets: dict[TopicPartition, int] | None = None
 
     async def run(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self.bootstrap_servers,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-            auto_offset_reset="earliest",
-        )
+        consumer = make_consumer(self.kafka)
         await consumer.start()
         try:
             partitions = await self._assign(consumer)
@@ -66,9 +62,7 @@ class ViewFollower:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        partitions = await topic_partitions(
-            self.bootstrap_servers, [self.cells_topic, self.sites_topic]
-        )
+        partitions = await topic_partitions(self.kafka, [self.cells_topic, self.sites_topic])
         consumer.assign(partitions)
         for tp in partitions:
             if tp in self._positions:
@@ -77,7 +71,7 @@ class ViewFollower:
                 await consumer.seek_to_beginning(tp)
         return partitions
 
-    def _apply(self, batches: dict) -> None:
+    def _apply(self, batches: dict[TopicPartition, list[ConsumerRecord]]) -> None:
         """One fetch, every partition, is one batch of the view: one new snapshot."""
         cell_updates: list[BenchmarkUpdate] = []
         site_updates: list[SiteUpdate] = []
@@ -119,9 +113,7 @@ async def follow_forever(follower: ViewFollower, stop: asyncio.Event, retry_s: f
             await follower.run(stop)
         except asyncio.CancelledError:
             raise
-        except Exception:
+        except Exception:  # logged in full; the follower retries whatever failed
             log.exception("view_follower_failed", retry_in_s=retry_s)
-            try:
+            with contextlib.suppress(TimeoutError):  # the retry delay passed without a stop
                 await asyncio.wait_for(stop.wait(), retry_s)
-            except TimeoutError:
-                pass

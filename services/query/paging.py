@@ -15,25 +15,34 @@ import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeAlias, TypeVar
 
-from google.protobuf.message import Message
-
+from jedi.v1 import query_pb2
 from services.query.errors import bad_argument
 from shared.auth import Principal
 
 T = TypeVar("T")
+# The requests that page their results: each has page_size and page_token.
+Paged = TypeVar(
+    "Paged",
+    query_pb2.CompareSitesRequest,
+    query_pb2.ListDisparitiesRequest,
+    query_pb2.ListSitesRequest,
+    query_pb2.ListCompositesRequest,
+)
+# A position in a sorted list: the sort key of the last item of the previous page.
+SortKey: TypeAlias = tuple[str | int | float | bool, ...]
 _VERSION = 1
 
 
 @dataclass(frozen=True)
 class Page:
     size: int
-    after: tuple | None
+    after: SortKey | None
     fingerprint: str
 
 
-def fingerprint(request: Message, principal: Principal) -> str:
+def fingerprint(request: Paged, principal: Principal) -> str:
     unpaged = type(request)()
     unpaged.CopyFrom(request)
     unpaged.ClearField("page_token")
@@ -44,7 +53,7 @@ def fingerprint(request: Message, principal: Principal) -> str:
     return digest.hexdigest()[:16]
 
 
-def page_of(request: Message, principal: Principal, *, default_size: int, max_size: int) -> Page:
+def page_of(request: Paged, principal: Principal, *, default_size: int, max_size: int) -> Page:
     """The page a list request asks for; INVALID_ARGUMENT for a bad size or token."""
     if request.page_size < 0:
         raise bad_argument(("page_size", "must not be negative"))
@@ -55,7 +64,7 @@ def page_of(request: Message, principal: Principal, *, default_size: int, max_si
     return Page(size, _decode(request.page_token, expected), expected)
 
 
-def paginate(items: Sequence[tuple[tuple, T]], page: Page) -> tuple[list[T], str, int]:
+def paginate(items: Sequence[tuple[SortKey, T]], page: Page) -> tuple[list[T], str, int]:
     """One page of `items` (sort key, item), sorted here; the next token ("" at the end) and the total."""
     ordered = sorted(items, key=lambda pair: pair[0])
     keys = [key for key, _ in ordered]
@@ -69,17 +78,17 @@ def paginate(items: Sequence[tuple[tuple, T]], page: Page) -> tuple[list[T], str
     return [item for _, item in chosen], token, len(ordered)
 
 
-def _encode(after: tuple, request_fingerprint: str) -> str:
+def _encode(after: SortKey, request_fingerprint: str) -> str:
     document = json.dumps(
         {"v": _VERSION, "f": request_fingerprint, "a": list(after)}, separators=(",", ":")
     )
     return base64.urlsafe_b64encode(document.encode()).decode().rstrip("=")
 
 
-def _decode(token: str, expected_fingerprint: str) -> tuple:
+def _decode(token: str, expected_fingerprint: str) -> SortKey:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        document: Any = json.loads(raw)
+        document: object = json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise bad_argument(("page_token", "not a token this service issued")) from None
     if (

@@ -11,8 +11,9 @@ its key: only the newest release of a scope may be shown.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeGuard, TypeVar
 
 from google.protobuf.message import DecodeError
 
@@ -28,25 +29,44 @@ from shared.domain.cells import (
     ResponseCell,
 )
 
+# The kind of cell a StoredCell holds (covariant: a StoredCell[CompositeCell] is a StoredCell[Cell]).
+CellT = TypeVar("CellT", bound=Cell, covariant=True)
+C = TypeVar("C", bound=Cell)
+
 
 @dataclass(frozen=True, eq=False)
-class StoredCell:
+class StoredCell(Generic[CellT]):
     """A published cell as the view keeps it: the domain cell and the message it came in."""
 
     key: str
-    cell: Cell
+    cell: CellT
     message: benchmarks_pb2.BenchmarkCell  # never mutated: copied into replies
     revision: int
 
     @property
     def kind(self) -> str:
         """The `cell` oneof field name: composite, response, ..., reach."""
-        return self.message.WhichOneof("cell")
+        kind: str = self.message.WhichOneof("cell")  # never None: a stored cell has its cell
+        return kind
 
     @property
     def site_id(self) -> str | None:
         """The site the cell describes; None for a cross-site distribution."""
         return getattr(self.cell, "site_id", None)
+
+
+def holding(stored: Iterable[StoredCell[Cell]], kind: type[C]) -> list[StoredCell[C]]:
+    """The stored cells whose cell is a `kind`, typed as such."""
+    return [s for s in stored if _holds(s, kind)]
+
+
+def as_kind(stored: StoredCell[Cell] | None, kind: type[C]) -> StoredCell[C] | None:
+    """The stored cell typed as a `kind`; None when there is none, or it holds another kind."""
+    return stored if stored is not None and _holds(stored, kind) else None
+
+
+def _holds(stored: StoredCell[Cell], kind: type[C]) -> TypeGuard[StoredCell[C]]:
+    return isinstance(stored.cell, kind)
 
 
 @dataclass(frozen=True)
@@ -56,7 +76,7 @@ class ReleaseUpdate:
     scope: Scope
     number: int
     status: benchmarks_pb2.ReleaseStatus  # never mutated
-    cells: tuple[StoredCell, ...]  # by key, one per key
+    cells: tuple[StoredCell[Cell], ...]  # by key, one per key
     refused: tuple[tuple[str, str], ...] = ()  # (cell key, reason) of the cells left out
 
 
@@ -142,9 +162,9 @@ def _release(
         release = release_from_proto(message)
     except (ValueError, KeyError, TypeError, OverflowError):
         return Withdrawal(key, refused="unreadable")
-    kept: dict[str, StoredCell] = {}
+    kept: dict[str, StoredCell[Cell]] = {}
     refused: list[tuple[str, str]] = []
-    for cell_message, cell in zip(message.cells, release.cells):
+    for cell_message, cell in zip(message.cells, release.cells, strict=True):
         if cell_message.key != cell.key:
             reason: str | None = "key_mismatch"
         elif not scope.holds(cell):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from jedi.v1 import benchmarks_pb2
+from jedi.v1 import benchmarks_pb2, common_pb2
 from services.query import enums
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell
 from shared.domain.model import Wave
@@ -24,14 +24,14 @@ class Scope:
 
     def holds(self, cell: Cell) -> bool:
         """Whether a cell belongs in a release of this scope."""
-        cross = isinstance(cell, (DistributionCell, RankCell))
         if self.wave is not None:
-            return cross and cell.wave == self.wave
+            return isinstance(cell, (DistributionCell, RankCell)) and cell.wave == self.wave
+        cross = isinstance(cell, (DistributionCell, RankCell))
         return not cross and getattr(cell, "site_id", None) == self.site_id
 
     def matches(self, status: benchmarks_pb2.ReleaseStatus) -> bool:
         """Whether a release status says the same scope, site and wave."""
-        wave = enums.to_proto(self.wave) if self.wave is not None else 0
+        wave = enums.wave_to_proto(self.wave) if self.wave is not None else 0
         return (
             status.scope == self.name
             and status.site_id == (self.site_id or "")
@@ -43,7 +43,9 @@ class Scope:
         return benchmarks_pb2.ReleaseStatus(
             scope=self.name,
             site_id=self.site_id or "",
-            wave=enums.to_proto(self.wave) if self.wave is not None else 0,
+            wave=enums.wave_to_proto(self.wave)
+            if self.wave is not None
+            else common_pb2.WAVE_UNSPECIFIED,
         )
 
 

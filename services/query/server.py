@@ -7,14 +7,17 @@ import contextlib
 
 import grpc
 import structlog
+from grpc_health.v1 import health as grpc_health
 
 from jedi.v1 import query_pb2, query_pb2_grpc
+from services.query import metrics
 from services.query.follower import ViewFollower, follow_forever
 from services.query.servicer import BenchmarkServicer
 from services.query.settings import QuerySettings
 from services.query.view import View
 from shared.auth import CredentialStore
 from shared.grpc_support import add_health_and_reflection, bind, set_serving
+from shared.grpc_telemetry import instrumented_server
 from shared.kafka import ensure_topics
 from shared.topics import Topics
 
@@ -32,18 +35,18 @@ class QueryServer:
         self.view = View()
         self._stop_following = asyncio.Event()
         self._closing = asyncio.Event()
-        self._tasks: list[asyncio.Task] = []
+        self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
 
     async def start(self) -> None:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             [topics.benchmarks, topics.sites],
             replication_factor=settings.topic_replication_factor,
         )
-        self._server = grpc.aio.server()
+        self._server = instrumented_server(SERVICE_NAME, metrics.REQUESTS, metrics.REQUEST_SECONDS)
         query_pb2_grpc.add_BenchmarkServiceServicer_to_server(
             BenchmarkServicer(
                 view=self.view,
@@ -53,8 +56,8 @@ class QueryServer:
             ),
             self._server,
         )
-        health = add_health_and_reflection(self._server, [SERVICE_NAME])
-        await set_serving(health, [SERVICE_NAME], False)
+        health_servicer = add_health_and_reflection(self._server, [SERVICE_NAME])
+        await set_serving(health_servicer, [SERVICE_NAME], False)
         self.port = bind(
             self._server,
             f"{settings.host}:{settings.port}",
@@ -63,7 +66,7 @@ class QueryServer:
         )
         await self._server.start()
         follower = ViewFollower(
-            settings.kafka_bootstrap_servers,
+            settings.kafka,
             cells_topic=topics.benchmarks.name,
             sites_topic=topics.sites.name,
             view=self.view,
@@ -74,7 +77,7 @@ class QueryServer:
             asyncio.create_task(
                 follow_forever(follower, self._stop_following), name="query-view-follower"
             ),
-            asyncio.create_task(self._serve_once_caught_up(health), name="query-health"),
+            asyncio.create_task(self._serve_once_caught_up(health_servicer), name="query-health"),
         ]
         log.info(
             "query_listening",
@@ -88,9 +91,9 @@ class QueryServer:
         await self.view.ready.wait()
         await asyncio.gather(*self._tasks[1:])
 
-    async def _serve_once_caught_up(self, health) -> None:
+    async def _serve_once_caught_up(self, servicer: grpc_health.aio.HealthServicer) -> None:
         await self.view.ready.wait()
-        await set_serving(health, [SERVICE_NAME], True)
+        await set_serving(servicer, [SERVICE_NAME], True)
         log.info("query_serving", cells=len(self.view.current.cells), port=self.port)
 
     async def stop(self, grace: float | None = None) -> None:

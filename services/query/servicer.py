@@ -1,16 +1,19 @@
-"""The gRPC servicer: authenticate, wait for the view, answer from one snapshot, map refusals."""
+"""The gRPC servicer: authenticate, wait for the view, answer from one snapshot, map refusals.
+
+Calls are traced, counted and timed by the server's interceptors (shared.grpc_telemetry).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import grpc
 import structlog
 from google.protobuf.message import Message
 
-from jedi.v1 import query_pb2_grpc
+from jedi.v1 import query_pb2, query_pb2_grpc
 from services.query import answers_lists, answers_releases, answers_site, metrics
 from services.query.ask import Ask
 from services.query.errors import QueryError, unavailable
@@ -22,7 +25,8 @@ from shared.auth import CredentialStore
 from shared.grpc_support import authenticate
 
 log = structlog.get_logger(__name__)
-Answer = Callable[[Ask, Message], Message]
+Request = TypeVar("Request", bound=Message)
+Response = TypeVar("Response", bound=Message)
 
 
 class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
@@ -39,101 +43,126 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
         self.settings = settings
         self.closing = closing
 
-    async def GetSiteScorecard(self, request, context):
-        return await self._answer("GetSiteScorecard", answers_site.site_scorecard, request, context)
+    async def GetSiteScorecard(
+        self,
+        request: query_pb2.GetSiteScorecardRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetSiteScorecardRequest, query_pb2.GetSiteScorecardResponse
+        ],
+    ) -> query_pb2.GetSiteScorecardResponse:
+        return await self._answer(answers_site.site_scorecard, request, context)
 
-    async def CompareSites(self, request, context):
-        return await self._answer("CompareSites", answers_lists.compare_sites, request, context)
+    async def CompareSites(
+        self,
+        request: query_pb2.CompareSitesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.CompareSitesRequest, query_pb2.CompareSitesResponse
+        ],
+    ) -> query_pb2.CompareSitesResponse:
+        return await self._answer(answers_lists.compare_sites, request, context)
 
-    async def GetDistribution(self, request, context):
-        return await self._answer("GetDistribution", answers_lists.distribution, request, context)
+    async def GetDistribution(
+        self,
+        request: query_pb2.GetDistributionRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetDistributionRequest, query_pb2.GetDistributionResponse
+        ],
+    ) -> query_pb2.GetDistributionResponse:
+        return await self._answer(answers_lists.distribution, request, context)
 
-    async def ListDisparities(self, request, context):
-        return await self._answer("ListDisparities", answers_lists.disparities, request, context)
+    async def ListDisparities(
+        self,
+        request: query_pb2.ListDisparitiesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListDisparitiesRequest, query_pb2.ListDisparitiesResponse
+        ],
+    ) -> query_pb2.ListDisparitiesResponse:
+        return await self._answer(answers_lists.disparities, request, context)
 
-    async def GetTrend(self, request, context):
-        return await self._answer("GetTrend", answers_site.trend, request, context)
+    async def GetTrend(
+        self,
+        request: query_pb2.GetTrendRequest,
+        context: grpc.aio.ServicerContext[query_pb2.GetTrendRequest, query_pb2.GetTrendResponse],
+    ) -> query_pb2.GetTrendResponse:
+        return await self._answer(answers_site.trend, request, context)
 
-    async def GetInterventionReach(self, request, context):
-        return await self._answer(
-            "GetInterventionReach", answers_site.intervention_reach, request, context
-        )
+    async def GetInterventionReach(
+        self,
+        request: query_pb2.GetInterventionReachRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.GetInterventionReachRequest, query_pb2.GetInterventionReachResponse
+        ],
+    ) -> query_pb2.GetInterventionReachResponse:
+        return await self._answer(answers_site.intervention_reach, request, context)
 
-    async def ListSites(self, request, context):
-        return await self._answer("ListSites", answers_lists.sites, request, context)
+    async def ListSites(
+        self,
+        request: query_pb2.ListSitesRequest,
+        context: grpc.aio.ServicerContext[query_pb2.ListSitesRequest, query_pb2.ListSitesResponse],
+    ) -> query_pb2.ListSitesResponse:
+        return await self._answer(answers_lists.sites, request, context)
 
-    async def ListComposites(self, request, context):
-        return await self._answer("ListComposites", answers_lists.composites, request, context)
+    async def ListComposites(
+        self,
+        request: query_pb2.ListCompositesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListCompositesRequest, query_pb2.ListCompositesResponse
+        ],
+    ) -> query_pb2.ListCompositesResponse:
+        return await self._answer(answers_lists.composites, request, context)
 
-    async def ListReleases(self, request, context):
-        return await self._answer("ListReleases", answers_releases.releases, request, context)
+    async def ListReleases(
+        self,
+        request: query_pb2.ListReleasesRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListReleasesRequest, query_pb2.ListReleasesResponse
+        ],
+    ) -> query_pb2.ListReleasesResponse:
+        return await self._answer(answers_releases.releases, request, context)
 
-    async def Watch(self, request, context):
-        code = grpc.StatusCode.OK
+    async def Watch(
+        self,
+        request: query_pb2.WatchRequest,
+        context: grpc.aio.ServicerContext[query_pb2.WatchRequest, query_pb2.WatchResponse],
+    ) -> AsyncIterator[query_pb2.WatchResponse]:
+        principal = await authenticate(context, self.credentials)
         try:
-            principal = await authenticate(context, self.credentials)
-            try:
-                matcher = watch_filter(principal, request)
-                await self._wait_ready(context, stream=True)
-            except QueryError as error:
-                code = error.code
-                await context.abort_with_status(error.to_status())
-            metrics.WATCH_SUBSCRIBERS.inc()
-            try:
-                async for message in watch(
-                    self.view,
-                    matcher,
-                    chunk=self.settings.watch_snapshot_chunk,
-                    closing=self.closing,
-                ):
-                    yield message
-            finally:
-                metrics.WATCH_SUBSCRIBERS.dec()
-            if self.closing.is_set():
-                code = grpc.StatusCode.UNAVAILABLE
-                await context.abort_with_status(
-                    unavailable("the server is shutting down", 1.0).to_status()
-                )
-        except grpc.aio.AbortError:
-            code = _status_code(context)
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
+            matcher = watch_filter(principal, request)
+            await self._wait_ready(context, stream=True)
+        except QueryError as error:
+            await context.abort_with_status(error.to_status())
+        metrics.WATCH_SUBSCRIBERS.inc()
+        try:
+            async for message in watch(
+                self.view, matcher, chunk=self.settings.watch_snapshot_chunk, closing=self.closing
+            ):
+                yield message
         finally:
-            metrics.REQUESTS.labels("Watch", code.name).inc()
+            metrics.WATCH_SUBSCRIBERS.dec()
+        if self.closing.is_set():
+            await context.abort_with_status(
+                unavailable("the server is shutting down", 1.0).to_status()
+            )
 
     async def _answer(
-        self, rpc: str, answer: Answer, request: Message, context: grpc.aio.ServicerContext
-    ):
-        started = time.perf_counter()
-        code = grpc.StatusCode.OK
+        self,
+        answer: Callable[[Ask, Request], Response],
+        request: Request,
+        context: grpc.aio.ServicerContext[Request, Response],
+    ) -> Response:
+        principal = await authenticate(context, self.credentials)
         try:
-            principal = await authenticate(context, self.credentials)
             snapshot = await self._wait_ready(context)
             ask = Ask(
                 snapshot, principal, self.settings.default_page_size, self.settings.max_page_size
             )
             return answer(ask, request)
         except QueryError as error:
-            code = error.code
             await context.abort_with_status(error.to_status())
-        except grpc.aio.AbortError:  # authenticate aborted
-            code = _status_code(context)
-            raise
-        except asyncio.CancelledError:
-            code = grpc.StatusCode.CANCELLED
-            raise
-        except Exception:
-            code = grpc.StatusCode.INTERNAL
-            log.exception("query_failed", rpc=rpc)
-            raise
-        finally:
-            metrics.REQUESTS.labels(rpc, code.name).inc()
-            metrics.REQUEST_SECONDS.labels(rpc).observe(time.perf_counter() - started)
+            raise AssertionError("unreachable: abort raises") from error
 
     async def _wait_ready(
-        self, context: grpc.aio.ServicerContext, *, stream: bool = False
+        self, context: grpc.aio.ServicerContext[Request, Response], *, stream: bool = False
     ) -> Snapshot:
         """The current snapshot once the view has caught up, waiting within the call's deadline."""
         if not self.view.ready.is_set():
@@ -153,10 +182,3 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
                     ) from None
                 raise unavailable("the benchmark view is still loading", 1.0) from None
         return self.view.current
-
-
-def _status_code(context: grpc.aio.ServicerContext) -> grpc.StatusCode:
-    code = context.code()
-    if isinstance(code, grpc.StatusCode):
-        return code
-    return next((c for c in grpc.StatusCode if c.value[0] == code), grpc.StatusCode.UNKNOWN)

@@ -18,6 +18,7 @@ from types import MappingProxyType
 from jedi.v1 import benchmarks_pb2, registry_pb2
 from services.query.records import StoredCell
 from services.query.scopes import Scope
+from shared.domain.benchmark_set import Cell
 
 
 @dataclass(frozen=True)
@@ -72,12 +73,12 @@ class Changes:
 @dataclass(frozen=True, eq=False)
 class Snapshot:
     version: int = 0
-    cells: Mapping[str, StoredCell] = field(default_factory=lambda: MappingProxyType({}))
+    cells: Mapping[str, StoredCell[Cell]] = field(default_factory=lambda: MappingProxyType({}))
     sites: Mapping[str, registry_pb2.Site] = field(default_factory=lambda: MappingProxyType({}))
     scopes: Mapping[str, ScopeState] = field(default_factory=lambda: MappingProxyType({}))
 
     @cached_property
-    def ordered(self) -> tuple[StoredCell, ...]:
+    def ordered(self) -> tuple[StoredCell[Cell], ...]:
         """Every cell, by key."""
         return tuple(self.cells[key] for key in sorted(self.cells))
 
@@ -88,17 +89,17 @@ class Snapshot:
         return MappingProxyType({name: status for name, status in shown if status is not None})
 
     @cached_property
-    def by_site(self) -> Mapping[str, tuple[StoredCell, ...]]:
+    def by_site(self) -> Mapping[str, tuple[StoredCell[Cell], ...]]:
         """Each site's cells, by key (distributions, which have no site, are left out)."""
-        grouped: dict[str, list[StoredCell]] = defaultdict(list)
+        grouped: dict[str, list[StoredCell[Cell]]] = defaultdict(list)
         for stored in self.ordered:
             if stored.site_id is not None:
                 grouped[stored.site_id].append(stored)
         return {site_id: tuple(cells) for site_id, cells in grouped.items()}
 
     @cached_property
-    def by_kind(self) -> Mapping[str, tuple[StoredCell, ...]]:
-        grouped: dict[str, list[StoredCell]] = defaultdict(list)
+    def by_kind(self) -> Mapping[str, tuple[StoredCell[Cell], ...]]:
+        grouped: dict[str, list[StoredCell[Cell]]] = defaultdict(list)
         for stored in self.ordered:
             grouped[stored.kind].append(stored)
         return {kind: tuple(cells) for kind, cells in grouped.items()}
@@ -108,11 +109,11 @@ class Snapshot:
         """Every site known from the registry or from a cell, sorted."""
         return tuple(sorted(set(self.sites) | set(self.by_site)))
 
-    def of_site(self, site_id: str, kind: str | None = None) -> tuple[StoredCell, ...]:
+    def of_site(self, site_id: str, kind: str | None = None) -> tuple[StoredCell[Cell], ...]:
         cells = self.by_site.get(site_id, ())
         return cells if kind is None else tuple(s for s in cells if s.kind == kind)
 
-    def of_kind(self, kind: str) -> tuple[StoredCell, ...]:
+    def of_kind(self, kind: str) -> tuple[StoredCell[Cell], ...]:
         return self.by_kind.get(kind, ())
 
     def site_message(self, site_id: str) -> registry_pb2.Site:
@@ -123,7 +124,7 @@ class Snapshot:
         return site_id in self.sites or site_id in self.by_site
 
 
-def same_value(before: StoredCell | None, after: StoredCell | None) -> bool:
+def same_value(before: StoredCell[Cell] | None, after: StoredCell[Cell] | None) -> bool:
     """Whether a key shows the same value in two snapshots (a release repeating a cell's value
     gives it a new revision, not a new value)."""
     if before is None or after is None:

@@ -24,6 +24,7 @@ from services.query.scopes import parse_scope
 from services.query.snapshot import Snapshot, same_value
 from services.query.view import View
 from shared.auth import Principal
+from shared.domain.benchmark_set import Cell
 from shared.domain.model import Composite, Wave
 
 
@@ -35,7 +36,7 @@ class WatchFilter:
     wave: Wave | None
     composite: Composite | None
 
-    def matches(self, stored: StoredCell) -> bool:
+    def matches(self, stored: StoredCell[Cell]) -> bool:
         if not may_see(self.principal, stored):
             return False
         if self.kinds and stored.kind not in self.kinds:

@@ -24,12 +24,20 @@ from shared.domain.state_codec import (
     survey_from_dict,
     survey_to_dict,
 )
-from shared.domain.survey_state import DEPARTMENT, ROLE, TOTAL, SurveyState, add_response
+from shared.domain.survey_state import (
+    DEPARTMENT,
+    ROLE,
+    TOTAL,
+    SurveyFold,
+    SurveyState,
+    add_response,
+)
 
 __all__ = [
     "DEPARTMENT",
     "ROLE",
     "TOTAL",
+    "SiteFold",
     "SiteState",
     "apply_intervention",
     "apply_survey_response",
@@ -38,7 +46,8 @@ __all__ = [
     "state_to_dict",
 ]
 
-STATE_SCHEMA = 1
+STATE_SCHEMA = 2  # 1: score sums as fractions (still read)
+READABLE_SCHEMAS = (1, STATE_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,31 @@ def _check_site(state: SiteState, site_id: str) -> None:
         raise ValueError(
             f"an event of site {site_id!r} cannot change the state of site {state.site_id!r}"
         )
+
+
+class SiteFold:
+    """A site state that a batch of events is folded into in place, then frozen once.
+
+    Equal to applying each event in turn (`apply_survey_response`, `apply_intervention`); a
+    refused event (ValueError) changes nothing.
+    """
+
+    def __init__(self, state: SiteState) -> None:
+        self.site_id = state.site_id
+        self._state = state
+        self._survey = SurveyFold(state.survey)
+        self._interventions = state.interventions
+
+    def add_response(self, response: SurveyResponse, instrument: Instrument) -> None:
+        _check_site(self._state, response.site_id)
+        self._survey.add(response, instrument)
+
+    def add_intervention(self, event: InterventionEvent) -> None:
+        _check_site(self._state, event.site_id)
+        self._interventions = add_intervention(self._interventions, event)
+
+    def freeze(self) -> SiteState:
+        return SiteState(self.site_id, self._survey.freeze(), self._interventions)
 
 
 def apply_survey_response(
@@ -81,7 +115,7 @@ def state_to_dict(state: SiteState) -> dict[str, Any]:
 
 
 def state_from_dict(data: Mapping[str, Any]) -> SiteState:
-    if data.get("schema") != STATE_SCHEMA:
+    if data.get("schema") not in READABLE_SCHEMAS:
         raise ValueError(f"unsupported site-state schema {data.get('schema')!r}")
     return SiteState(
         site_id=data["site_id"],

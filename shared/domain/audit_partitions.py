@@ -16,6 +16,7 @@ is what it held while hidden (exact if they all joined it, as its own submitter 
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -168,7 +169,7 @@ def _release_pairs(
     # homogeneous pair of releases has homogeneous or small steps between them).
     merged = sorted([*group, *other], key=lambda p: p.number)
     pairs |= {
-        (a.number, b.number) for a, b in zip(merged, merged[1:]) if a.total.score_sum is not None
+        (a.number, b.number) for a, b in itertools.pairwise(merged) if a.total.score_sum is not None
     }
     return {(min(a, b), max(a, b)) for a, b in pairs if a != b}
 

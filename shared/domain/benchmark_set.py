@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TypeVar, Union
+from functools import cached_property
+from typing import TypeVar
 
 from shared.domain.cells import (
     ChangeCell,
@@ -42,7 +43,7 @@ class DistributionCell:
     p75: float
     p90: float
 
-    @property
+    @cached_property  # keys are looked up many times by suppression and the gate
     def key(self) -> str:
         return key_of("distribution", self.wave, self.composite, self.measure)
 
@@ -59,7 +60,7 @@ class RankCell:
     percentile_rank: float
     sites: int
 
-    @property
+    @cached_property
     def key(self) -> str:
         return key_of("rank", self.site_id, self.wave, self.composite, self.measure)
 
@@ -82,23 +83,23 @@ class ReachCell:
     n: int
     describes_people: bool  # if so, it is withheld when n < k
 
-    @property
+    @cached_property
     def key(self) -> str:
         return key_of("reach", self.site_id, self.metric, *self.qualifier)
 
 
-Cell = Union[
-    CompositeCell,
-    ResponseCell,
-    ExperienceCell,
-    DisparityCell,
-    ChangeCell,
-    DistributionCell,
-    RankCell,
-    ReachCell,
-]
-BreakdownCell = Union[CompositeCell, ResponseCell, ExperienceCell]
-DerivedCell = Union[DisparityCell, ChangeCell, RankCell]
+Cell = (
+    CompositeCell
+    | ResponseCell
+    | ExperienceCell
+    | DisparityCell
+    | ChangeCell
+    | DistributionCell
+    | RankCell
+    | ReachCell
+)
+BreakdownCell = CompositeCell | ResponseCell | ExperienceCell
+DerivedCell = DisparityCell | ChangeCell | RankCell
 C = TypeVar("C")
 
 

@@ -13,16 +13,15 @@ is the average of its items' percent positive (computed exactly, rounded once).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime
-from fractions import Fraction
 
 from shared.domain.aggregates import (
     ROLE,
     TOTAL,
+    SiteFold,
     SiteState,
-    apply_intervention,
-    apply_survey_response,
     empty_site_state,
 )
 from shared.domain.benchmark_set import BenchmarkSet, Cell
@@ -37,12 +36,11 @@ from shared.domain.survey_state import CompositeTally
 
 
 def _percent_positive(tally: CompositeTally) -> float:
-    shares = [
-        Fraction(item.positive, item.answered)
-        for _, item in sorted(tally.items.items())
-        if item.answered
-    ]
-    return float(sum(shares, Fraction(0)) * 100 / len(shares))
+    """The mean of the items' shares positive, times 100: one exact rational, rounded once."""
+    answered = [(item.positive, item.answered) for item in tally.items.values() if item.answered]
+    common = math.lcm(*(n for _, n in answered))
+    positive = sum(p * (common // n) for p, n in answered)
+    return positive * 100 / (common * len(answered))  # int / int rounds correctly, once
 
 
 def _response_rate(n: int, site: Site, dimension: str, group: str) -> float | None:
@@ -89,7 +87,7 @@ def _response_and_experience_cells(
             (Experience.WITNESSED, tally.witnessed_answered, tally.witnessed_yes),
         ):
             if answered:
-                share = float(Fraction(yes, answered))
+                share = yes / answered  # int / int rounds correctly, as float(Fraction) does
                 interval = wilson_interval(share, answered)
                 cells.append(
                     ExperienceCell(
@@ -107,19 +105,28 @@ def _response_and_experience_cells(
     return cells
 
 
-def site_cells(state: SiteState, site: Site, *, as_of: datetime) -> list[Cell]:
-    """Every cell of one site, unsuppressed, sorted by key."""
+def survey_cells(state: SiteState, site: Site) -> list[Cell]:
+    """The cells of one site's survey (`state.survey` alone decides them), unsorted."""
     if site.site_id != state.site_id:
         raise ValueError("the state and the site differ")
     composites = _composite_cells(state, site)
-    cells: list[Cell] = [
+    return [
         *composites,
         *_response_and_experience_cells(state, site),
         *disparity_cells(composites),
         *change_cells(composites),
-        *reach_cells(state.interventions, site, as_of=as_of),
     ]
-    return sorted(cells, key=lambda cell: cell.key)
+
+
+def sorted_cells(*parts: Iterable[Cell]) -> list[Cell]:
+    return sorted((cell for part in parts for cell in part), key=lambda cell: cell.key)
+
+
+def site_cells(state: SiteState, site: Site, *, as_of: datetime) -> list[Cell]:
+    """Every cell of one site, unsuppressed, sorted by key: its survey's and its reach."""
+    return sorted_cells(
+        survey_cells(state, site), reach_cells(state.interventions, site, as_of=as_of)
+    )
 
 
 def fold_site_states(
@@ -128,20 +135,18 @@ def fold_site_states(
     responses: Iterable[SurveyResponse],
     interventions: Iterable[InterventionEvent],
 ) -> dict[str, SiteState]:
-    states = {site.site_id: empty_site_state(site.site_id) for site in sites}
+    folds = {site.site_id: SiteFold(empty_site_state(site.site_id)) for site in sites}
     by_version = {(i.instrument_id, i.version): i for i in instruments}
     for response in responses:
         instrument = by_version.get((response.instrument_id, response.instrument_version))
-        if instrument is None or response.site_id not in states:
+        if instrument is None or response.site_id not in folds:
             raise ValueError(f"response {response.event_id}: unknown site or instrument")
-        states[response.site_id] = apply_survey_response(
-            states[response.site_id], response, instrument
-        )
+        folds[response.site_id].add_response(response, instrument)
     for event in interventions:
-        if event.site_id not in states:
+        if event.site_id not in folds:
             raise ValueError(f"intervention {event.event_id}: unknown site {event.site_id!r}")
-        states[event.site_id] = apply_intervention(states[event.site_id], event)
-    return states
+        folds[event.site_id].add_intervention(event)
+    return {site_id: fold.freeze() for site_id, fold in folds.items()}
 
 
 def benchmark_cells(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import cached_property
 
 from shared.domain.model import Composite, Wave
 
@@ -40,11 +41,11 @@ class CompositeCell:
     percent_positive: float  # average of the composite's items' percent positive
     response_rate: float | None  # n / eligible headcount, for the site total and by role only
 
-    @property
+    @cached_property
     def family(self) -> str:
         return key_of("composite", self.site_id, self.wave, self.composite)
 
-    @property
+    @cached_property  # keys are looked up many times by suppression and the gate
     def key(self) -> str:
         return key_of(
             "composite", self.site_id, self.wave, self.composite, self.dimension, self.group
@@ -60,11 +61,11 @@ class ResponseCell:
     n: int  # responses
     response_rate: float | None  # n / eligible headcount, for the site total and by role only
 
-    @property
+    @cached_property
     def family(self) -> str:
         return key_of("response", self.site_id, self.wave)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return key_of("response", self.site_id, self.wave, self.dimension, self.group)
 
@@ -88,11 +89,11 @@ class ExperienceCell:
     percent_low: float  # Wilson 95%
     percent_high: float
 
-    @property
+    @cached_property
     def family(self) -> str:
         return key_of("experience", self.site_id, self.wave, self.experience)
 
-    @property
+    @cached_property
     def key(self) -> str:
         return key_of(
             "experience", self.site_id, self.wave, self.experience, self.dimension, self.group
@@ -118,7 +119,7 @@ class DisparityCell:
     difference_high: float
     significant: bool  # the interval excludes 0
 
-    @property
+    @cached_property
     def key(self) -> str:
         return key_of(
             "disparity", self.site_id, self.wave, self.composite, self.dimension, self.group
@@ -168,7 +169,7 @@ class ChangeCell:
     difference_high: float
     direction: ChangeDirection
 
-    @property
+    @cached_property
     def key(self) -> str:
         return key_of(
             "change",

@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Union
+from functools import cached_property
+from typing import TypeAlias
 
 
 class Role(StrEnum):
@@ -155,7 +156,15 @@ class Instrument:
     waves: tuple[WaveWindow, ...] = ()
 
     def item(self, code: str) -> Item | None:
-        return next((item for item in self.items if item.code == code), None)
+        return self._items_by_code.get(code)
+
+    @cached_property
+    def _items_by_code(self) -> Mapping[str, Item]:
+        """Items by code, the first of each code (looked up for every answer of every response)."""
+        by_code: dict[str, Item] = {}
+        for item in self.items:
+            by_code.setdefault(item.code, item)
+        return by_code
 
     def window(self, wave: Wave) -> WaveWindow | None:
         return next((window for window in self.waves if window.wave == wave), None)
@@ -276,17 +285,17 @@ class AffinityGroupMeeting:
     attendees: int
 
 
-InterventionDetail = Union[
-    TrainingSession,
-    MentoringPairing,
-    PolicyChange,
-    BiasIncidentReported,
-    BiasIncidentAcknowledged,
-    BiasIncidentResolved,
-    RecruitmentFunnelSnapshot,
-    CommunityPartnership,
-    AffinityGroupMeeting,
-]
+InterventionDetail: TypeAlias = (
+    TrainingSession
+    | MentoringPairing
+    | PolicyChange
+    | BiasIncidentReported
+    | BiasIncidentAcknowledged
+    | BiasIncidentResolved
+    | RecruitmentFunnelSnapshot
+    | CommunityPartnership
+    | AffinityGroupMeeting
+)
 
 
 @dataclass(frozen=True)

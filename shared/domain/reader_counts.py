@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from shared.domain.benchmark_set import Cell, ReachCell
 from shared.domain.cells import CompositeCell, ExperienceCell, ResponseCell
+from shared.domain.distributions import student_t_quantile
 from shared.domain.reach import ReachMetric
-from shared.domain.statistics import CONFIDENCE, student_t_quantile
+from shared.domain.statistics import CONFIDENCE
 
 # A sum of squared deviations this small, relative to the squares it was computed from, is 0:
 # the floats of means and intervals carry about 1e-15 relative error; a real spread of scores

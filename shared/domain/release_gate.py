@@ -33,7 +33,7 @@ from datetime import datetime
 
 from shared.domain.aggregates import SiteState
 from shared.domain.benchmark_set import Cell, ReachCell
-from shared.domain.benchmarks import site_cells
+from shared.domain.benchmarks import sorted_cells, survey_cells
 from shared.domain.cells import (
     ChangeCell,
     CompositeCell,
@@ -42,6 +42,7 @@ from shared.domain.cells import (
     ResponseCell,
 )
 from shared.domain.model import Site, Wave
+from shared.domain.reach import reach_cells
 from shared.domain.reader_counts import Counts, reveals_about_everyone, total_of
 from shared.domain.releases import INTERVENTIONS
 from shared.domain.suppression import (
@@ -116,6 +117,7 @@ def difference_is_complementary_safe(difference: Difference) -> bool:
             else ()
         )
         total_before = difference.before[total_key]
+        assert isinstance(total_before, PARTITIONED_TYPES)  # as _growth checks: a family's total
         in_both = [cell.key for cell in group.cells if cell.key in shown_in_both]
         grown_total = _growth(total_before, group.total)
         unexplained = grown_total.minus(
@@ -197,8 +199,24 @@ def may_advance(
     conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
 ) -> bool:
     """Whether a release may move `component` from the cells `before` to `after` (both unsuppressed)."""
-    shown_before = {cell.key for cell in shown_site_cells(before, k)}
-    shown_after = {cell.key for cell in shown_site_cells(after, k)}
+    return _may_advance(
+        before, _shown_keys(before, k), after, _shown_keys(after, k), component, k, conditions
+    )
+
+
+def _shown_keys(cells: Sequence[Cell], k: int) -> frozenset[str]:
+    return frozenset(cell.key for cell in shown_site_cells(cells, k))
+
+
+def _may_advance(
+    before: Sequence[Cell],
+    shown_before: frozenset[str],
+    after: Sequence[Cell],
+    shown_after: frozenset[str],
+    component: Component,
+    k: int,
+    conditions: Sequence[Condition],
+) -> bool:
     old, new = _component_cells(before, component), _component_cells(after, component)
     difference = Difference(
         component,
@@ -211,6 +229,119 @@ def may_advance(
     return all(condition(difference) for condition in conditions)
 
 
+class Evaluations:
+    """The cells of the states looked at, and which of them are shown, computed once per state.
+
+    States are immutable, so an entry found for the same state object (and the same site, as_of
+    and k) is still right; a caller may keep one across releases of a site (`keep_only`). A
+    state's survey cells and reach cells are kept apart too: a candidate that joins one
+    component to the last release shares the other component's part with it.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[
+            int, tuple[SiteState, Site, datetime, int, list[Cell], frozenset[str]]
+        ] = {}
+        self._survey: dict[int, tuple[SiteState, Site, list[Cell]]] = {}
+        self._reach: dict[int, tuple[SiteState, Site, datetime, list[Cell]]] = {}
+
+    def _survey_cells(self, state: SiteState, site: Site) -> list[Cell]:
+        found = self._survey.get(id(state.survey))
+        if found is None or found[0].survey is not state.survey or found[1] != site:
+            found = self._survey[id(state.survey)] = (state, site, survey_cells(state, site))
+        return found[2]
+
+    def _reach_cells(self, state: SiteState, site: Site, as_of: datetime) -> list[Cell]:
+        found = self._reach.get(id(state.interventions))
+        if (
+            found is None
+            or found[0].interventions is not state.interventions
+            or found[1:3] != (site, as_of)
+        ):
+            cells: list[Cell] = list(reach_cells(state.interventions, site, as_of=as_of))
+            found = self._reach[id(state.interventions)] = (state, site, as_of, cells)
+        return found[3]
+
+    def of(
+        self, state: SiteState, site: Site, as_of: datetime, k: int
+    ) -> tuple[list[Cell], frozenset[str]]:
+        found = self._entries.get(id(state))
+        if found is None or found[0] is not state or found[1:4] != (site, as_of, k):
+            if site.site_id != state.site_id:
+                raise ValueError("the state and the site differ")
+            cells = sorted_cells(
+                self._survey_cells(state, site), self._reach_cells(state, site, as_of)
+            )
+            found = (state, site, as_of, k, cells, _shown_keys(cells, k))
+            self._entries[id(state)] = found
+        return found[4], found[5]
+
+    def keep_only(self, state: SiteState) -> None:
+        """Forget every state but `state` (the last release's, to be found again next time)."""
+        found = self._entries.get(id(state))
+        self._entries = {id(state): found} if found is not None and found[0] is state else {}
+        survey = self._survey.get(id(state.survey))
+        self._survey = (
+            {id(state.survey): survey}
+            if survey is not None and survey[0].survey is state.survey
+            else {}
+        )
+        reach = self._reach.get(id(state.interventions))
+        self._reach = (
+            {id(state.interventions): reach}
+            if reach is not None and reach[0].interventions is state.interventions
+            else {}
+        )
+
+
+def next_release(
+    released: Coverage,
+    received: Coverage,
+    site: Site,
+    *,
+    as_of: datetime,
+    k: int,
+    conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
+    evaluations: Evaluations | None = None,
+) -> tuple[Coverage, list[Cell]]:
+    """The coverage of the next release (as `next_coverage`) and the cells it shows."""
+    known = evaluations if evaluations is not None else Evaluations()
+
+    def evaluated(state: SiteState) -> tuple[list[Cell], frozenset[str]]:
+        return known.of(state, site, as_of, k)
+
+    before, shown_before = evaluated(released.state)
+    state, events = released.state, dict(released.events)
+
+    def may_join(candidate: SiteState, component: Component) -> bool:
+        if not released.events.get(component):
+            return True
+        after, shown_after = evaluated(candidate)
+        return _may_advance(before, shown_before, after, shown_after, component, k, conditions)
+
+    for wave in Wave:
+        if responses_in(received.state, wave) == responses_in(released.state, wave):
+            continue
+        candidate = with_wave_of(released.state, received.state, wave)
+        if may_join(candidate, wave.value):
+            # The first component to join makes the candidate itself: its cells are known.
+            state = (
+                candidate if state is released.state else with_wave_of(state, received.state, wave)
+            )
+            events[wave.value] = received.events.get(wave.value, 0)
+    if received.events.get(INTERVENTIONS, 0) != released.events.get(INTERVENTIONS, 0):
+        candidate = replace(released.state, interventions=received.state.interventions)
+        if may_join(candidate, INTERVENTIONS):
+            state = (
+                candidate
+                if state is released.state
+                else replace(state, interventions=received.state.interventions)
+            )
+            events[INTERVENTIONS] = received.events.get(INTERVENTIONS, 0)
+    cells, shown = evaluated(state)
+    return Coverage(state, events), [cell for cell in cells if cell.key in shown]
+
+
 def next_coverage(
     released: Coverage,
     received: Coverage,
@@ -221,25 +352,7 @@ def next_coverage(
     conditions: Sequence[Condition] = DEFAULT_CONDITIONS,
 ) -> Coverage:
     """The coverage of the next release: every component whose new events may join, joined."""
-    before = site_cells(released.state, site, as_of=as_of)
-    state, events = released.state, dict(released.events)
-    for wave in Wave:
-        if responses_in(received.state, wave) == responses_in(released.state, wave):
-            continue
-        candidate = with_wave_of(released.state, received.state, wave)
-        if not released.events.get(wave.value) or may_advance(
-            before, site_cells(candidate, site, as_of=as_of), wave.value, k, conditions
-        ):
-            state = with_wave_of(state, received.state, wave)
-            events[wave.value] = received.events.get(wave.value, 0)
-    if received.events.get(INTERVENTIONS, 0) != released.events.get(INTERVENTIONS, 0):
-        candidate = replace(released.state, interventions=received.state.interventions)
-        if not released.events.get(INTERVENTIONS) or may_advance(
-            before, site_cells(candidate, site, as_of=as_of), INTERVENTIONS, k, conditions
-        ):
-            state = replace(state, interventions=received.state.interventions)
-            events[INTERVENTIONS] = received.events.get(INTERVENTIONS, 0)
-    return Coverage(state, events)
+    return next_release(released, received, site, as_of=as_of, k=k, conditions=conditions)[0]
 
 
 def held_back(released: Coverage, received: Coverage) -> dict[Component, int]:

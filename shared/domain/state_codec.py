@@ -1,7 +1,7 @@
 """JSON-safe dictionaries for site state, so the processor can keep it in a Faust table.
 
-Exact round trip: integers stay integers, exact rationals travel as "numerator/denominator"
-strings, times as integer microseconds. Collections are written in sorted order, so equal
+Exact round trip: every tally is an integer, times are integer microseconds. Schema 1 (exact
+rationals as "numerator/denominator" strings) is still read. Collections are written in sorted order, so equal
 states serialise to identical JSON however their events arrived.
 """
 
@@ -31,7 +31,13 @@ from shared.domain.model import (
     TrainingTopic,
     Wave,
 )
-from shared.domain.survey_state import CompositeTally, ItemTally, ResponseTally, SurveyState
+from shared.domain.survey_state import (
+    CompositeTally,
+    ItemTally,
+    ResponseTally,
+    ScoreTotals,
+    SurveyState,
+)
 
 
 def survey_to_dict(state: SurveyState) -> dict[str, Any]:
@@ -43,8 +49,7 @@ def survey_to_dict(state: SurveyState) -> dict[str, Any]:
                 "dimension": dimension,
                 "group": group,
                 "respondents": tally.respondents,
-                "score_sum": str(tally.score_sum),
-                "score_square_sum": str(tally.score_square_sum),
+                "totals": [[m, t.total, t.square_total] for m, t in sorted(tally.totals.items())],
                 "items": {
                     code: [item.answered, item.positive]
                     for code, item in sorted(tally.items.items())
@@ -59,7 +64,25 @@ def survey_to_dict(state: SurveyState) -> dict[str, Any]:
     }
 
 
+def _totals(row: Mapping[str, Any]) -> dict[int, ScoreTotals]:
+    if "totals" in row:
+        return {m: ScoreTotals(total, squares) for m, total, squares in row["totals"]}
+    # Schema 1 kept the exact sums as fractions N/D and N2/D2. Kept under those denominators they
+    # stay exact, and later respondents add to them as usual: N/D is N over m = D, and N2/D2 is
+    # N2 * D2 over m = D2, since squares are kept over m * m.
+    score, squares = Fraction(row["score_sum"]), Fraction(row["score_square_sum"])
+    totals: dict[int, ScoreTotals] = {}
+    for m, total, square_total in (
+        (score.denominator, score.numerator, 0),
+        (squares.denominator, 0, squares.numerator * squares.denominator),
+    ):
+        before = totals.get(m, ScoreTotals())
+        totals[m] = ScoreTotals(before.total + total, before.square_total + square_total)
+    return totals
+
+
 def survey_from_dict(data: Mapping[str, Any]) -> SurveyState:
+    """A survey state from `survey_to_dict`'s output, or from the schema 1 format (fractions)."""
     composites = {
         (
             Wave(row["wave"]),
@@ -68,8 +91,7 @@ def survey_from_dict(data: Mapping[str, Any]) -> SurveyState:
             row["group"],
         ): CompositeTally(
             respondents=row["respondents"],
-            score_sum=Fraction(row["score_sum"]),
-            score_square_sum=Fraction(row["score_square_sum"]),
+            totals=_totals(row),
             items={
                 code: ItemTally(answered, positive)
                 for code, (answered, positive) in row["items"].items()

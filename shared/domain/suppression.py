@@ -37,9 +37,8 @@ rules 4 and 5 to cross-site cells; `publishable` is the two together, the batch 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
-from typing import AbstractSet as Set
 
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell, ReachCell
 from shared.domain.cells import (

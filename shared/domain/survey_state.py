@@ -7,14 +7,18 @@ dimension blank or chose "prefer not to say" is counted only in the site total, 
 dimension's cells plus an implicit residual add up to the total. Role and department are
 optional too: a response without one enters the residual of that dimension in the same way.
 
-Tallies are integers and exact rationals (`Fraction`), so adding responses in any order gives
-the same state, and every float derived from it is computed the same way.
+Tallies are integers, so adding responses in any order gives the same state, and every float
+derived from it is computed the same way. A respondent's composite score is the mean of the m
+items it answered, so scores are summed exactly as integers per m (`ScoreTotals`); the exact
+rational sums (`CompositeTally.score_sum`) are derived from them only where a cell is computed.
+A batch of responses is folded into open, mutable tallies (`SurveyFold`) and frozen once.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from fractions import Fraction
 
 from shared.domain.model import (
@@ -22,6 +26,7 @@ from shared.domain.model import (
     PREFER_NOT_TO_SAY,
     Composite,
     Instrument,
+    Item,
     SurveyResponse,
     Wave,
 )
@@ -41,13 +46,39 @@ class ItemTally:
 
 
 @dataclass(frozen=True)
+class ScoreTotals:
+    """Respondents who answered the same number m of a composite's items: the sums of their
+    answer totals and of the squares of those totals. Each one's score is its total / m."""
+
+    total: int = 0
+    square_total: int = 0
+
+
+def _denominator(totals: Mapping[int, ScoreTotals]) -> int:
+    return math.lcm(*totals) if totals else 1
+
+
+@dataclass(frozen=True)
 class CompositeTally:
-    """Respondents of one composite in one breakdown cell."""
+    """Respondents of one composite in one breakdown cell, in integers."""
 
     respondents: int = 0  # respondents who answered at least one item of the composite
-    score_sum: Fraction = Fraction(0)  # sum of each respondent's mean item score
-    score_square_sum: Fraction = Fraction(0)
+    totals: Mapping[int, ScoreTotals] = field(default_factory=dict)  # by items answered
     items: Mapping[str, ItemTally] = field(default_factory=dict)
+
+    @property
+    def score_sum(self) -> Fraction:
+        """The sum of each respondent's mean item score, exactly."""
+        common = _denominator(self.totals)
+        return Fraction(sum(t.total * (common // m) for m, t in self.totals.items()), common)
+
+    @property
+    def score_square_sum(self) -> Fraction:
+        common = _denominator(self.totals)
+        return Fraction(
+            sum(t.square_total * (common // m) ** 2 for m, t in self.totals.items()),
+            common * common,
+        )
 
 
 @dataclass(frozen=True)
@@ -82,14 +113,14 @@ def breakdown_cells(response: SurveyResponse) -> Iterator[tuple[str, str]]:
 
 
 def _coded_answers(
-    response: SurveyResponse, instrument: Instrument
+    response: SurveyResponse, instrument: Instrument, items: Mapping[str, Item]
 ) -> dict[Composite, list[tuple[str, int]]]:
     """Answers grouped by composite, reverse-worded items recoded as 6 - answer."""
     by_composite: dict[Composite, list[tuple[str, int]]] = {}
     for code, answer in sorted(response.answers.items()):
         if answer is None:
             continue
-        item = instrument.item(code)
+        item = items.get(code)
         if item is None:
             raise ValueError(
                 f"item {code!r} is not in instrument {instrument.instrument_id} v{instrument.version}"
@@ -102,59 +133,116 @@ def _coded_answers(
     return by_composite
 
 
-def _add_to_composite(
-    tally: CompositeTally, coded: list[tuple[str, int]], score: Fraction, score_square: Fraction
-) -> CompositeTally:
-    """`score` is the respondent's mean of `coded`, computed once for all of its cells."""
-    items = dict(tally.items)
-    for code, answer in coded:
-        before = items.get(code, ItemTally())
-        items[code] = ItemTally(before.answered + 1, before.positive + (answer >= 4))
-    return CompositeTally(
-        respondents=tally.respondents + 1,
-        score_sum=tally.score_sum + score,
-        score_square_sum=tally.score_square_sum + score_square,
-        items=items,
-    )
+class _OpenComposite:
+    """A `CompositeTally` being added to."""
+
+    __slots__ = ("items", "respondents", "totals")
+
+    def __init__(self, tally: CompositeTally | None) -> None:
+        self.respondents = tally.respondents if tally else 0
+        self.totals = (
+            {m: [t.total, t.square_total] for m, t in tally.totals.items()} if tally else {}
+        )
+        self.items = (
+            {code: [i.answered, i.positive] for code, i in tally.items.items()} if tally else {}
+        )
+
+    def add(self, coded: list[tuple[str, int]], total: int) -> None:
+        self.respondents += 1
+        sums = self.totals.setdefault(len(coded), [0, 0])
+        sums[0] += total
+        sums[1] += total * total
+        for code, answer in coded:
+            item = self.items.setdefault(code, [0, 0])
+            item[0] += 1
+            item[1] += answer >= 4
+
+    def freeze(self) -> CompositeTally:
+        return CompositeTally(
+            self.respondents,
+            {m: ScoreTotals(*sums) for m, sums in sorted(self.totals.items())},
+            {code: ItemTally(*counts) for code, counts in sorted(self.items.items())},
+        )
 
 
-def _add_to_responses(tally: ResponseTally, response: SurveyResponse) -> ResponseTally:
-    experienced, witnessed = response.experienced_discrimination, response.witnessed_discrimination
-    return replace(
-        tally,
-        responses=tally.responses + 1,
-        experienced_answered=tally.experienced_answered + (experienced is not None),
-        experienced_yes=tally.experienced_yes + (experienced is True),
-        witnessed_answered=tally.witnessed_answered + (witnessed is not None),
-        witnessed_yes=tally.witnessed_yes + (witnessed is True),
-    )
+class SurveyFold:
+    """A `SurveyState` that responses are added to in place, then frozen once (`freeze`).
+
+    Only the tallies a response touches are opened; the rest is shared with the state folded
+    into. A response that is refused (ValueError) changes nothing: everything is checked before
+    anything is added.
+    """
+
+    def __init__(self, state: SurveyState) -> None:
+        self._state = state
+        self._composites: dict[CompositeKey, _OpenComposite] = {}
+        self._responses: dict[ResponseKey, list[int]] = {}
+        self._items: dict[tuple[str, int], dict[str, Item]] = {}
+
+    def _items_of(self, instrument: Instrument) -> dict[str, Item]:
+        key = (instrument.instrument_id, instrument.version)
+        items = self._items.get(key)
+        if items is None:
+            items = self._items[key] = {item.code: item for item in instrument.items}
+        return items
+
+    def add(self, response: SurveyResponse, instrument: Instrument) -> None:
+        if (response.instrument_id, response.instrument_version) != (
+            instrument.instrument_id,
+            instrument.version,
+        ):
+            raise ValueError("the response was not given on this instrument version")
+        wave = Wave(response.wave)
+        cells = list(breakdown_cells(response))
+        coded = _coded_answers(response, instrument, self._items_of(instrument))
+        for composite, answers in coded.items():
+            total = sum(answer for _, answer in answers)
+            for dimension, group in cells:
+                key = (wave, composite, dimension, group)
+                tally = self._composites.get(key)
+                if tally is None:
+                    tally = self._composites[key] = _OpenComposite(self._state.composites.get(key))
+                tally.add(answers, total)
+        experienced, witnessed = (
+            response.experienced_discrimination,
+            response.witnessed_discrimination,
+        )
+        increments = (
+            1,
+            experienced is not None,
+            experienced is True,
+            witnessed is not None,
+            witnessed is True,
+        )
+        for dimension, group in cells:
+            response_key = (wave, dimension, group)
+            counts = self._responses.get(response_key)
+            if counts is None:
+                before = self._state.responses.get(response_key, ResponseTally())
+                counts = self._responses[response_key] = [
+                    before.responses,
+                    before.experienced_answered,
+                    before.experienced_yes,
+                    before.witnessed_answered,
+                    before.witnessed_yes,
+                ]
+            for index, increment in enumerate(increments):
+                counts[index] += increment
+
+    def freeze(self) -> SurveyState:
+        if not self._composites and not self._responses:
+            return self._state
+        composites = dict(self._state.composites)
+        composites.update((key, tally.freeze()) for key, tally in self._composites.items())
+        responses = dict(self._state.responses)
+        responses.update((key, ResponseTally(*counts)) for key, counts in self._responses.items())
+        return SurveyState(composites, responses)
 
 
 def add_response(
     state: SurveyState, response: SurveyResponse, instrument: Instrument
 ) -> SurveyState:
-    if (response.instrument_id, response.instrument_version) != (
-        instrument.instrument_id,
-        instrument.version,
-    ):
-        raise ValueError("the response was not given on this instrument version")
-    wave = Wave(response.wave)
-    cells = list(breakdown_cells(response))
-    coded = _coded_answers(response, instrument)
-    # Copy only the mappings and tallies this response touches; the rest is shared.
-    composites = dict(state.composites)
-    for composite, answers in coded.items():
-        score = Fraction(sum(answer for _, answer in answers), len(answers))
-        score_square = score * score
-        for dimension, group in cells:
-            composite_key = (wave, composite, dimension, group)
-            composites[composite_key] = _add_to_composite(
-                composites.get(composite_key, CompositeTally()), answers, score, score_square
-            )
-    responses = dict(state.responses)
-    for dimension, group in cells:
-        response_key = (wave, dimension, group)
-        responses[response_key] = _add_to_responses(
-            responses.get(response_key, ResponseTally()), response
-        )
-    return SurveyState(composites, responses)
+    """`state` with one response added (a batch is cheaper through `SurveyFold`)."""
+    fold = SurveyFold(state)
+    fold.add(response, instrument)
+    return fold.freeze()

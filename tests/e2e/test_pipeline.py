@@ -122,7 +122,8 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
             calls = {
                 format(span.context.trace_id, "032x")
                 for span in span_exporter.get_finished_spans()
-                if span.name in ("IngestService/SubmitEvents", "IngestService/PutSite")
+                if span.name
+                in ("/jedi.v1.IngestService/SubmitEvents", "/jedi.v1.IngestService/PutSite")
             }  # a site record also cuts a release
             traces = {record.trace_id for record in topic.records if record.release is not None}
             # Releases cut by the registry forwarder's refresh carry its own traces: only require

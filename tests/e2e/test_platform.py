@@ -183,6 +183,13 @@ async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmar
     assert "jedi_ingest_events_total" in metrics_text(ports["ingest_metrics"])
     assert "jedi_ingest_rejections_total" in metrics_text(ports["ingest_metrics"])
     assert "jedi_ingest_publish_seconds_bucket" in metrics_text(ports["ingest_metrics"])
+    # Every call is counted by the metrics interceptor, by RPC and status code.
+    assert 'jedi_ingest_requests_total{code="OK",rpc="SubmitEvents"}' in metrics_text(
+        ports["ingest_metrics"]
+    )
+    assert 'jedi_query_requests_total{code="OK",rpc="GetSiteScorecard"}' in metrics_text(
+        ports["query_metrics"]
+    )
     processor_metrics = metrics_text(ports["processor_metrics"])
     assert "jedi_processor_inputs_total" in processor_metrics
     assert "jedi_processor_consumer_lag" in processor_metrics

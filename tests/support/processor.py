@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
 from jedi.v1 import benchmarks_pb2
 from services.processor.cross_driver import CrossDriver
@@ -46,7 +46,7 @@ from shared.domain.model import Instrument, InterventionEvent, Site, SurveyRespo
 from shared.domain.releases import Release, ReleaseProgress, covered_events, event_counts
 from shared.domain.survey_state import TOTAL
 from shared.event_records import event_record
-from shared.kafka import topic_partitions
+from shared.kafka import make_consumer, topic_partitions
 from shared.topics import Topics
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -660,11 +660,7 @@ class BenchmarksFollower:
         self._consumer = None
 
     async def __aenter__(self) -> BenchmarksFollower:
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._servers,
-            enable_auto_commit=False,
-            isolation_level="read_committed",
-        )
+        self._consumer = make_consumer(self._servers)
         await self._consumer.start()
         try:
             tps = await partitions_once_created(self._servers, self._topic)

@@ -183,6 +183,19 @@ class Rendered:
         (kafka,) = self.of_kind("Kafka")
         return kafka
 
+    def secret_value(self, name: str, key: str) -> str:
+        """A Secret's value; a KafkaUser's Secret is the User Operator's, made in the cluster:
+        it holds `password` and `sasl.jaas.config`, stood in for here by a placeholder."""
+        users = {user["metadata"]["name"] for user in self.of_kind("KafkaUser")}
+        if name in users and not [
+            s for s in self.of_kind("Secret") if s["metadata"]["name"] == name
+        ]:
+            assert key in ("password", "sasl.jaas.config"), (
+                f"KafkaUser/{name}'s Secret has no {key}"
+            )
+            return f"<{key} of KafkaUser/{name}>"
+        return self.secret_data(name)[key].decode()
+
     def secret_data(self, name: str) -> dict[str, bytes]:
         secret = self.get("Secret", name)
         data = {k: base64.b64decode(v) for k, v in (secret.get("data") or {}).items()}
@@ -246,7 +259,7 @@ def container_env(rendered: Rendered, workload: dict, container: dict) -> dict[s
             env[name] = rendered.get("ConfigMap", ref["name"])["data"][ref["key"]]
         elif "secretKeyRef" in source:
             ref = source["secretKeyRef"]
-            env[name] = rendered.secret_data(ref["name"])[ref["key"]].decode()
+            env[name] = rendered.secret_value(ref["name"], ref["key"])
         else:
             pytest.fail(f"{name}: unsupported valueFrom {source}")
     return env
@@ -923,6 +936,35 @@ def test_kafka_requires_authentication_and_enforces_acls(rendered):
             f"{where}: no listener accepts its authentication"
         )
         assert user["spec"]["authorization"]["type"] == "simple", where
+
+
+def test_each_kafka_workload_authenticates_as_its_own_user(rendered):
+    """Every workload with Kafka settings connects with SASL/SCRAM as the KafkaUser made for it,
+    with the password from that user's own Secret, over what the listener speaks."""
+    users = {user["metadata"]["name"]: user for user in rendered.of_kind("KafkaUser")}
+    (listener,) = rendered.kafka["spec"]["kafka"]["listeners"]
+    protocol = "SASL_SSL" if listener.get("tls") else "SASL_PLAINTEXT"
+    mechanism = {"scram-sha-512": "SCRAM-SHA-512"}[listener["authentication"]["type"]]
+    for workload in rendered.workloads:
+        container = the_container(workload)
+        module = service_module(container)
+        if module in HTTP_SERVICES:
+            continue
+        where = f"{rendered.overlay}: {workload_id(workload)}"
+        settings = load_service_settings(
+            module, container_env(rendered, workload, container), where
+        )
+        kafka = settings.kafka
+        assert (kafka.security_protocol, kafka.sasl_mechanism) == (protocol, mechanism), where
+        assert KAFKA_USERS.get(kafka.sasl_username) == module, (
+            f"{where}: authenticates as {kafka.sasl_username!r}, not as its own KafkaUser"
+        )
+        assert kafka.sasl_username in users, where
+        (password,) = [e for e in container["env"] if e["name"] == "KAFKA_SASL_PASSWORD"]
+        assert password["valueFrom"]["secretKeyRef"] == {
+            "name": kafka.sasl_username,
+            "key": "password",
+        }, f"{where}: the password must come from its user's Secret"
 
 
 def test_readers_get_the_benchmarks_topic_only(rendered):

@@ -3,11 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
-from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2
+from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, registry_pb2
 from shared.convert_benchmarks import cell_from_proto
+from shared.domain.benchmark_set import DistributionCell, RankCell, ReachCell
+from shared.domain.cells import ChangeCell, CompositeCell, DisparityCell, ResponseCell
 
 _PERCENT_POSITIVE = benchmarks_pb2.MEASURE_PERCENT_POSITIVE
+CellType = TypeVar("CellType")
+
+
+def _cell(message: benchmarks_pb2.BenchmarkCell, kind: type[CellType]) -> CellType:
+    """The cell a reply carries in this place, which is always of `kind`."""
+    cell = cell_from_proto(message)
+    if not isinstance(cell, kind):
+        raise TypeError(f"cell {message.key!r} is a {type(cell).__name__}, not a {kind.__name__}")
+    return cell
 
 
 def render(headers: Sequence[str], rows: Iterable[Sequence[object]], *, title: str = "") -> str:
@@ -19,7 +31,10 @@ def render(headers: Sequence[str], rows: Iterable[Sequence[object]], *, title: s
     ]
 
     def line(values: Sequence[str]) -> str:
-        cells = [v.rjust(w) if num else v.ljust(w) for v, w, num in zip(values, widths, numeric)]
+        cells = [
+            v.rjust(w) if num else v.ljust(w)
+            for v, w, num in zip(values, widths, numeric, strict=False)
+        ]
         return "  ".join(cells).rstrip()
 
     out = ([title] if title else []) + [line(headers), line(["-" * w for w in widths])]
@@ -50,27 +65,27 @@ def _pct(value: float | None) -> str | None:
     return None if value is None else f"{value:.1f}%"
 
 
-def _rank(message) -> str | None:
+def _rank(message: Any) -> str | None:  # any reply entry with a `rank` field
     if not message.HasField("rank"):
         return None
     return f"{message.rank.rank.percentile_rank * 100:.0f}%"
 
 
-def _name(site) -> str:
-    return site.name or site.site_id
+def _name(site: registry_pb2.Site) -> str:
+    return str(site.name or site.site_id)
 
 
 def wave_name(number: int) -> str:
-    return common_pb2.Wave.Name(number).removeprefix("WAVE_").lower()
+    return str(common_pb2.Wave.Name(number)).removeprefix("WAVE_").lower()
 
 
 def composite_name(number: int) -> str:
-    return common_pb2.Composite.Name(number).removeprefix("COMPOSITE_").lower()
+    return str(common_pb2.Composite.Name(number)).removeprefix("COMPOSITE_").lower()
 
 
 def scorecard(reply: query_pb2.GetSiteScorecardResponse) -> str:
     total = next(
-        (cell_from_proto(c) for c in reply.responses if c.response.dimension == "all"), None
+        (_cell(c, ResponseCell) for c in reply.responses if c.response.dimension == "all"), None
     )
     responded = "no published responses"
     if total is not None:
@@ -80,7 +95,7 @@ def scorecard(reply: query_pb2.GetSiteScorecardResponse) -> str:
         responded = f"{total.n} responses{rate}"
     rows = []
     for entry in reply.composites:
-        cell = cell_from_proto(entry.total) if entry.HasField("total") else None
+        cell = _cell(entry.total, CompositeCell) if entry.HasField("total") else None
         dist = next(
             (
                 d.distribution
@@ -124,7 +139,7 @@ def comparison(replies: Sequence[query_pb2.CompareSitesResponse], composite: int
     rows = []
     for reply in replies:
         for row in reply.sites:
-            cell = cell_from_proto(row.total)
+            cell = _cell(row.total, CompositeCell)
             rows.append(
                 [
                     _name(row.site),
@@ -152,7 +167,7 @@ def comparison(replies: Sequence[query_pb2.CompareSitesResponse], composite: int
 def distribution(reply: query_pb2.GetDistributionResponse) -> str:
     rows = []
     for message in reply.distributions:
-        d = cell_from_proto(message)
+        d = _cell(message, DistributionCell)
         rows.append(
             [d.composite.value, d.measure.value, d.sites, d.p10, d.p25, d.p50, d.p75, d.p90]
         )
@@ -162,7 +177,7 @@ def distribution(reply: query_pb2.GetDistributionResponse) -> str:
         title="Cross-site distribution (anonymous)",
     )
     if reply.ranks:
-        ranks = [cell_from_proto(m) for m in reply.ranks]
+        ranks = [_cell(m, RankCell) for m in reply.ranks]
         table += "\n\n" + render(
             ["composite", "measure", "score", "percentile"],
             [
@@ -178,7 +193,7 @@ def disparities(replies: Sequence[query_pb2.ListDisparitiesResponse]) -> str:
     rows = []
     for reply in replies:
         for message in reply.disparities:
-            d = cell_from_proto(message)
+            d = _cell(message, DisparityCell)
             rows.append(
                 [
                     d.site_id,
@@ -211,9 +226,9 @@ def disparities(replies: Sequence[query_pb2.ListDisparitiesResponse]) -> str:
 def trend(reply: query_pb2.GetTrendResponse) -> str:
     rows = []
     for entry in reply.trends:
-        points = {cell_from_proto(p).wave.value: cell_from_proto(p) for p in entry.points}
+        points = {cell.wave.value: cell for cell in (_cell(p, CompositeCell) for p in entry.points)}
         for message in entry.changes:
-            c = cell_from_proto(message)
+            c = _cell(message, ChangeCell)
             rows.append(
                 [
                     c.composite.value,
@@ -245,7 +260,7 @@ def trend(reply: query_pb2.GetTrendResponse) -> str:
 def reach(reply: query_pb2.GetInterventionReachResponse) -> str:
     rows = []
     for message in reply.reach:
-        r = cell_from_proto(message)
+        r = _cell(message, ReachCell)
         rows.append([r.metric, "/".join(r.qualifier) or "—", f"{r.value:.3g}", r.n])
     return render(
         ["metric", "qualifier", "value", "n"],

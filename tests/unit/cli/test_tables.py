@@ -1,7 +1,7 @@
-from services.query.tables import render
+from services.cli.tables import render
 
 
-def test_render_pads_columns_and_right_aligns_numbers():
+def test_render_pads_columns_and_right_aligns_numbers() -> None:
     text = render(
         ["site", "n", "% positive"],
         [["North", 89, "69.5%"], ["South hospital", 5, None]],
@@ -14,5 +14,5 @@ def test_render_pads_columns_and_right_aligns_numbers():
     assert lines[4] == "South hospital   5           —"
 
 
-def test_render_says_when_nothing_is_published():
+def test_render_says_when_nothing_is_published() -> None:
     assert render(["a"], []).splitlines()[-1] == "(nothing published)"

@@ -1,0 +1,179 @@
+"""The submission use case over in-memory ports: sites proceed concurrently, a site's
+submissions take turns, and an event id being stored elsewhere is judged once that is known."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime, timedelta
+
+from services.ingest.submission import Candidate, EventSubmissions, NotStored, Outcome
+from shared.auth import Principal, PrincipalRole
+from shared.domain.model import (
+    BiasIncidentAcknowledged,
+    BiasIncidentReported,
+    IncidentCategory,
+    Instrument,
+    InterventionEvent,
+    Site,
+)
+from shared.domain.validation import IncidentTimes
+from shared.event_records import EventRecord
+from shared.topics import Topics
+from tests.unit.domain.factories import site
+
+COORDINATOR = Principal("coordinator", PrincipalRole.COORDINATOR)
+REPORTED_AT = datetime(2026, 5, 1, tzinfo=UTC)
+
+
+class Registry:
+    def __init__(self, sites: Iterable[Site]) -> None:
+        self._sites = {s.site_id: s for s in sites}
+
+    @property
+    def sites(self) -> Mapping[str, Site]:
+        return self._sites
+
+    @property
+    def instruments(self) -> Mapping[tuple[str, int], Instrument]:
+        return {}
+
+    def put_site(self, site: Site) -> None:
+        self._sites[site.site_id] = site
+
+    def put_instrument(self, instrument: Instrument) -> None:
+        raise NotImplementedError
+
+
+class Ledger:
+    def __init__(self) -> None:
+        self.ids: set[str] = set()
+        self.incidents: dict[tuple[str, str], IncidentTimes] = {}
+
+    def knows(self, event_id: str) -> bool:
+        return event_id in self.ids
+
+    def incident_times(self, site_id: str, incident_id: str) -> IncidentTimes:
+        return self.incidents.get((site_id, incident_id), IncidentTimes())
+
+    def record(self, event: InterventionEvent | object) -> None:
+        assert isinstance(event, InterventionEvent)
+        self.ids.add(event.event_id)
+        key = (event.site_id, getattr(event.detail, "incident_id", ""))
+        self.incidents[key] = self.incident_times(*key).after(event)
+
+
+class GatedPublisher:
+    """Holds each publish of a gated site until the test opens it, then answers `stored`."""
+
+    def __init__(self) -> None:
+        self.gates: dict[str, asyncio.Event] = {}
+        self.waiting: dict[str, asyncio.Event] = {}
+        self.stored = True
+        self.published: list[str] = []
+
+    def gate(self, site_id: str) -> None:
+        self.gates[site_id] = asyncio.Event()
+        self.waiting[site_id] = asyncio.Event()
+
+    async def publish(self, records: Iterable[EventRecord]) -> list[bool]:
+        batch = list(records)
+        site_id = batch[0].key.decode()
+        if site_id in self.gates:
+            self.waiting[site_id].set()
+            await self.gates[site_id].wait()
+        if self.stored:
+            self.published += [record.event_id for record in batch]
+        return [self.stored] * len(batch)
+
+
+def incident(event_id: str, site_id: str, *, acknowledged: bool = False) -> Candidate:
+    detail = (
+        BiasIncidentAcknowledged("inc-1")
+        if acknowledged
+        else BiasIncidentReported("inc-1", next(iter(IncidentCategory)))
+    )
+    event = InterventionEvent(
+        event_id=event_id,
+        site_id=site_id,
+        occurred_at=REPORTED_AT + timedelta(days=1 if acknowledged else 0),
+        source_system="test",
+        detail=detail,
+    )
+    return Candidate(event_id, site_id, event)
+
+
+def submissions(publisher: GatedPublisher, ledger: Ledger | None = None) -> EventSubmissions:
+    return EventSubmissions(
+        registry=Registry([site("s1"), site("s2")]),
+        ledger=ledger or Ledger(),
+        publisher=publisher,
+        topics=Topics("unit."),
+    )
+
+
+async def test_a_site_held_up_by_kafka_does_not_hold_up_another_site() -> None:
+    publisher = GatedPublisher()
+    publisher.gate("s1")
+    use_case = submissions(publisher)
+    slow = asyncio.create_task(use_case.submit(COORDINATOR, [incident("a", "s1")]))
+    await publisher.waiting["s1"].wait()
+    async with asyncio.timeout(10):  # fails, rather than hangs, if s2 waits for s1
+        verdicts = await use_case.submit(COORDINATOR, [incident("b", "s2")])
+    assert [v.outcome for v in verdicts] == [Outcome.ACCEPTED]
+    assert not slow.done()
+    publisher.gates["s1"].set()
+    assert [v.outcome for v in await slow] == [Outcome.ACCEPTED]
+    assert publisher.published == ["b", "a"]
+
+
+async def test_a_sites_submissions_take_turns_so_incident_order_sees_what_was_not_stored() -> None:
+    publisher = GatedPublisher()
+    publisher.gate("s1")
+    use_case = submissions(publisher)
+    report = asyncio.create_task(use_case.submit(COORDINATOR, [incident("r", "s1")]))
+    await publisher.waiting["s1"].wait()
+    acknowledge = asyncio.create_task(
+        use_case.submit(COORDINATOR, [incident("k", "s1", acknowledged=True)])
+    )
+    publisher.stored = False  # the report never reaches Kafka
+    publisher.gates["s1"].set()
+    try:
+        await report
+    except NotStored:
+        pass
+    else:
+        raise AssertionError("a report Kafka did not store was answered as stored")
+    publisher.stored = True
+    verdicts = await acknowledge
+    assert [v.outcome for v in verdicts] == [Outcome.REJECTED]
+    assert [e.reason for e in verdicts[0].errors] == [
+        "incident 'inc-1' cannot be acknowledged: it was never reported"
+    ]
+    assert publisher.published == []
+
+
+async def test_an_event_id_being_stored_for_another_site_is_a_duplicate_once_stored() -> None:
+    publisher = GatedPublisher()
+    publisher.gate("s1")
+    use_case = submissions(publisher)
+    first = asyncio.create_task(use_case.submit(COORDINATOR, [incident("same", "s1")]))
+    await publisher.waiting["s1"].wait()
+    again = asyncio.create_task(use_case.submit(COORDINATOR, [incident("same", "s2")]))
+    publisher.gates["s1"].set()
+    assert [v.outcome for v in await first] == [Outcome.ACCEPTED]
+    assert [v.outcome for v in await again] == [Outcome.DUPLICATE]
+    assert publisher.published == ["same"]
+
+
+async def test_a_submission_whose_caller_went_away_still_remembers_what_was_stored() -> None:
+    publisher, ledger = GatedPublisher(), Ledger()
+    publisher.gate("s1")
+    use_case = submissions(publisher, ledger)
+    call = asyncio.create_task(use_case.submit(COORDINATOR, [incident("a", "s1")]))
+    await publisher.waiting["s1"].wait()
+    call.cancel()
+    publisher.gates["s1"].set()
+    verdicts = await use_case.submit(COORDINATOR, [incident("a", "s1")])  # the client's retry
+    assert [v.outcome for v in verdicts] == [Outcome.DUPLICATE]
+    assert ledger.ids == {"a"} and publisher.published == ["a"]
