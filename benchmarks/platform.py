@@ -154,7 +154,8 @@ class Service:
 async def grpc_serving(address: str) -> bool:
     async with grpc.aio.insecure_channel(address) as channel:
         try:
-            reply = await health_pb2_grpc.HealthStub(channel).Check(
+            stub = health_pb2_grpc.HealthStub(channel)
+            reply = await stub.Check(  # type: ignore[attr-defined]  # its stubs declare no methods
                 health_pb2.HealthCheckRequest(), timeout=3
             )
         except grpc.RpcError:
@@ -269,7 +270,7 @@ async def submit_all(
                 request = queue.pop()
                 reply = await stub.SubmitEvents(request, metadata=metadata, timeout=120)
                 if reply.rejected_count:
-                    reasons = [r.reason for r in reply.results if r.reason][:3]
+                    reasons = [str(list(r.errors)) for r in reply.results if r.errors][:3]
                     raise RuntimeError(f"ingest rejected {reply.rejected_count} events: {reasons}")
                 progress.update(len(request.events))
 

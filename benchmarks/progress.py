@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from typing import Never
 
 import structlog
 from tqdm import tqdm
@@ -16,7 +17,7 @@ def say(message: str) -> None:
     print(f"[bench {time.monotonic() - _STARTED:6.1f}s] {message}", file=sys.stderr, flush=True)
 
 
-def bar(total: int, label: str) -> tqdm:
+def bar(total: int, label: str) -> tqdm[Never]:
     return tqdm(
         total=total, desc=f"[bench] {label}", unit="ev", file=sys.stderr, leave=False, mininterval=1
     )
