@@ -16,7 +16,7 @@ DASHBOARD_ASSETS := services/dashboard/node_modules/.installed
 # Load the local broker's address into a recipe's environment (no-op before kafka-up).
 WITH_KAFKA := set -a; [ -f $(KAFKA_ENV) ] && . ./$(KAFKA_ENV); set +a;
 
-.PHONY: install proto lint kafka-up kafka-down test unit integration e2e demo down bench lock clean
+.PHONY: install proto lint kafka-up kafka-down test unit integration e2e demo down bench bench-quick lock clean
 
 install: $(INSTALLED) $(GENERATED) $(DASHBOARD_ASSETS)
 
@@ -91,8 +91,13 @@ demo: install kafka-up
 down:
 	bash scripts/services.sh stop
 
+# Every scenario at full size (tens of minutes); results in bench/results/latest.{json,md}.
 bench: install kafka-up
 	$(WITH_KAFKA) $(PY) -m benchmarks
+
+# The same scenarios scaled down (under 3 minutes), to the same files, marked "quick".
+bench-quick: install kafka-up
+	$(WITH_KAFKA) $(PY) -m benchmarks --quick
 
 clean: down kafka-down
 	rm -rf .venv .local shared/generated

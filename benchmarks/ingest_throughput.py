@@ -1,8 +1,12 @@
-"""Ingest throughput: survey responses per second through gRPC ingest into Kafka.
+"""Ingest throughput: events per second through `IngestService` into Kafka.
 
-Baseline, measured in the same run on the same broker: the same records produced straight
-to Kafka with the same producer settings (acks=all, idempotent). The ratio is what ingest's
-validation, authentication, deduplication and gRPC hop cost.
+`python -m services.ingest` on a real socket (acks=all, idempotent producer) takes each site's
+events in batches of 500, as a site's system pushes them; once with one call at a time, once
+with four sites pushing at once. Ingest validates, authenticates, deduplicates and publishes.
+
+Baseline, in the same run on the same broker: a plain aiokafka producer with the same settings
+(shared.kafka.make_producer, as ingest's publisher) sending the same serialized records in the
+same batches, each batch awaited as ingest awaits its acknowledgements.
 """
 
 from __future__ import annotations
@@ -12,55 +16,97 @@ import tempfile
 import time
 from pathlib import Path
 
-from shared.convert import event_to_proto
-from shared.demo_dataset import build_demo_dataset
-from shared.domain.sample_instrument import JEDI_CULTURE
+from benchmarks.dataset import by_site, describe, events_of
+from benchmarks.platform import (
+    BATCH,
+    Service,
+    bootstrap_servers,
+    delete_namespaces,
+    free_port,
+    grpc_env,
+    new_namespace,
+    register,
+    requests_of,
+    submit_all,
+    wait_ready,
+    write_credentials,
+)
+from benchmarks.progress import say
+from benchmarks.results import ScenarioResult
+from shared.demo_dataset import DemoDataset
+from shared.event_records import event_record
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import Topics
-from tests.support.ingest import DATASET_NOW, running_ingest
-from tests.support.kafka import bootstrap_servers
 
-BATCH = 500
+STREAMS = (1, 4)
 
 
-async def kafka_baseline(servers: str, payloads: list[bytes], keys: list[bytes]) -> float:
-    topics = Topics(f"bench-{time.time_ns()}.")
-    await ensure_topics(servers, [topics.survey_responses])
-    producer = make_producer(servers)
-    await producer.start()
+async def plain_producer(servers: str, dataset: DemoDataset) -> float:
+    """Seconds for aiokafka to send the same records in the same batches, acks=all."""
+    namespace = new_namespace("ingest-baseline")
+    topics = Topics(namespace)
     try:
-        started = time.perf_counter()
-        for start in range(0, len(payloads), BATCH):
-            futures = [
-                await producer.send(topics.survey_responses.name, value, key=key)
-                for value, key in zip(payloads[start : start + BATCH], keys[start : start + BATCH])
-            ]
-            await asyncio.gather(*futures)
-        return time.perf_counter() - started
+        await ensure_topics(servers, [topics.survey_responses, topics.interventions])
+        batches = [
+            [event_record(topics, e) for e in site_events[start : start + BATCH]]
+            for site_events in by_site(events_of(dataset)).values()
+            for start in range(0, len(site_events), BATCH)
+        ]
+        producer = make_producer(servers)
+        await producer.start()
+        try:
+            started = time.perf_counter()
+            for batch in batches:
+                futures = [
+                    await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
+                    for r in batch
+                ]
+                await asyncio.gather(*futures)
+            return time.perf_counter() - started
+        finally:
+            await producer.stop()
     finally:
-        await producer.stop()
+        await delete_namespaces(servers, [namespace])
 
 
-async def through_ingest(directory: Path) -> tuple[float, float, int]:
-    dataset = build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=1.0)
-    async with running_ingest(directory, dataset=dataset) as ingest:
-        responses = list(ingest.dataset.responses)
-        events = [event_to_proto(response) for response in responses]
-        payloads = [event.survey_response.SerializeToString() for event in events]
-        keys = [response.site_id.encode() for response in responses]
-        baseline = await kafka_baseline(ingest.settings.kafka_bootstrap_servers, payloads, keys)
-        started = time.perf_counter()
-        for start in range(0, len(events), BATCH):
-            reply = await ingest.submit(events[start : start + BATCH])
-            assert reply.rejected_count == 0, reply.results[0]
-        return time.perf_counter() - started, baseline, len(events)
+async def through_ingest(dataset: DemoDataset, streams: int, directory: Path) -> float:
+    servers = bootstrap_servers()
+    namespace = new_namespace("ingest")
+    keys = write_credentials(directory, [site.site_id for site in dataset.sites])
+    port = free_port()
+    address = f"127.0.0.1:{port}"
+    ingest = Service("ingest", grpc_env(servers, namespace, keys, port), directory / "ingest.log")
+    try:
+        await wait_ready(ingest, address)
+        await register(address, keys, dataset)
+        requests = requests_of(events_of(dataset))
+        return await submit_all(
+            address, keys, requests, streams=streams, label=f"ingest, {streams} at a time"
+        )
+    finally:
+        ingest.stop()
+        await delete_namespaces(servers, [namespace])
 
 
-def main() -> None:
-    bootstrap_servers()
+async def measure(result: ScenarioResult, dataset: DemoDataset, directory: Path) -> None:
+    servers = bootstrap_servers()
+    events = len(dataset.responses) + len(dataset.interventions)
+    baseline = await plain_producer(servers, dataset)
+    for streams in STREAMS:
+        say(f"ingest: {events} events, {streams} call(s) at a time")
+        seconds = await through_ingest(dataset, streams, directory / f"streams-{streams}")
+        result.add(
+            f"through ingest, {streams} call(s) at a time",
+            events / seconds,
+            "ev/s",
+            "aiokafka producer, same records and batches",
+            events / baseline,
+        )
+
+
+def run(result: ScenarioResult, dataset: DemoDataset) -> None:
+    result.parameters.update(describe(dataset), batch=BATCH, acks="all")
     with tempfile.TemporaryDirectory() as directory:
-        ingest_seconds, baseline_seconds, count = asyncio.run(through_ingest(Path(directory)))
-    print(f"ingest_throughput: {count} survey responses in batches of {BATCH}")
-    print(f"  baseline (aiokafka produce, acks=all): {count / baseline_seconds:,.0f} events/s")
-    print(f"  through ingest (gRPC, validation):     {count / ingest_seconds:,.0f} events/s")
-    print(f"  ratio ingest / baseline time:           {ingest_seconds / baseline_seconds:.2f}x")
+        for streams in STREAMS:
+            (Path(directory) / f"streams-{streams}").mkdir()
+        asyncio.run(measure(result, dataset, Path(directory)))

@@ -1,0 +1,193 @@
+"""Follows the benchmarks topic until it shows complete benchmarks equal to the batch reference.
+
+Complete: every event sent has been received by the processor (each site's latest release
+covers or holds it back, as the release and its progress record say), every latest release
+carries the same `as_of`, and the cells of the latest releases equal `compute_benchmarks` over
+the events they cover, in the order the sites sent them (as services/demo_check.py compares).
+
+The moment of completion is the broker timestamp of the last record needed (the producer's
+clock, the same machine's): checking against the reference takes seconds at national scale,
+and that time is no part of the processor's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer
+
+from benchmarks.dataset import Event
+from benchmarks.progress import bar
+from jedi.v1 import benchmarks_pb2
+from services.processor.clock import current_as_of
+from shared.convert_releases import progress_from_proto, release_from_proto
+from shared.demo_dataset import DemoDataset
+from shared.domain.benchmark_set import Cell
+from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.model import InterventionEvent, SurveyResponse
+from shared.domain.releases import Release, ReleaseProgress, covered_events, event_counts
+from shared.kafka import topic_partitions
+
+
+class BenchmarksTopic:
+    """The latest release and progress of every scope on a benchmarks topic, as it is read."""
+
+    def __init__(self, servers: str, topic: str) -> None:
+        self._servers = servers
+        self._topic = topic
+        self.releases: dict[str, Release] = {}
+        self.progress: dict[str, ReleaseProgress] = {}
+        self.records = 0
+        self.last_timestamp_s = 0.0
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def __aenter__(self) -> BenchmarksTopic:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+        )
+        await self._consumer.start()
+        partitions = await topic_partitions(self._servers, [self._topic])
+        self._consumer.assign(partitions)
+        await self._consumer.seek_to_beginning(*partitions)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._consumer is not None:
+            await self._consumer.stop()
+
+    async def poll(self, timeout_ms: int = 200) -> int:
+        assert self._consumer is not None
+        batches = await self._consumer.getmany(timeout_ms=timeout_ms, max_records=5000)
+        count = 0
+        for records in batches.values():
+            for record in records:
+                count += 1
+                self.last_timestamp_s = max(self.last_timestamp_s, record.timestamp / 1000)
+                if record.value is None:
+                    continue
+                message = benchmarks_pb2.BenchmarkRecord.FromString(record.value)
+                if message.WhichOneof("record") == "release":
+                    release = release_from_proto(message.release)
+                    known = self.releases.get(release.scope)
+                    if known is None or release.number >= known.number:
+                        self.releases[release.scope] = release
+                else:
+                    progress = progress_from_proto(message.progress)
+                    self.progress[progress.scope] = progress
+        self.records += count
+        return count
+
+    def received(self) -> dict[tuple[str, str], int]:
+        """Events received per (site, wave or "interventions"): covered by each site's latest
+        release, plus what the latest progress of that release holds back."""
+        counts: dict[tuple[str, str], int] = {}
+        for scope, release in self.releases.items():
+            if not scope.startswith("site/"):
+                continue
+            held_back = release.held_back
+            progress = self.progress.get(scope)
+            if progress is not None and progress.release_number == release.number:
+                held_back = progress.held_back
+            site_id = scope.removeprefix("site/")
+            for part in (release.covered, held_back):
+                for component, n in part.items():
+                    if n:
+                        counts[(site_id, component)] = counts.get((site_id, component), 0) + n
+        return counts
+
+    def covered(self) -> dict[str, dict[str, int]]:
+        return {
+            scope.removeprefix("site/"): dict(release.covered)
+            for scope, release in self.releases.items()
+            if scope.startswith("site/")
+        }
+
+    def cells(self) -> dict[str, Cell]:
+        return {cell.key: cell for release in self.releases.values() for cell in release.cells}
+
+    def as_of(self) -> set[datetime]:
+        return {release.as_of for release in self.releases.values()}
+
+
+class Reference:
+    """The batch reference over the events a state of the topic covers, computed once per state."""
+
+    def __init__(self, dataset: DemoDataset, arrivals: Sequence[Event]) -> None:
+        self._dataset = dataset
+        self._arrivals = arrivals
+        self._cache: dict[object, dict[str, Cell]] = {}
+        self.seconds = 0.0  # spent computing references
+
+    def cells(self, covered: dict[str, dict[str, int]], as_of: datetime) -> dict[str, Cell]:
+        key = (
+            as_of,
+            tuple(sorted((site, tuple(sorted(c.items()))) for site, c in covered.items())),
+        )
+        if key not in self._cache:
+            started = time.perf_counter()
+            events = covered_events(covered, self._arrivals)
+            reference = compute_benchmarks(
+                self._dataset.sites,
+                [self._dataset.instrument],
+                [e for e in events if isinstance(e, SurveyResponse)],
+                [e for e in events if isinstance(e, InterventionEvent)],
+                as_of=as_of,
+            )
+            self._cache[key] = reference.by_key()
+            self.seconds += time.perf_counter() - started
+        return self._cache[key]
+
+    def prime(self) -> float:
+        """The reference over every event, for today's `as_of` (what the processor stamps),
+        computed before the clock starts; the seconds it took."""
+        covered: dict[str, dict[str, int]] = {}
+        for (site_id, component), n in event_counts(self._arrivals).items():
+            covered.setdefault(site_id, {})[component] = n
+        before = self.seconds
+        self.cells(covered, current_as_of())
+        return self.seconds - before
+
+
+async def wait_complete(
+    topic: BenchmarksTopic,
+    reference: Reference,
+    arrivals: Sequence[Event],
+    *,
+    timeout: float,
+    alive: object = None,
+    label: str = "processor",
+) -> float:
+    """Until the topic shows complete benchmarks equal to the reference; returns the wall-clock
+    time (time.time()) of the last record that made them so."""
+    sent = event_counts(arrivals)
+    total = sum(sent.values())
+    progress = bar(total, f"{label}: events received")
+    deadline = time.monotonic() + timeout
+    checked_at = -1
+    try:
+        while time.monotonic() < deadline:
+            if callable(alive):
+                alive()
+            new = await topic.poll()
+            received = topic.received()
+            progress.update(sum(received.values()) - progress.n)
+            if received != sent or (not new and checked_at == topic.records):
+                continue
+            checked_at = topic.records
+            stamps = topic.as_of()
+            if len(stamps) != 1:
+                continue
+            if topic.cells() == reference.cells(topic.covered(), next(iter(stamps))):
+                return topic.last_timestamp_s
+    finally:
+        progress.close()
+    received_total = sum(topic.received().values())
+    raise TimeoutError(
+        f"{label}: no complete benchmarks after {timeout:.0f} s: received {received_total} of "
+        f"{total} events, {len(topic.releases)} scopes released"
+    )
