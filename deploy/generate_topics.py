@@ -4,7 +4,7 @@
     python deploy/generate_topics.py --check  # exit 1 if it is out of date
 
 The base holds production's durability (replication 3, min.insync.replicas 2); the dev
-overlay patches every KafkaTopic down to 1 and 1. tests/unit/test_deploy.py checks the
+overlay patches every KafkaTopic down to 1 and 1. tests/deploy/test_deploy.py checks the
 rendered overlays against shared/topics.py, so a topic added there fails the tests until
 this is rerun.
 """

@@ -28,7 +28,6 @@ from tests.support.browser import AXE, artefacts_dir, chromium_path
 from tests.support.ingest import demo_dataset
 from tests.support.platform import Platform, running_platform
 
-pytestmark = pytest.mark.kafka
 K = 10
 LIVE_SITE = "site-north"
 ROUNDS = 5

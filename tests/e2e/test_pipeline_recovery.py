@@ -27,18 +27,10 @@ from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.event_records import event_record
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import TopicSpec
-from tests.support.ingest import DATASET_NOW, running_ingest
+from tests.support.benchmarks_follower import BenchmarksFollower
+from tests.support.ingest import DATASET_NOW, arrival_order, running_ingest, submit_events
 from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
-from tests.support.processor import (
-    BenchmarksFollower,
-    ProcessorProcess,
-    arrival_order,
-    processor_env,
-    stopped_afterwards,
-    submit_events,
-)
-
-pytestmark = pytest.mark.kafka
+from tests.support.processor_process import ProcessorProcess, processor_env, stopped_afterwards
 
 SCALE = 0.12  # about 650 responses and 450 intervention events
 FAST = {

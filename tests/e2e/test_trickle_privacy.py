@@ -30,8 +30,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-import pytest
-
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
 from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
@@ -42,19 +40,13 @@ from shared.domain.benchmark_set import Cell
 from shared.domain.model import SurveyResponse, Wave
 from shared.domain.releases import Release, scope_of, site_scope
 from shared.domain.sample_instrument import JEDI_CULTURE
+from tests.support.benchmarks_follower import BenchmarksFollower
 from tests.support.credentials import write_credentials
 from tests.support.ingest import DATASET_NOW
 from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.platform import ServiceProcess, free_port, wait_serving
-from tests.support.processor import (
-    BenchmarksFollower,
-    batch_reference,
-    covered_by,
-    latest_releases,
-    releases_of,
-)
+from tests.support.published import batch_reference, covered_by, latest_releases, releases_of
 
-pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
 K = 10
 MIN_SITES = 10
