@@ -103,6 +103,7 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
                 dataset.sites,
                 [dataset.instrument],
                 events,
+                processor=processor.topics,
                 timeout=TIMEOUT_S,
                 alive=lambda: processor.running,
             )

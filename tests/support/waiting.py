@@ -5,10 +5,34 @@ from __future__ import annotations
 import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
-from typing import TypeVar, cast
+from typing import TypeVar, cast, overload
 
 T = TypeVar("T")
 MAX_SHOWN = 2000  # characters of the last observed value a timeout shows
+
+
+@overload
+async def eventually(
+    observe: Callable[[], Awaitable[T]],
+    timeout: float,
+    *,
+    what: str,
+    until: Callable[[T], object] | None = None,
+    ignoring: tuple[type[BaseException], ...] = (),
+    interval: float = 0.1,
+) -> T: ...
+
+
+@overload
+async def eventually(
+    observe: Callable[[], T],
+    timeout: float,
+    *,
+    what: str,
+    until: Callable[[T], object] | None = None,
+    ignoring: tuple[type[BaseException], ...] = (),
+    interval: float = 0.1,
+) -> T: ...
 
 
 async def eventually(
@@ -16,11 +40,12 @@ async def eventually(
     timeout: float,
     *,
     what: str,
-    until: Callable[[T], object] = bool,
+    until: Callable[[T], object] | None = None,
     ignoring: tuple[type[BaseException], ...] = (),
     interval: float = 0.1,
 ) -> T:
-    """The first value of `observe()` (awaited if need be) for which `until` holds.
+    """The first value of `observe()` (awaited if need be) for which `until` holds (by
+    default: the first true value).
 
     An exception of a type in `ignoring` counts as "not yet"; any other one ends the wait (a
     condition may raise to say that waiting is pointless, e.g. a process exited). After
@@ -36,7 +61,7 @@ async def eventually(
         except ignoring as error:
             last = error
         else:
-            if until(value):
+            if until(value) if until is not None else value:
                 return value
             last = value
         if loop.time() >= deadline:
