@@ -3,6 +3,7 @@ view, and the wait until it equals the batch reference over what the latest rele
 
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
@@ -26,6 +27,8 @@ from tests.support.published import (
     latest_releases,
 )
 from tests.support.waiting import eventually
+
+READ_TO_END_S = 60  # to read what the topic held at one moment
 
 
 async def partitions_once_created(
@@ -88,9 +91,10 @@ class BenchmarksFollower:
     async def read_to_end(self) -> None:
         """Until every record written before the call has been read."""
         ends = await self._consumer.end_offsets(self._partitions)
-        for tp, end in ends.items():
-            while await self._consumer.position(tp) < end:
-                await self.poll()
+        async with asyncio.timeout(READ_TO_END_S):
+            for tp, end in ends.items():
+                while await self._consumer.position(tp) < end:
+                    await self.poll()
 
     def cells(self) -> dict[str, Cell]:
         return {key: record.cell for key, record in self.view.items()}

@@ -89,7 +89,7 @@ async def running_ingest(
         yield harness
     finally:
         await channel.close()
-        await server.stop()
+        await harness.server.stop()  # the test may have replaced it (a restart)
 
 
 async def register_dataset(harness: IngestHarness) -> None:

@@ -11,19 +11,43 @@ import warnings
 from pathlib import Path
 
 FDS = Path("/proc/self/fd")
+NET = Path("/proc/self/net")
 
 
 def open_sockets() -> set[str]:
-    """This process's open socket file descriptors ("fd -> socket:[inode]")."""
+    """This process's open TCP sockets (connections and listeners), as "fd: local -> remote".
+
+    Unix socket pairs are left out: they are plumbing that lives as long as the process (the
+    event loop's wake-up pair, gRPC's poller), not a client or a server a test opened."""
+    tcp = _tcp_sockets()
     sockets = set()
     for fd in os.listdir(FDS):
         try:
             target = os.readlink(FDS / fd)
         except OSError:  # closed while listing (the listing's own descriptor, among others)
             continue
-        if target.startswith("socket:"):
-            sockets.add(f"{fd} -> {target}")
+        inode = target.removeprefix("socket:[").removesuffix("]")
+        if inode in tcp:
+            sockets.add(f"fd {fd}: {tcp[inode]}")
     return sockets
+
+
+def _tcp_sockets() -> dict[str, str]:
+    """inode -> "local -> remote" of every TCP socket of this process's network namespace."""
+    sockets = {}
+    for table in ("tcp", "tcp6"):
+        lines = (NET / table).read_text().splitlines()[1:]
+        for fields in (line.split() for line in lines):
+            sockets[fields[9]] = f"{_address(fields[1])} -> {_address(fields[2])}"
+    return sockets
+
+
+def _address(hex_address: str) -> str:
+    """ "0100007F:1F90" -> "127.0.0.1:8080" (IPv4; IPv6 addresses stay in hex)."""
+    host, port = hex_address.split(":")
+    if len(host) == 8:
+        host = ".".join(str(int(host[i : i + 2], 16)) for i in (6, 4, 2, 0))
+    return f"{host}:{int(port, 16)}"
 
 
 def collect_unclosed() -> list[str]:
@@ -39,7 +63,7 @@ class Leaks:
     """Stock taken before a test; `after()` lists what the test left behind."""
 
     def __init__(self) -> None:
-        collect_unclosed()  # what earlier tests dropped is theirs, not this test's
+        # What earlier tests dropped was collected after each of them, and is theirs.
         self._tasks = asyncio.all_tasks()
         self._sockets = open_sockets()
 
