@@ -68,7 +68,9 @@ def main(argv: list[str]) -> int:
     text = render()
     if "--check" in argv:
         if OUTPUT.read_text() != text:
-            print(f"{OUTPUT.relative_to(REPO)} is out of date: run python deploy/generate_topics.py")
+            print(
+                f"{OUTPUT.relative_to(REPO)} is out of date: run python deploy/generate_topics.py"
+            )
             return 1
         return 0
     OUTPUT.write_text(text)

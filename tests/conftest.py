@@ -1,19 +1,19 @@
-"""Test-wide set-up: a real OpenTelemetry SDK provider whose spans tests can inspect, a check
-that each test leaves no task, socket or unclosed client behind, and the deletion of the
-session's Kafka topics at its end."""
+"""Test-wide set-up: a real OpenTelemetry SDK provider whose spans tests can inspect, checks
+that each test leaves no task or unclosed client behind and each module no open socket, and
+the deletion of the session's Kafka topics at its end."""
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.telemetry import configure_tracing
 from tests.support.kafka import delete_session_topics
-from tests.support.leaks import Leaks
+from tests.support.leaks import SocketLeaks, TaskLeaks
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -23,17 +23,28 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 async def leaves_nothing_behind() -> AsyncIterator[None]:
-    """Fails the test if it leaves a pending task, an open socket or an unclosed client behind
-    (every fixture of its own is torn down by then)."""
-    leaks = Leaks()
+    """Fails the test if it leaves a pending task or an unclosed client behind (every fixture
+    of its own is torn down by then)."""
+    leaks = TaskLeaks()
     yield
     left = await leaks.after()
     if left:
         pytest.fail("the test left behind:\n" + "\n".join(left), pytrace=False)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def closes_every_socket() -> Iterator[None]:
+    """Fails the module's last test if the module (its tests and fixtures) leaves a socket
+    open or a client unclosed."""
+    leaks = SocketLeaks()
+    yield
+    left = leaks.after()
+    if left:
+        pytest.fail("the module left behind:\n" + "\n".join(left), pytrace=False)
+
+
 @pytest.fixture(scope="session", autouse=True)
-def delete_topics_at_the_end():
+def delete_topics_at_the_end() -> Iterator[None]:
     yield
     servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not servers:

@@ -1,6 +1,6 @@
 """What a test may leave behind: asyncio tasks still pending, sockets still open, and objects
 collected unclosed (the ResourceWarnings of unclosed files, sockets, transports and Kafka
-clients). `Leaks` takes stock before a test and names what is new after it."""
+clients). Each takes stock before a test (or a module) and names what is new after it."""
 
 from __future__ import annotations
 
@@ -59,13 +59,12 @@ def collect_unclosed() -> list[str]:
     return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
 
 
-class Leaks:
-    """Stock taken before a test; `after()` lists what the test left behind."""
+class TaskLeaks:
+    """Tasks before a test; `after()` lists what the test left behind: tasks still pending, and
+    objects it dropped unclosed."""
 
     def __init__(self) -> None:
-        # What earlier tests dropped was collected after each of them, and is theirs.
         self._tasks = asyncio.all_tasks()
-        self._sockets = open_sockets()
 
     async def after(self) -> list[str]:
         # Pacing: a task cancelled at the end of the test needs a few loop turns to finish.
@@ -77,6 +76,16 @@ class Leaks:
             for task in asyncio.all_tasks() - self._tasks
             if task is not current and not task.done()
         ]
+        return [*tasks, *(f"unclosed: {message}" for message in collect_unclosed())]
+
+
+class SocketLeaks:
+    """Open sockets before a module; `after()` lists the ones its tests and fixtures left open
+    (checked per module: a module's fixtures may open connections lazily, during its tests)."""
+
+    def __init__(self) -> None:
+        self._sockets = open_sockets()
+
+    def after(self) -> list[str]:
         unclosed = [f"unclosed: {message}" for message in collect_unclosed()]
-        sockets = [f"socket {s}" for s in sorted(open_sockets() - self._sockets)]
-        return [*tasks, *unclosed, *sockets]
+        return [*unclosed, *(f"socket {s}" for s in sorted(open_sockets() - self._sockets))]

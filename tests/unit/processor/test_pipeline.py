@@ -65,7 +65,7 @@ async def publish_and_run(
     pending = [*events, *(e for e in events if draw_random.random() < 0.15)]
     draw_random.shuffle(pending)
     cuts = sorted(draw_random.randint(0, len(pending)) for _ in range(3))
-    chunks = [pending[a:b] for a, b in zip([0, *cuts], [*cuts, len(pending)])]
+    chunks = [pending[a:b] for a, b in zip([0, *cuts], [*cuts, len(pending)], strict=True)]
     sites_after = draw_random.randint(0, len(chunks) - 1)
     for index, chunk in enumerate(chunks):
         if index == sites_after:
