@@ -1,5 +1,5 @@
 """Test-wide set-up: a real OpenTelemetry SDK provider whose spans tests can inspect, checks
-that each test leaves no task or unclosed client behind and each module no open socket, and
+that each test leaves no unclosed client behind and each module no task or open socket, and
 the deletion of the session's Kafka topics at its end."""
 
 from __future__ import annotations
@@ -9,11 +9,12 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
+import pytest_asyncio
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from shared.telemetry import configure_tracing
 from tests.support.kafka import delete_session_topics
-from tests.support.leaks import SocketLeaks, TaskLeaks
+from tests.support.leaks import Leaks, collect_unclosed
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -22,23 +23,22 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 @pytest.fixture(autouse=True)
+def closes_what_it_drops() -> Iterator[None]:
+    """Fails the test if an object it dropped was never closed (a file, a socket, a transport,
+    a Kafka client: their ResourceWarnings, raised while collecting its garbage)."""
+    yield
+    unclosed = collect_unclosed()
+    if unclosed:
+        pytest.fail("the test left unclosed:\n" + "\n".join(unclosed), pytrace=False)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session", autouse=True)
 async def leaves_nothing_behind() -> AsyncIterator[None]:
-    """Fails the test if it leaves a pending task or an unclosed client behind (every fixture
-    of its own is torn down by then)."""
-    leaks = TaskLeaks()
+    """Fails the module's last test if the module (its tests and fixtures, all torn down by
+    then) leaves a task pending, a socket open or a client unclosed."""
+    leaks = Leaks()
     yield
     left = await leaks.after()
-    if left:
-        pytest.fail("the test left behind:\n" + "\n".join(left), pytrace=False)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def closes_every_socket() -> Iterator[None]:
-    """Fails the module's last test if the module (its tests and fixtures) leaves a socket
-    open or a client unclosed."""
-    leaks = SocketLeaks()
-    yield
-    left = leaks.after()
     if left:
         pytest.fail("the module left behind:\n" + "\n".join(left), pytrace=False)
 

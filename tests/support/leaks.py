@@ -1,6 +1,6 @@
 """What a test may leave behind: asyncio tasks still pending, sockets still open, and objects
 collected unclosed (the ResourceWarnings of unclosed files, sockets, transports and Kafka
-clients). Each takes stock before a test (or a module) and names what is new after it."""
+clients): `collect_unclosed` after each test, `Leaks` before and after each module."""
 
 from __future__ import annotations
 
@@ -59,15 +59,18 @@ def collect_unclosed() -> list[str]:
     return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
 
 
-class TaskLeaks:
-    """Tasks before a test; `after()` lists what the test left behind: tasks still pending, and
-    objects it dropped unclosed."""
+class Leaks:
+    """Stock taken before a module: `after()` lists what its tests and fixtures left behind,
+    tasks still pending and sockets still open. Checked per module, not per test: a module's
+    own fixtures (a server, a Kafka consumer) open connections and start tasks lazily, during
+    its tests, and close them at its end."""
 
     def __init__(self) -> None:
         self._tasks = asyncio.all_tasks()
+        self._sockets = open_sockets()
 
     async def after(self) -> list[str]:
-        # Pacing: a task cancelled at the end of the test needs a few loop turns to finish.
+        # Pacing: a task cancelled in a teardown needs a few loop turns to finish.
         for _ in range(5):
             await asyncio.sleep(0)
         current = asyncio.current_task()
@@ -76,16 +79,5 @@ class TaskLeaks:
             for task in asyncio.all_tasks() - self._tasks
             if task is not current and not task.done()
         ]
-        return [*tasks, *(f"unclosed: {message}" for message in collect_unclosed())]
-
-
-class SocketLeaks:
-    """Open sockets before a module; `after()` lists the ones its tests and fixtures left open
-    (checked per module: a module's fixtures may open connections lazily, during its tests)."""
-
-    def __init__(self) -> None:
-        self._sockets = open_sockets()
-
-    def after(self) -> list[str]:
         unclosed = [f"unclosed: {message}" for message in collect_unclosed()]
-        return [*unclosed, *(f"socket {s}" for s in sorted(open_sockets() - self._sockets))]
+        return [*tasks, *unclosed, *(f"socket {s}" for s in sorted(open_sockets() - self._sockets))]
