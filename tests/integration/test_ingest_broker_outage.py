@@ -65,7 +65,7 @@ async def test_kafka_outage_answers_unavailable_then_ingest_recovers_by_itself(t
             120,
             what="ingest to recover after the broker came back",
             until=lambda answer: not isinstance(answer, grpc.aio.AioRpcError),
-            interval=2,  # each attempt waits for the broker itself, up to publish_timeout_s
+            interval=2,  # retries two seconds apart, as a client backing off would
         )
         assert not isinstance(reply, grpc.aio.AioRpcError)
         assert reply.accepted_count + reply.duplicate_count == len(during)

@@ -71,5 +71,4 @@ async def eventually(
             raise AssertionError(
                 f"timed out after {timeout:g} s waiting for {what}; last observed: {observed}"
             )
-        # Pacing: what is observed lives in another process or task; look again after a pause.
-        await asyncio.sleep(interval)
+        await asyncio.sleep(interval)  # pacing: what is observed changes elsewhere; look again
