@@ -15,10 +15,20 @@ PYTHON_TREE := shared services tests benchmarks
 DASHBOARD_ASSETS := services/dashboard/node_modules/.installed
 # Load the local broker's address into a recipe's environment (no-op before kafka-up).
 WITH_KAFKA := set -a; [ -f $(KAFKA_ENV) ] && . ./$(KAFKA_ENV); set +a;
+# pytest over $(1) against the local broker, started first and stopped whatever the tests'
+# outcome; the recipe exits with pytest's status.
+PYTEST_WITH_KAFKA = bash scripts/kafka.sh up; \
+	$(WITH_KAFKA) status=0; $(PY) -m pytest $(1) -q || status=$$?; \
+	bash scripts/kafka.sh down; exit $$status
+CHROMIUM_NOTE := command -v chromium >/dev/null 2>&1 || echo "no Chromium: the dashboard's browser tests are skipped" \
+	"(apt-get install -y chromium; under CI=true a missing browser fails them)"
 
-.PHONY: install proto lint kafka-up kafka-down test unit integration e2e demo down bench bench-quick lock clean
+.PHONY: install python proto lint kafka-up kafka-down test unit deploy-test integration e2e demo down bench bench-quick lock clean
 
-install: $(INSTALLED) $(GENERATED) $(DASHBOARD_ASSETS)
+install: python $(DASHBOARD_ASSETS)
+
+# The virtual environment and the generated code: all that the Python-only targets need.
+python: $(INSTALLED) $(GENERATED)
 
 $(INSTALLED): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -74,16 +84,27 @@ kafka-up:
 kafka-down:
 	bash scripts/kafka.sh down
 
-unit: install $(KUSTOMIZE)
+# Fast tests: Python 3.11 only (no broker, no Go, no Node).
+unit: python
 	$(PY) -m pytest tests/unit -q
 
-# The broker is stopped whatever the tests' outcome; the recipe exits with pytest's status.
+# The deploy descriptions against the code: needs Go (kustomize is built with it).
+deploy-test: python $(KUSTOMIZE)
+	$(PY) -m pytest tests/deploy -q
+
+# Against the local broker (Java 17 and Maven, or the Kafka archive).
+integration: python
+	$(call PYTEST_WITH_KAFKA,tests/integration)
+
+# The whole platform on the local broker; the dashboard needs its npm assets, its browser test Chromium.
+e2e: install
+	@$(CHROMIUM_NOTE)
+	$(call PYTEST_WITH_KAFKA,tests/e2e)
+
+# Everything: lint first, then every folder in one pytest run.
 test: install lint $(KUSTOMIZE)
-	@command -v chromium >/dev/null 2>&1 || echo "make test: no Chromium: the dashboard's browser tests are skipped" \
-		"(apt-get install -y chromium; under CI=true a missing browser fails them)"
-	bash scripts/kafka.sh up
-	$(WITH_KAFKA) status=0; $(PY) -m pytest tests -q || status=$$?; \
-		bash scripts/kafka.sh down; exit $$status
+	@$(CHROMIUM_NOTE)
+	$(call PYTEST_WITH_KAFKA,tests)
 
 demo: install kafka-up
 	$(WITH_KAFKA) bash scripts/demo.sh

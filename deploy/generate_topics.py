@@ -4,7 +4,7 @@
     python deploy/generate_topics.py --check  # exit 1 if it is out of date
 
 The base holds production's durability (replication 3, min.insync.replicas 2); the dev
-overlay patches every KafkaTopic down to 1 and 1. tests/unit/test_deploy.py checks the
+overlay patches every KafkaTopic down to 1 and 1. tests/deploy/test_deploy.py checks the
 rendered overlays against shared/topics.py, so a topic added there fails the tests until
 this is rerun.
 """
@@ -68,7 +68,9 @@ def main(argv: list[str]) -> int:
     text = render()
     if "--check" in argv:
         if OUTPUT.read_text() != text:
-            print(f"{OUTPUT.relative_to(REPO)} is out of date: run python deploy/generate_topics.py")
+            print(
+                f"{OUTPUT.relative_to(REPO)} is out of date: run python deploy/generate_topics.py"
+            )
             return 1
         return 0
     OUTPUT.write_text(text)

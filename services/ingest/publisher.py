@@ -98,6 +98,7 @@ class EventPublisher:
             await asyncio.wait_for(broken.stop(), 10)
         except Exception as error:  # noqa: BLE001 -- it is being thrown away regardless
             log.warning("producer_stop_failed", error=repr(error))
+            await broken.client.close()  # a stop that failed part-way leaves the client open
 
 
 def _failed(error: BaseException) -> asyncio.Future[object]:

@@ -1,7 +1,7 @@
 """What the drivers need from the outside, as protocols: tables, the instrument registry, the consumer.
 
 The service gives them Faust tables and consumer (faust_adapters.py); the tests give them lists
-(tests/support/processor.py).
+(tests/support/memory_pipeline.py).
 """
 
 from __future__ import annotations

@@ -27,8 +27,8 @@ from shared.domain.model import Wave
 from tests.support.browser import AXE, artefacts_dir, chromium_path
 from tests.support.ingest import demo_dataset
 from tests.support.platform import Platform, running_platform
+from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.kafka
 K = 10
 LIVE_SITE = "site-north"
 ROUNDS = 5
@@ -77,17 +77,25 @@ async def wait_for_benchmarks(platform: Platform, timeout: float = 240) -> None:
         if response.wave is Wave.BASELINE:
             counts[response.site_id] = counts.get(response.site_id, 0) + 1
     expected = {site for site, n in counts.items() if n >= K}
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def compared() -> list[tuple[set[str], bool]]:
+        """Per composite: the sites compared, and whether the distribution is there."""
         replies = [
             await compare(platform, c)
             for c in (common_pb2.COMPOSITE_BELONGING, common_pb2.COMPOSITE_LEADERSHIP_COMMITMENT)
         ]
-        seen = [{row.site.site_id for row in reply.sites} for reply in replies]
-        if all(expected <= s for s in seen) and all(r.HasField("distribution") for r in replies):
-            return
-        assert time.monotonic() < deadline, f"benchmarks incomplete: {seen} (expected {expected})"
-        await asyncio.sleep(0.5)
+        return [
+            ({row.site.site_id for row in reply.sites}, reply.HasField("distribution"))
+            for reply in replies
+        ]
+
+    await eventually(
+        compared,
+        timeout,
+        what=f"every eligible site {sorted(expected)} and the distribution on every composite",
+        until=lambda seen: all(expected <= sites and shown for sites, shown in seen),
+        interval=0.5,
+    )
 
 
 async def sign_in(page, platform: Platform, key: str) -> None:
@@ -129,14 +137,18 @@ async def check_status_table(
     """The status page shows every release ListReleases gives this user, once the page has caught
     up with the answer (it may also be newer): one row per site and wave (and intervention
     events), one per cross-site wave."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return await _status_table_shows(page, await list_releases(platform, key), names)
-        except AssertionError:
-            if time.monotonic() > deadline:
-                raise
-            await asyncio.sleep(0.5)
+
+    async def shows() -> bool:
+        await _status_table_shows(page, await list_releases(platform, key), names)
+        return True
+
+    await eventually(
+        shows,
+        timeout,
+        what="the status table to show every release ListReleases gives",
+        ignoring=(AssertionError,),  # the page has not caught up yet; the last one is shown
+        interval=0.5,
+    )
 
 
 async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> None:
@@ -248,7 +260,7 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             originals = [
                 r for r in dataset.responses if r.site_id == LIVE_SITE and r.wave is Wave.BASELINE
             ]
-            for round_ in range(ROUNDS):
+            for _round in range(ROUNDS):
                 before = await status_row(page, row)
                 version = await page.evaluate("Number(document.body.dataset.viewVersion)")
                 copies = [dataclasses.replace(r, event_id=str(uuid.uuid4())) for r in originals[:3]]

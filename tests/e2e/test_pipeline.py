@@ -22,19 +22,12 @@ from shared.demo_dataset import build_demo_dataset
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.kafka import make_producer
 from shared.telemetry import inject_trace_headers
-from tests.support.ingest import DATASET_NOW, running_ingest
+from tests.support.benchmarks_follower import BenchmarksFollower
+from tests.support.ingest import DATASET_NOW, arrival_order, running_ingest, submit_events
 from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
-from tests.support.processor import (
-    BenchmarksFollower,
-    ProcessorProcess,
-    arrival_order,
-    privacy_violations,
-    processor_env,
-    releases_of,
-    submit_events,
-)
-
-pytestmark = pytest.mark.kafka
+from tests.support.privacy import privacy_violations
+from tests.support.processor_process import ProcessorProcess, processor_env
+from tests.support.published import releases_of
 
 tracer = trace.get_tracer(__name__)
 SCALE = 0.65  # about 3,500 survey responses and 450 intervention events
@@ -110,6 +103,7 @@ async def test_the_benchmarks_topic_equals_the_batch_reference(tmp_path, dataset
                 dataset.sites,
                 [dataset.instrument],
                 events,
+                processor=processor.topics,
                 timeout=TIMEOUT_S,
                 alive=lambda: processor.running,
             )

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
 from pathlib import Path
 
 import pytest
@@ -27,18 +26,17 @@ from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.event_records import event_record
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import TopicSpec
-from tests.support.ingest import DATASET_NOW, running_ingest
-from tests.support.kafka import bootstrap_servers, new_namespace, read_topic
-from tests.support.processor import (
-    BenchmarksFollower,
-    ProcessorProcess,
-    arrival_order,
-    processor_env,
-    stopped_afterwards,
-    submit_events,
+from tests.support.benchmarks_follower import BenchmarksFollower
+from tests.support.ingest import DATASET_NOW, arrival_order, running_ingest, submit_events
+from tests.support.kafka import (
+    bootstrap_servers,
+    group_state,
+    new_namespace,
+    read_topic,
+    records_written,
 )
-
-pytestmark = pytest.mark.kafka
+from tests.support.processor_process import ProcessorProcess, processor_env, stopped_afterwards
+from tests.support.waiting import eventually
 
 SCALE = 0.12  # about 650 responses and 450 intervention events
 FAST = {
@@ -66,30 +64,44 @@ def start(tmp_path: Path, name: str, namespace: str, state: str, **settings) -> 
 
 
 def batches_logged(process: ProcessorProcess, field: str) -> int:
+    """A count its batch logs add up to: what a process did, read after it was killed (its
+    metrics went with it)."""
     text = process.log_path.read_text(errors="replace") if process.log_path.exists() else ""
     return sum(int(n) for n in re.findall(rf'"{field}": (\d+)', text))
 
 
-async def wait_for_progress(process: ProcessorProcess, applied: int, timeout: float = 60) -> None:
-    """Until the process has applied at least `applied` events (from its batch logs)."""
-    deadline = time.monotonic() + timeout
-    while batches_logged(process, "applied") < applied:
-        if time.monotonic() > deadline or not process.running:
-            raise AssertionError(f"no progress:\n{process.log_tail()}")
-        await asyncio.sleep(0.1)
+async def wait_for_inputs(
+    processes: list[ProcessorProcess],
+    outcome: str,
+    at_least: int,
+    *,
+    each_at_least: int = 0,
+    timeout: float = 60,
+) -> list[int]:
+    """Until the processes together have folded `at_least` input records with this outcome (their
+    `jedi_processor_inputs_total`), each at least `each_at_least`; the count of each."""
+
+    async def counts() -> list[int]:
+        for process in processes:
+            assert process.running, f"the processor exited:\n{process.log_tail()}"
+        return [await process.inputs(outcome) for process in processes]
+
+    return await eventually(
+        counts,
+        timeout,
+        what=f"{at_least} {outcome} inputs, {each_at_least} or more each",
+        until=lambda each: sum(each) >= at_least and min(each) >= each_at_least,
+        ignoring=(OSError,),  # a metrics server not up yet
+    )
 
 
-async def wait_for_log(process: ProcessorProcess, condition, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition(process):
-        if time.monotonic() > deadline or not process.running:
-            raise AssertionError(f"timed out:\n{process.log_tail()}")
-        await asyncio.sleep(0.2)
-
-
-def says(text: str):
-    return lambda process: (
-        process.log_path.exists() and text in process.log_path.read_text(errors="replace")
+async def wait_for_members(topics: ProcessorTopics, members: int, timeout: float = 60) -> None:
+    """Until the processors' consumer group is done rebalancing with `members` workers."""
+    await eventually(
+        lambda: group_state(bootstrap_servers(), topics.app_id),
+        timeout,
+        what=f"the group {topics.app_id} stable with {members} members",
+        until=lambda state: state == ("Stable", members),
     )
 
 
@@ -134,19 +146,21 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
     namespace = new_namespace()
     topics = await create_topics_with_eager_compaction(namespace)
     events = arrival_order([*dataset.responses, *dataset.interventions])
+    half, three_quarters = len(events) // 2, len(events) * 3 // 4
     first = start(tmp_path, "first", namespace, "state-a")
     processes = [first]
     with stopped_afterwards(processes):
         async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
-            await submit_events(ingest, events[: len(events) // 2])
-            await wait_for_progress(first, 100)
+            await submit_events(ingest, events[:half])
+            await wait_for_inputs([first], "applied", 100)
             pushing = asyncio.create_task(
-                submit_events(ingest, events[len(events) // 2 :], batch=50)
+                submit_events(ingest, events[half:three_quarters], batch=50)
             )
-            await wait_for_progress(first, len(events) // 2 + 100)
-            first.kill()  # mid-stream: the second half is still arriving
-            killed_after = batches_logged(first, "applied")
+            await wait_for_inputs([first], "applied", half + 100)
+            first.kill()  # mid-stream: the third quarter is still arriving, the last is to come
             await pushing
+            killed_after = batches_logged(first, "applied")
+            await submit_events(ingest, events[three_quarters:], batch=50)
         assert killed_after < len(events), "the kill came too late to be mid-stream"
 
         second = start(tmp_path, "second", namespace, "state-a")  # same local RocksDB
@@ -158,30 +172,33 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
                 dataset.sites,
                 [dataset.instrument],
                 events,
+                processor=topics,
                 timeout=TIMEOUT_S,
                 alive=lambda: second.running,
             )
         assert second.terminate() == 0, second.log_tail()
 
         changelog = topics.changelog("sites", topics.site_partitions).name
-        deadline = time.monotonic() + 90
-        while not await compacted(changelog):
-            assert time.monotonic() < deadline, "the broker did not compact the changelog"
-            await asyncio.sleep(2)
+        await eventually(
+            lambda: compacted(changelog),
+            90,
+            what="the broker to compact the changelog",
+            interval=2,  # each look reads the whole changelog
+        )
+        site_changes = await records_written(bootstrap_servers(), topics.site_changes.name)
         third = start(
             tmp_path, "third", namespace, "state-empty"
         )  # recovers from the changelogs alone
         processes.append(third)
         duplicates = [*dataset.responses[:40], *dataset.interventions[:10]]
         await publish_again(topics, duplicates)
-        # Its first timer tick publishes every site again, from the recovered values alone.
-        await wait_for_log(
-            third,
-            lambda p: (
-                batches_logged(p, "duplicates") >= len(duplicates)
-                and batches_logged(p, "sites") >= len(dataset.sites)
-                and says("as_of_refreshed")(p)
-            ),
+        await wait_for_inputs([third], "duplicate", len(duplicates))
+        # Its first timer tick forwards every site again, folded into the recovered values alone.
+        await eventually(
+            lambda: records_written(bootstrap_servers(), topics.site_changes.name),
+            60,
+            what="the new leader to forward every site again",
+            until=lambda written: written >= site_changes + len(dataset.sites),
         )
         async with BenchmarksFollower(
             bootstrap_servers(), topics.platform.benchmarks.name
@@ -190,12 +207,12 @@ async def test_sigkill_mid_stream_then_recovery_from_compacted_changelogs(tmp_pa
                 dataset.sites,
                 [dataset.instrument],
                 events,
+                processor=topics,
                 timeout=TIMEOUT_S,
                 alive=lambda: third.running,
             )
-        assert (
-            batches_logged(third, "applied") == 0
-        )  # every event was already in the recovered state
+        # Every event was already in the recovered state.
+        assert await third.inputs("applied") == 0
 
 
 async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, dataset):
@@ -207,23 +224,23 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
     workers = [start(tmp_path, "worker-1", namespace, "state-1")]
     processes = list(workers)
     with stopped_afterwards(processes):
-        await wait_for_log(workers[0], says("Worker ready"))
+        await wait_for_members(topics, 1)
         workers.append(
             start(tmp_path, "worker-2", namespace, "state-2", table_store=stores["state-2"])
         )
         processes.append(workers[1])
-        await wait_for_log(workers[1], says("Worker ready"))
-        await wait_for_log(workers[0], lambda p: p.log_path.read_text().count("Worker ready") >= 2)
+        await wait_for_members(topics, 2)
+        third, two_thirds = len(events) // 3, len(events) * 2 // 3
         async with running_ingest(tmp_path, namespace=namespace, dataset=dataset) as ingest:
-            await submit_events(ingest, events[: len(events) // 3])
-            pushing = asyncio.create_task(
-                submit_events(ingest, events[len(events) // 3 :], batch=50)
-            )
-            await asyncio.sleep(1.5)
-            # Kill the busier one, in the middle of its work.
-            workers.sort(key=lambda worker: batches_logged(worker, "applied"), reverse=True)
+            await submit_events(ingest, events[:third])
+            pushing = asyncio.create_task(submit_events(ingest, events[third:two_thirds], batch=50))
+            # Both at work on their share of the partitions: kill the busier one, mid-stream.
+            applied = await wait_for_inputs(workers, "applied", third, each_at_least=1)
+            ranked = sorted(zip(applied, workers, strict=True), key=lambda pair: -pair[0])
+            workers = [worker for _, worker in ranked]
             workers[0].kill()
             await pushing
+            await submit_events(ingest, events[two_thirds:], batch=50)
         assert 0 < batches_logged(workers[0], "applied") < len(events)
         async with BenchmarksFollower(
             bootstrap_servers(), topics.platform.benchmarks.name
@@ -232,6 +249,7 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
                 dataset.sites,
                 [dataset.instrument],
                 events,
+                processor=topics,
                 timeout=TIMEOUT_S,
                 alive=lambda: workers[1].running,
             )
@@ -240,19 +258,18 @@ async def test_two_workers_share_the_partitions_and_one_is_killed(tmp_path, data
                 tmp_path, "killed-one-again", namespace, state, table_store=stores[state]
             )  # rebalances again
             processes.append(back)
-            await wait_for_log(back, says("Worker ready"))
+            await wait_for_members(topics, 2)
             survivors = [workers[1], back]
-            seen = sum(batches_logged(p, "duplicates") for p in survivors)
+            seen = sum(await wait_for_inputs(survivors, "duplicate", 0))
             duplicates = [*dataset.responses[:60], *dataset.interventions[:20]]
             await publish_again(topics, duplicates)
-            await wait_for_log(
-                back,
-                lambda _: (
-                    sum(batches_logged(p, "duplicates") for p in survivors)
-                    >= seen + len(duplicates)
-                ),
-            )
+            await wait_for_inputs(survivors, "duplicate", seen + len(duplicates))
             both_alive = lambda: back.running and workers[1].running  # noqa: E731
             await topic.wait_for(
-                dataset.sites, [dataset.instrument], events, timeout=TIMEOUT_S, alive=both_alive
+                dataset.sites,
+                [dataset.instrument],
+                events,
+                processor=topics,
+                timeout=TIMEOUT_S,
+                alive=both_alive,
             )

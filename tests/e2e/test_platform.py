@@ -26,7 +26,6 @@ from tests.support.ingest import DATASET_NOW, demo_dataset
 from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.platform import ServiceProcess, free_port, wait_serving
 
-pytestmark = pytest.mark.kafka
 SITE = "site-north"
 
 

@@ -21,6 +21,7 @@ first release covering it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -29,8 +30,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-
-import pytest
 
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
 from shared.clients import call_metadata, open_channel
@@ -42,19 +41,13 @@ from shared.domain.benchmark_set import Cell
 from shared.domain.model import SurveyResponse, Wave
 from shared.domain.releases import Release, scope_of, site_scope
 from shared.domain.sample_instrument import JEDI_CULTURE
+from tests.support.benchmarks_follower import BenchmarksFollower
 from tests.support.credentials import write_credentials
 from tests.support.ingest import DATASET_NOW
 from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.platform import ServiceProcess, free_port, wait_serving
-from tests.support.processor import (
-    BenchmarksFollower,
-    batch_reference,
-    covered_by,
-    latest_releases,
-    releases_of,
-)
+from tests.support.published import batch_reference, covered_by, latest_releases, releases_of
 
-pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
 K = 10
 MIN_SITES = 10
@@ -83,12 +76,8 @@ class Changes:
             async with self._condition:
                 while not predicate():
                     assert alive(), f"a service exited while waiting for {what}"
-                    try:
-                        await asyncio.wait_for(
-                            self._condition.wait(), 5.0
-                        )  # wakes to check `alive`
-                    except TimeoutError:
-                        pass
+                    with contextlib.suppress(TimeoutError):  # wakes to check `alive`
+                        await asyncio.wait_for(self._condition.wait(), 5.0)
 
         try:
             await asyncio.wait_for(wait(), timeout)
@@ -118,7 +107,8 @@ class TopicRecording:
     def first_seen(self) -> dict[tuple[str, int], float]:
         """When each release (scope, number) first reached this reader."""
         seen: dict[tuple[str, int], float] = {}
-        for record, at in zip(self.follower.records, self.seen_at):
+        # Not strict: the reader task may have added records and not yet their moment.
+        for record, at in zip(self.follower.records, self.seen_at, strict=False):
             if record.release is not None:
                 seen.setdefault((record.release.scope, record.release.number), at)
         return seen
@@ -186,7 +176,7 @@ class WatchRecording:
 def sent_counts(responses: list[SurveyResponse]) -> dict[tuple[str, str], int]:
     """Distinct responses per (site, wave): what the releases' covered and held-back counts add up to."""
     counts: dict[tuple[str, str], int] = defaultdict(int)
-    for event_id, response in {r.event_id: r for r in responses}.items():
+    for response in {r.event_id: r for r in responses}.values():
         counts[(response.site_id, Wave(response.wave).value)] += 1
     return dict(counts)
 
@@ -324,7 +314,9 @@ async def test_responses_trickled_one_at_a_time_leave_the_auditor_nothing(tmp_pa
                 expected = sent_counts(sent)
                 component = (response.site_id, WAVE.value)
                 await changes.until(
-                    lambda: topic.received().get(component) == expected[component],
+                    lambda component=component, expected=expected: (
+                        topic.received().get(component) == expected[component]
+                    ),
                     timeout=STEP_TIMEOUT_S,
                     what=f"the processor to count response {len(sent)}",
                     alive=alive,
@@ -418,7 +410,7 @@ async def test_responses_trickled_one_at_a_time_leave_the_auditor_nothing(tmp_pa
     # --- freshness: k-th new response of a release -> its cut; each response -> the release covering it ---
     index_of = defaultdict(list)  # site -> wall times of its acked responses, in order
     mono_of = defaultdict(list)
-    for response, at, mono in zip(sent, acked_at, acked_mono):
+    for response, at, mono in zip(sent, acked_at, acked_mono, strict=True):
         index_of[response.site_id].append(at)
         mono_of[response.site_id].append(mono)
     kth, kth_seen, kth_watch, small, waits, uncovered = [], [], [], [], [], 0

@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
 
-import pytest
-
 from shared.domain.cells import CompositeCell, ResponseCell
 from shared.domain.model import Composite, Wave
 from shared.domain.releases import Release, ReleaseProgress, site_scope
@@ -21,7 +19,6 @@ from shared.topics import Topics
 from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.query import publish_raw, publish_records
 
-pytestmark = pytest.mark.kafka
 ROOT = Path(__file__).resolve().parents[2]
 SITE = "site-audit"
 SCOPE = site_scope(SITE)

@@ -26,7 +26,6 @@ from shared.domain.model import (
 from tests.support.ingest import running_ingest
 from tests.support.kafka import read_topic
 
-pytestmark = pytest.mark.kafka
 tracer = trace.get_tracer(__name__)
 
 ACCEPTED = ingest_pb2.EVENT_STATUS_ACCEPTED

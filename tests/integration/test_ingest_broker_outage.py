@@ -11,11 +11,13 @@ from pathlib import Path
 import grpc
 import pytest
 
+from jedi.v1 import ingest_pb2
 from shared.convert import event_to_proto
 from tests.support.ingest import running_ingest
 from tests.support.kafka import read_topic
+from tests.support.waiting import eventually
 
-pytestmark = [pytest.mark.kafka, pytest.mark.broker_restart]
+pytestmark = pytest.mark.broker_restart
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -51,15 +53,21 @@ async def test_kafka_outage_answers_unavailable_then_ingest_recovers_by_itself(t
             await asyncio.to_thread(kafka_script, "up")
 
         # The same ingest process, no restart: retrying the batch stores it.
-        reply = None
-        for _ in range(30):
+        async def retry() -> ingest_pb2.SubmitEventsResponse | grpc.aio.AioRpcError:
             try:
-                reply = await ingest.submit([event_to_proto(e) for e in during])
-                break
+                return await ingest.submit([event_to_proto(e) for e in during])
             except grpc.aio.AioRpcError as error:
                 assert error.code() == grpc.StatusCode.UNAVAILABLE
-                await asyncio.sleep(2)
-        assert reply is not None, "ingest did not recover after the broker came back"
+                return error
+
+        reply = await eventually(
+            retry,
+            120,
+            what="ingest to recover after the broker came back",
+            until=lambda answer: not isinstance(answer, grpc.aio.AioRpcError),
+            interval=2,  # retries two seconds apart, as a client backing off would
+        )
+        assert not isinstance(reply, grpc.aio.AioRpcError)
         assert reply.accepted_count + reply.duplicate_count == len(during)
 
         records = await read_topic(

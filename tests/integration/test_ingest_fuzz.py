@@ -27,7 +27,6 @@ from tests.support.ingest import demo_dataset, running_ingest
 from tests.support.kafka import read_topic
 from tests.support.proto_strategies import random_message
 
-pytestmark = pytest.mark.kafka
 WHOLE_REQUEST_CODES = {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.PERMISSION_DENIED}
 DATASET = demo_dataset()
 VALID_EVENTS = [event_to_proto(e) for e in DATASET.responses[:20] + DATASET.interventions[:20]]

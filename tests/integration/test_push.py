@@ -14,13 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from services.ingest.servicer import IngestServicer
 from shared.domain.sample_instrument import JEDI_CULTURE
 from tests.support.ingest import running_ingest
 from tests.support.kafka import read_topic
-
-pytestmark = pytest.mark.kafka
+from tests.support.waiting import eventually
 
 ROWS = 10_000
+BATCHES_BEFORE_THE_KILL = 4  # of 500 rows (the uploader's default batch)
 BAD_ROWS = {17: ("BEL1", "7"), 2500: ("Q_Role", "astronaut"), 9999: ("EndDate", "yesterday")}
 MAPPING = {
     "site_id": "site-north",
@@ -79,6 +80,33 @@ def write_export(path: Path) -> None:
             )
 
 
+class Stall:
+    """Ingest answers the first `answered` SubmitEvents calls; while `on`, every later call is
+    held, never answered, until its client goes away."""
+
+    def __init__(self, answered: int) -> None:
+        self.answered = answered
+        self.on = True
+        self.calls = 0
+        self.held = 0
+
+
+@pytest.fixture
+def stall(monkeypatch) -> Stall:
+    stall = Stall(BATCHES_BEFORE_THE_KILL)
+    original = IngestServicer.SubmitEvents
+
+    async def stalling(self, request, context):
+        stall.calls += 1
+        if stall.on and stall.calls > stall.answered:
+            stall.held += 1
+            await asyncio.Event().wait()  # cancelled when the killed client's connection drops
+        return await original(self, request, context)
+
+    monkeypatch.setattr(IngestServicer, "SubmitEvents", stalling)
+    return stall
+
+
 async def run_push(export: Path, mapping: Path, address: str, api_key: str, state_dir: Path):
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -100,7 +128,7 @@ async def run_push(export: Path, mapping: Path, address: str, api_key: str, stat
     return process
 
 
-async def test_push_uploads_a_10000_row_export_resumes_after_a_kill_and_summarises(tmp_path):
+async def test_push_uploads_a_10000_row_export_resumes_after_a_kill_and_summarises(tmp_path, stall):
     export, mapping = tmp_path / "export.csv", tmp_path / "mapping.json"
     write_export(export)
     mapping.write_text(json.dumps(MAPPING))
@@ -108,16 +136,23 @@ async def test_push_uploads_a_10000_row_export_resumes_after_a_kill_and_summaris
     async with running_ingest(tmp_path) as ingest:
         address, key = f"127.0.0.1:{ingest.server.port}", ingest.keys.sites["site-north"]
 
-        # Interrupted upload: killed once a few batches are in.
+        # Interrupted upload: killed once a few batches are in, while ingest holds the next one.
         first = await run_push(export, mapping, address, key, state_dir)
-        state_files = lambda: list(state_dir.glob("*.json")) if state_dir.exists() else []
-        for _ in range(600):
-            if state_files() and json.loads(state_files()[0].read_text())["rows_done"] >= 2000:
-                break
-            await asyncio.sleep(0.05)
+
+        def rows_saved() -> int:
+            files = list(state_dir.glob("*.json")) if state_dir.exists() else []
+            return json.loads(files[0].read_text())["rows_done"] if files else 0
+
+        await eventually(
+            lambda: (stall.held, rows_saved()),
+            60,
+            what="2,000 rows saved as done and the next batch held by ingest",
+            until=lambda seen: seen[0] >= 1 and seen[1] >= 2000,
+        )
         first.send_signal(signal.SIGKILL)
         await first.wait()
-        rows_done = json.loads(state_files()[0].read_text())["rows_done"]
+        stall.on = False
+        rows_done = rows_saved()
         assert 2000 <= rows_done < ROWS
 
         # Resumed upload finishes the rest.
@@ -129,7 +164,8 @@ async def test_push_uploads_a_10000_row_export_resumes_after_a_kill_and_summaris
         summary = stdout.decode()
         assert f"{ROWS} rows" in summary and f"{len(BAD_ROWS)} rejected" in summary, summary
 
-        rejects = list(csv.DictReader(open(tmp_path / "export.csv.rejects.csv")))
+        with open(tmp_path / "export.csv.rejects.csv", newline="") as handle:
+            rejects = list(csv.DictReader(handle))
         assert {int(r["row"]) for r in rejects} == set(BAD_ROWS)
         # All three are refused by the uploader before sending (it checks rows as ingest does), by column.
         assert {r["field"] for r in rejects} == {"BEL1", "Q_Role", "EndDate"}

@@ -21,8 +21,6 @@ from shared.domain.sample_instrument import JEDI_CULTURE
 from tests.support.ingest import running_ingest
 from tests.support.kafka import read_topic
 
-pytestmark = pytest.mark.kafka
-
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "exports"
 # What the sample exports hold that could identify someone: none of it may reach Kafka.
 IDENTIFYING = [
@@ -282,7 +280,8 @@ async def test_bad_files_get_one_clear_line_per_problem_and_send_nothing(tmp_pat
         # Unreadable dates are row problems: each row rejected here, with the column and the value.
         status, stdout, _ = await jedi(capsys, *push_args(ingest, bad_dates, plain_mapping))
         assert status == 1 and "0 to send, 2 with errors (not sent)" in stdout
-        rejects = list(csv.DictReader(open(tmp_path / "bad_dates.csv.rejects.csv", newline="")))
+        with open(tmp_path / "bad_dates.csv.rejects.csv", newline="") as handle:
+            rejects = list(csv.DictReader(handle))
         assert [(r["row"], r["field"], r["reason"].split(" is not")[0]) for r in rejects] == [
             ("1", "submitted_at", "'10/02/2025 09:00'"),
             ("2", "submitted_at", "'02.10.2025'"),

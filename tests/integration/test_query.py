@@ -39,8 +39,7 @@ from shared.domain.cells import (
 )
 from shared.domain.model import WAVE_ORDER, Composite, GroupDimension, Wave
 from tests.support.query import dataset, reference, releases_of, running_query, unsuppressed
-
-pytestmark = pytest.mark.kafka
+from tests.support.waiting import eventually
 
 SITE_IDS = [site.site_id for site in dataset().sites]
 WAVES = sorted({c.wave for c in reference().of_type(CompositeCell)}, key=WAVE_ORDER.index)
@@ -707,11 +706,13 @@ async def test_metrics_time_each_rpc_and_count_watch_subscribers(query):
             break
     assert _sample("jedi_query_watch_subscribers", {}) == subscribers + 1
     stream.cancel()
-    for _ in range(100):
-        if _sample("jedi_query_watch_subscribers", {}) == subscribers:
-            break
-        await asyncio.sleep(0.02)
-    assert _sample("jedi_query_watch_subscribers", {}) == subscribers
+    await eventually(
+        lambda: _sample("jedi_query_watch_subscribers", {}),
+        2,
+        what="the cancelled subscriber to be counted out",
+        until=lambda now: now == subscribers,
+        interval=0.02,
+    )
 
 
 async def test_cli_prints_tables_and_refuses_a_site_the_comparison(query, capsys):

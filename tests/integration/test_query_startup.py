@@ -13,9 +13,10 @@ from grpc_status import rpc_status
 
 from jedi.v1 import query_pb2
 from services.query.follower import ViewFollower
+from services.query.servicer import BenchmarkServicer
 from tests.support.query import reference, running_query
+from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.kafka
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -34,8 +35,23 @@ def held_follower(monkeypatch) -> asyncio.Event:
     return release
 
 
+@pytest.fixture
+def calls_waiting(monkeypatch) -> list[bool]:
+    """One entry per call that went to wait for the view to be ready (True for a stream), added
+    as it starts waiting."""
+    waiting: list[bool] = []
+    original = BenchmarkServicer._wait_ready
+
+    async def recorded(self, context, *, stream: bool = False):
+        waiting.append(stream)
+        return await original(self, context, stream=stream)
+
+    monkeypatch.setattr(BenchmarkServicer, "_wait_ready", recorded)
+    return waiting
+
+
 async def test_not_serving_until_caught_up_and_calls_wait_within_their_deadline(
-    tmp_path, held_follower
+    tmp_path, held_follower, calls_waiting
 ):
     async with running_query(tmp_path, wait=False, not_ready_wait_s=0.3) as query:
         health = health_pb2_grpc.HealthStub(query.channel)
@@ -56,10 +72,16 @@ async def test_not_serving_until_caught_up_and_calls_wait_within_their_deadline(
         assert detail.Is(error_details_pb2.RetryInfo.DESCRIPTOR)
 
         # A call waiting with a generous deadline is answered once the view is loaded.
+        waited_before = len(calls_waiting)
         waiting = asyncio.ensure_future(
             query.stub.ListSites(request, metadata=query.as_("coordinator"), timeout=30)
         )
-        await asyncio.sleep(0.2)
+        await eventually(
+            lambda: len(calls_waiting),
+            10,
+            what="the call to wait",
+            until=lambda n: n > waited_before,
+        )
         assert not waiting.done()
         held_follower.set()
         assert (await asyncio.wait_for(watch.read(), 30)).status == SERVING

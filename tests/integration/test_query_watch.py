@@ -32,8 +32,8 @@ from tests.support.query import (
     running_query,
     unsuppressed,
 )
+from tests.support.waiting import eventually
 
-pytestmark = pytest.mark.kafka
 NORTH, SOUTH = "site/site-north", "site/site-south"
 CROSS_SITE = [r.scope for r in releases_of(reference().cells) if r.scope.startswith("cross-site/")]
 
@@ -160,7 +160,13 @@ async def test_watch_delivers_the_snapshot_then_each_release_as_one_change(query
         ].revision == 3
         assert list(change.withdrawn_keys) == [new_cell.key]
         assert [(s.scope, s.number) for s in change.releases] == [(NORTH, 3)]
-        assert subscriber.messages.empty()
+        # Nothing else came of those releases: the next change is a sentinel published after them.
+        await publish_records(query.topics, [ReleaseProgress(NORTH, 3, {"baseline": 1})])
+        sentinel = await subscriber.next_change()
+        assert not sentinel.cells and not sentinel.withdrawn_keys
+        assert [(s.scope, s.number, dict(s.held_back)) for s in sentinel.releases] == [
+            (NORTH, 3, {"baseline": 1})
+        ]
     finally:
         await subscriber.close()
     reply = await query.stub.GetTrend(
@@ -188,8 +194,9 @@ async def test_half_a_release_is_never_visible(tmp_path):
                 query.topics,
                 [release_of(NORTH, _with(_north_cells(), *new, without=(dropped,)), number=2)],
             )
-            scorecards = []
-            while True:  # reads racing the follower: each reply is one release or the other
+            scorecards: list[set[int]] = []
+
+            async def scorecard_revisions() -> set[int]:
                 reply = await query.stub.GetSiteScorecard(
                     query_pb2.GetSiteScorecardRequest(site_id="site-north", wave=1),
                     metadata=query.as_("coordinator"),
@@ -200,8 +207,16 @@ async def test_half_a_release_is_never_visible(tmp_path):
                     for m in [entry.total, *entry.breakdowns]
                 }
                 scorecards.append(revisions)
-                if revisions == {2}:
-                    break
+                return revisions
+
+            # Reads racing the follower, with no pause between them: each is one release or the other.
+            await eventually(
+                scorecard_revisions,
+                10,
+                what="a scorecard of release 2",
+                until=lambda revisions: revisions == {2},
+                interval=0,
+            )
             assert all(len(revisions) == 1 for revisions in scorecards)
             received = await subscriber.changes_until(lambda m: bool(m.releases))
         finally:

@@ -21,8 +21,6 @@ from shared.convert import event_to_proto
 from tests.support.ingest import running_ingest
 from tests.support.query import running_query
 
-pytestmark = pytest.mark.kafka
-
 
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory):

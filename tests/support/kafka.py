@@ -9,10 +9,10 @@ import uuid
 from collections.abc import Iterable
 
 import pytest
-from aiokafka import ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.kafka import replay_topics
+from shared.kafka import replay_topics, topic_partitions
 
 
 def bootstrap_servers() -> str:
@@ -76,3 +76,27 @@ async def read_topic(servers: str, topic: str) -> list[ConsumerRecord]:
     records: list[ConsumerRecord] = []
     await replay_topics(servers, [topic], records.append)
     return records
+
+
+async def records_written(servers: str, topic: str) -> int:
+    """How many records were ever written to `topic`: the sum of its partitions' end offsets."""
+    partitions = await topic_partitions(servers, [topic])
+    consumer = AIOKafkaConsumer(bootstrap_servers=servers)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
+
+
+async def group_state(servers: str, group_id: str) -> tuple[str, int]:
+    """A consumer group's state as the broker sees it ("Stable" once a rebalance is done) and
+    how many members it has."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=servers)
+    await admin.start()
+    try:
+        responses = await admin.describe_consumer_groups([group_id])
+    finally:
+        await admin.close()
+    ((_, _, state, _, _, members, *_),) = [g for r in responses for g in r.groups]
+    return str(state), len(members)

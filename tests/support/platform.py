@@ -11,7 +11,7 @@ import subprocess
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +19,11 @@ from jedi.v1 import ingest_pb2, ingest_pb2_grpc
 from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
 from shared.demo_dataset import DemoDataset
+from shared.domain.model import InterventionEvent, SurveyResponse
 from tests.support.credentials import TestKeys, write_credentials
+from tests.support.ingest import arrival_order
 from tests.support.kafka import bootstrap_servers, new_namespace
+from tests.support.waiting import eventually
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,7 +31,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+        port: int = probe.getsockname()[1]
+        return port
 
 
 class ServiceProcess:
@@ -70,15 +74,19 @@ class ServiceProcess:
         return "\n".join(self.log_lines()[-lines:])
 
 
-async def wait_until(check, what: str, process: ServiceProcess, timeout: float = 120) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        assert process.running, f"{what}: the process exited\n{process.tail()}"
-        if await check():
-            return
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} did not happen within {timeout} s\n{process.tail()}")
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], what: str, process: ServiceProcess, timeout: float = 120
+) -> None:
+    """Until `check()` is true, while `process` runs; the process's last log lines otherwise."""
+
+    async def observe() -> bool:
+        assert process.running, f"the process exited while waiting for {what}"
+        return await check()
+
+    try:
+        await eventually(observe, timeout, what=what, interval=0.2)
+    except AssertionError as error:
+        raise AssertionError(f"{error}\n{process.tail()}") from None
 
 
 async def grpc_serving(address: str) -> bool:
@@ -102,7 +110,7 @@ async def http_ok(url: str) -> bool:
     def get() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=3) as reply:
-                return reply.status == 200
+                return bool(reply.status == 200)
         except (urllib.error.URLError, OSError):
             return False
 
@@ -128,7 +136,9 @@ class Platform:
     def dashboard_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['dashboard']}/"
 
-    async def push(self, events, key: str) -> ingest_pb2.SubmitEventsResponse:
+    async def push(
+        self, events: Iterable[SurveyResponse | InterventionEvent], key: str
+    ) -> ingest_pb2.SubmitEventsResponse:
         async with open_channel(self.ingest_address) as channel:
             stub = ingest_pb2_grpc.IngestServiceStub(channel)
             return await stub.SubmitEvents(
@@ -152,14 +162,11 @@ class Platform:
                     ingest_pb2.PutSiteRequest(site=site_to_proto(site)), metadata=coordinator
                 )
         for site in self.dataset.sites:
-            events = sorted(
-                (
-                    e
-                    for e in (*self.dataset.responses, *self.dataset.interventions)
-                    if e.site_id == site.site_id
-                ),
-                key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at,
-            )
+            sent: list[SurveyResponse | InterventionEvent] = [
+                *self.dataset.responses,
+                *self.dataset.interventions,
+            ]
+            events = arrival_order(e for e in sent if e.site_id == site.site_id)
             for start in range(0, len(events), 500):
                 reply = await self.push(events[start : start + 500], self.keys.sites[site.site_id])
                 assert reply.rejected_count == 0, reply

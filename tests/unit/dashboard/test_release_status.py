@@ -58,7 +58,7 @@ class FakeClient:
         answer = list(self.statuses)
         if self.during_releases:
             self.during_releases()
-        await asyncio.sleep(0)
+        await asyncio.sleep(0)  # one loop turn, no time: others run while the call is "in flight"
         return answer
 
     async def sites(self):

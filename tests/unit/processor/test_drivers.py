@@ -14,7 +14,8 @@ from shared.convert import survey_response_to_proto
 from shared.domain.cross_site import SiteScore
 from shared.domain.model import Composite, GroupDimension, Wave
 from shared.telemetry import inject_trace_headers
-from tests.support.processor import SUMMARIES, Crash, MemoryPipeline, latest, latest_releases
+from tests.support.memory_pipeline import SUMMARIES, Crash, MemoryPipeline
+from tests.support.published import latest, latest_releases
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, response, site
 from tests.unit.processor.test_pipeline import SITES, reference
 

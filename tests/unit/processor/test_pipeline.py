@@ -19,13 +19,9 @@ from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.model import Role, SurveyResponse
 from shared.domain.sample_instrument import JEDI_CULTURE
-from tests.support.processor import (
-    MemoryPipeline,
-    latest,
-    latest_releases,
-    privacy_violations,
-    releases_of,
-)
+from tests.support.memory_pipeline import MemoryPipeline
+from tests.support.privacy import privacy_violations
+from tests.support.published import latest, latest_releases, releases_of
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, interventions, response, responses, site
 
 SITE_IDS = ("s1", "s2", "s3", "s4")
@@ -69,7 +65,7 @@ async def publish_and_run(
     pending = [*events, *(e for e in events if draw_random.random() < 0.15)]
     draw_random.shuffle(pending)
     cuts = sorted(draw_random.randint(0, len(pending)) for _ in range(3))
-    chunks = [pending[a:b] for a, b in zip([0, *cuts], [*cuts, len(pending)])]
+    chunks = [pending[a:b] for a, b in zip([0, *cuts], [*cuts, len(pending)], strict=True)]
     sites_after = draw_random.randint(0, len(chunks) - 1)
     for index, chunk in enumerate(chunks):
         if index == sites_after:
@@ -135,9 +131,7 @@ async def test_no_record_ever_written_reveals_fewer_than_k_people(
 
 
 async def test_the_demo_dataset_survives_crashes_and_dropped_records_exactly():
-    dataset = build_demo_dataset(
-        JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=UTC), scale=0.1
-    )
+    dataset = build_demo_dataset(JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=UTC), scale=0.1)
     events = [*dataset.responses, *dataset.interventions]
     as_of = datetime(2026, 11, 25, tzinfo=UTC)
     pipeline = MemoryPipeline(
@@ -156,9 +150,7 @@ async def test_the_demo_dataset_survives_crashes_and_dropped_records_exactly():
 
 
 async def test_a_wave_that_arrives_in_one_batch_is_released_whole():
-    dataset = build_demo_dataset(
-        JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=UTC), scale=0.1
-    )
+    dataset = build_demo_dataset(JEDI_CULTURE, now=datetime(2026, 11, 20, tzinfo=UTC), scale=0.1)
     events = [*dataset.responses, *dataset.interventions]
     as_of = datetime(2026, 11, 25, tzinfo=UTC)
     pipeline = MemoryPipeline([JEDI_CULTURE], as_of, min_sites=5)

@@ -23,7 +23,7 @@ from shared.domain.benchmark_set import DistributionCell, RankCell
 from shared.domain.model import InterventionEvent, Site, SurveyResponse
 from shared.domain.release_gate import next_coverage
 from shared.domain.releases import Release
-from tests.support.processor import Published, batch_reference, covered_by, latest_releases
+from tests.support.published import Published, batch_reference, covered_by, latest_releases
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, interventions, responses, site
 
 SITE = site("s1", resident=40, faculty=20, nurse=30)

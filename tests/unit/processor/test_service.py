@@ -81,9 +81,7 @@ def test_the_factory_builds_the_topology_without_touching_kafka(tmp_path):
 
 
 def test_as_of_is_the_start_of_the_utc_day():
-    assert day_start(datetime(2026, 3, 1, 23, 59, tzinfo=UTC)) == datetime(
-        2026, 3, 1, tzinfo=UTC
-    )
+    assert day_start(datetime(2026, 3, 1, 23, 59, tzinfo=UTC)) == datetime(2026, 3, 1, tzinfo=UTC)
 
 
 async def test_the_leader_forwards_new_registrations_and_every_site_when_the_day_changes():

@@ -175,7 +175,7 @@ async def test_the_view_wakes_waiters_and_reports_changes():
     view = View(change_log_versions=2)
     start = view.current
     waiter = asyncio.ensure_future(view.newer_than(0))
-    await asyncio.sleep(0)
+    await asyncio.sleep(0)  # one loop turn, no time: the waiter is waiting before the change
     view.apply([release(composite())], [])
     assert (await asyncio.wait_for(waiter, 1)).version == 1
     for n in (41, 42, 43):
