@@ -10,7 +10,7 @@ KAFKA_ENV := .local/kafka.env
 BUF := .cache/buf/node_modules/.bin/buf
 KUSTOMIZE_VERSION := v5.8.2
 KUSTOMIZE := .cache/bin/kustomize
-PYTHON_TREE := shared services tests benchmarks
+PYTHON_TREE := shared services tests benchmarks scripts
 # The dashboard's browser libraries (Observable Plot, d3; axe-core for its browser test), from npm.
 DASHBOARD_ASSETS := services/dashboard/node_modules/.installed
 # Load the local broker's address into a recipe's environment (no-op before kafka-up).

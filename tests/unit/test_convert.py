@@ -118,12 +118,9 @@ def test_event_envelope_round_trip() -> None:
     ],
 )
 def test_every_enum_matches_its_proto(domain_enum: type, proto_enum: object) -> None:
-    proto_names = set(proto_enum.keys()) - {
-        n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")
-    }  # type: ignore[attr-defined]
-    prefix = next(n for n in proto_enum.keys() if n.endswith("_UNSPECIFIED")).removesuffix(
-        "UNSPECIFIED"
-    )  # type: ignore[attr-defined]
+    names = list(proto_enum.keys())  # type: ignore[attr-defined]  # typed as object for the parametrisation
+    proto_names = set(names) - {n for n in names if n.endswith("_UNSPECIFIED")}
+    prefix = next(n for n in names if n.endswith("_UNSPECIFIED")).removesuffix("UNSPECIFIED")  # type: ignore[attr-defined]
     assert proto_names == {prefix + member.name for member in domain_enum}
     assert proto_enum.Value(prefix + "UNSPECIFIED") == 0  # type: ignore[attr-defined]
 

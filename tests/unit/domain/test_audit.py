@@ -478,9 +478,13 @@ def _true_spread_free_remainders(
                 for c in [total, *members]
             ]
             sign = [1] + [-1] * len(members)
-            n = sum(s * t.respondents for s, t in zip(sign, tallies))
-            score_sum = sum((s * t.score_sum for s, t in zip(sign, tallies)), Fraction(0))
-            squares = sum((s * t.score_square_sum for s, t in zip(sign, tallies)), Fraction(0))
+            n = sum(s * t.respondents for s, t in zip(sign, tallies, strict=True))
+            score_sum = sum(
+                (s * t.score_sum for s, t in zip(sign, tallies, strict=True)), Fraction(0)
+            )
+            squares = sum(
+                (s * t.score_square_sum for s, t in zip(sign, tallies, strict=True)), Fraction(0)
+            )
             if n >= K and squares - score_sum * score_sum / n == 0:
                 result.add(tuple(sorted(c.key for c in [total, *members])))
     return result

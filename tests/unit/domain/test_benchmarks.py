@@ -201,4 +201,4 @@ def test_streaming_reproduces_the_batch_reference_exactly(events, random):
 
 def test_keys_are_stable_and_escape_slashes():
     benchmarks = unsuppressed([site("a/b")], [response({"B1": 4}, site_id="a/b")])
-    assert "composite/a%2Fb/baseline/belonging/all/all" in benchmarks.keys()
+    assert "composite/a%2Fb/baseline/belonging/all/all" in benchmarks.keys()  # noqa: SIM118 - a BenchmarkSet, not a dict: keys() is its API
