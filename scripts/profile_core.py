@@ -8,9 +8,14 @@ Two measurements over the demo dataset (`shared.demo_dataset`, scaled):
   path minus Kafka and Faust: decoding, folding, gating, suppression, encoding the releases and
   the table values. Afterwards the latest releases are checked against the batch reference over
   the events they cover (not timed).
+- cross (`--profile cross --sites N ...`): the processor's `CrossDriver` alone, given a summary
+  of each of N sites in one batch, then (timed) an update of each of the first `--updates` of
+  them, one per batch; afterwards the latest release of each wave is checked against the batch
+  reference's cross-site cells over the sites' latest scores (not timed).
 
     python scripts/profile_core.py --scale 1 4            # figures only
     python scripts/profile_core.py --profile stages       # with pyinstrument's call tree
+    python scripts/profile_core.py --profile cross --sites 13 100 300 1000 --updates 100 [--no-tree]
 
 On a shared machine the CPU time of this process is the steadier figure; both are printed.
 """
@@ -35,13 +40,16 @@ from services.processor.inputs import SITE_VERSION_HEADER, InputRecord, SiteTopi
 from services.processor.outbox import KafkaOutbox
 from services.processor.settings import ProcessorSettings
 from services.processor.site_driver import SiteDriver, SiteStageSettings
+from services.processor.summary import SiteSummary, encode_summary
 from shared.convert import site_to_proto
 from shared.convert_releases import release_from_proto
 from shared.demo_dataset import DemoDataset, build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
-from shared.domain.model import Instrument, InterventionEvent, SurveyResponse
+from shared.domain.cross_site import SiteScore, cross_site_cells_of
+from shared.domain.model import Composite, Instrument, InterventionEvent, SurveyResponse, Wave
 from shared.domain.releases import Release, covered_events
 from shared.domain.sample_instrument import JEDI_CULTURE
+from shared.domain.suppression import hidden_cross_site_keys
 from shared.event_records import event_record
 from shared.topics import Topics
 
@@ -213,6 +221,104 @@ def check(dataset: DemoDataset, events: Sequence[Event], out: Log) -> int:
     return len(covered)
 
 
+def site_summaries(sites: int, round_: int) -> list[SiteSummary]:
+    """A summary of each site: every wave and composite, scores on a coarse grid (ties rank)."""
+    summaries = []
+    for index in range(sites):
+        site_id = f"site-{index:04d}"
+        scores = tuple(
+            SiteScore(
+                site_id,
+                wave,
+                composite,
+                float((index * 7 + w * 13 + c * 5 + round_ * 11) % 101),
+                1.0 + ((index * 3 + w + c * 17 + round_ * 29) % 401) / 100.0,
+            )
+            for w, wave in enumerate(Wave)
+            for c, composite in enumerate(Composite)
+        )
+        as_of = NOW + timedelta(minutes=round_ * sites + index)
+        summaries.append(SiteSummary(site_id, as_of, scores))
+    return summaries
+
+
+async def run_cross(sites: int, updates: int, profile: bool) -> tuple[Log, list[SiteSummary]]:
+    """The cross-site stage given every site's summary in one batch, then `updates` of them one
+    a batch (timed, and profiled if asked); the releases written and every site's latest summary."""
+    joining, updated = site_summaries(sites, 0), site_summaries(sites, 1)[:updates]
+    log = Log()
+    records = [
+        log.append(SUMMARIES, 0, s.site_id.encode(), encode_summary(s), [])
+        for s in [*joining, *updated]
+    ]
+    out = Log()
+    clock = iter(range(10**9))
+
+    async def no_rewind(offsets: dict[tuple[str, int], int]) -> None:
+        raise RuntimeError(f"nothing is dropped here: {offsets}")
+
+    driver = CrossDriver(
+        topic=SUMMARIES,
+        store=Store(),
+        outbox=outbox_into(out),
+        min_sites=ProcessorSettings().min_sites,
+        now=lambda: NOW + timedelta(seconds=next(clock)),
+        rewind=no_rewind,
+    )
+    await driver.process(records[:sites])
+    profiler = None
+    if profile:
+        from pyinstrument import Profiler  # a dev dependency: only imported when profiling
+
+        profiler = Profiler(interval=0.0005, async_mode="disabled")
+        profiler.start()
+    started, cpu_started = time.perf_counter(), time.process_time()
+    for record in records[sites:]:
+        await driver.process([record])
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=True, color=False, show_all=False))
+    print(
+        f"  {updates} updates one a batch: {elapsed:.2f} s = {rate(updates / elapsed)} summaries/s;"
+        f" CPU {cpu:.2f} s = {rate(updates / cpu)} summaries/s of CPU,"
+        f" {1000 * cpu / updates:.1f} ms of CPU each"
+    )
+    return out, [*updated, *joining[updates:]]
+
+
+def check_cross(out: Log, latest: Sequence[SiteSummary]) -> int:
+    """Raise unless each wave's latest release shows the batch reference's cross-site cells."""
+    releases: dict[str, Release] = {}
+    for (topic, _), records in out.partitions.items():
+        for record in records if topic == BENCHMARKS else ():
+            message = benchmarks_pb2.BenchmarkRecord.FromString(record.value or b"")
+            release = release_from_proto(message.release)
+            if release.scope not in releases or release.number > releases[release.scope].number:
+                releases[release.scope] = release
+    cells = cross_site_cells_of(score for summary in latest for score in summary.scores)
+    hidden = hidden_cross_site_keys(cells, ProcessorSettings().min_sites)
+    reference = {cell.key: cell for cell in cells if cell.key not in hidden}
+    shown = {cell.key: cell for release in releases.values() for cell in release.cells}
+    if shown != reference:
+        raise AssertionError(f"{len(shown)} cross-site cells shown, {len(reference)} expected")
+    return sum(
+        len(records) for (topic, _), records in out.partitions.items() if topic == BENCHMARKS
+    )
+
+
+def measure_cross(sites: int, updates: int | None, profile: bool) -> None:
+    updates = sites if updates is None else min(updates, sites)
+    print(f"cross-site stage alone: {sites} sites in one batch, then {updates} updates one a batch")
+    out, latest = asyncio.run(run_cross(sites, updates, profile))
+    written = check_cross(out, latest)
+    print(f"  latest releases equal the batch reference; {written} releases written")
+
+
+def rate(per_second: float) -> str:
+    return f"{per_second:,.0f}" if per_second >= 100 else f"{per_second:.3g}"
+
+
 def timed(label: str, count: int, work: Callable[[], Any], profile: bool) -> Any:
     profiler = None
     if profile:
@@ -227,8 +333,8 @@ def timed(label: str, count: int, work: Callable[[], Any], profile: bool) -> Any
         profiler.stop()
         print(profiler.output_text(unicode=True, color=False, show_all=False))
     print(
-        f"{label}: {count} events in {elapsed:.2f} s = {count / elapsed:,.0f} events/s;"
-        f" CPU {cpu:.2f} s = {count / cpu:,.0f} events/s of CPU"
+        f"{label}: {count} events in {elapsed:.2f} s = {rate(count / elapsed)} events/s;"
+        f" CPU {cpu:.2f} s = {rate(count / cpu)} events/s of CPU"
     )
     return result
 
@@ -236,10 +342,17 @@ def timed(label: str, count: int, work: Callable[[], Any], profile: bool) -> Any
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=float, nargs="+", default=[1.0])
-    parser.add_argument("--profile", choices=["batch", "stages", "none"], default="none")
+    parser.add_argument("--profile", choices=["batch", "stages", "cross", "none"], default="none")
     parser.add_argument("--batch-size", type=int, default=ProcessorSettings().batch_size)
+    parser.add_argument("--sites", type=int, nargs="+", default=[13, 100, 300])
+    parser.add_argument("--updates", type=int, help="cross: how many updates (default: --sites)")
+    parser.add_argument("--no-tree", action="store_true", help="cross: figures only")
     arguments = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
+    if arguments.profile == "cross":
+        for sites in arguments.sites:
+            measure_cross(sites, arguments.updates, not arguments.no_tree)
+        return
     for scale in arguments.scale:
         measure(scale, arguments.profile, arguments.batch_size)
 

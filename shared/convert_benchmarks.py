@@ -12,6 +12,7 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
+from google.protobuf import timestamp_pb2
 from google.protobuf.descriptor import FieldDescriptor
 
 from jedi.v1 import benchmarks_pb2
@@ -44,25 +45,56 @@ _CELL_FIELDS: dict[type, str] = {
 _CELL_TYPES: dict[str, type[Cell]] = {name: kind for kind, name in _CELL_FIELDS.items()}
 
 
-def cell_to_proto(
-    cell: Cell, *, as_of: datetime, revision: int = 0
-) -> benchmarks_pb2.BenchmarkCell:
-    message = benchmarks_pb2.BenchmarkCell(key=cell.key, revision=revision)
-    message.as_of.FromDatetime(as_of.astimezone(UTC))
-    body = getattr(message, _CELL_FIELDS[type(cell)])
-    body.SetInParent()
-    for field in dataclasses.fields(cell):
-        value = getattr(cell, field.name)
+# How each field of a cell type travels: its name, the enum's numbering (or None).
+_FieldPlan = tuple[str, proto_enums.ProtoEnum[Any] | None]
+_FIELD_PLANS: dict[type[Cell], tuple[Any, tuple[_FieldPlan, ...]]] = {}
+
+
+def _field_plan(cell_type: type[Cell]) -> tuple[Any, tuple[_FieldPlan, ...]]:
+    """The proto message of the cell type's body, and how each of its fields travels."""
+    found = _FIELD_PLANS.get(cell_type)
+    if found is None:
+        found = _FIELD_PLANS[cell_type] = _plan_of(cell_type)
+    return found
+
+
+def _plan_of(cell_type: type[Cell]) -> tuple[Any, tuple[_FieldPlan, ...]]:
+    body = getattr(benchmarks_pb2.BenchmarkCell(), _CELL_FIELDS[cell_type])
+    plan: list[_FieldPlan] = []
+    for field in dataclasses.fields(cell_type):
         descriptor = body.DESCRIPTOR.fields_by_name[field.name]
+        numbering = (
+            proto_enums.for_descriptor(descriptor.enum_type)
+            if descriptor.type == FieldDescriptor.TYPE_ENUM
+            else None
+        )
+        plan.append((field.name, numbering))
+    return type(body), tuple(plan)
+
+
+def timestamp(moment: datetime) -> timestamp_pb2.Timestamp:
+    message = timestamp_pb2.Timestamp()
+    message.FromDatetime(moment.astimezone(UTC))
+    return message
+
+
+def cell_to_proto(
+    cell: Cell, *, as_of: datetime | timestamp_pb2.Timestamp, revision: int = 0
+) -> benchmarks_pb2.BenchmarkCell:
+    """`as_of` may be given as a Timestamp already: a release converts its as_of once."""
+    body_type, plan = _field_plan(type(cell))
+    values: dict[str, Any] = {}
+    for name, numbering in plan:
+        value = getattr(cell, name)
         if value is None:
             continue
-        if descriptor.type == FieldDescriptor.TYPE_ENUM:
-            value = proto_enums.for_descriptor(descriptor.enum_type).number(value)
-        if descriptor.is_repeated:
-            getattr(body, field.name).extend(value)
-        else:
-            setattr(body, field.name, value)
-    return message
+        values[name] = value if numbering is None else numbering.number(value)
+    return benchmarks_pb2.BenchmarkCell(
+        key=cell.key,
+        revision=revision,
+        as_of=as_of if isinstance(as_of, timestamp_pb2.Timestamp) else timestamp(as_of),
+        **{_CELL_FIELDS[type(cell)]: body_type(**values)},
+    )
 
 
 def cell_from_proto(message: benchmarks_pb2.BenchmarkCell) -> Cell:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from jedi.v1 import benchmarks_pb2, common_pb2
-from shared.convert_benchmarks import cell_from_proto, cell_to_proto
+from shared.convert_benchmarks import cell_from_proto, cell_to_proto, timestamp
 from shared.domain.model import Wave
 from shared.domain.releases import Release, ReleaseProgress
 
@@ -48,12 +48,10 @@ def status_to_proto(release: Release) -> benchmarks_pb2.ReleaseStatus:
 
 
 def release_to_proto(release: Release) -> benchmarks_pb2.BenchmarkRecord:
+    as_of = timestamp(release.as_of)
     message = benchmarks_pb2.Release(
         status=status_to_proto(release),
-        cells=[
-            cell_to_proto(cell, as_of=release.as_of, revision=release.number)
-            for cell in release.cells
-        ],
+        cells=[cell_to_proto(cell, as_of=as_of, revision=release.number) for cell in release.cells],
     )
     return benchmarks_pb2.BenchmarkRecord(release=message)
 

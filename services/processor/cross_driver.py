@@ -2,13 +2,14 @@
 
 One partition, so one worker at a time sees every site's latest summary. A batch updates the
 wave records whose scores changed; each changed wave's release goes to the outbox, and once
-Kafka has them all the wave records are stored.
+Kafka has them all the wave records are stored. The last record stored of each wave is kept
+decoded between batches, found again while the table holds exactly its bytes.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -53,10 +54,24 @@ class CrossDriver:
         self._outbox = outbox
         self._min_sites = min_sites
         self._now = now
+        self._decoded: dict[Wave, tuple[bytes, WaveRecord]] = {}  # the last stored, by wave
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
 
-    def resume_offsets(self, inputs, *, default: int | None = None) -> dict[InputPartition, int]:
+    def resume_offsets(
+        self, inputs: Iterable[InputPartition], *, default: int | None = None
+    ) -> dict[InputPartition, int]:
         return self._tracker.resume_offsets(inputs, default=default)
+
+    def _stored_wave(self, anchor: InputRecord, wave: Wave) -> WaveRecord:
+        stored = self._store.load(anchor, wave_key(wave))
+        if stored is None:
+            return WaveRecord(wave)
+        kept = self._decoded.get(wave)
+        if kept is not None and kept[0] == stored:
+            return kept[1]
+        record = decode_wave(stored)
+        self._decoded[wave] = (stored, record)
+        return record
 
     async def _summaries(self, records: Sequence[InputRecord]) -> dict[str, SiteSummary]:
         latest: dict[str, SiteSummary] = {}
@@ -83,8 +98,7 @@ class CrossDriver:
         steps: list[WaveStep] = []
         cut_at = self._now()
         for wave in Wave:
-            stored = self._store.load(anchor, wave_key(wave))
-            before = decode_wave(stored) if stored is not None else WaveRecord(wave)
+            before = self._stored_wave(anchor, wave)
             step = wave_step(before, summaries.values(), min_sites=self._min_sites, cut_at=cut_at)
             if step is not None:
                 steps.append(step)
@@ -108,7 +122,9 @@ class CrossDriver:
                 await self._outbox.release(release, headers=headers)
         await self._outbox.flush()
         for step in steps:
-            self._store.save(anchor, wave_key(step.record.wave), encode_wave(step.record))
+            value = encode_wave(step.record)
+            self._store.save(anchor, wave_key(step.record.wave), value)
+            self._decoded[step.record.wave] = (value, step.record)
         await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
         metrics.PUBLISHED.labels("cross_site", "release").inc(len(releases))

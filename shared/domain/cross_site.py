@@ -10,13 +10,14 @@ reference calls the same functions over every site's cells.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from shared.domain.benchmark_set import Cell, DistributionCell, Measure, RankCell
 from shared.domain.cells import CompositeCell, ResponseCell
 from shared.domain.model import Composite, Wave
-from shared.domain.statistics import percentile_rank, percentiles
+from shared.domain.statistics import percentiles
 from shared.domain.survey_state import TOTAL
 
 # AHRQ SOPS: a site enters the cross-site comparison with at least 10 responses in the wave.
@@ -69,27 +70,31 @@ def site_scores(shown_cells: Iterable[Cell], *, min_cell_size: int) -> list[Site
 def group_cells(wave: Wave, composite: Composite, scores: Iterable[SiteScore]) -> list[Cell]:
     """Distribution and ranks of one wave and composite, both measures; empty without scores.
 
-    The order of `scores` does not matter: percentiles sort, ranks count.
+    The order of `scores` does not matter: percentiles sort, ranks count. A rank is
+    `statistics.percentile_rank`, the values the same as or lower counted by bisection over the
+    sorted values (one sort per measure, not a pass over every site for each site).
     """
-    eligible = [score for score in scores if score.group == (wave, composite)]
+    eligible = [score for score in scores if score.wave == wave and score.composite == composite]
     if not eligible:
         return []
     result: list[Cell] = []
+    sites = len(eligible)
     for measure in Measure:
         values = [score.value(measure) for score in eligible]
-        result.append(DistributionCell(wave, composite, measure, len(values), *percentiles(values)))
-        for score, value in zip(eligible, values, strict=True):
-            result.append(
-                RankCell(
-                    score.site_id,
-                    wave,
-                    composite,
-                    measure,
-                    value,
-                    percentile_rank(value, values),
-                    len(values),
-                )
+        ordered = sorted(values)
+        result.append(DistributionCell(wave, composite, measure, sites, *percentiles(ordered)))
+        result.extend(
+            RankCell(
+                score.site_id,
+                wave,
+                composite,
+                measure,
+                value,
+                bisect_right(ordered, value) / sites,
+                sites,
             )
+            for score, value in zip(eligible, values, strict=True)
+        )
     return result
 
 

@@ -225,13 +225,20 @@ def hidden_cross_site_keys(cells: Iterable[Cell], min_sites: int = DEFAULT_MIN_S
     """Rules 4 and 5 over distribution and rank cells computed from shown site totals."""
     _check_limits(1, min_sites)
     cells = list(cells)
+    # A rank depends on the distribution of its wave, composite and measure (`depends_on[1]`):
+    # found by those three rather than by building each rank's dependency key.
     hidden = {
-        cell.key for cell in cells if isinstance(cell, DistributionCell) and cell.sites < min_sites
+        (cell.wave, cell.composite, cell.measure)
+        for cell in cells
+        if isinstance(cell, DistributionCell) and cell.sites < min_sites
     }
+    if not hidden:
+        return set()
     return {
         cell.key
         for cell in cells
-        if cell.key in hidden or (isinstance(cell, RankCell) and cell.depends_on[1] in hidden)
+        if isinstance(cell, (DistributionCell, RankCell))
+        and (cell.wave, cell.composite, cell.measure) in hidden
     }
 
 
