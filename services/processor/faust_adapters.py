@@ -18,6 +18,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Protocol
 
 import faust
+import structlog
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
 from faust.streams import _current_event
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP, AppT, CodecArg, EventT
@@ -25,6 +28,8 @@ from faust.types.tuples import FutureMessage
 
 from services.processor.inputs import InputRecord
 from services.processor.ports import InputPartition, Rewind
+
+log = structlog.get_logger(__name__)
 
 
 class AppliedOffsets(Protocol):
@@ -156,11 +161,17 @@ def seek_to_applied_offsets(app: AppT, applied_offsets: AppliedOffsets) -> None:
         app_offsets = _applied_offsets.get(self.app)
         applied = app_offsets([(tp.topic, tp.partition) for tp in streams]) if app_offsets else {}
         consumer = self._ensure_consumer()
+        ahead: dict[TP, int] = {}
         for tp in streams:
             offset = applied.get((tp.topic, tp.partition))
             if offset is not None and offset != committed[tp]:
                 consumer.seek(tp, offset)
+                # None where the group never committed (faust's annotation says int)
+                if offset > (committed[tp] or 0):
+                    ahead[tp] = offset
                 committed[tp] = offset  # Faust reads from (and commits after) this offset now
+        if ahead:
+            await _commit_applied(self, ahead)
         uncommitted = [tp for tp in streams if not committed[tp]]
         if uncommitted:
             await self.seek_to_beginning(*uncommitted)
@@ -168,6 +179,25 @@ def seek_to_applied_offsets(app: AppT, applied_offsets: AppliedOffsets) -> None:
 
     seek_to_committed.seeks_to_applied = True  # type: ignore[attr-defined]  # a marker: patched once
     thread_class.seek_to_committed = seek_to_committed  # type: ignore[method-assign]  # the patch itself
+
+
+async def _commit_applied(
+    thread: faust_aiokafka.AIOKafkaConsumerThread, offsets: Mapping[TP, int]
+) -> None:
+    """Commit offsets the stages applied beyond the group's commit (a worker that applied records
+    and died before committing them). Nothing is read again below them, but without the commit
+    an idle partition would show that lag for ever, to the lag metric and to every reader that
+    waits for the group to catch up. A failure costs only that: the position is already right.
+    """
+    consumer = thread._ensure_consumer()
+    commit = {TopicPartition(tp.topic, tp.partition): o for tp, o in offsets.items()}
+    try:
+        # The consumer lives on the consumer thread's event loop: commit there.
+        await thread.call_thread(consumer.commit, commit)
+    except KafkaError as error:
+        log.warning("applied_offsets_commit_failed", error=repr(error), partitions=len(offsets))
+    else:
+        log.info("applied_offsets_committed", partitions=len(offsets))
 
 
 def faust_rewind(app: AppT) -> Rewind:
