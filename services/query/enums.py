@@ -46,6 +46,11 @@ def from_proto(kind: type[E], number: int, field: str, *, required: bool = False
     return pair.member(number)
 
 
+def to_proto(member: StrEnum) -> int:
+    """The proto number of any paired domain member."""
+    return proto_enums.to_number(member)
+
+
 # The generated stubs type an enum field by its enum class; the numbers below are that enum's
 # own (shared/proto_enums.py checks every pairing at import), so the casts only name the type.
 def wave_to_proto(wave: Wave) -> common_pb2.Wave:
