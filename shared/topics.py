@@ -11,6 +11,10 @@ from dataclasses import dataclass, field
 
 KEEP_FOREVER = {"cleanup.policy": "delete", "retention.ms": "-1", "retention.bytes": "-1"}
 COMPACTED = {"cleanup.policy": "compact", "min.compaction.lag.ms": "0"}
+# The largest record the processor writes, before compression. A cross-site release is one
+# record holding a wave's ranks of every site, about 1.3 KB per site: 1.3 MB at 1,000 sites, over
+# Kafka's default limit of 1 MiB. 8 MiB holds about 6,000 sites (docs/scaling.md).
+MAX_RECORD_BYTES = 8 * 1024 * 1024
 HOUR_MS = 3600 * 1000
 # The benchmarks topic serves the latest release of each scope, not its history (docs/privacy.md,
 # "History"). Kafka never compacts the active segment of a partition, and by default a segment
@@ -73,7 +77,11 @@ class Topics:
         a whole release, which replaces the scope's previous one. Compacted promptly, so that
         the topic holds the latest release of each scope and not the older ones.
         """
-        return self._spec("jedi.benchmarks.v1", 3, PROMPTLY_COMPACTED)
+        return self._spec(
+            "jedi.benchmarks.v1",
+            3,
+            {**PROMPTLY_COMPACTED, "max.message.bytes": str(MAX_RECORD_BYTES)},
+        )
 
     @property
     def all(self) -> tuple[TopicSpec, ...]:

@@ -49,5 +49,3 @@ class ProcessorSettings(CommonSettings):
     heartbeat_interval_s: float = 1.0
     # Standby copies of each table partition kept by other workers, for a fast takeover.
     standby_replicas: int = 1
-    # Largest table value or record the processor writes (a site's record grows with its events).
-    max_record_bytes: int = 8 * 1024 * 1024

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.processor.settings import ProcessorSettings
-from shared.topics import COMPACTED, Topics, TopicSpec
+from shared.topics import COMPACTED, MAX_RECORD_BYTES, Topics, TopicSpec
 
 SITE_TABLE = "sites"
 GROUP_TABLE = "groups"
@@ -20,15 +20,15 @@ GROUP_TABLE = "groups"
 class ProcessorTopics:
     platform: Topics
     app_id: str  # the Faust app id: namespace + app id
-    max_record_bytes: int
 
     @classmethod
     def of(cls, settings: ProcessorSettings) -> ProcessorTopics:
         namespace = settings.topic_namespace
-        return cls(Topics(namespace), f"{namespace}{settings.app_id}", settings.max_record_bytes)
+        return cls(Topics(namespace), f"{namespace}{settings.app_id}")
 
     def _internal(self, name: str, partitions: int) -> TopicSpec:
-        config = {**COMPACTED, "max.message.bytes": str(self.max_record_bytes)}
+        # A site's table value grows with its events, a wave's with its sites.
+        config = {**COMPACTED, "max.message.bytes": str(MAX_RECORD_BYTES)}
         return TopicSpec(f"{self.app_id}-{name}", partitions, config)
 
     @property
