@@ -52,19 +52,24 @@ class DifferenceEstimate:
 
 
 def mean_with_interval(
-    n: int, total: Fraction, total_of_squares: Fraction, confidence: float = CONFIDENCE
+    n: int, total: Fraction | int, total_of_squares: Fraction | int, confidence: float = CONFIDENCE
 ) -> MeanEstimate:
     """Mean and t interval of n observations given exactly as their sum and sum of squares."""
     if n < 1:
         raise ValueError("a mean needs at least one observation")
-    mean = Fraction(total) / n
+    # Exact ratios of integers (cheaper than Fraction arithmetic), each rounded once by int / int,
+    # which rounds correctly as float(Fraction) does.
+    total_n, total_d = total.numerator, total.denominator
+    centre = total_n / (total_d * n)
     if n < 2:
-        return MeanEstimate(float(mean), None)
-    # Exact sample variance; the only roundings happen below, in a fixed order.
-    variance = (Fraction(total_of_squares) - Fraction(total) * mean) / (n - 1)
-    standard_error = math.sqrt(float(variance) / n)
+        return MeanEstimate(centre, None)
+    # Exact sample variance (sum of squares - total * mean) / (n - 1), over one denominator.
+    squares_n, squares_d = total_of_squares.numerator, total_of_squares.denominator
+    variance = (squares_n * total_d * total_d * n - total_n * total_n * squares_d) / (
+        squares_d * total_d * total_d * n * (n - 1)
+    )
+    standard_error = math.sqrt(variance / n)
     half_width = student_t_quantile(0.5 + confidence / 2.0, n - 1) * standard_error
-    centre = float(mean)
     return MeanEstimate(centre, Interval(centre - half_width, centre + half_width))
 
 

@@ -1,5 +1,6 @@
 """Estimates checked against scipy and numpy, and against Newcombe's published examples."""
 
+import math
 from fractions import Fraction
 
 import numpy as np
@@ -10,6 +11,7 @@ from scipy import stats
 
 from shared.domain.distributions import normal_quantile, student_t_quantile
 from shared.domain.statistics import (
+    Interval,
     mean_with_interval,
     median_and_p90,
     percentile,
@@ -47,6 +49,28 @@ def test_mean_interval_matches_scipy_t_interval():
     )
     assert estimate.mean == pytest.approx(np.mean(values), abs=1e-15)
     assert (estimate.interval.low, estimate.interval.high) == pytest.approx((low, high), abs=1e-12)
+
+
+scores_on_the_scale = st.lists(
+    st.fractions(min_value=1, max_value=5, max_denominator=4), min_size=1, max_size=60
+)
+
+
+@settings(max_examples=300)
+@given(scores_on_the_scale)
+def test_mean_interval_rounds_the_exact_rationals_once(scores):
+    """The same floats as rounding the exact Fraction mean and variance, each once."""
+    n, total, squares = (
+        len(scores),
+        sum(scores, Fraction(0)),
+        sum((s * s for s in scores), Fraction(0)),
+    )
+    estimate = mean_with_interval(n, total, squares)
+    assert estimate.mean == float(total / n)
+    if n > 1:
+        variance = float((squares - total * total / n) / (n - 1))
+        half_width = student_t_quantile(0.975, n - 1) * math.sqrt(variance / n)
+        assert estimate.interval == Interval(estimate.mean - half_width, estimate.mean + half_width)
 
 
 def test_a_single_observation_has_a_mean_but_no_interval():
