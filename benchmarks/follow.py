@@ -12,6 +12,7 @@ and that time is no part of the processor's.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Sequence
 from datetime import datetime
@@ -182,7 +183,10 @@ async def wait_complete(
             stamps = topic.as_of()
             if len(stamps) != 1:
                 continue
-            if topic.cells() == reference.cells(topic.covered(), next(iter(stamps))):
+            # In a thread, so that what else runs on the loop (the national wave's polls of the
+            # query service) goes on while the reference is computed.
+            expected = await asyncio.to_thread(reference.cells, topic.covered(), next(iter(stamps)))
+            if topic.cells() == expected:
                 return topic.last_timestamp_s
     finally:
         progress.close()

@@ -15,6 +15,7 @@ The platform is left running for the recovery scenario, which stops it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 from dataclasses import dataclass
@@ -47,23 +48,51 @@ class NationalState:
     complete: bool = True  # False: the wave was cut short, the processor has a backlog
 
 
-async def query_lists(platform: LocalPlatform, topic: BenchmarksTopic, timeout: float) -> float:
-    """Until ListReleases shows the latest release of every scope on the topic; time.time()."""
-    wanted = {scope: release.number for scope, release in topic.releases.items()}
-    deadline = time.monotonic() + timeout
-    async with open_channel(platform.query_address) as channel:
-        stub = query_pb2_grpc.BenchmarkServiceStub(channel)
-        metadata = call_metadata(platform.keys.coordinator)
-        while time.monotonic() < deadline:
-            reply = await stub.ListReleases(
-                query_pb2.ListReleasesRequest(), metadata=metadata, timeout=60
-            )
-            shown = {status.scope: status.number for status in reply.releases}
-            if all(shown.get(scope, 0) >= number for scope, number in wanted.items()):
-                return time.time()
-            platform.check_alive()
-            await asyncio.sleep(0.1)  # pacing between polls of the query service
-    raise TimeoutError("the query service does not list the latest releases")
+class QueryListings:
+    """When the query service first listed each release, from ListReleases polled all along.
+
+    Polled while the wave runs (not once it is complete), so that the time the follower spends
+    checking the topic against the batch reference is not counted as the query's.
+    """
+
+    def __init__(self, platform: LocalPlatform) -> None:
+        self._platform = platform
+        self._first: dict[tuple[str, int], float] = {}  # (scope, number) → time.time()
+
+    async def poll(self, stop: asyncio.Event) -> None:
+        async with open_channel(self._platform.query_address) as channel:
+            stub = query_pb2_grpc.BenchmarkServiceStub(channel)
+            metadata = call_metadata(self._platform.keys.coordinator)
+            while not stop.is_set():
+                reply = await stub.ListReleases(
+                    query_pb2.ListReleasesRequest(), metadata=metadata, timeout=60
+                )
+                seen = time.time()
+                for status in reply.releases:
+                    self._first.setdefault((status.scope, status.number), seen)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 0.25)  # pacing between polls
+
+    def listed_at(self, wanted: dict[str, int]) -> float | None:
+        """When every scope was first listed at its wanted number or later (None: not yet)."""
+        times = []
+        for scope, number in wanted.items():
+            later = [t for (s, n), t in self._first.items() if s == scope and n >= number]
+            if not later:
+                return None
+            times.append(min(later))
+        return max(times)
+
+    async def wait_listed(self, topic: BenchmarksTopic, timeout: float) -> float:
+        """Until the latest release of every scope on the topic was listed; when it was."""
+        wanted = {scope: release.number for scope, release in topic.releases.items()}
+        deadline = time.monotonic() + timeout
+        while (listed := self.listed_at(wanted)) is None:
+            if time.monotonic() > deadline:
+                raise TimeoutError("the query service does not list the latest releases")
+            self._platform.check_alive()
+            await asyncio.sleep(0.1)  # pacing: the poller fills in the listings
+        return listed
 
 
 def _cut_short(
@@ -145,6 +174,9 @@ async def _wave(
             platform.ingest_address, platform.keys, requests, streams=STREAMS, label="ingest"
         )
     )
+    listings = QueryListings(platform)
+    stop_polling = asyncio.Event()
+    polling = asyncio.create_task(listings.poll(stop_polling))
     try:
         done = await wait_complete(
             topic,
@@ -154,12 +186,15 @@ async def _wave(
             alive=platform.check_alive,
             label="national",
         )
+        ingest_seconds = await pushing
+        listed = await listings.wait_listed(topic, 600)
     except TimeoutError as error:
         _cut_short(result, platform, topic, events, time.time() - started, pushing, before)
         result.error = f"TimeoutError: {error}"
         return NationalState(platform, dataset, topic, complete=False)
-    ingest_seconds = await pushing
-    listed = await query_lists(platform, topic, 600)
+    finally:
+        stop_polling.set()
+        await polling
     wall = max(done, listed) - started
     result.add(
         "wall time, first event sent → query lists complete benchmarks",

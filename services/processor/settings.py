@@ -30,9 +30,10 @@ class ProcessorSettings(CommonSettings):
     # A cross-site distribution over fewer sites is not published.
     min_sites: int = 10
     # A site stage batch: at most this many records, or what arrived within the window. Each
-    # batch republishes the cells of every site it touched, so under load large batches pay:
-    # `make bench` measured 2.7x the batch core's time at 2000 against 4.4x at 500.
-    batch_size: int = 2000
+    # batch gates and republishes every site it touched, a cost per site and not per event, so
+    # a processor behind its input catches up faster in large batches: the stages in memory
+    # (scripts/profile_core.py, demo x4) took 1,758 ev/s in batches of 2,000, 4,136 in 10,000.
+    batch_size: int = 10_000
     batch_window_s: float = 0.5
     # How often the leader forwards new site registrations, and checks whether the UTC day
     # (the end of rolling windows) changed.

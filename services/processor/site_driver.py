@@ -33,8 +33,9 @@ from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
 Planned = tuple[list[SiteInput[InputRecord]], str, SiteRecord, SiteStep[InputRecord]]
-# Decoded records kept in memory (about the site's state twice and its cells once, each).
-RECORD_CACHE_SITES = 1024
+# Decoded records kept in memory (about the site's state twice and its cells once, each: over
+# 1 MiB for a site of 160 responses). A site not kept is decoded again from its table value.
+RECORD_CACHE_SITES = 256
 
 
 class DecodedRecords:
