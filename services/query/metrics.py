@@ -13,6 +13,10 @@ REQUESTS = Counter(
     "Query calls by RPC and status code.",
     ["rpc", "code"],
 )
+REPLIES_REUSED = Counter(
+    "jedi_query_replies_reused_total",
+    "Unary answers served again from the same view version's earlier, identical call.",
+)
 WATCH_SUBSCRIBERS = Gauge("jedi_query_watch_subscribers", "Watch streams open now.")
 VIEW_CELLS = Gauge("jedi_query_view_cells", "Benchmark cells in the current view.")
 VIEW_RELEASES = Gauge(

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from types import MappingProxyType
 
+from google.protobuf.message import Message
+
 from jedi.v1 import benchmarks_pb2, registry_pb2
 from services.query.records import StoredCell
 from services.query.scopes import Scope
+from shared.auth import Principal
 from shared.domain.benchmark_set import Cell
 
 
@@ -76,6 +79,11 @@ class Snapshot:
     cells: Mapping[str, StoredCell[Cell]] = field(default_factory=lambda: MappingProxyType({}))
     sites: Mapping[str, registry_pb2.Site] = field(default_factory=lambda: MappingProxyType({}))
     scopes: Mapping[str, ScopeState] = field(default_factory=lambda: MappingProxyType({}))
+    # Answers computed from this snapshot, by (answer, caller, request): a snapshot never changes,
+    # so neither does an answer from it. Not copied by `replace`; it goes with the snapshot.
+    replies: dict[tuple[object, Principal, bytes], Message] = field(
+        init=False, default_factory=dict, repr=False
+    )
 
     @cached_property
     def ordered(self) -> tuple[StoredCell[Cell], ...]:

@@ -429,3 +429,39 @@ async def test_watch_streams_end_with_unavailable_when_the_server_stops(tmp_path
         with pytest.raises(grpc.aio.AioRpcError) as ended:
             await subscriber.task
         assert ended.value.code() == grpc.StatusCode.UNAVAILABLE
+
+
+async def test_an_answer_is_reused_only_for_the_same_caller_request_and_version(query):
+    """A repeated call is answered again from the view version it was computed on: never for
+    another caller (a site asking what the coordinator was just shown is still refused), and
+    never once a newer release is in the view."""
+    request = query_pb2.GetSiteScorecardRequest(site_id="site-north", wave=1)
+
+    async def scorecard(who: str = "coordinator") -> query_pb2.GetSiteScorecardResponse:
+        return await query.stub.GetSiteScorecard(request, metadata=query.as_(who))
+
+    reused = _sample("jedi_query_replies_reused_total")
+    first = await scorecard()
+    assert await scorecard() == first
+    assert _sample("jedi_query_replies_reused_total") == reused + 1
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await scorecard("site-south")
+    assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+    changed = [
+        dataclasses.replace(c, mean=round(c.mean + 0.01, 6))
+        for c in _north_cells()
+        if isinstance(c, CompositeCell)
+    ]
+    await publish_records(
+        query.topics, [release_of(NORTH, _with(_north_cells(), *changed), number=2)]
+    )
+    await view_reaches(query, lambda snapshot: snapshot.scopes[NORTH].number == 2)
+    after = await scorecard()
+    means = {
+        cell_from_proto(m).key: cell_from_proto(m).mean
+        for entry in after.composites
+        for m in [entry.total, *entry.breakdowns]
+    }
+    assert means == {c.key: c.mean for c in changed if c.wave == Wave.BASELINE}
+    assert after != first
