@@ -10,10 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -29,6 +26,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from benchmarks.dataset import Event
 from benchmarks.progress import bar, say
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc
+from services.local_process import ServiceProcess
 from shared.auth import credentials_document, issue_credentials
 from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
@@ -37,7 +35,6 @@ from shared.event_records import event_record
 from shared.kafka import make_producer
 from shared.topics import Topics
 
-ROOT = Path(__file__).resolve().parents[1]
 BATCH = 500  # events per SubmitEvents call, as the demo and the push command send them
 
 
@@ -100,51 +97,15 @@ def resident_kib(pid: int, field: str = "VmHWM") -> int:
     raise LookupError(field)
 
 
-class Service:
-    """`python -m services.<name>` with its own settings; its output goes to a log file."""
+class Service(ServiceProcess):
+    """`python -m services.<name>`, as `ServiceProcess`, with its peak memory."""
 
     def __init__(self, name: str, env: dict[str, str], log_path: Path) -> None:
+        super().__init__(f"services.{name}", env, log_path)
         self.name = name
-        self.log_path = log_path
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("ab") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", f"services.{name}"],
-                cwd=ROOT,
-                env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
 
     def peak_kib(self) -> int:
         return resident_kib(self.pid, "VmHWM")
-
-    def stop(self, timeout: float = 60, *, kill: bool = False) -> int:
-        """SIGTERM (the service finishes what it has in hand), or SIGKILL when `kill`."""
-        if self.running:
-            self.process.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                return self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        return self.process.wait(10)
-
-    def tail(self, lines: int = 30) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-        return "\n".join(text.splitlines()[-lines:])
 
     def check_alive(self) -> None:
         if not self.running:

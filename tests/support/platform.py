@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import socket
-import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -16,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from jedi.v1 import ingest_pb2, ingest_pb2_grpc
+from services.local_process import ServiceProcess
 from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
 from shared.demo_dataset import DemoDataset
@@ -25,53 +24,12 @@ from tests.support.ingest import arrival_order
 from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.waiting import eventually
 
-ROOT = Path(__file__).resolve().parents[2]
-
 
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port: int = probe.getsockname()[1]
         return port
-
-
-class ServiceProcess:
-    """`python -m <module>` with its own settings; logs go to a file."""
-
-    def __init__(self, module: str, env: dict[str, str], log_path: Path) -> None:
-        self.module = module
-        self.log_path = log_path
-        with open(log_path, "wb") as log:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", module],
-                cwd=ROOT,
-                env={**os.environ, **env},
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def running(self) -> bool:
-        return self.process.poll() is None
-
-    def stop(self) -> int:
-        self.process.terminate()
-        try:
-            return self.process.wait(60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            return self.process.wait(10)
-
-    def log_lines(self) -> list[str]:
-        return self.log_path.read_text(errors="replace").splitlines()
-
-    def tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log_lines()[-lines:])
 
 
 async def wait_until(
