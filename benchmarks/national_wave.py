@@ -95,6 +95,21 @@ class QueryListings:
         return listed
 
 
+def _add_peaks_and_records(
+    result: ScenarioResult, platform: LocalPlatform, topic: BenchmarksTopic, before: int
+) -> None:
+    """Each service's peak memory, and the benchmark records written since `before`."""
+    for name, peak in platform.peak_mib().items():
+        result.add(
+            f"{name} peak resident",
+            peak,
+            "MiB",
+            "resident once ready",
+            platform.ready_kib[name] / 1024,
+        )
+    result.add("benchmark records written during the wave", topic.records - before, "records")
+
+
 def _cut_short(
     result: ScenarioResult,
     platform: LocalPlatform,
@@ -114,15 +129,7 @@ def _cut_short(
         result.add("ingest: every event accepted", len(events) / pushing.result(), "ev/s")
     else:
         pushing.cancel()
-    for name, peak in platform.peak_mib().items():
-        result.add(
-            f"{name} peak resident",
-            peak,
-            "MiB",
-            "resident once ready",
-            platform.ready_kib[name] / 1024,
-        )
-    result.add("benchmark records written during the wave", topic.records - before, "records")
+    _add_peaks_and_records(result, platform, topic, before)
     result.notes.append(
         f"the wave was stopped after {elapsed:.0f} s (JEDI_BENCH_NATIONAL_TIMEOUT_S): "
         f"{received:,} of {len(events):,} events received; at that rate the whole wave "
@@ -220,19 +227,11 @@ async def _wave(
             "the releases covered less than every event at first: the reference was computed "
             f"again ({reference.seconds - batch_core:.0f} s, outside the clock)"
         )
-    for name, peak in platform.peak_mib().items():
-        result.add(
-            f"{name} peak resident",
-            peak,
-            "MiB",
-            "resident once ready",
-            platform.ready_kib[name] / 1024,
-        )
-    result.add("benchmark records written during the wave", topic.records - before, "records")
+    _add_peaks_and_records(result, platform, topic, before)
     result.add("scopes released", len(topic.releases), "scopes")
     cells = sum(len(r.cells) for r in topic.releases.values())
     result.add("cells shown", cells, "cells")
-    over = [n for n, peak in platform.peak_mib().items() if peak > 1024]
+    over = [name for name, peak in platform.peak_mib().items() if peak > 1024]
     if over:
         result.notes.append(f"over 1 GiB resident: {', '.join(over)}")
     return NationalState(platform, dataset, topic)
