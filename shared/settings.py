@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import typing
 from collections.abc import Mapping
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -56,6 +58,21 @@ def load_settings(cls: type[T], environ: Mapping[str, str] | None = None, **over
     return cls(**values)
 
 
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(raw: str) -> timedelta:
+    """A positive duration written as a number and a unit: "250ms", "5s", "30m", "6h", "1d"."""
+    found = _DURATION.match(raw)
+    if found is None:
+        raise ValueError('expected a duration such as "1d", "6h", "30m", "5s" or "250ms"')
+    duration = timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
+    if duration <= timedelta(0):
+        raise ValueError("a duration must be positive")
+    return duration
+
+
 def _convert(raw: str, annotation: Any, name: str) -> Any:
     optional = type(None) in typing.get_args(annotation)
     if optional:
@@ -74,6 +91,8 @@ def _convert(raw: str, annotation: Any, name: str) -> Any:
             return int(raw)
         if annotation is float:
             return float(raw)
+        if annotation is timedelta:
+            return parse_duration(raw)
         if annotation is Path:
             return Path(raw)
         if typing.get_origin(annotation) is Literal:

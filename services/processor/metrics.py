@@ -18,3 +18,8 @@ BATCH_SECONDS = Histogram(
     ["stage"],
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+RELEASES_WITHHELD = Counter(
+    "jedi_processor_releases_withheld_total",
+    "Releases the auditor found something in, kept back (fail closed): should stay 0",
+    ["stage"],
+)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -27,6 +28,10 @@ class ProcessorSettings(CommonSettings):
     web_port: int = 6066
     # Minimum cell size k: no cell with fewer respondents is published.
     min_cell_size: int = 10
+    # Scheduled release times: every this long, aligned to 00:00 UTC (and at each wave's close).
+    # JEDI_RELEASE_EVERY takes a duration: "1d", "6h", "30m", "5s". Shorter is fresher and costs
+    # more releases, each audited against every earlier one (docs/privacy.md).
+    release_every: timedelta = timedelta(days=1)
     # A cross-site distribution over fewer sites is not published.
     min_sites: int = 10
     # A site stage batch: at most this many records, or what arrived within the window. Each

@@ -14,7 +14,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import structlog
@@ -28,7 +28,8 @@ from services.processor.ports import InputPartition, Instruments, RecordStore, R
 from services.processor.site_record import SiteRecord, decode_record, encode_record, new_record
 from services.processor.site_stage import SiteInput, SiteStep, site_step
 from shared.domain.model import SurveyResponse
-from shared.domain.release_gate import Evaluations
+from shared.domain.publication.calendar import ReleaseCalendar
+from shared.domain.publication.release_gate import Evaluations
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
@@ -70,7 +71,8 @@ class DecodedRecords:
 class SiteStageSettings:
     min_cell_size: int
     as_of: Callable[[], datetime]
-    now: Callable[[], datetime]  # a release's cut time
+    now: Callable[[], datetime]  # read against the calendar: is a scheduled release due?
+    calendar: ReleaseCalendar = field(default_factory=ReleaseCalendar)
 
 
 class SiteDriver:
@@ -110,6 +112,8 @@ class SiteDriver:
             )
         await self._refresh_instruments_if_needed(by_site.values())
         as_of = self._settings.as_of()
+        calendar = self._settings.calendar.for_instruments(self._instruments.instruments.values())
+        slot = calendar.slot(self._settings.now())
         planned: list[Planned] = []
         for (_, site_id), inputs in by_site.items():
             stored = self._store.load(inputs[0].ref, site_id)
@@ -119,11 +123,18 @@ class SiteDriver:
                 inputs,
                 self._instruments.instruments,
                 as_of=as_of,
-                cut_at=self._settings.now(),
+                slot=slot,
                 min_cell_size=self._settings.min_cell_size,
                 around=event_span,
                 evaluations=evaluations,
             )
+            if step.withheld:
+                metrics.RELEASES_WITHHELD.labels("site").inc()
+                log.error(
+                    "release_withheld",
+                    site_id=site_id,
+                    findings=[f"{f.kind}: {f.description}" for f in step.withheld[:5]],
+                )
             planned.append((inputs, site_id, before, step))
         await self._declare_intent(planned)
         headers = [await self._publish(step, inputs, as_of) for inputs, _, _, step in planned]

@@ -23,8 +23,10 @@ from jedi.v1 import registry_pb2
 from shared.convert import site_from_proto, site_to_proto
 from shared.domain.aggregates import SiteState, empty_site_state, state_from_dict, state_to_dict
 from shared.domain.model import Site
+from shared.domain.published import PublishedRelease, published_from_dict, published_to_dict
 
-RECORD_SCHEMA = 2
+RECORD_SCHEMA = 3
+READABLE_SCHEMAS = (2, 3)  # 2: before calendar releases (no history, no slot)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,11 @@ class SiteRecord:
     release_cut_at: datetime | None = None
     release_digest: str = ""  # of the last release's cells, as_of and counts covered: an unchanged release is not cut again
     held_back_digest: str = ""  # of the last progress published
+    # The last scheduled release time looked at (None: not yet): a release is cut at most once per
+    # scheduled time (`publication.calendar`).
+    considered_slot: datetime | None = None
+    # What a reader keeps of every release of the site so far: each new one is chosen safe with them.
+    history: tuple[PublishedRelease, ...] = ()
 
 
 def new_record(site_id: str) -> SiteRecord:
@@ -96,13 +103,17 @@ def encode_record(record: SiteRecord) -> bytes:
         else record.release_cut_at.isoformat(),
         "release_digest": record.release_digest,
         "held_back_digest": record.held_back_digest,
+        "considered_slot": None
+        if record.considered_slot is None
+        else record.considered_slot.isoformat(),
+        "history": [published_to_dict(release) for release in record.history],
     }
     return zlib.compress(json.dumps(document, separators=(",", ":"), sort_keys=True).encode(), 6)
 
 
 def decode_record(data: bytes) -> SiteRecord:
     document = json.loads(zlib.decompress(data))
-    if document.get("schema") != RECORD_SCHEMA:
+    if document.get("schema") not in READABLE_SCHEMAS:
         raise ValueError(f"unsupported site record schema {document.get('schema')!r}")
     site: Site | None = None
     if document["site"] is not None:
@@ -129,4 +140,8 @@ def decode_record(data: bytes) -> SiteRecord:
         else datetime.fromisoformat(document["release_cut_at"]),
         release_digest=document["release_digest"],
         held_back_digest=document["held_back_digest"],
+        considered_slot=None
+        if document.get("considered_slot") is None
+        else datetime.fromisoformat(document["considered_slot"]),
+        history=tuple(published_from_dict(item) for item in document.get("history", ())),
     )

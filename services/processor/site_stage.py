@@ -25,16 +25,25 @@ from typing import Any, Generic, Literal, TypeVar
 from services.processor.site_record import SiteRecord, released_state
 from services.processor.summary import SiteSummary
 from shared.domain.aggregates import SiteFold, SiteState
-from shared.domain.benchmark_set import Cell
+from shared.domain.audit import Finding, new_release_findings
 from shared.domain.cross_site import site_scores
-from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
-from shared.domain.release_gate import (
+from shared.domain.model import (
+    Composite,
+    Instrument,
+    InterventionEvent,
+    Site,
+    SurveyResponse,
+    Wave,
+)
+from shared.domain.pinned_scores import items_per_composite
+from shared.domain.publication.release_gate import (
     Coverage,
     Evaluations,
     held_back,
     next_release,
     responses_in,
 )
+from shared.domain.published import published_form
 from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
 
 Ref = TypeVar("Ref")  # whatever the caller needs to find the input again (a Faust event)
@@ -80,6 +89,7 @@ class SiteStep(Generic[Ref]):
     rejected: tuple[Rejection[Ref], ...]
     applied: int
     duplicates: int
+    withheld: tuple[Finding, ...] = ()  # what the auditor found in a release it then kept back
 
 
 Outcome = Literal["applied", "duplicate", "site", "rejected"]
@@ -167,54 +177,80 @@ def publication(
     record: SiteRecord,
     *,
     as_of: datetime,
-    cut_at: datetime,
+    slot: datetime,
     min_cell_size: int,
+    items: Mapping[Composite, int] | None = None,
     evaluations: Evaluations | None = None,
-) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None]:
-    """The record after gating, the site's next release (if any), its progress and summary.
+) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None, list[Finding]]:
+    """The record after gating, the site's next release (if any), its progress and summary, and
+    what the auditor found in a release it then withheld (normally nothing).
 
-    `evaluations` may be kept from the site's last step: the cells of its last release's state
-    are then not computed again.
+    A release is cut only at a scheduled time not looked at before (`slot`, from the calendar):
+    the first time a site is seen it waits for the next one. `evaluations` may be kept from the
+    site's last step: the cells of its last release's state are then not computed again.
     """
     received = coverage_of(record.state, record.interventions)
-    last = coverage_of(released_state(record), record.released_interventions)
     scope = site_scope(record.site_id)
-    cells: tuple[Cell, ...] = ()
-    if record.site is None:
-        covered = last
-    else:
-        covered, shown = next_release(
-            last, received, record.site, as_of=as_of, k=min_cell_size, evaluations=evaluations
+    due = record.considered_slot is not None and slot > record.considered_slot
+    if record.considered_slot is None or due:
+        record = replace(record, considered_slot=slot)
+    release = summary = None
+    withheld: list[Finding] = []
+    if due and record.site is not None:
+        last = coverage_of(released_state(record), record.released_interventions)
+        number = record.release_number + 1
+        covered, shown, _ = next_release(
+            last,
+            received,
+            record.site,
+            as_of=as_of,
+            k=min_cell_size,
+            earlier=record.history,
+            scope=scope,
+            number=number,
+            items_per_composite=items,
+            evaluations=evaluations,
         )
         cells = tuple(shown)
-    waiting = held_back(covered, received)
-    release = summary = None
-    digest = _digest(
-        as_of, cells, sorted(covered.events.items())
-    )  # new counts covered: a new release too
-    if digest != record.release_digest and (cells or record.release_number):
-        release = Release(
-            scope, record.release_number + 1, cut_at, as_of, cells, dict(covered.events), waiting
-        )
-        summary = SiteSummary(
-            record.site_id, as_of, tuple(site_scores(cells, min_cell_size=min_cell_size))
-        )
-        record = replace(
-            record,
-            released=covered.state,
-            released_interventions=covered.events.get(INTERVENTIONS, 0),
-            release_number=release.number,
-            release_cut_at=cut_at,
-            release_digest=digest,
-        )
+        digest = _digest(as_of, cells, sorted(covered.events.items()))
+        if digest != record.release_digest and (cells or record.release_number):
+            candidate = Release(
+                scope,
+                number,
+                slot,
+                as_of,
+                cells,
+                dict(covered.events),
+                held_back(covered, received),
+            )
+            withheld = new_release_findings(record.history, candidate, min_cell_size, items)
+            if (
+                not withheld
+            ):  # fail closed: a release the auditor finds anything in stays unpublished
+                release = candidate
+                summary = SiteSummary(
+                    record.site_id, as_of, tuple(site_scores(cells, min_cell_size=min_cell_size))
+                )
+                record = replace(
+                    record,
+                    released=covered.state,
+                    released_interventions=covered.events.get(INTERVENTIONS, 0),
+                    release_number=release.number,
+                    release_cut_at=slot,
+                    release_digest=digest,
+                    history=(*record.history, published_form(release)),
+                )
     if evaluations is not None:
         evaluations.keep_only(released_state(record))
+    waiting = held_back(
+        coverage_of(released_state(record), record.released_interventions), received
+    )
     progress = None
     progress_digest = _digest(record.release_number, sorted(waiting.items()))
     if progress_digest != record.held_back_digest and (waiting or record.held_back_digest):
         progress = ReleaseProgress(scope, record.release_number, waiting)
         record = replace(record, held_back_digest=progress_digest)
-    return record, release, progress, summary
+    return record, release, progress, summary, withheld
 
 
 def site_step(
@@ -223,7 +259,7 @@ def site_step(
     instruments: Mapping[InstrumentKey, Instrument],
     *,
     as_of: datetime,
-    cut_at: datetime,
+    slot: datetime,
     min_cell_size: int,
     around: Callable[[SiteInput[Ref]], AbstractContextManager[Any]] = lambda item: nullcontext(),
     evaluations: Evaluations | None = None,
@@ -246,8 +282,13 @@ def site_step(
             rejected.append(rejection)
         counts[outcome] = counts.get(outcome, 0) + 1
     folded = fold.record()
-    record, release, progress, summary = publication(
-        folded, as_of=as_of, cut_at=cut_at, min_cell_size=min_cell_size, evaluations=evaluations
+    record, release, progress, summary, withheld = publication(
+        folded,
+        as_of=as_of,
+        slot=slot,
+        min_cell_size=min_cell_size,
+        items=items_per_composite(instruments.values()),
+        evaluations=evaluations,
     )
     intent = None
     if release is not None:
@@ -261,6 +302,9 @@ def site_step(
             applied=record.applied - {r.event_id for r in rejected},
             release_digest=before.release_digest,
             held_back_digest=before.held_back_digest,
+            # A replay looks at this scheduled time again, so it publishes again (under the next
+            # number), chosen safe with this release too: a reader may already hold it.
+            considered_slot=before.considered_slot,
         )
     return SiteStep(
         record,
@@ -271,4 +315,5 @@ def site_step(
         tuple(rejected),
         counts["applied"],
         counts["duplicate"],
+        tuple(withheld),
     )

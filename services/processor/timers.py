@@ -2,10 +2,10 @@
 
 The site stage needs each site's registry record in the site's own partition, so the leader
 forwards the sites topic (one partition) into the site-changes topic (the event topics'
-partitions), versioned by offset. Reach cells count training sessions in the twelve months
-ending at `as_of`, the start of the current UTC day: when the day changes, every site's record
-is forwarded again; each reaches the worker owning the site, which publishes its cells for the
-new day (and its summary, so the cross-site cells follow).
+partitions), versioned by offset. At every scheduled release time (`publication.calendar`), and
+when the UTC day changes (the end of the reach cells' twelve-month windows), every site's record
+is forwarded again; each reaches the worker owning the site, which cuts the site's release if one
+is due, even when no event of the site arrived since.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from services.processor import clock
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
 from services.processor.watchdog import StallWatchdog
+from shared.domain.publication.calendar import ReleaseCalendar
 from shared.kafka import Kafka, replay_topics
 
 if TYPE_CHECKING:
@@ -71,17 +72,17 @@ class RegistryForwarder:
         *,
         read_sites: Callable[[], Awaitable[list[InputRecord]]],
         forward: Callable[[list[InputRecord]], Awaitable[None]],
-        today: Callable[[], datetime] = clock.current_as_of,
+        today: Callable[[], object] = clock.current_as_of,
     ) -> None:
         self._read_sites = read_sites
         self._forward = forward
         self._today = today
-        self.refreshed_for: datetime | None = None
+        self.refreshed_for: object = None
         self._next_offset = 0
 
     async def check(self) -> int:
         """Forward what is new, or everything on a new day; how many records it forwarded."""
-        as_of = self._today()
+        as_of = self._today()  # the scheduled release time and the day: any change forwards all
         sites = await self._read_sites()
         chosen = (
             sites
@@ -92,19 +93,28 @@ class RegistryForwarder:
             await self._forward(chosen)
         self._next_offset = max([self._next_offset, *(r.offset + 1 for r in sites)])
         if as_of != self.refreshed_for:
-            log.info("as_of_refreshed", as_of=as_of.isoformat(), sites=len(sites))
+            log.info("release_time_refreshed", at=repr(as_of), sites=len(sites))
             self.refreshed_for = as_of
         return len(chosen)
 
 
 def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForwarder:
+    calendar = ReleaseCalendar(settings.release_every)
+
+    def release_time() -> tuple[datetime, datetime]:
+        scheduled = calendar.for_instruments(wiring.instruments.instruments.values())
+        return scheduled.slot(clock.utc_now()), clock.current_as_of()
+
     forwarder = RegistryForwarder(
         read_sites=partial(registered_sites, settings.kafka, wiring.topics.platform.sites.name),
         forward=wiring.forward_sites,
+        today=release_time,
     )
+    # Often enough to cut a release soon after each scheduled time.
+    interval = min(settings.registry_check_interval_s, settings.release_every.total_seconds() / 4)
 
     # faust's App.timer is annotated as returning a bare Callable
-    @wiring.app.timer(settings.registry_check_interval_s, on_leader=True, name="site-registry")  # type: ignore[untyped-decorator]
+    @wiring.app.timer(max(interval, 0.25), on_leader=True, name="site-registry")  # type: ignore[untyped-decorator]
     async def forward_registry() -> None:
         await forwarder.check()
 

@@ -27,6 +27,7 @@ from services.processor.registry import InstrumentRegistry
 from services.processor.settings import ProcessorSettings
 from services.processor.site_driver import SiteDriver, SiteStageSettings
 from services.processor.topics import GROUP_TABLE, SITE_TABLE, ProcessorTopics
+from shared.domain.publication.calendar import ReleaseCalendar
 
 
 @dataclass
@@ -118,7 +119,12 @@ def wire(app: faust.App, settings: ProcessorSettings, topics: ProcessorTopics) -
         store=FaustTableStore(site_table),
         outbox=_outbox(send, topics),
         instruments=instruments,
-        settings=SiteStageSettings(settings.min_cell_size, clock.current_as_of, clock.utc_now),
+        settings=SiteStageSettings(
+            settings.min_cell_size,
+            clock.current_as_of,
+            clock.utc_now,
+            ReleaseCalendar(settings.release_every),
+        ),
         rewind=rewind,
     )
     cross_driver = CrossDriver(

@@ -51,12 +51,16 @@ Reach cells use the same rules with "invited" as the people counted.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from shared.domain.audit_cells import shown_cell_findings, version_difference_findings
 from shared.domain.audit_cross_site import cross_site_findings, is_cross_site
 from shared.domain.audit_model import AttackKind, Finding
 from shared.domain.audit_partitions import partition_findings
+from shared.domain.audit_survey import history_findings, partition_histories
+from shared.domain.model import Composite
+from shared.domain.published import PublishedRelease, published_form
+from shared.domain.reader_counts import Counts
 from shared.domain.releases import Release
 
 __all__ = ["AttackKind", "Finding", "audit"]
@@ -85,8 +89,67 @@ def _same_content(one: Release, other: Release) -> bool:
     )
 
 
-def audit(releases: Iterable[Release], k: int, *, min_sites: int | None = None) -> list[Finding]:
-    """Every derivation about too few people the auditor finds in these releases, sorted."""
+def cross_release_findings(
+    scope: str,
+    releases: Sequence[PublishedRelease],
+    k: int,
+    *,
+    known_newcomers: Mapping[int, Mapping[str, Counts]] | None = None,
+    items_per_composite: Mapping[Composite, int] | None = None,
+    ending_at_last: bool = False,
+) -> list[Finding]:
+    """What arithmetic across one scope's releases (in order) gives; with `ending_at_last`,
+    only what the last of them adds to the others (the release gate's question)."""
+    findings = version_difference_findings(scope, releases, k)
+    findings += partition_findings(scope, releases, k)
+    if ending_at_last and releases:
+        last = releases[-1].number
+        findings = [f for f in findings if last in f.releases]
+    for history in partition_histories(releases, known_newcomers):
+        if ending_at_last and history.versions[-1].position != len(releases):
+            continue  # the last release shows nothing of it
+        findings += history_findings(
+            scope,
+            history,
+            k,
+            ending_at_last=ending_at_last,
+            items_per_composite=items_per_composite,
+        )
+    return findings
+
+
+def new_release_findings(
+    earlier: Sequence[PublishedRelease],
+    release: Release,
+    k: int,
+    items_per_composite: Mapping[Composite, int] | None = None,
+) -> list[Finding]:
+    """What `release` adds to its scope's earlier releases: the processor's last check."""
+    return [
+        *shown_cell_findings(release.scope, [release], k),
+        *cross_release_findings(
+            release.scope,
+            [*earlier, published_form(release)],
+            k,
+            items_per_composite=items_per_composite,
+            ending_at_last=True,
+        ),
+    ]
+
+
+def audit(
+    releases: Iterable[Release],
+    k: int,
+    *,
+    min_sites: int | None = None,
+    known_newcomers: Mapping[str, Mapping[int, Mapping[str, Counts]]] | None = None,
+    items_per_composite: Mapping[Composite, int] | None = None,
+) -> list[Finding]:
+    """Every derivation about too few people the auditor finds in these releases, sorted.
+
+    `known_newcomers[scope][number]`: what the reader is told of the people who arrived just
+    before release `number` of `scope` (counts per cell key), e.g. their own submissions.
+    """
     if k < 1:
         raise ValueError("the minimum cell size is at least 1")
     scopes = releases_by_scope(releases)
@@ -95,8 +158,13 @@ def audit(releases: Iterable[Release], k: int, *, min_sites: int | None = None) 
         if is_cross_site(versions[0]):
             continue
         findings += shown_cell_findings(scope, versions, k)
-        findings += version_difference_findings(scope, versions, k)
-        findings += partition_findings(scope, versions, k)
+        findings += cross_release_findings(
+            scope,
+            [published_form(release) for release in versions],
+            k,
+            known_newcomers=(known_newcomers or {}).get(scope),
+            items_per_composite=items_per_composite,
+        )
     findings += cross_site_findings(
         (r for versions in scopes.values() for r in versions), min_sites
     )

@@ -12,6 +12,7 @@ from shared.domain.audit_model import AttackKind, Derivation, Finding, judge
 from shared.domain.audit_pairs import close_pairs
 from shared.domain.benchmark_set import Cell
 from shared.domain.cells import ChangeCell, DisparityCell
+from shared.domain.published import PublishedRelease
 from shared.domain.reader_counts import Counts, counts_of
 from shared.domain.releases import Release
 
@@ -74,19 +75,18 @@ def shown_cell_findings(scope: str, releases: Versions, k: int) -> list[Finding]
     return findings
 
 
-def _versions_by_key(releases: Versions) -> dict[str, list[tuple[int, Counts]]]:
+def _versions_by_key(releases: Sequence[PublishedRelease]) -> dict[str, list[tuple[int, Counts]]]:
     versions: dict[str, list[tuple[int, Counts]]] = defaultdict(list)
     for release in releases:
-        for cell in release.cells:
-            counts = counts_of(cell)
-            if counts is not None and (
-                not versions[cell.key] or versions[cell.key][-1][1] != counts
-            ):
-                versions[cell.key].append((release.number, counts))
+        for key, cell in release.cells.items():
+            if not versions[key] or versions[key][-1][1] != cell.counts:
+                versions[key].append((release.number, cell.counts))
     return versions
 
 
-def version_difference_findings(scope: str, releases: Versions, k: int) -> list[Finding]:
+def version_difference_findings(
+    scope: str, releases: Sequence[PublishedRelease], k: int
+) -> list[Finding]:
     """Any two versions of a cell: the people who came (or went) in between, if 1..k-1, or their yes/no counts."""
     findings: list[Finding] = []
     for key, versions in sorted(_versions_by_key(releases).items()):

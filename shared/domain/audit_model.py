@@ -34,6 +34,7 @@ class AttackKind(StrEnum):
     )
     FEW_SITES_IN_DISTRIBUTION = "few_sites_in_distribution"  # fewer sites than min_sites
     REACH_COMPLEMENT = "reach_complement"  # all-topics training counts minus the shown topics
+    PINNED_SCORES = "pinned_scores"  # moments that fit one placement of scores, all but one alike
 
 
 @dataclass(frozen=True)
@@ -114,6 +115,16 @@ def judge(derivation: Derivation, k: int) -> list[Finding]:
                     AttackKind.HOMOGENEOUS_HIDDEN_GROUP,
                     counts.n,
                     f"all {counts.n} answered {answer}",
+                )
+            )
+    if counts.completed is not None:
+        small = [c for c in (counts.completed, counts.n - counts.completed) if 1 <= c < k]
+        if small:
+            found.append(
+                finding(
+                    AttackKind.NUMERATOR,
+                    min(small),
+                    f"{min(small)} of {counts.n} invited completed (or did not)",
                 )
             )
     if derivation.hidden and counts.scores_all_equal():

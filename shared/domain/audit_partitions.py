@@ -1,4 +1,7 @@
-"""Auditor checks on partitions: a family total against the shown cells of one dimension.
+"""Auditor checks on reach partitions: all-topics training completion against the shown topics.
+
+Survey partitions are audited exactly (`audit_survey`, `audit_exact`). Reach values are not
+counts that only grow (their twelve-month windows roll), so they keep the pairwise checks here.
 
 A partition is a total (a breakdown family's "all"/"all" cell, or the all-topics training
 completion cell) and the shown cells of one dimension under it (roles, a group dimension,
@@ -23,15 +26,9 @@ from dataclasses import dataclass
 
 from shared.domain.audit_model import AttackKind, Derivation, Finding, judge
 from shared.domain.audit_pairs import IndexPair, close_pairs, equal_pairs_apart
-from shared.domain.benchmark_set import Cell, ReachCell
-from shared.domain.cells import CompositeCell, ExperienceCell, ResponseCell, key_of
-from shared.domain.reach import ReachMetric
-from shared.domain.reader_counts import Counts, counts_of
-from shared.domain.releases import Release
+from shared.domain.published import REACH_TOPICS, TOPIC, PublishedRelease
+from shared.domain.reader_counts import Counts
 from shared.domain.survey_state import TOTAL
-
-TOPIC = "topic"  # the dimension of training completion cells
-_ALL_TOPICS = ("all",)
 
 PartitionId = tuple[str, str]  # family, dimension
 
@@ -55,52 +52,29 @@ class Partition:
         return self.outside(sorted(self.members))
 
 
-def _place(cell: Cell) -> tuple[str, str, AttackKind] | None:
-    """(family, dimension, kind of its complement) of a cell that belongs to a partition."""
-    if isinstance(cell, (CompositeCell, ResponseCell, ExperienceCell)):
-        return cell.family, cell.dimension, AttackKind.PARTITION_COMPLEMENT
-    if isinstance(cell, ReachCell) and cell.metric == ReachMetric.TRAINING_COMPLETION_RATE.value:
-        family = key_of("reach", cell.site_id, cell.metric)
-        return (
-            family,
-            TOTAL if cell.qualifier == _ALL_TOPICS else TOPIC,
-            AttackKind.REACH_COMPLEMENT,
-        )
-    return None
-
-
-def partition_series(releases: Sequence[Release]) -> dict[PartitionId, list[Partition]]:
-    """Each partition of a scope at every release where its total is shown, dropping repeats."""
-    dimensions: dict[str, set[str]] = defaultdict(set)
-    for release in releases:
-        for cell in release.cells:
-            place = _place(cell)
-            if place is not None and place[1] != TOTAL:
-                dimensions[place[0]].add(place[1])
+def partition_series(releases: Sequence[PublishedRelease]) -> dict[PartitionId, list[Partition]]:
+    """Each reach partition of a scope at every release where its total is shown, dropping repeats."""
     series: dict[PartitionId, list[Partition]] = defaultdict(list)
     for release in releases:
-        totals: dict[str, tuple[str, Counts, AttackKind]] = {}
-        members: dict[PartitionId, dict[str, Counts]] = defaultdict(dict)
-        for cell in release.cells:
-            place, counts = _place(cell), counts_of(cell)
-            if place is None or counts is None:
+        totals: dict[str, tuple[str, Counts]] = {}
+        members: dict[str, dict[str, Counts]] = defaultdict(dict)
+        for key, cell in release.cells.items():
+            if cell.kind != REACH_TOPICS:
                 continue
-            family, dimension, kind = place
-            if dimension == TOTAL:
-                totals[family] = (cell.key, counts, kind)
+            if cell.dimension == TOTAL:
+                totals[cell.family] = (key, cell.counts)
             else:
-                members[(family, dimension)][cell.key] = counts
-        for family, (total_key, total, kind) in totals.items():
-            for dimension in sorted(dimensions[family]):
-                partition = Partition(
-                    release.number, total_key, total, members[(family, dimension)], kind
-                )
-                history = series[(family, dimension)]
-                if not history or (history[-1].total, history[-1].members) != (
-                    total,
-                    partition.members,
-                ):
-                    history.append(partition)
+                members[cell.family][key] = cell.counts
+        for family, (total_key, total) in sorted(totals.items()):
+            partition = Partition(
+                release.number, total_key, total, members[family], AttackKind.REACH_COMPLEMENT
+            )
+            history = series[(family, TOPIC)]
+            if not history or (history[-1].total, history[-1].members) != (
+                total,
+                partition.members,
+            ):
+                history.append(partition)
     return series
 
 
@@ -232,7 +206,7 @@ def _judge_difference(scope: str, earlier: Partition, later: Partition, k: int) 
     return findings
 
 
-def partition_findings(scope: str, releases: Sequence[Release], k: int) -> list[Finding]:
+def partition_findings(scope: str, releases: Sequence[PublishedRelease], k: int) -> list[Finding]:
     findings: list[Finding] = []
     for _, partitions in sorted(partition_series(releases).items()):
         findings += complement_findings(scope, partitions, k)

@@ -29,6 +29,7 @@ from shared.domain.cells import CompositeCell, Experience, ExperienceCell, Respo
 from shared.domain.comparisons import change_cells, disparity_cells
 from shared.domain.cross_site import cross_site_cells
 from shared.domain.model import Instrument, InterventionEvent, Role, Site, SurveyResponse
+from shared.domain.pinned_scores import items_per_composite
 from shared.domain.reach import reach_cells
 from shared.domain.statistics import mean_with_interval, wilson_interval
 from shared.domain.suppression import DEFAULT_MIN_CELL_SIZE, DEFAULT_MIN_SITES, publishable
@@ -177,8 +178,11 @@ def compute_benchmarks(
     as_of: datetime,
 ) -> BenchmarkSet:
     """The publishable benchmarks of a collaborative: the batch reference."""
-    sites = list(sites)
+    sites, instruments = list(sites), list(instruments)
     states = fold_site_states(sites, instruments, responses, interventions)
     return publishable(
-        benchmark_cells(states, sites, as_of=as_of), min_cell_size, min_sites=min_sites
+        benchmark_cells(states, sites, as_of=as_of),
+        min_cell_size,
+        min_sites=min_sites,
+        items=items_per_composite(instruments),
     )

@@ -151,7 +151,15 @@ def _programme_cells(state: InterventionState, site_id: str) -> Iterator[ReachCe
         for funnel_stage in _FUNNEL_STAGES:
             count = getattr(record.snapshot, funnel_stage)
             urim = getattr(record.snapshot, f"{funnel_stage}_urim")
-            yield _count(site_id, ReachMetric.RECRUITMENT_COUNT, (cycle, funnel_stage), count)
+            # A count of people: shown only from k on (`suppression`), like a survey cell.
+            yield ReachCell(
+                site_id,
+                ReachMetric.RECRUITMENT_COUNT.value,
+                (cycle, funnel_stage),
+                float(count),
+                count,
+                describes_people=True,
+            )
             if count > 0:
                 yield _share(
                     site_id, ReachMetric.RECRUITMENT_URIM_SHARE, (cycle, funnel_stage), urim, count

@@ -108,10 +108,20 @@ def counts_of(cell: Cell) -> Counts | None:
     if isinstance(cell, ResponseCell):
         return Counts(cell.n)
     if isinstance(cell, ReachCell) and cell.describes_people:
-        if cell.metric == ReachMetric.TRAINING_COMPLETION_RATE.value:
+        if cell.metric in _SHARES_OF_PEOPLE:
             return Counts(cell.n, completed=round(cell.value * cell.n))
         return Counts(cell.n)
     return None
+
+
+# Reach shares whose numerator is itself a count of people (completed, trained, URiM).
+_SHARES_OF_PEOPLE = frozenset(
+    {
+        ReachMetric.TRAINING_COMPLETION_RATE.value,
+        ReachMetric.HEALTH_EQUITY_TRAINED_SHARE.value,
+        ReachMetric.RECRUITMENT_URIM_SHARE.value,
+    }
+)
 
 
 def total_of(counts: Iterable[Counts], zero: Counts) -> Counts:

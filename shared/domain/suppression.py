@@ -49,6 +49,8 @@ from shared.domain.cells import (
     ResponseCell,
 )
 from shared.domain.cross_site import cross_site_cells
+from shared.domain.model import Composite
+from shared.domain.pinned_scores import DEFAULT_ITEMS_PER_COMPOSITE, pinned_odd_score
 from shared.domain.reader_counts import (
     Counts,
     counts_of,
@@ -74,9 +76,28 @@ def counts(cell: Partitioned) -> Counts:
 
 
 def is_unanimous(cell: Partitioned) -> bool:
-    """Whether a shown total says that all its members answered alike."""
+    """Whether a shown total says that all its members answered alike (a composite at 0 % or
+    100 % positive: every one agreed, or disagreed, with every item they answered)."""
     total = counts(cell)
-    return (total.yes is not None and total.yes in (0, total.n)) or total.scores_all_equal()
+    return (
+        (total.yes is not None and total.yes in (0, total.n))
+        or total.scores_all_equal()
+        or (isinstance(cell, CompositeCell) and cell.percent_positive in (0.0, 100.0))
+    )
+
+
+ItemCounts = Mapping[Composite, int]  # items per composite: the grid its scores lie on
+
+
+def _items_of(cell: Partitioned, items: ItemCounts | None) -> int:
+    if not isinstance(cell, CompositeCell):
+        return 0
+    return (items or {}).get(cell.composite, DEFAULT_ITEMS_PER_COMPOSITE)
+
+
+def _pinned(cell: Counts, items: int) -> bool:
+    """Scores that fit one placement, all but one alike (`pinned_scores`); 0 items: not scores."""
+    return items > 0 and pinned_odd_score(cell, items) is not None
 
 
 def _parts_are_safe(hidden_sizes: Sequence[int], residual: int, k: int) -> bool:
@@ -89,20 +110,32 @@ def hidden_in_partition(total: int, cells: Mapping[str, int], k: int) -> set[str
     return _hidden_in_partition(Counts(total), {key: Counts(n) for key, n in cells.items()}, k)
 
 
-def _hidden_in_partition(total: Counts, cells: Mapping[str, Counts], k: int) -> set[str]:
+def _hidden_in_partition(
+    total: Counts,
+    cells: Mapping[str, Counts],
+    k: int,
+    forced: Set[str] = frozenset(),
+    items: int = 0,
+) -> set[str]:
     residual = total.n - sum(cell.n for cell in cells.values())
     if residual < 0:
         raise ValueError("a partition's cells exceed its total")
-    hidden = {key for key, cell in cells.items() if cell.n < k or _numerator_reveals(cell, k)}
+    hidden = {
+        key
+        for key, cell in cells.items()
+        if cell.n < k or _numerator_reveals(cell, k) or _pinned(cell, items) or key in forced
+    }
     shown = sorted((cell.n, key) for key, cell in cells.items() if key not in hidden)
 
     def safe() -> bool:
         if not shown:  # the remainder is the total: nothing new
             return True
         remainder = total.minus(total_of((cells[key] for _, key in shown), total.zero()))
-        return _parts_are_safe(
-            [cells[key].n for key in hidden], residual, k
-        ) and not reveals_about_everyone(remainder, k)
+        return (
+            _parts_are_safe([cells[key].n for key in hidden], residual, k)
+            and not reveals_about_everyone(remainder, k)
+            and not _pinned(remainder, items)
+        )
 
     while not safe():
         hidden.add(shown.pop(0)[1])
@@ -110,8 +143,10 @@ def _hidden_in_partition(total: Counts, cells: Mapping[str, Counts], k: int) -> 
 
 
 def _numerator_reveals(cell: Counts, k: int) -> bool:
-    return cell.yes is not None and (
-        in_small_range(cell.yes, k) or in_small_range(cell.n - cell.yes, k)
+    """A count of people inside the cell (said yes, or not; completed, or not) of 1..k-1."""
+    return any(
+        part is not None and (in_small_range(part, k) or in_small_range(cell.n - part, k))
+        for part in (cell.yes, cell.completed)
     )
 
 
@@ -159,7 +194,9 @@ def _dimension(cell: Partitioned) -> str:
     return "topic" if isinstance(cell, ReachCell) else cell.dimension
 
 
-def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
+def _hidden_partitioned_keys(
+    cells: Iterable[Cell], k: int, forced: Set[str] = frozenset(), items: ItemCounts | None = None
+) -> set[str]:
     orphans, groups = partitions(cells)
     hidden = {cell.key for cell in orphans}
     by_total: dict[str, list[Partition]] = defaultdict(list)
@@ -170,7 +207,11 @@ def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
         members = [cell for group in family for cell in group.cells]
         hidden_inside = [
             _hidden_in_partition(
-                counts(group.total), {cell.key: counts(cell) for cell in group.cells}, k
+                counts(group.total),
+                {cell.key: counts(cell) for cell in group.cells},
+                k,
+                forced,
+                _items_of(group.total, items),
             )
             for group in family
         ]
@@ -179,7 +220,9 @@ def _hidden_partitioned_keys(cells: Iterable[Cell], k: int) -> set[str]:
         )
         if (
             total.n < k
+            or total.key in forced
             or _numerator_reveals(counts(total), k)
+            or _pinned(counts(total), _items_of(total, items))
             or (is_unanimous(total) and some_part_hidden)
         ):
             hidden.add(total.key)
@@ -204,20 +247,28 @@ def _hidden_derived_keys(cells: Iterable[Cell], hidden: Set[str], present: Set[s
     }
 
 
-def hidden_site_keys(cells: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE) -> set[str]:
+def hidden_site_keys(
+    cells: Iterable[Cell],
+    k: int = DEFAULT_MIN_CELL_SIZE,
+    *,
+    forced: Set[str] = frozenset(),
+    items: ItemCounts | None = None,
+) -> set[str]:
     """Rules 1, 2, 3 and 5 over sites' own cells (no distribution or rank): the keys to withhold.
 
     Every rule here looks at one site's cells only, so the processor applies it to the site
-    that changed, and the batch reference to all sites at once, with the same result.
+    that changed, and the batch reference to all sites at once, with the same result. `forced`
+    keys are hidden whatever their size (the release gate's choice), and the rules then protect
+    them like any other hidden cell.
     """
     _check_limits(k, 1)
     cells = list(cells)
-    hidden = _hidden_partitioned_keys(cells, k)
-    hidden.update(
-        cell.key
-        for cell in cells
-        if isinstance(cell, ReachCell) and cell.describes_people and cell.n < k
-    )
+    hidden = _hidden_partitioned_keys(cells, k, forced, items)
+    for cell in cells:
+        if isinstance(cell, ReachCell) and cell.describes_people:
+            people = counts(cell)
+            if cell.n < k or _numerator_reveals(people, k) or cell.key in forced:
+                hidden.add(cell.key)
     return hidden | _hidden_derived_keys(cells, hidden, {cell.key for cell in cells})
 
 
@@ -242,9 +293,11 @@ def hidden_cross_site_keys(cells: Iterable[Cell], min_sites: int = DEFAULT_MIN_S
     }
 
 
-def shown_site_cells(cells: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE) -> list[Cell]:
+def shown_site_cells(
+    cells: Iterable[Cell], k: int = DEFAULT_MIN_CELL_SIZE, *, items: ItemCounts | None = None
+) -> list[Cell]:
     cells = list(cells)
-    hidden = hidden_site_keys(cells, k)
+    hidden = hidden_site_keys(cells, k, items=items)
     return [cell for cell in cells if cell.key not in hidden]
 
 
@@ -258,7 +311,11 @@ def shown_cross_site_cells(
 
 
 def publishable(
-    benchmarks: BenchmarkSet, k: int = DEFAULT_MIN_CELL_SIZE, *, min_sites: int = DEFAULT_MIN_SITES
+    benchmarks: BenchmarkSet,
+    k: int = DEFAULT_MIN_CELL_SIZE,
+    *,
+    min_sites: int = DEFAULT_MIN_SITES,
+    items: ItemCounts | None = None,
 ) -> BenchmarkSet:
     """Only the cells that may be shown to anyone; suppressed cells are absent.
 
@@ -267,7 +324,9 @@ def publishable(
     """
     _check_limits(k, min_sites)
     own = shown_site_cells(
-        (c for c in benchmarks.cells if not isinstance(c, (DistributionCell, RankCell))), k
+        (c for c in benchmarks.cells if not isinstance(c, (DistributionCell, RankCell))),
+        k,
+        items=items,
     )
     return BenchmarkSet.of(benchmarks.as_of, [*own, *shown_cross_site_cells(own, k, min_sites)])
 

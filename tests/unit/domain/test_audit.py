@@ -16,6 +16,8 @@ from shared.domain.benchmark_set import Cell, DistributionCell, Measure, RankCel
 from shared.domain.benchmarks import fold_site_states
 from shared.domain.cells import CompositeCell, DisparityCell, Experience, ExperienceCell
 from shared.domain.model import Composite, Role, SurveyResponse, Wave
+from shared.domain.reader_counts import Counts
+from shared.domain.reader_counts import counts_of as _counts_of
 from shared.domain.releases import Release, cross_site_scope, site_scope
 from shared.domain.statistics import mean_with_interval
 
@@ -248,7 +250,7 @@ def test_a_hidden_remainder_whose_scores_have_no_spread():
     spread = [
         release(
             1,
-            composite("all", "all", residents + [5] * 11 + [4]),
+            composite("all", "all", residents + [5] * 6 + [4] * 6),
             composite("role", "resident", residents),
         )
     ]
@@ -263,10 +265,10 @@ def test_reach_all_topics_minus_the_shown_topics():
     )
     keys = tuple(sorted(cell.key for cell in cells))
     assert of_kind(audit([release(1, *cells)], K), AttackKind.REACH_COMPLEMENT) == [(keys, (1,), 5)]
-    safe = (
-        completion("all", 55, 37),
+    safe = (  # every count of people, and what the shown topics leave, is 0 or at least k
+        completion("all", 70, 40),
         completion("health_equity", 30, 20),
-        completion("implicit_bias", 15, 10),
+        completion("implicit_bias", 20, 10),
     )
     assert audit([release(1, *safe)], K) == []
 
@@ -302,7 +304,7 @@ def test_the_newcomers_between_releases_that_are_not_neighbours():
 
 
 def test_a_withdrawn_cell_s_last_value_isolates_the_newcomer():
-    yes, no = "composite/s1/baseline/belonging/urim/yes", "composite/s1/baseline/belonging/urim/no"
+    no = "composite/s1/baseline/belonging/urim/no"
     before = release(
         1,
         composite("all", "all", mixed(50)),
@@ -311,19 +313,15 @@ def test_a_withdrawn_cell_s_last_value_isolates_the_newcomer():
     )
     after = release(2, composite("all", "all", mixed(51)), composite("urim", "no", mixed(30)))
     findings = audit([before, after], K)
-    assert of_kind(findings, AttackKind.STALE_COMPLEMENT) == [((TOTAL_KEY, no, yes), (1, 2), 1)]
     assert of_kind(findings, AttackKind.PARTITION_DIFFERENCE_ACROSS_RELEASES) == [
-        ((TOTAL_KEY, no, yes), (1, 2), 1)
+        ((TOTAL_KEY, no), (1, 2), 1)
     ]
     later = release(2, composite("all", "all", mixed(62)), composite("urim", "no", mixed(30)))
     assert audit([before, later], K) == []
 
 
 def test_a_cell_newly_shown_after_one_newcomer_reveals_what_it_held_while_hidden():
-    nurses, faculty = (
-        "composite/s1/baseline/belonging/role/nurse",
-        "composite/s1/baseline/belonging/role/faculty",
-    )
+    nurses = "composite/s1/baseline/belonging/role/nurse"
     before = _total_and_residents(1, 44, 20)
     after = release(
         2,
@@ -333,10 +331,20 @@ def test_a_cell_newly_shown_after_one_newcomer_reveals_what_it_held_while_hidden
         composite("role", "nurse", mixed(10)),
     )
     findings = audit([before, after], K)
-    assert of_kind(findings, AttackKind.HIDDEN_CELL_REVEALED) == [((TOTAL_KEY, nurses), (1, 2), 9)]
-    assert faculty not in {
-        key for f in findings if f.kind == AttackKind.HIDDEN_CELL_REVEALED for key in f.keys
+    # Without knowing the newcomer: the newcomer alone (total growth minus the residents').
+    assert of_kind(findings, AttackKind.PARTITION_DIFFERENCE_ACROSS_RELEASES) == [
+        ((TOTAL_KEY, RESIDENTS_KEY), (1, 2), 1)
+    ]
+    assert not [f for f in findings if nurses in f.keys and f.size == 9]
+    # Told that the newcomer was a nurse (their own submission): the nine nurses of release 1.
+    newcomer = composite("role", "nurse", [1])
+    known = {
+        site_scope("s1"): {
+            2: {TOTAL_KEY: counts_of_cell(newcomer), nurses: counts_of_cell(newcomer)}
+        }
     }
+    told = audit([before, after], K, known_newcomers=known)
+    assert (AttackKind.SMALL_CELL, (nurses,), 9) in {(f.kind, f.keys, f.size) for f in told}
 
 
 # --- cross-site ------------------------------------------------------------------------
@@ -504,3 +512,9 @@ def test_one_publication_of_the_current_rule_against_the_truth(events):
         if f.kind == AttackKind.HOMOGENEOUS_HIDDEN_GROUP and f.keys[0].startswith("composite/")
     }
     assert spread_free == _true_spread_free_remainders(events, releases[-1].by_key())
+
+
+def counts_of_cell(cell: Cell) -> Counts:
+    found = _counts_of(cell)
+    assert found is not None
+    return found

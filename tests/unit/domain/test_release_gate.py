@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared.domain.aggregates import SiteState, apply_survey_response, empty_site_state
 from shared.domain.benchmarks import site_cells
 from shared.domain.model import Role, SurveyResponse, Wave
-from shared.domain.release_gate import Coverage, held_back, may_advance, next_coverage
+from shared.domain.publication.release_gate import Coverage, held_back, may_advance, next_coverage
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, response, site
 
 SITE = site("s1", resident=100, nurse=100)
