@@ -74,7 +74,7 @@ def users(secure) -> dict[str, str]:
 @pytest.fixture(scope="module")
 async def topics_created(secure, users) -> None:
     """Every platform topic, made by the admin (the deploy declares them as KafkaTopics)."""
-    await ensure_topics(secure.admin, TOPICS.all)
+    await ensure_topics(secure.admin, [*TOPICS.all, TOPICS.audit_trail])
 
 
 def service(module: str, env: dict[str, str], log_name: str, tmp_path) -> ServiceProcess:
