@@ -28,7 +28,10 @@ def topic_specs():
     import shared.topics as topics
 
     if hasattr(topics, "Topics"):
-        return tuple(topics.Topics().all)
+        platform = topics.Topics()
+        # The audit trail is not among `all` (the processor's topics): it is declared too.
+        trail = (platform.audit_trail,) if hasattr(platform, "audit_trail") else ()
+        return (*platform.all, *trail)
     return tuple(topics.ALL_TOPICS)
 
 

@@ -6,6 +6,8 @@
 #   bash scripts/kafka.sh status  say whether it runs
 #   bash scripts/kafka.sh reset   stop it and delete its data (.local/kafka-data) and the
 #                                 processor's local state derived from it
+#   bash scripts/kafka.sh grant SPEC   (sasl_ssl only) create the SCRAM users and ACLs of SPEC
+#                                 as the admin, in one JVM start (format: scripts/kafka/Grant.java)
 #
 # Environment:
 #   KAFKA_BOOTSTRAP_SERVERS  use this running cluster instead; `up` only records it
@@ -15,6 +17,16 @@
 #   KAFKA_CONTROLLER_PORT    KRaft controller port (default 19093)
 #   KAFKA_HEAP_OPTS          JVM heap flags (default -Xms256m -Xmx512m)
 #   KAFKA_START_TIMEOUT      seconds to wait for the broker to answer (default 90)
+#   KAFKA_LOCAL_DIR          where its data, pid, log, config and kafka.env go (default .local),
+#                            so that a second broker (the SASL_SSL one of the tests) can run beside
+#   KAFKA_SECURITY           plaintext (default): anonymous PLAINTEXT clients, no ACLs.
+#                            sasl_ssl: as deploy/k8s, clients log in with SCRAM-SHA-512 over TLS
+#                            and the broker enforces ACLs (StandardAuthorizer, no allow-if-no-ACL,
+#                            no auto-created topics). A CA and a certificate for 127.0.0.1 are
+#                            generated for it (openssl) in <local dir>/kafka-tls, and an admin
+#                            (the only super user) with a random password; kafka.env then holds
+#                            the admin's connection (KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_*,
+#                            KAFKA_SSL_CAFILE), kafka-admin.properties the same for Kafka's tools.
 #
 # Jars come from Maven Central via scripts/kafka/pom.xml (when mvn exists) or from the
 # official release archive, cached in .cache/kafka/<version>/libs; nothing is hand-installed.
@@ -29,14 +41,20 @@ KAFKA_PORT="${KAFKA_PORT:-19092}"
 KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
+KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
 STOP_TIMEOUT=30
 
-LOCAL_DIR="$ROOT/.local"
+LOCAL_DIR="${KAFKA_LOCAL_DIR:-$ROOT/.local}"
 DATA_DIR="$LOCAL_DIR/kafka-data"
 PID_FILE="$LOCAL_DIR/kafka.pid"
 LOG_FILE="$LOCAL_DIR/kafka.log"
 ENV_FILE="$LOCAL_DIR/kafka.env"
 CONFIG_FILE="$LOCAL_DIR/kafka-server.properties"
+TLS_DIR="$LOCAL_DIR/kafka-tls"
+SECRETS_FILE="$LOCAL_DIR/kafka-secrets.env"
+ADMIN_CONFIG="$LOCAL_DIR/kafka-admin.properties"
+ADMIN_PASSWORD=""
+KEYSTORE_PASSWORD=""
 CACHE_DIR="$ROOT/.cache/kafka/$KAFKA_VERSION"
 MARKER="$CACHE_DIR/.complete"
 
@@ -167,10 +185,102 @@ port_open() {
 
 write_env() {
   mkdir -p "$LOCAL_DIR"
-  echo "KAFKA_BOOTSTRAP_SERVERS=$1" >"$ENV_FILE"
+  if [[ "$KAFKA_SECURITY" == sasl_ssl && "$1" == "$BOOTSTRAP" ]]; then
+    (
+      umask 077
+      cat >"$ENV_FILE" <<EOF
+KAFKA_BOOTSTRAP_SERVERS=$1
+KAFKA_SECURITY_PROTOCOL=SASL_SSL
+KAFKA_SASL_MECHANISM=SCRAM-SHA-512
+KAFKA_SASL_USERNAME=admin
+KAFKA_SASL_PASSWORD=$ADMIN_PASSWORD
+KAFKA_SSL_CAFILE=$TLS_DIR/ca.pem
+EOF
+    )
+  else
+    echo "KAFKA_BOOTSTRAP_SERVERS=$1" >"$ENV_FILE"
+  fi
+}
+
+check_security() {
+  case "$KAFKA_SECURITY" in
+    plaintext | sasl_ssl) ;;
+    *) die "KAFKA_SECURITY must be plaintext or sasl_ssl, not '$KAFKA_SECURITY'" ;;
+  esac
+  # A data directory is formatted for one mode (the SASL one holds the admin's credential).
+  if [[ -f "$DATA_DIR/meta.properties" ]]; then
+    local formatted
+    formatted="$(cat "$DATA_DIR/.security" 2>/dev/null || echo plaintext)"
+    [[ "$formatted" == "$KAFKA_SECURITY" ]] ||
+      die "$DATA_DIR was formatted for KAFKA_SECURITY=$formatted, not $KAFKA_SECURITY; 'bash scripts/kafka.sh reset' (or another KAFKA_LOCAL_DIR)"
+  fi
+}
+
+# The admin's and the keystore's passwords, made once per local dir: the formatted data keeps
+# the admin's SCRAM credential, so a restart must reuse them.
+load_secrets() {
+  if [[ ! -f "$SECRETS_FILE" ]]; then
+    command -v openssl >/dev/null 2>&1 || die "openssl is needed for KAFKA_SECURITY=sasl_ssl (apt-get install openssl)"
+    (
+      umask 077
+      printf 'ADMIN_PASSWORD=%s\nKEYSTORE_PASSWORD=%s\n' \
+        "$(openssl rand -hex 24)" "$(openssl rand -hex 24)" >"$SECRETS_FILE"
+    )
+  fi
+  # shellcheck disable=SC1090  # written just above
+  . "$SECRETS_FILE"
+}
+
+# A CA made for this broker only and a certificate it signs for 127.0.0.1 and localhost, in a
+# PKCS12 keystore. The CA's key is deleted once it has signed: nothing else can be issued.
+generate_tls() {
+  [[ -f "$TLS_DIR/broker.p12" && -f "$TLS_DIR/ca.pem" ]] && return
+  local out="$LOCAL_DIR/kafka-tls.log"
+  rm -rf "$TLS_DIR" && mkdir -p "$TLS_DIR" && chmod 700 "$TLS_DIR"
+  if ! (
+    cd "$TLS_DIR" &&
+      openssl req -x509 -newkey rsa:2048 -nodes -sha256 -days 30 \
+        -subj "/CN=equity-benchmarks local Kafka CA" -keyout ca.key -out ca.pem \
+        -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" &&
+      openssl req -newkey rsa:2048 -nodes -sha256 -subj "/CN=127.0.0.1" \
+        -keyout broker.key -out broker.csr &&
+      printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,keyEncipherment\n' >broker.ext &&
+      openssl x509 -req -sha256 -days 30 -in broker.csr -CA ca.pem -CAkey ca.key \
+        -CAcreateserial -extfile broker.ext -out broker.pem &&
+      openssl pkcs12 -export -name broker -inkey broker.key -in broker.pem -certfile ca.pem \
+        -passout "pass:$KEYSTORE_PASSWORD" -out broker.p12 &&
+      rm -f ca.key ca.srl broker.csr broker.ext broker.key
+  ) >"$out" 2>&1; then
+    cat "$out" >&2
+    rm -rf "$TLS_DIR"
+    die "openssl could not make the broker's certificate (output above)"
+  fi
+  rm -f "$out"
+  log "generated a CA and a certificate for 127.0.0.1 in $TLS_DIR (clients trust $TLS_DIR/ca.pem)"
 }
 
 render_config() {
+  if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then
+    (
+      umask 077
+      sed -e "s|@PORT@|$KAFKA_PORT|g" \
+        -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
+        -e "s|@DATA_DIR@|$DATA_DIR|g" \
+        -e "s|@TLS_DIR@|$TLS_DIR|g" \
+        -e "s|@ADMIN_PASSWORD@|$ADMIN_PASSWORD|g" \
+        -e "s|@KEYSTORE_PASSWORD@|$KEYSTORE_PASSWORD|g" \
+        "$HERE/server-sasl-ssl.properties.template" >"$CONFIG_FILE"
+      cat >"$ADMIN_CONFIG" <<EOF
+bootstrap.servers=$BOOTSTRAP
+security.protocol=SASL_SSL
+sasl.mechanism=SCRAM-SHA-512
+sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="admin" password="$ADMIN_PASSWORD";
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.pem
+EOF
+    )
+    return
+  fi
   sed -e "s|@PORT@|$KAFKA_PORT|g" \
     -e "s|@CONTROLLER_PORT@|$KAFKA_CONTROLLER_PORT|g" \
     -e "s|@DATA_DIR@|$DATA_DIR|g" \
@@ -186,8 +296,14 @@ format_storage() {
   cluster_id="$(run_kafka_class WARN kafka.tools.StorageTool random-uuid)"
   log "formatting $DATA_DIR (cluster id $cluster_id)"
   mkdir -p "$DATA_DIR"
+  local scram=()
+  # The admin's SCRAM credential goes into the metadata log at format: the broker's own
+  # inter-broker login and every later user (`grant`) need it.
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] &&
+    scram=(--add-scram "SCRAM-SHA-512=[name=admin,password=$ADMIN_PASSWORD]")
   run_kafka_class WARN kafka.tools.StorageTool format \
-    --config "$CONFIG_FILE" --cluster-id "$cluster_id" --ignore-formatted >/dev/null
+    --config "$CONFIG_FILE" --cluster-id "$cluster_id" --ignore-formatted "${scram[@]}" >/dev/null
+  echo "$KAFKA_SECURITY" >"$DATA_DIR/.security"
 }
 
 start_broker() {
@@ -217,7 +333,8 @@ fail_start() {
 
 # Ready means a real client round trip (metadata via the admin client), not just an open port.
 wait_until_ready() {
-  local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) pid
+  local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) pid client=()
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] && client=(--command-config "$ADMIN_CONFIG")
   while ((SECONDS < deadline)); do
     pid="$(running_pid)" || {
       sleep 1 # the pid file is written by the child; give it a moment once
@@ -225,7 +342,7 @@ wait_until_ready() {
     }
     if port_open "$KAFKA_PORT" &&
       run_kafka_class ERROR org.apache.kafka.tools.TopicCommand \
-        --bootstrap-server "$BOOTSTRAP" --list >/dev/null 2>&1; then
+        --bootstrap-server "$BOOTSTRAP" "${client[@]}" --list >/dev/null 2>&1; then
       return 0
     fi
     sleep 1
@@ -268,6 +385,7 @@ cmd_up() {
   fi
   local pid
   if pid="$(running_pid)"; then
+    [[ "$KAFKA_SECURITY" == sasl_ssl ]] && load_secrets
     write_env "$BOOTSTRAP"
     log "broker already running (pid $pid) on $BOOTSTRAP"
     return 0
@@ -275,16 +393,22 @@ cmd_up() {
   rm -f "$PID_FILE"
 
   require_java
+  check_security
   if port_open "$KAFKA_PORT" || port_open "$KAFKA_CONTROLLER_PORT"; then
     die "port $KAFKA_PORT or $KAFKA_CONTROLLER_PORT on 127.0.0.1 is already in use by another process; set KAFKA_PORT/KAFKA_CONTROLLER_PORT, or KAFKA_BOOTSTRAP_SERVERS to use that cluster"
   fi
   resolve_libs
   mkdir -p "$LOCAL_DIR"
+  if [[ "$KAFKA_SECURITY" == sasl_ssl ]]; then
+    load_secrets
+    generate_tls
+  fi
   render_config
   format_storage
 
   local started=$SECONDS what="Kafka $KAFKA_VERSION"
   [[ -n "${KAFKA_HOME:-}" ]] && what="Kafka from $KAFKA_HOME"
+  [[ "$KAFKA_SECURITY" == sasl_ssl ]] && what="$what (SASL_SSL, SCRAM-SHA-512, ACLs)"
   log "starting $what on $BOOTSTRAP (log: $LOG_FILE)"
   start_broker
   wait_until_ready
@@ -305,8 +429,19 @@ cmd_status() {
 # next processor would find offsets the new, empty topics never had (Faust's ConsistencyError).
 cmd_reset() {
   stop_broker
-  rm -rf "$DATA_DIR" "$LOCAL_DIR/processor-state"
+  rm -rf "$DATA_DIR" "$LOCAL_DIR/processor-state" "$TLS_DIR" "$SECRETS_FILE" "$ADMIN_CONFIG"
   log "deleted $DATA_DIR and the processor's local state ($LOCAL_DIR/processor-state)"
+}
+
+# Users and ACLs, as Strimzi's User Operator makes them from KafkaUsers, on the SASL_SSL broker.
+cmd_grant() {
+  local spec="${1:-}"
+  [[ -n "$spec" && -f "$spec" ]] || die "usage: bash scripts/kafka.sh grant SPEC (a file; see scripts/kafka/Grant.java)"
+  [[ -f "$ADMIN_CONFIG" ]] || die "no $ADMIN_CONFIG: start the broker with KAFKA_SECURITY=sasl_ssl first"
+  running_pid >/dev/null || die "the broker of $LOCAL_DIR is not running"
+  require_java
+  resolve_libs >/dev/null
+  run_kafka_class WARN "$HERE/Grant.java" "$ADMIN_CONFIG" "$spec"
 }
 
 main() {
@@ -315,8 +450,9 @@ main() {
     down) stop_broker ;;
     status) cmd_status ;;
     reset) cmd_reset ;;
+    grant) cmd_grant "${2:-}" ;;
     *)
-      echo "usage: bash scripts/kafka.sh {up|down|status|reset}" >&2
+      echo "usage: bash scripts/kafka.sh {up|down|status|reset|grant SPEC}" >&2
       exit 2
       ;;
   esac

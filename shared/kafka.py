@@ -18,7 +18,14 @@ from typing import Any, Literal, get_args
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import (
+    ClusterAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    KafkaError,
+    TopicAlreadyExistsError,
+    TopicAuthorizationFailedError,
+    for_code,
+)
 from aiokafka.helpers import create_ssl_context
 
 from shared.topics import TopicSpec
@@ -87,6 +94,31 @@ class KafkaConnection:
 Kafka = KafkaConnection | str
 """A connection, or the bootstrap address of a broker that takes anonymous plaintext clients."""
 
+AUTHORIZATION_ERRORS = (
+    TopicAuthorizationFailedError,
+    GroupAuthorizationFailedError,
+    ClusterAuthorizationFailedError,
+)
+
+
+class KafkaAccessDenied(KafkaError):  # type: ignore[misc]  # aiokafka's errors are untyped
+    """The brokers refused this client an operation that its user's ACLs do not allow."""
+
+
+def kafka_user(kafka: Kafka) -> str:
+    """Who the brokers see: the SASL user, or "ANONYMOUS" for a plaintext client."""
+    conn = connection(kafka)
+    return conn.sasl_username if conn.sasl else "ANONYMOUS"
+
+
+def access_denied(kafka: Kafka, operation: str, resources: Iterable[str], error: str) -> str:
+    """The one wording of a refusal, so that an operator reading a log knows what to grant."""
+    return (
+        f"Kafka denied user {kafka_user(kafka)!r} {operation} on {', '.join(resources)} "
+        f"({error}): its ACLs do not allow it (deploy/k8s/base/kafka/users.yaml grants each "
+        "service's user its topics)"
+    )
+
 
 def connection(kafka: Kafka) -> KafkaConnection:
     return kafka if isinstance(kafka, KafkaConnection) else KafkaConnection(kafka)
@@ -132,7 +164,7 @@ async def ensure_topics(
         if missing:
             # Another process may create one between the listing and now.
             with contextlib.suppress(TopicAlreadyExistsError):
-                await admin.create_topics(
+                response = await admin.create_topics(
                     [
                         NewTopic(
                             name=spec.name,
@@ -143,10 +175,40 @@ async def ensure_topics(
                         for spec in missing
                     ]
                 )
+                _raise_creation_errors(kafka, response.topic_errors)
             await _until_visible(admin, [spec.name for spec in missing])
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+def _raise_creation_errors(kafka: Kafka, topic_errors: Iterable[tuple[Any, ...]]) -> None:
+    """Raise for the topics the brokers would not create (a topic created meanwhile is fine).
+
+    A topic this client's user may not Describe looks missing from here, so a refused creation
+    also says when the user is not allowed to see a topic that does exist.
+    """
+    denied: list[str] = []
+    failed: list[str] = []
+    for topic, code, *message in topic_errors:
+        error = for_code(code) if code else None
+        if error is None or error is TopicAlreadyExistsError:
+            continue
+        if issubclass(error, AUTHORIZATION_ERRORS):
+            denied.append(f"topic {topic}")
+        else:
+            failed.append(f"{topic}: {error.__name__} {''.join(str(m) for m in message if m)}")
+    if denied:
+        raise KafkaAccessDenied(
+            access_denied(
+                kafka,
+                "Describe/Create",
+                denied,
+                "TopicAuthorizationFailedError: the topic is missing, or this user may not see it",
+            )
+        )
+    if failed:
+        raise RuntimeError(f"Kafka could not create topics: {'; '.join(failed)}")
 
 
 async def _until_visible(

@@ -84,6 +84,13 @@ class Topics:
         )
 
     @property
+    def audit_trail(self) -> TopicSpec:
+        """Who did what (protos/jedi/v1/audit_trail.proto): append-only, kept forever, one
+        partition (one order). Written by ingest and the query service, read by the query
+        service for coordinators. Not among `all`: the processor never touches it."""
+        return self._spec("jedi.audit-trail.v1", 1, KEEP_FOREVER)
+
+    @property
     def all(self) -> tuple[TopicSpec, ...]:
         return (
             self.interventions,

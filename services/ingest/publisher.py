@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 
 from services.ingest.ports import PublishFailed
 from shared.event_records import EventRecord
-from shared.kafka import Kafka, make_producer
+from shared.kafka import AUTHORIZATION_ERRORS, Kafka, access_denied, make_producer
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
@@ -45,11 +45,13 @@ class EventPublisher:
         producer = await self._current_producer()
         headers_base = inject_trace_headers()
         futures = []
+        topics: list[str] = []
         for sent, record in enumerate(records, 1):
             if sent % YIELD_EVERY == 0:
                 # Let the producer's sender ship full batches while the rest is still encoded.
                 await asyncio.sleep(0)
             headers = [*headers_base, *record.headers]
+            topics.append(record.topic)
             try:
                 futures.append(
                     await producer.send(record.topic, record.value, key=record.key, headers=headers)
@@ -66,8 +68,26 @@ class EventPublisher:
             for future in futures
         ]
         if not all(stored):
-            log.warning("publish_failed", failed=stored.count(False), of=len(stored))
+            log.warning(
+                "publish_failed",
+                failed=stored.count(False),
+                of=len(stored),
+                reasons=self._reasons(futures, topics),
+            )
         return stored
+
+    def _reasons(self, futures: list[asyncio.Future[object]], topics: list[str]) -> list[str]:
+        """Why records failed, one line per topic and error; a refusal by the ACLs says so."""
+        reasons: set[str] = set()
+        for future, topic in zip(futures, topics, strict=True):
+            error = future.exception() if future.done() and not future.cancelled() else None
+            if isinstance(error, AUTHORIZATION_ERRORS):
+                reasons.add(access_denied(self._kafka, "Write", [topic], type(error).__name__))
+            elif error is not None:
+                reasons.add(f"{topic}: {error!r}")
+            elif not future.done():
+                reasons.add(f"{topic}: no acknowledgement within {self._send_timeout_s:g} s")
+        return sorted(reasons)
 
     async def _current_producer(self) -> AIOKafkaProducer:
         """The running producer, started anew after a failure discarded the last one."""

@@ -17,6 +17,7 @@ from services.ingest.registry import RegistryView
 from services.ingest.servicer import IngestServicer
 from services.ingest.settings import IngestSettings
 from services.ingest.submission import EventSubmissions
+from shared.audit_trail import AuditTrailWriter
 from shared.auth import CredentialStore
 from shared.grpc_support import add_health_and_reflection, bind, set_serving
 from shared.grpc_telemetry import instrumented_server
@@ -37,13 +38,16 @@ class IngestServer:
         self._registry_task: asyncio.Task[None] | None = None
         self._publisher = EventPublisher(settings.kafka, send_timeout_s=settings.publish_timeout_s)
         self._server: grpc.aio.Server | None = None
+        self._trail = AuditTrailWriter(
+            settings.kafka, Topics(settings.topic_namespace).audit_trail.name, "ingest"
+        )
 
     async def start(self) -> None:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
             settings.kafka,
-            topics.all,
+            [*topics.all, topics.audit_trail],
             replication_factor=settings.topic_replication_factor,
         )
         registry, ledger = RegistryView(topics), EventLedger(topics)
@@ -61,6 +65,7 @@ class IngestServer:
         await replay_topics(settings.kafka, ledger.topics, ledger.apply_record)
         await registry_loaded.wait()
         await self._publisher.start()
+        await self._trail.start()
         log.info(
             "ingest_state_loaded",
             events=len(ledger),
@@ -84,6 +89,7 @@ class IngestServer:
                 submissions=submissions,
                 registration=registration,
                 max_events_per_request=settings.max_events_per_request,
+                trail=self._trail,
             ),
             self._server,
         )
@@ -106,4 +112,5 @@ class IngestServer:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._registry_task
         await self._publisher.stop()
+        await self._trail.stop()
         log.info("ingest_stopped")

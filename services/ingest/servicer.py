@@ -32,6 +32,8 @@ from services.ingest.submission import (
     Verdict,
     WriteRefused,
 )
+from services.ingest.trail import submission_audits
+from shared.audit_trail import AuditTrailWriter
 from shared.auth import CredentialStore, Principal
 from shared.clock import utc_now
 from shared.convert import (
@@ -43,6 +45,7 @@ from shared.convert import (
     submitted_event_id,
     validated_event_from_proto,
 )
+from shared.domain.trail import RegistryChange, Submission
 from shared.domain.validation import FieldError
 from shared.grpc_support import abort_bad_request, authenticate
 
@@ -67,6 +70,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         registration: Registration,
         max_events_per_request: int = 5000,
         clock: Callable[[], datetime] = utc_now,
+        trail: AuditTrailWriter | None = None,
     ) -> None:
         self._credentials = credentials
         self._registry = registry
@@ -74,6 +78,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self._registration = registration
         self._max_events = max_events_per_request
         self._clock = clock
+        self._trail = trail
 
     async def SubmitEvents(
         self, request: ingest_pb2.SubmitEventsRequest, context: Context
@@ -108,6 +113,7 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         except (NotACoordinator, InvalidEntry, NotStored) as refusal:
             await _abort(context, refusal, "site")
         log.info("site_registered", site_id=site.site_id)
+        await self._audit(principal, RegistryChange("site", site.site_id))
         return ingest_pb2.PutSiteResponse(site=site_to_proto(site))
 
     async def PutInstrument(
@@ -124,6 +130,10 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             "instrument_registered",
             instrument_id=instrument.instrument_id,
             version=instrument.version,
+        )
+        await self._audit(
+            principal,
+            RegistryChange("instrument", f"{instrument.instrument_id}@{instrument.version}"),
         )
         return ingest_pb2.PutInstrumentResponse(instrument=instrument_to_proto(instrument))
 
@@ -177,11 +187,29 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         try:
             verdicts = await self._submissions.submit(principal, candidates)
         except WriteRefused as refusal:
+            await self._audit_submission(principal, candidates, None, f"refused: {refusal}")
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(refusal))
         except NotStored as refusal:
+            await self._audit_submission(principal, candidates, None, f"not stored: {refusal}")
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(refusal))
+        # The audit trail's one hook for submissions: recorded before the caller's answer.
+        await self._audit_submission(principal, candidates, verdicts)
         metrics.count_verdicts([m.WhichOneof("payload") or "none" for m in events], verdicts)
         return [_result(index, verdict) for index, verdict in enumerate(verdicts)]
+
+    async def _audit_submission(
+        self,
+        principal: Principal,
+        candidates: Sequence[Candidate],
+        verdicts: Sequence[Verdict] | None,
+        refusal: str = "",
+    ) -> None:
+        for audit in submission_audits(principal, candidates, verdicts, refusal):
+            await self._audit(principal, audit)
+
+    async def _audit(self, principal: Principal, detail: RegistryChange | Submission) -> None:
+        if self._trail is not None:
+            await self._trail.record(principal, detail, wait=True)
 
 
 def _claimed_site_id(message: ingest_pb2.Event) -> str:

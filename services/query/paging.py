@@ -29,6 +29,7 @@ Paged = TypeVar(
     query_pb2.ListDisparitiesRequest,
     query_pb2.ListSitesRequest,
     query_pb2.ListCompositesRequest,
+    query_pb2.ListAuditEventsRequest,
 )
 # A position in a sorted list: the sort key of the last item of the previous page.
 SortKey: TypeAlias = tuple[str | int | float | bool, ...]

@@ -15,10 +15,11 @@ from services.query.follower import ViewFollower, follow_forever
 from services.query.servicer import BenchmarkServicer
 from services.query.settings import QuerySettings
 from services.query.view import View
+from shared.audit_trail import AuditTrailStore, AuditTrailWriter
 from shared.auth import CredentialStore
 from shared.grpc_support import add_health_and_reflection, bind, set_serving
 from shared.grpc_telemetry import instrumented_server
-from shared.kafka import ensure_topics
+from shared.kafka import ensure_topics, replay_topics
 from shared.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -37,15 +38,20 @@ class QueryServer:
         self._closing = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._server: grpc.aio.Server | None = None
+        self.trail_store = AuditTrailStore()
+        self._trail = AuditTrailWriter(
+            settings.kafka, Topics(settings.topic_namespace).audit_trail.name, "query"
+        )
 
     async def start(self) -> None:
         settings = self.settings
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
             settings.kafka,
-            [topics.benchmarks, topics.sites],
+            [topics.benchmarks, topics.sites, topics.audit_trail],
             replication_factor=settings.topic_replication_factor,
         )
+        await self._trail.start()
         self._server = instrumented_server(SERVICE_NAME, metrics.REQUESTS, metrics.REQUEST_SECONDS)
         query_pb2_grpc.add_BenchmarkServiceServicer_to_server(
             BenchmarkServicer(
@@ -53,6 +59,8 @@ class QueryServer:
                 credentials=CredentialStore.from_file(settings.credentials_file),
                 settings=settings,
                 closing=self._closing,
+                trail=self._trail,
+                trail_store=self.trail_store,
             ),
             self._server,
         )
@@ -78,6 +86,7 @@ class QueryServer:
                 follow_forever(follower, self._stop_following), name="query-view-follower"
             ),
             asyncio.create_task(self._serve_once_caught_up(health_servicer), name="query-health"),
+            asyncio.create_task(self._follow_trail(topics.audit_trail.name), name="query-trail"),
         ]
         log.info(
             "query_listening",
@@ -89,12 +98,27 @@ class QueryServer:
     async def wait_serving(self) -> None:
         """Returns once the view caught up and health says SERVING."""
         await self.view.ready.wait()
-        await asyncio.gather(*self._tasks[1:])
+        await self._tasks[1]  # the health task (the trail follower runs on)
 
     async def _serve_once_caught_up(self, servicer: grpc_health.aio.HealthServicer) -> None:
         await self.view.ready.wait()
         await set_serving(servicer, [SERVICE_NAME], True)
         log.info("query_serving", cells=len(self.view.current.cells), port=self.port)
+
+    async def _follow_trail(self, topic: str) -> None:
+        """The audit trail into `trail_store`, for ListAuditEvents (coordinators only)."""
+        try:
+            await replay_topics(
+                self.settings.kafka,
+                [topic],
+                self.trail_store.apply_record,
+                follow=True,
+                stop=self._stop_following,
+                caught_up=self.trail_store.caught_up,
+            )
+        except Exception as error:
+            log.error("audit_trail_follow_failed", topic=topic, error=repr(error))
+            raise
 
     async def stop(self, grace: float | None = None) -> None:
         self._closing.set()  # Watch streams end with UNAVAILABLE: clients reconnect elsewhere
@@ -105,4 +129,5 @@ class QueryServer:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await self._trail.stop()
         log.info("query_stopped")

@@ -14,14 +14,16 @@ import structlog
 from google.protobuf.message import Message
 
 from jedi.v1 import query_pb2, query_pb2_grpc
-from services.query import answers_lists, answers_releases, answers_site, metrics
+from services.query import answers_lists, answers_releases, answers_site, answers_trail, metrics
 from services.query.ask import Ask
 from services.query.errors import QueryError, unavailable
 from services.query.settings import QuerySettings
 from services.query.snapshot import Snapshot
 from services.query.view import View
 from services.query.watch import watch, watch_filter
-from shared.auth import CredentialStore
+from shared.audit_trail import AuditTrailStore, AuditTrailWriter
+from shared.auth import CredentialStore, Principal
+from shared.domain.trail import IsolationRule, QueryCall
 from shared.grpc_support import authenticate
 
 log = structlog.get_logger(__name__)
@@ -40,11 +42,15 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
         credentials: CredentialStore,
         settings: QuerySettings,
         closing: asyncio.Event,
+        trail: AuditTrailWriter | None = None,
+        trail_store: AuditTrailStore | None = None,
     ) -> None:
         self.view = view
         self.credentials = credentials
         self.settings = settings
         self.closing = closing
+        self.trail = trail
+        self.trail_store = trail_store or AuditTrailStore()
 
     async def GetSiteScorecard(
         self,
@@ -123,6 +129,30 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
     ) -> query_pb2.ListReleasesResponse:
         return await self._answer(answers_releases.releases, request, context)
 
+    async def ListAuditEvents(
+        self,
+        request: query_pb2.ListAuditEventsRequest,
+        context: grpc.aio.ServicerContext[
+            query_pb2.ListAuditEventsRequest, query_pb2.ListAuditEventsResponse
+        ],
+    ) -> query_pb2.ListAuditEventsResponse:
+        principal = await authenticate(context, self.credentials)
+        try:
+            reply = answers_trail.audit_events(
+                principal,
+                self.trail_store,
+                request,
+                rule=IsolationRule(k=self.settings.min_cell_size),
+                default_page_size=self.settings.default_page_size,
+                max_page_size=self.settings.max_page_size,
+            )
+        except QueryError as error:
+            await self._audit(principal, request, error.code.name)
+            await context.abort_with_status(error.to_status())
+            raise AssertionError("unreachable: abort raises") from error
+        await self._audit(principal, request, "OK")
+        return reply
+
     async def Watch(
         self,
         request: query_pb2.WatchRequest,
@@ -133,7 +163,9 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
             matcher = watch_filter(principal, request)
             await self._wait_ready(context, stream=True)
         except QueryError as error:
+            await self._audit(principal, request, error.code.name)
             await context.abort_with_status(error.to_status())
+        await self._audit(principal, request, "OK")
         metrics.WATCH_SUBSCRIBERS.inc()
         try:
             async for message in watch(
@@ -160,6 +192,7 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
             found = snapshot.replies.get(key)
             if found is not None:
                 metrics.REPLIES_REUSED.inc()
+                await self._audit(principal, request, "OK")
                 return cast(Response, found)  # stored under this answer's key, so its type
             ask = Ask(
                 snapshot, principal, self.settings.default_page_size, self.settings.max_page_size
@@ -167,10 +200,18 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
             reply = answer(ask, request)
             if len(snapshot.replies) < REPLIES_PER_SNAPSHOT:
                 snapshot.replies[key] = reply
+            await self._audit(principal, request, "OK")
             return reply
         except QueryError as error:
+            await self._audit(principal, request, error.code.name)
             await context.abort_with_status(error.to_status())
             raise AssertionError("unreachable: abort raises") from error
+
+    async def _audit(self, principal: Principal, request: Message, status: str) -> None:
+        """The audit trail's one hook for queries: every call once authenticated, its method,
+        the sites it names and how it ended (queued, not awaited: reads stay fast)."""
+        if self.trail is not None:
+            await self.trail.record(principal, query_call(request, status), wait=False)
 
     async def _wait_ready(
         self, context: grpc.aio.ServicerContext[Request, Response], *, stream: bool = False
@@ -193,3 +234,16 @@ class BenchmarkServicer(query_pb2_grpc.BenchmarkServiceServicer):
                     ) from None
                 raise unavailable("the benchmark view is still loading", 1.0) from None
         return self.view.current
+
+
+def query_call(request: Message, status: str) -> QueryCall:
+    """A request's audit record: the RPC's name from its request type, the sites it names."""
+    sites: set[str] = set()
+    site_id = getattr(request, "site_id", None)
+    if isinstance(site_id, str) and site_id:
+        sites.add(site_id)
+    site_ids = getattr(request, "site_ids", None)
+    if site_ids is not None:
+        sites.update(str(site) for site in site_ids)
+    method = type(request).__name__.removesuffix("Request")
+    return QueryCall(method=method, site_ids=tuple(sorted(sites)), status=status)

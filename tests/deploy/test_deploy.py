@@ -109,7 +109,7 @@ def _topic_specs() -> tuple:
     import shared.topics as topics
 
     if hasattr(topics, "Topics"):
-        return tuple(topics.Topics().all)
+        return (*topics.Topics().all, topics.Topics().audit_trail)
     return tuple(topics.ALL_TOPICS)
 
 
@@ -972,7 +972,8 @@ def test_readers_get_the_benchmarks_topic_only(rendered):
     topics = _topic_specs()
     benchmarks = next(spec.name for spec in topics if spec.name.startswith("jedi.benchmarks."))
     sites = next(spec.name for spec in topics if spec.name.startswith("jedi.sites."))
-    allowed = {"query": {benchmarks, sites}, "dashboard": {benchmarks}}
+    trail = next(spec.name for spec in topics if spec.name.startswith("jedi.audit-trail."))
+    allowed = {"query": {benchmarks, sites, trail}, "dashboard": {benchmarks}}
     for name, topic_names in allowed.items():
         user = rendered.get("KafkaUser", name)
         where = f"{rendered.overlay}: KafkaUser/{name}"
@@ -987,7 +988,9 @@ def test_readers_get_the_benchmarks_topic_only(rendered):
                 f"{where}: a prefix ACL on topics"
             )
             assert resource["name"] in topic_names, f"{where}: an ACL on topic {resource['name']}"
-            assert set(rule["operations"]) <= {"Read", "Describe"}, f"{where}: {rule['operations']}"
+            # The query service appends every query to the audit trail: its only Write.
+            operations = {"Read", "Describe"} | ({"Write"} if resource["name"] == trail else set())
+            assert set(rule["operations"]) <= operations, f"{where}: {rule['operations']}"
         for topic in topic_names:
             assert _grants(user, "topic", topic, "Read"), f"{where}: cannot read {topic}"
 
@@ -1039,6 +1042,8 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
             continue  # suppressed: safe for any reader
         if topic == by_role["sites"]:
             assert set(readers) <= {"processor", "ingest", "query"}, where
+        elif topic == platform.audit_trail.name:  # who did what: coordinators, via query
+            assert readers == ["query"], where
         elif topic in events | registry:
             assert set(readers) <= {"processor", "ingest"}, where
         else:  # internal topics and dead letters (which carry raw records)
