@@ -101,6 +101,8 @@ def composite_counts(cell: CompositeCell) -> Counts:
 
 def counts_of(cell: Cell) -> Counts | None:
     """The counts a reader recovers from a shown cell; None for a cell that is not about a set."""
+    if isinstance(cell, ReachCell) and cell.metric == ReachMetric.RECRUITMENT_COUNT.value:
+        return Counts(round(cell.value))  # people at a recruitment stage, however it is flagged
     if isinstance(cell, CompositeCell):
         return composite_counts(cell)
     if isinstance(cell, ExperienceCell):

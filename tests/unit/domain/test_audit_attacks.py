@@ -83,19 +83,10 @@ def test_a_hidden_cell_becomes_shown_after_one_more_response():
         and f"{BELONGING}/role/resident" in shown_before
     )
     findings = audit(releases, K)
-    assert ((f"{BELONGING}/all/all", f"{BELONGING}/role/nurse"), (1, 2), 9) in found(
-        findings, AttackKind.HIDDEN_CELL_REVEALED
+    # The newcomer alone: the total's growth minus the growth of the residents (shown in both).
+    assert ((f"{BELONGING}/all/all", f"{BELONGING}/role/resident"), (1, 2), 1) in found(
+        findings, AttackKind.PARTITION_DIFFERENCE_ACROSS_RELEASES
     )
-    assert (
-        (
-            f"{BELONGING}/all/all",
-            f"{BELONGING}/role/faculty",
-            f"{BELONGING}/role/nurse",
-            f"{BELONGING}/role/resident",
-        ),
-        (1, 2),
-        1,
-    ) in found(findings, AttackKind.PARTITION_DIFFERENCE_ACROSS_RELEASES)
 
 
 def test_a_stale_complement_isolates_the_newcomer():
@@ -109,12 +100,9 @@ def test_a_stale_complement_isolates_the_newcomer():
         f"{BELONGING}/urim/yes" in releases[0].by_key()
         and f"{BELONGING}/urim/yes" not in releases[1].by_key()
     )
-    stale = found(audit(releases, K), AttackKind.STALE_COMPLEMENT)
-    assert (
-        (f"{BELONGING}/all/all", f"{BELONGING}/urim/no", f"{BELONGING}/urim/yes"),
-        (1, 2),
-        1,
-    ) in stale
+    # The total's growth minus the "no" cell's (shown in both): the one who skipped the question.
+    stale = found(audit(releases, K), AttackKind.PARTITION_DIFFERENCE_ACROSS_RELEASES)
+    assert ((f"{BELONGING}/all/all", f"{BELONGING}/urim/no"), (1, 2), 1) in stale
 
 
 def test_the_distribution_counts_a_site_whose_total_is_hidden_one_release():
