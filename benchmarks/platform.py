@@ -161,6 +161,7 @@ def processor_env(
         "JEDI_STATE_DIR": str(state_dir),
         "JEDI_METRICS_PORT": "0",
         "JEDI_REGISTRY_CHECK_INTERVAL_S": "1",
+        "JEDI_RELEASE_EVERY": "2s",  # a scheduled release every 2 s: the bench measures to it
         "JEDI_WEB_ENABLED": "false" if web_port is None else "true",
     }
     if web_port is not None:

@@ -47,6 +47,7 @@ from shared.demo_dataset import DemoDataset, build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.cross_site import SiteScore, cross_site_cells_of
 from shared.domain.model import Composite, Instrument, InterventionEvent, SurveyResponse, Wave
+from shared.domain.publication.calendar import ReleaseCalendar
 from shared.domain.releases import Release, covered_events
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.domain.suppression import hidden_cross_site_keys
@@ -166,7 +167,12 @@ async def run_stages(dataset: DemoDataset, events: Sequence[Event], batch_size: 
         store=Store(),
         outbox=outbox_into(out),
         instruments=Instruments([dataset.instrument]),
-        settings=SiteStageSettings(ProcessorSettings().min_cell_size, lambda: NOW, now),
+        settings=SiteStageSettings(
+            ProcessorSettings().min_cell_size,
+            lambda: NOW,
+            now,
+            ReleaseCalendar(timedelta(seconds=1)),
+        ),
         rewind=no_rewind,
     )
     cross_driver = CrossDriver(

@@ -47,7 +47,9 @@ cmd_start() {
   start_one ingest "${common[@]}" JEDI_PORT="${JEDI_INGEST_PORT:-50051}" JEDI_METRICS_PORT="${JEDI_INGEST_METRICS_PORT:-9101}" \
     "$PY" -m services.ingest
   wait_healthy ingest "127.0.0.1:${JEDI_INGEST_PORT:-50051}"
+  # The demo releases on a short calendar (JEDI_RELEASE_EVERY, default here 5s; the platform's 1d).
   start_one processor "${common[@]}" JEDI_STATE_DIR="$ROOT/.local/processor-state" \
+    JEDI_RELEASE_EVERY="${JEDI_RELEASE_EVERY:-5s}" \
     JEDI_WEB_PORT="${JEDI_PROCESSOR_WEB_PORT:-6066}" JEDI_METRICS_PORT="${JEDI_PROCESSOR_METRICS_PORT:-9102}" \
     "$PY" -m services.processor
   start_one query "${common[@]}" JEDI_PORT="${JEDI_QUERY_PORT:-50061}" JEDI_METRICS_PORT="${JEDI_QUERY_METRICS_PORT:-9103}" \

@@ -196,22 +196,24 @@ def publication(
         record = replace(record, considered_slot=slot)
     release = summary = None
     withheld: list[Finding] = []
-    if due and record.site is not None:
+    if due:
         last = coverage_of(released_state(record), record.released_interventions)
         number = record.release_number + 1
-        covered, shown, _ = next_release(
-            last,
-            received,
-            record.site,
-            as_of=as_of,
-            k=min_cell_size,
-            earlier=record.history,
-            scope=scope,
-            number=number,
-            items_per_composite=items,
-            evaluations=evaluations,
-        )
-        cells = tuple(shown)
+        covered, cells = last, ()  # a site removed from the registry: an empty release
+        if record.site is not None:
+            covered, shown, _ = next_release(
+                last,
+                received,
+                record.site,
+                as_of=as_of,
+                k=min_cell_size,
+                earlier=record.history,
+                scope=scope,
+                number=number,
+                items_per_composite=items,
+                evaluations=evaluations,
+            )
+            cells = tuple(shown)
         digest = _digest(as_of, cells, sorted(covered.events.items()))
         if digest != record.release_digest and (cells or record.release_number):
             candidate = Release(

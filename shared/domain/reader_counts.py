@@ -143,4 +143,8 @@ def reveals_about_everyone(counts: Counts, k: int) -> bool:
         no = counts.n - counts.yes
         if in_small_range(counts.yes, k) or in_small_range(no, k) or counts.yes in (0, counts.n):
             return True
+    if counts.completed is not None and (
+        in_small_range(counts.completed, k) or in_small_range(counts.n - counts.completed, k)
+    ):
+        return True
     return counts.scores_all_equal()

@@ -244,6 +244,7 @@ async def test_responses_trickled_one_at_a_time_leave_the_auditor_nothing(tmp_pa
                 "JEDI_APP_ID": f"{namespace}processor",
                 "JEDI_WEB_ENABLED": "false",
                 "JEDI_REGISTRY_CHECK_INTERVAL_S": "1",
+                "JEDI_RELEASE_EVERY": "1s",
             },
             tmp_path / "processor.log",
         )

@@ -20,6 +20,7 @@ from services.processor.ports import InputPartition, Rewind
 from services.processor.site_driver import SiteDriver, SiteStageSettings
 from shared.convert import site_to_proto
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
+from shared.domain.publication.calendar import ReleaseCalendar
 from shared.event_records import event_record
 from shared.topics import Topics
 from tests.support.published import Published, covered_by, latest_releases
@@ -228,6 +229,7 @@ class MemoryPipeline:
         self.topics = Topics("memory.")
         self.site_topics = SiteTopics.of(self.topics, SITE_CHANGES)
         self._revision = 0
+        self._sites: dict[str, tuple[bytes | None, int]] = {}  # the latest registry record of each
         self.arrivals: list[Event] = []  # every event published, in order
         self.site_consumer = FaultyConsumer(
             self.log,
@@ -243,7 +245,14 @@ class MemoryPipeline:
             instruments=StaticInstruments(
                 {(i.instrument_id, i.version): i for i in self.instruments}
             ),
-            settings=SiteStageSettings(self.min_cell_size, lambda: self.as_of, self._now),
+            # A scheduled release time every second, and the clock ticks a second per batch: the
+            # calendar at its most frequent.
+            settings=SiteStageSettings(
+                self.min_cell_size,
+                lambda: self.as_of,
+                self._now,
+                ReleaseCalendar(timedelta(seconds=1)),
+            ),
             rewind=self._rewinder(self.site_consumer),
         )
         self.cross_driver = CrossDriver(
@@ -298,6 +307,7 @@ class MemoryPipeline:
         ]
 
     def publish_site(self, site_id: str, value: bytes | None, *, version: int) -> InputRecord:
+        self._sites[site_id] = (value, version)
         return self.log.append(
             SITE_CHANGES,
             partition_of(site_id),
@@ -352,7 +362,18 @@ class MemoryPipeline:
                 await after()
 
     async def run(self, *, max_batch: int = 50) -> None:
-        """Both stages until every input is consumed: stage two catches up after each batch of stage one."""
+        """Both stages until every input is consumed: stage two catches up after each batch of stage
+        one; then the next scheduled release time, as the leader's refresh brings it (`refresh`)."""
+        await self._consume_all(max_batch)
+        self.refresh()
+        await self._consume_all(max_batch)
+
+    def refresh(self) -> None:
+        """What the leader does at a scheduled release time: every site's record forwarded again."""
+        for site_id, (value, version) in list(self._sites.items()):
+            self.publish_site(site_id, value, version=version)
+
+    async def _consume_all(self, max_batch: int) -> None:
         await self._consume(
             self.site_driver, self.site_consumer, max_batch, lambda: self.drain_summaries(max_batch)
         )

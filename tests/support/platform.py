@@ -161,6 +161,7 @@ async def running_platform(
                 "JEDI_STATE_DIR": str(tmp_path / "state"),
                 "JEDI_APP_ID": f"{namespace}processor",
                 "JEDI_WEB_PORT": str(ports["processor_web"]),
+                "JEDI_RELEASE_EVERY": "1s",
             },
             tmp_path / "processor.log",
         )

@@ -134,6 +134,7 @@ def processor_env(
         "JEDI_WEB_ENABLED": "false",
         "JEDI_METRICS_PORT": str(free_port()),
         "JEDI_LOG_LEVEL": "INFO",
+        "JEDI_RELEASE_EVERY": "1s",  # releases on a short calendar (docs/privacy.md)
         "PYTHONUNBUFFERED": "1",
     }
     env.update({f"JEDI_{name.upper()}": str(value) for name, value in settings.items()})

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from shared.demo_dataset import build_demo_dataset
 from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.model import Role, SurveyResponse
+from shared.domain.publication.reference import released_reference
 from shared.domain.sample_instrument import JEDI_CULTURE
 from tests.support.memory_pipeline import MemoryPipeline
 from tests.support.privacy import privacy_violations
@@ -46,8 +47,16 @@ def reference(sites, instruments, events, *, k, min_sites, as_of=AS_OF):
 
 
 def covered_reference(pipeline: MemoryPipeline, sites, instruments, *, k, min_sites, as_of=AS_OF):
-    """The batch reference over the events the latest releases cover."""
-    return reference(sites, instruments, pipeline.covered(), k=k, min_sites=min_sites, as_of=as_of)
+    """The batch reference over the events the latest releases cover, on the cells they show."""
+    return released_reference(
+        latest_releases(pipeline.published()),
+        sites,
+        instruments,
+        pipeline.covered(),
+        min_cell_size=k,
+        min_sites=min_sites,
+        as_of=as_of,
+    )
 
 
 def assert_topic_equals(pipeline: MemoryPipeline, expected) -> None:
@@ -154,15 +163,24 @@ async def test_a_wave_that_arrives_in_one_batch_is_released_whole():
     events = [*dataset.responses, *dataset.interventions]
     as_of = datetime(2026, 11, 25, tzinfo=UTC)
     pipeline = MemoryPipeline([JEDI_CULTURE], as_of, min_sites=5)
-    records = [*pipeline.publish_sites(dataset.sites), *pipeline.publish_events(events)]
-    await pipeline.site_driver.process(records)  # one batch: the whole wave arrives together
+    await pipeline.site_driver.process(pipeline.publish_sites(dataset.sites))
+    # One batch, at the next scheduled time: the whole wave arrives together.
+    await pipeline.site_driver.process(pipeline.publish_events(events))
     await pipeline.drain_summaries()
     releases = latest_releases(pipeline.published())
-    assert all(not release.held_back for release in releases.values())
-    assert not any(record.progress for record in pipeline.published())
+    # Whole, but for components of fewer than k events: those wait for k (never released alone).
+    assert all(0 < n < 10 for r in releases.values() for n in r.held_back.values())
     assert_topic_equals(
-        pipeline, reference(dataset.sites, [JEDI_CULTURE], events, k=10, min_sites=5, as_of=as_of)
+        pipeline,
+        covered_reference(pipeline, dataset.sites, [JEDI_CULTURE], k=10, min_sites=5, as_of=as_of),
     )
+    whole = reference(
+        dataset.sites, [JEDI_CULTURE], pipeline.covered(), k=10, min_sites=5, as_of=as_of
+    )
+    assert (
+        covered_reference(pipeline, dataset.sites, [JEDI_CULTURE], k=10, min_sites=5, as_of=as_of)
+        == whole
+    )  # a first release is the single-release rule's, exactly
 
 
 async def test_a_site_removed_from_the_registry_is_withdrawn():
