@@ -21,9 +21,10 @@ from services.cli import tables
 from shared.clients import call_metadata, open_channel
 from shared.convert_benchmarks import cell_from_proto
 from shared.demo_dataset import DemoDataset
-from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.model import InterventionEvent, SurveyResponse
+from shared.domain.publication.reference import released_reference
 from shared.domain.releases import covered_events, event_counts
+from shared.domain.suppression import DEFAULT_MIN_CELL_SIZE, DEFAULT_MIN_SITES
 
 Event = SurveyResponse | InterventionEvent
 
@@ -82,11 +83,13 @@ def matches_reference(state: WatchedState, dataset: DemoDataset, arrivals: Seque
     if len(stamps) != 1:
         return False
     covered = covered_events({s.site_id: dict(s.covered) for s in state.site_releases()}, arrivals)
-    reference = compute_benchmarks(
+    reference = released_reference(
+        state.cells.keys(),
         dataset.sites,
         [dataset.instrument],
-        [e for e in covered if isinstance(e, SurveyResponse)],
-        [e for e in covered if isinstance(e, InterventionEvent)],
+        covered,
+        min_cell_size=DEFAULT_MIN_CELL_SIZE,
+        min_sites=DEFAULT_MIN_SITES,
         as_of=stamps.pop(),
     )
     return {key: cell_from_proto(cell) for key, cell in state.cells.items()} == reference.by_key()

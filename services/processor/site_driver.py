@@ -25,11 +25,18 @@ from services.processor.inputs import InputRecord, SiteTopics, site_input
 from services.processor.observe import event_span, publish_span, site_batch_done
 from services.processor.outbox import Outbox
 from services.processor.ports import InputPartition, Instruments, RecordStore, Rewind
-from services.processor.site_record import SiteRecord, decode_record, encode_record, new_record
-from services.processor.site_stage import SiteInput, SiteStep, site_step
+from services.processor.site_record import (
+    SiteRecord,
+    decode_record,
+    encode_record,
+    new_record,
+    released_state,
+)
+from services.processor.site_stage import SiteInput, SiteStep, coverage_of, site_step
+from shared.convert import site_to_proto
 from shared.domain.model import SurveyResponse
 from shared.domain.publication.calendar import ReleaseCalendar
-from shared.domain.publication.release_gate import Evaluations
+from shared.domain.publication.release_gate import Evaluations, advancing
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)
@@ -95,6 +102,29 @@ class SiteDriver:
         self._tracker = InputTracker(store, compacted=[topics.site_changes])
         self._decoded = DecodedRecords()
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
+        # Sites a scheduled time would release (k or more new events of a component, or never
+        # released yet): their registry records, for the release clock to forward at the next
+        # one (`timers.ReleaseClock`).
+        self._due: dict[str, InputRecord] = {}
+
+    def sites_due(self) -> list[InputRecord]:
+        return list(self._due.values())
+
+    def _note_due(self, site_id: str, record: SiteRecord) -> None:
+        received = coverage_of(record.state, record.interventions)
+        released = coverage_of(released_state(record), record.released_interventions)
+        waiting = advancing(released, received, self._settings.min_cell_size)
+        if record.site is None or not (waiting or record.release_number == 0):
+            self._due.pop(site_id, None)
+            return
+        self._due[site_id] = InputRecord(
+            "sites",
+            0,
+            record.site_version,
+            site_id.encode(),
+            site_to_proto(record.site).SerializeToString(),
+            (),
+        )
 
     async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
         with metrics.BATCH_SECONDS.labels("site").time():
@@ -149,6 +179,7 @@ class SiteDriver:
             value = encode_record(step.record)
             self._store.save(inputs[0].ref, site_id, value)
             self._decoded.put(site_id, value, step.record)
+            self._note_due(site_id, step.record)
         await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
         done = [step for _, _, _, step in planned]

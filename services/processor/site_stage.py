@@ -26,6 +26,7 @@ from services.processor.site_record import SiteRecord, released_state
 from services.processor.summary import SiteSummary
 from shared.domain.aggregates import SiteFold, SiteState
 from shared.domain.audit import Finding, new_release_findings
+from shared.domain.benchmark_set import Cell
 from shared.domain.cross_site import site_scores
 from shared.domain.model import (
     Composite,
@@ -199,7 +200,8 @@ def publication(
     if due:
         last = coverage_of(released_state(record), record.released_interventions)
         number = record.release_number + 1
-        covered, cells = last, ()  # a site removed from the registry: an empty release
+        covered = last  # a site removed from the registry: an empty release
+        cells: tuple[Cell, ...] = ()
         if record.site is not None:
             covered, shown, _ = next_release(
                 last,

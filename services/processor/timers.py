@@ -2,10 +2,10 @@
 
 The site stage needs each site's registry record in the site's own partition, so the leader
 forwards the sites topic (one partition) into the site-changes topic (the event topics'
-partitions), versioned by offset. At every scheduled release time (`publication.calendar`), and
-when the UTC day changes (the end of the reach cells' twelve-month windows), every site's record
-is forwarded again; each reaches the worker owning the site, which cuts the site's release if one
-is due, even when no event of the site arrived since.
+partitions), versioned by offset. When the UTC day changes (the end of the reach cells'
+twelve-month windows), every site's record is forwarded again; each reaches the worker owning
+the site, which publishes its cells for the new day at its next scheduled release time. At each
+scheduled time, every worker forwards the sites it holds k or more new events of (`ReleaseClock`).
 """
 
 from __future__ import annotations
@@ -72,17 +72,17 @@ class RegistryForwarder:
         *,
         read_sites: Callable[[], Awaitable[list[InputRecord]]],
         forward: Callable[[list[InputRecord]], Awaitable[None]],
-        today: Callable[[], object] = clock.current_as_of,
+        today: Callable[[], datetime] = clock.current_as_of,
     ) -> None:
         self._read_sites = read_sites
         self._forward = forward
         self._today = today
-        self.refreshed_for: object = None
+        self.refreshed_for: datetime | None = None
         self._next_offset = 0
 
     async def check(self) -> int:
         """Forward what is new, or everything on a new day; how many records it forwarded."""
-        as_of = self._today()  # the scheduled release time and the day: any change forwards all
+        as_of = self._today()
         sites = await self._read_sites()
         chosen = (
             sites
@@ -93,30 +93,65 @@ class RegistryForwarder:
             await self._forward(chosen)
         self._next_offset = max([self._next_offset, *(r.offset + 1 for r in sites)])
         if as_of != self.refreshed_for:
-            log.info("release_time_refreshed", at=repr(as_of), sites=len(sites))
+            log.info("as_of_refreshed", as_of=as_of.isoformat(), sites=len(sites))
             self.refreshed_for = as_of
         return len(chosen)
+
+
+class ReleaseClock:
+    """Every worker's: at each scheduled release time, the sites it holds k or more new events
+    of are forwarded again (their registry records, to their own partitions), so their release
+    is cut then even when no new event of theirs arrives. Which sites: a count, nothing else."""
+
+    def __init__(
+        self,
+        *,
+        slot: Callable[[], datetime],
+        due: Callable[[], list[InputRecord]],
+        forward: Callable[[list[InputRecord]], Awaitable[None]],
+    ) -> None:
+        self._slot = slot
+        self._due = due
+        self._forward = forward
+        self._last: datetime | None = None
+
+    async def check(self) -> int:
+        slot = self._slot()
+        if slot == self._last:
+            return 0
+        self._last = slot
+        sites = self._due()
+        if sites:
+            await self._forward(sites)
+        return len(sites)
 
 
 def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForwarder:
     calendar = ReleaseCalendar(settings.release_every)
 
-    def release_time() -> tuple[datetime, datetime]:
+    def slot() -> datetime:
         scheduled = calendar.for_instruments(wiring.instruments.instruments.values())
-        return scheduled.slot(clock.utc_now()), clock.current_as_of()
+        return scheduled.slot(clock.utc_now())
 
     forwarder = RegistryForwarder(
         read_sites=partial(registered_sites, settings.kafka, wiring.topics.platform.sites.name),
         forward=wiring.forward_sites,
-        today=release_time,
+    )
+
+    # faust's App.timer is annotated as returning a bare Callable
+    @wiring.app.timer(settings.registry_check_interval_s, on_leader=True, name="site-registry")  # type: ignore[untyped-decorator]
+    async def forward_registry() -> None:
+        await forwarder.check()
+
+    release_clock = ReleaseClock(
+        slot=slot, due=wiring.site_driver.sites_due, forward=wiring.forward_sites
     )
     # Often enough to cut a release soon after each scheduled time.
     interval = min(settings.registry_check_interval_s, settings.release_every.total_seconds() / 4)
 
-    # faust's App.timer is annotated as returning a bare Callable
-    @wiring.app.timer(max(interval, 0.25), on_leader=True, name="site-registry")  # type: ignore[untyped-decorator]
-    async def forward_registry() -> None:
-        await forwarder.check()
+    @wiring.app.timer(max(interval, 0.25), name="release-clock")  # type: ignore[untyped-decorator]  # as above
+    async def release_due_sites() -> None:
+        await release_clock.check()
 
     watchdog = StallWatchdog(
         lagging=partial(lagging_inputs, wiring),

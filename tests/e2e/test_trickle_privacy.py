@@ -39,6 +39,7 @@ from shared.demo_dataset import build_demo_dataset
 from shared.domain.audit import Finding, audit
 from shared.domain.benchmark_set import Cell
 from shared.domain.model import SurveyResponse, Wave
+from shared.domain.publication.reference import released_reference
 from shared.domain.releases import Release, scope_of, site_scope
 from shared.domain.sample_instrument import JEDI_CULTURE
 from tests.support.benchmarks_follower import BenchmarksFollower
@@ -46,7 +47,7 @@ from tests.support.credentials import write_credentials
 from tests.support.ingest import DATASET_NOW
 from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.platform import ServiceProcess, free_port, wait_serving
-from tests.support.published import batch_reference, covered_by, latest_releases, releases_of
+from tests.support.published import covered_by, latest_releases, releases_of
 
 ROOT = Path(__file__).resolve().parents[2]
 K = 10
@@ -353,11 +354,12 @@ async def test_responses_trickled_one_at_a_time_leave_the_auditor_nothing(tmp_pa
             as_of = {release.as_of for release in latest.values()}
             assert len(as_of) == 1, as_of
             covered = covered_by(latest, sent)
-            reference = batch_reference(
+            reference = released_reference(
+                latest,
                 dataset.sites,
                 [dataset.instrument],
                 covered,
-                k=K,
+                min_cell_size=K,
                 min_sites=MIN_SITES,
                 as_of=next(iter(as_of)),
             )

@@ -14,6 +14,7 @@ from aiokafka import TopicPartition
 from services.processor.topics import ProcessorTopics
 from shared.domain.benchmark_set import BenchmarkSet, Cell
 from shared.domain.model import Instrument, Site
+from shared.domain.publication.reference import released_reference
 from shared.domain.releases import event_counts
 from shared.kafka import make_consumer, topic_partitions
 from tests.support.processor_process import uncommitted_inputs
@@ -21,7 +22,6 @@ from tests.support.published import (
     Event,
     Published,
     ShownCell,
-    batch_reference,
     covered_by,
     latest,
     latest_releases,
@@ -132,11 +132,13 @@ class BenchmarksFollower:
             stamps = self.as_of()
             if len(stamps) != 1:
                 return f"cells carry as_of {sorted(stamps)}; {len(self.view)} cells"
-            reference = batch_reference(
+            latest = latest_releases(self.records)
+            reference = released_reference(
+                latest,
                 sites,
                 instruments,
-                covered_by(latest_releases(self.records), arrivals),
-                k=k,
+                covered_by(latest, arrivals),
+                min_cell_size=k,
                 min_sites=min_sites,
                 as_of=next(iter(stamps)),
             )

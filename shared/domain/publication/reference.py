@@ -16,14 +16,14 @@ from datetime import datetime
 from shared.domain.benchmark_set import BenchmarkSet, Cell, DistributionCell, RankCell
 from shared.domain.benchmarks import benchmark_cells, fold_site_states
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
-from shared.domain.releases import Release, site_scope
+from shared.domain.releases import Release
 from shared.domain.suppression import shown_cross_site_cells
 
 Event = SurveyResponse | InterventionEvent
 
 
 def released_reference(
-    site_releases: Mapping[str, Release],
+    shown: Iterable[str] | Mapping[str, Release],
     sites: Iterable[Site],
     instruments: Iterable[Instrument],
     covered: Iterable[Event],
@@ -33,9 +33,8 @@ def released_reference(
     as_of: datetime,
 ) -> BenchmarkSet:
     """The batch core's values over `covered` (the events the latest releases cover), on the
-    cells the latest site releases (`site_releases`, by scope) show, with the cross-site cells
-    over those. A key a release shows that the core does not compute stays out (so a comparison
-    with the release fails)."""
+    site cells shown (keys, or the latest releases by scope), with the cross-site cells over
+    those. A key shown that the core does not compute stays out (so a comparison fails)."""
     sites = list(sites)
     events = list(covered)
     states = fold_site_states(
@@ -45,14 +44,14 @@ def released_reference(
         [e for e in events if isinstance(e, InterventionEvent)],
     )
     computed = benchmark_cells(states, sites, as_of=as_of, min_cell_size=min_cell_size).by_key()
-    own: list[Cell] = []
-    for site in sites:
-        release = site_releases.get(site_scope(site.site_id))
-        if release is None:
-            continue
-        own += [
-            computed[cell.key]
-            for cell in release.cells
-            if cell.key in computed and not isinstance(cell, (DistributionCell, RankCell))
-        ]
+    keys = (
+        {cell.key for release in shown.values() for cell in release.cells}
+        if isinstance(shown, Mapping)
+        else set(shown)
+    )
+    own: list[Cell] = [
+        cell
+        for key, cell in sorted(computed.items())
+        if key in keys and not isinstance(cell, (DistributionCell, RankCell))
+    ]
     return BenchmarkSet.of(as_of, [*own, *shown_cross_site_cells(own, min_cell_size, min_sites)])
