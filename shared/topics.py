@@ -84,6 +84,12 @@ class Topics:
         )
 
     @property
+    def site_flags(self) -> TopicSpec:
+        """Ingest's refusals of implausible uploads (`jedi.v1.SiteFlag`), keyed "<site>/<wave>":
+        the latest per site and wave, for coordinators. Counts only, no survey content."""
+        return self._spec("jedi.site-flags.v1", 1, COMPACTED)
+
+    @property
     def all(self) -> tuple[TopicSpec, ...]:
         return (
             self.interventions,
@@ -92,4 +98,5 @@ class Topics:
             self.instruments,
             self.deadletter,
             self.benchmarks,
+            self.site_flags,
         )
