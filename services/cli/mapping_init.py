@@ -195,11 +195,11 @@ def initial_mapping(
     if export.key_columns:
         columns[export.key_columns[0]] = RESPONSE_ID
     elif export.format is ExportFormat.CSV and (
-        found := next(
+        id_column := next(
             (c for c in (*export.dropped, *export.columns) if _ID_COLUMN.match(c.strip())), None
         )
     ):
-        columns[found] = RESPONSE_ID
+        columns[id_column] = RESPONSE_ID
     tool: list[str] = []
     for column in export.columns:
         match = CHECKBOX.match(column)
