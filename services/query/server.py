@@ -43,7 +43,7 @@ class QueryServer:
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
             settings.kafka,
-            [topics.benchmarks, topics.sites],
+            [topics.benchmarks, topics.sites, topics.site_flags],
             replication_factor=settings.topic_replication_factor,
         )
         self._server = instrumented_server(SERVICE_NAME, metrics.REQUESTS, metrics.REQUEST_SECONDS)
@@ -69,6 +69,7 @@ class QueryServer:
             settings.kafka,
             cells_topic=topics.benchmarks.name,
             sites_topic=topics.sites.name,
+            flags_topic=topics.site_flags.name,
             view=self.view,
             min_cell_size=settings.min_cell_size,
             min_sites=settings.min_sites,
