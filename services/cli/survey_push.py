@@ -6,8 +6,9 @@
    `StreamEvents`): new, already sent unchanged, changed since it was sent (refused: the version
    sent first stays the one counted), or rejected, such as an upload that would take the wave
    past the site's eligible headcount.
-3. `--check` stops there. Otherwise only the new rows are sent, in one stream (ingest judges an
-   upload whole, so an implausible one is refused whole), with a progress bar.
+3. `--check` stops there. Otherwise only the new rows are sent (and those ingest refused in the
+   check, for it to refuse them for real), in one stream (ingest judges an upload whole, so an
+   implausible one is refused whole), with a progress bar.
 
 So a grown re-export sends only its new rows, and an interrupted upload is finished by pushing
 the same file again. Every row that is not sent for a reason (rejected, changed) is written to
@@ -213,7 +214,14 @@ def _keyer(key: bytes, mapping: SurveyMapping) -> Keyer:
 
 
 async def _send_new_rows(arguments: argparse.Namespace, report: Report) -> None:
-    new = [row for row in report.rows if row.state is RowState.NEW]
+    # The new rows, and those ingest refused in the check (an upload beyond the eligible
+    # headcount, say): ingest judges them again for real, so its refusal is recorded (and the
+    # site flagged for coordinators), not only foreseen.
+    new = [
+        row
+        for row in report.rows
+        if row.event is not None and row.state in (RowState.NEW, RowState.REJECTED)
+    ]
     if not new:
         return
     with tqdm(
