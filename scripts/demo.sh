@@ -11,6 +11,10 @@ if [[ ! -f .local/credentials.json || ! -f .local/demo-keys.env ]]; then
   "$PY" -m services.cli credentials create --sites "$SITES" \
     --file .local/credentials.json --keys-out .local/demo-keys.env
 fi
+# site-north's response key, for the README's `jedi push` example (a site makes its own once).
+if [[ ! -f .local/response-keys/site-north.key ]]; then
+  "$PY" -m services.cli response-key create --site site-north --file .local/response-keys/site-north.key
+fi
 bash scripts/services.sh start
 
 {
@@ -19,6 +23,7 @@ bash scripts/services.sh start
   echo "JEDI_INGEST_ADDRESS=127.0.0.1:${JEDI_INGEST_PORT:-50051}"
   echo "JEDI_QUERY_ADDRESS=127.0.0.1:${JEDI_QUERY_PORT:-50061}"
   echo "JEDI_DASHBOARD_URL=http://127.0.0.1:${JEDI_DASHBOARD_PORT:-8080}/"
+  echo "JEDI_RESPONSE_KEY_FILE=$ROOT/.local/response-keys/site-north.key"
   cat .local/demo-keys.env
 } > .local/demo.env
 chmod 600 .local/demo.env

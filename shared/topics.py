@@ -91,6 +91,12 @@ class Topics:
         return self._spec("jedi.audit-trail.v1", 1, KEEP_FOREVER)
 
     @property
+    def site_flags(self) -> TopicSpec:
+        """Ingest's refusals of implausible uploads (`jedi.v1.SiteFlag`), keyed "<site>/<wave>":
+        the latest per site and wave, for coordinators. Counts only, no survey content."""
+        return self._spec("jedi.site-flags.v1", 1, COMPACTED)
+
+    @property
     def all(self) -> tuple[TopicSpec, ...]:
         return (
             self.interventions,
@@ -99,4 +105,5 @@ class Topics:
             self.instruments,
             self.deadletter,
             self.benchmarks,
+            self.site_flags,
         )

@@ -16,6 +16,12 @@
 A column that could identify a respondent (`shared.domain.validation.explain_identifying_column`)
 is dropped from each row as soon as the CSV parser yields the row: its values are never kept,
 sent or logged; only its name is reported.
+
+The survey tool's response id is one of them, read first: Qualtrics `ResponseId`; REDCap
+`record_id` with `redcap_event_name`, `redcap_repeat_instrument` and `redcap_repeat_instance`
+where present; in a plain CSV the column the mapping names `response_id` (which may also
+override the tool's). As the parser yields a row, its id cells go to the caller's `keyer`
+(the site's keyed hash, `shared.domain.response_keys`) and only what it returns is kept.
 """
 
 from __future__ import annotations
@@ -25,7 +31,7 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -52,15 +58,44 @@ class Export:
     format: ExportFormat
     columns: tuple[str, ...]  # the header without the dropped columns
     rows: tuple[tuple[str, ...], ...]  # data rows, cells in `columns` order
-    dropped: tuple[str, ...]  # identifying columns, dropped while reading
+    dropped: tuple[str, ...]  # identifying columns but the key columns, dropped while reading
     question_texts: tuple[str, ...] = ()  # Qualtrics' second header row, in `columns` order
     header_rows: int = 1  # rows before the first data row
+    # The columns a response's id in the survey tool is read from (dropped like the others);
+    # () when the file has none.
+    key_columns: tuple[str, ...] = ()
+    # Per data row, what the keyer made of its id cells ("" when they were blank); () without
+    # a keyer or key columns.
+    row_keys: tuple[str, ...] = ()
 
     def records(self) -> list[dict[str, str]]:
         return [dict(zip(self.columns, row, strict=True)) for row in self.rows]
 
 
 _REDCAP_DICTIONARY_FIRST_COLUMN = "Variable / Field Name"
+QUALTRICS_RESPONSE_ID = "ResponseId"
+CSV_RESPONSE_ID = "response_id"  # a plain CSV's id column when the mapping names none
+REDCAP_RECORD_ID = "record_id"
+# What tells two rows of one REDCap record apart (longitudinal events, repeating instruments).
+REDCAP_RECORD_QUALIFIERS = (
+    "redcap_event_name",
+    "redcap_repeat_instrument",
+    "redcap_repeat_instance",
+)
+Keyer = Callable[[Sequence[str]], str]
+
+
+def key_columns(header: Sequence[str], format: ExportFormat, named: str | None) -> tuple[str, ...]:
+    """The columns a response's survey-tool id is read from, in order; () when there are none."""
+    if format is ExportFormat.REDCAP or (named is None and REDCAP_RECORD_ID in header):
+        first = named or REDCAP_RECORD_ID
+        if first not in header:
+            return ()
+        return (first, *(c for c in REDCAP_RECORD_QUALIFIERS if c in header))
+    first = named or (
+        QUALTRICS_RESPONSE_ID if format is ExportFormat.QUALTRICS else CSV_RESPONSE_ID
+    )
+    return (first,) if first in header else ()
 
 
 def decode(data: bytes, path: Path, encoding: str | None) -> str:
@@ -95,7 +130,12 @@ def decode(data: bytes, path: Path, encoding: str | None) -> str:
 
 
 def read_export(
-    path: Path, *, format: ExportFormat | None = None, encoding: str | None = None
+    path: Path,
+    *,
+    format: ExportFormat | None = None,
+    encoding: str | None = None,
+    response_id_column: str | None = None,
+    keyer: Keyer | None = None,
 ) -> Export:
     data = Path(path).read_bytes()
     if not data.strip():
@@ -165,8 +205,17 @@ def read_export(
         errors.append(
             FieldError(path.name, f"column {header.index('') + 1} of the header has no name")
         )
-    keep = [index for index, name in enumerate(header) if explain_identifying_column(name) is None]
-    dropped = tuple(name for name in header if explain_identifying_column(name) is not None)
+    keys = key_columns(header, chosen, response_id_column)
+    key_at = [header.index(name) for name in keys]
+    keep = [
+        index
+        for index, name in enumerate(header)
+        if explain_identifying_column(name) is None and name not in keys
+    ]
+    dropped = tuple(
+        name for name in header if explain_identifying_column(name) is not None and name not in keys
+    )
+    row_keys: list[str] = []
     header_rows = 3 if chosen is ExportFormat.QUALTRICS else 1
     texts = tuple(head[0][index] for index in keep) if chosen is ExportFormat.QUALTRICS else ()
     kept: list[tuple[str, ...]] = []
@@ -184,12 +233,22 @@ def read_export(
                 break
             continue
         kept.append(tuple(row[index] for index in keep))
+        if keyer is not None and key_at:
+            cells = [row[index].strip() for index in key_at]
+            row_keys.append(keyer(cells) if cells[0] else "")
     if not kept and not errors:
         errors.append(FieldError(path.name, "has a header but no responses"))
     if errors:
         raise ExportError(errors)
     return Export(
-        chosen, tuple(header[index] for index in keep), tuple(kept), dropped, texts, header_rows
+        chosen,
+        tuple(header[index] for index in keep),
+        tuple(kept),
+        dropped,
+        texts,
+        header_rows,
+        keys,
+        tuple(row_keys),
     )
 
 

@@ -9,11 +9,19 @@
       "ignore": ["Q_Comments_Topic"]
     }
 
+Every survey export needs the column holding each response's id in the survey tool, the
+target `response_id`: Qualtrics `ResponseId` and REDCap `record_id` (with
+`redcap_event_name` / `redcap_repeat_instrument` / `redcap_repeat_instance` where present) are
+taken without an entry, a plain CSV's column named `response_id` too; any other column must be
+named (`"RespID": "response_id"`). Its value is turned into the event id with the site's
+response key and dropped like every identifying column: it is what makes an export uploaded
+again count each response once. A file without one is refused.
+
 Targets: `item:CODE` (CODE an item of the registered instrument version), `group:DIMENSION`
 (urim, gender_identity, first_generation, disability, lgbtq, rural_background), `role`,
 `department`, `submitted_at`, `wave`, `experienced_discrimination`, `witnessed_discrimination`.
-A REDCap checkbox field is mapped by its name (`"race": "group:urim"` for `race___1` ..
-`race___6`). `values` translates a target's answers (labels, or codes) to the platform's
+A REDCap checkbox field is mapped, or listed under `ignore`, by its name (`"race": "group:urim"`
+or `"ignore": ["race"]` for `race___1` .. `race___6`). `values` translates a target's answers (labels, or codes) to the platform's
 values, before they are read. `timezone` is the zone the export's dates are written in
 (default UTC, with a warning); `include_incomplete` (REDCap) also takes rows whose
 `*_complete` status is not 2.
@@ -37,7 +45,13 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from services.cli.exports import Export, ExportFormat
+from services.cli.exports import (
+    CSV_RESPONSE_ID,
+    QUALTRICS_RESPONSE_ID,
+    REDCAP_RECORD_ID,
+    Export,
+    ExportFormat,
+)
 from services.cli.redcap import CHECKBOX
 from shared.domain.model import GroupDimension, Instrument
 from shared.domain.validation import FieldError, explain_identifying_column
@@ -52,6 +66,7 @@ DIRECT_FIELDS = frozenset(
         "witnessed_discrimination",
     }
 )
+RESPONSE_ID = "response_id"
 GROUP_TARGETS = frozenset(f"group:{dimension.value}" for dimension in GroupDimension)
 _KEYS = {
     "site_id",
@@ -110,6 +125,11 @@ class SurveyMapping:
     ignore: frozenset[str] = frozenset()
     timezone: str | None = None
     include_incomplete: bool = False
+
+    @property
+    def response_id_column(self) -> str | None:
+        """The column the mapping names as the survey tool's response id, if any."""
+        return next((c for c, t in self.columns.items() if t == RESPONSE_ID), None)
 
     @classmethod
     def from_file(cls, path: Path | None, **overrides: Any) -> SurveyMapping:
@@ -199,8 +219,12 @@ def plan_columns(export: Export, mapping: SurveyMapping, instrument: Instrument)
     errors: list[FieldError] = []
     present = set(export.columns) | set(export.dropped)
     checkbox_fields = {m["field"] for c in export.columns if (m := CHECKBOX.match(c))}
+    present |= set(export.key_columns)
     for column, target in mapping.columns.items():
-        if explain_identifying_column(column) is not None:
+        if target == RESPONSE_ID:
+            if column not in present:
+                errors.append(FieldError(column, "is in the mapping's columns but not in the file"))
+        elif explain_identifying_column(column) is not None:
             errors.append(
                 FieldError(
                     column,
@@ -233,7 +257,7 @@ def plan_columns(export: Export, mapping: SurveyMapping, instrument: Instrument)
     ignored: list[str] = []
     for column in export.columns:
         match = CHECKBOX.match(column)
-        if column in mapping.ignore:
+        if column in mapping.ignore or (match and match["field"] in mapping.ignore):
             ignored.append(column)
         elif column in mapping.columns:
             targets[column] = mapping.columns[column]
@@ -286,9 +310,36 @@ def plan_columns(export: Export, mapping: SurveyMapping, instrument: Instrument)
                 "columns", f"no column maps to an item of instrument {instrument.instrument_id!r}"
             )
         )
+    errors += _response_id_errors(export, mapping)
     if errors:
         raise MappingError(_unique(errors))
     return ColumnPlan(targets, checkbox_plan, tuple(tool), tuple(ignored))
+
+
+def _response_id_errors(export: Export, mapping: SurveyMapping) -> list[FieldError]:
+    named = [c for c, t in mapping.columns.items() if t == RESPONSE_ID]
+    if len(named) > 1:
+        return [
+            FieldError(RESPONSE_ID, f"more than one column maps to response_id: {', '.join(named)}")
+        ]
+    if export.key_columns or named:
+        return []  # a named column that is not in the file is reported with the other columns
+    expected = {
+        ExportFormat.QUALTRICS: f"Qualtrics writes it as {QUALTRICS_RESPONSE_ID!r}: export the "
+        "responses again with that column, or name",
+        ExportFormat.REDCAP: f"REDCap writes it as {REDCAP_RECORD_ID!r}: export the records "
+        "again with that column, or name",
+        ExportFormat.CSV: f"call the column {CSV_RESPONSE_ID!r}, or name",
+    }[export.format]
+    return [
+        FieldError(
+            RESPONSE_ID,
+            "no column gives each response's id in the survey tool, which keeps a response one "
+            "response however often its export is uploaded again; "
+            f"{expected} the column holding it in the mapping's columns as "
+            f'"COLUMN": "{RESPONSE_ID}" (it is keyed with the site\'s response key and never sent)',
+        )
+    ]
 
 
 def _default_submitted_at(export: Export, targets: dict[str, str], tool: list[str]) -> None:
@@ -309,6 +360,7 @@ def _default_submitted_at(export: Export, targets: dict[str, str], tool: list[st
 def _valid_target(target: object) -> bool:
     return isinstance(target, str) and (
         target in DIRECT_FIELDS
+        or target == RESPONSE_ID
         or target in GROUP_TARGETS
         or (target.startswith("item:") and len(target) > 5)
     )

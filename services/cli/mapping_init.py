@@ -1,6 +1,9 @@
 """`jedi mapping init EXPORT --instrument ID`: a starting mapping file for a survey export.
 
-Every column of the export is listed: under `columns` with a guess of its target (`"?"`
+The column holding each response's id in the survey tool comes first under `columns`, as
+`response_id` (Qualtrics `ResponseId`, REDCap `record_id`, or a plain CSV's column named like
+an id); when none is found the report says to name one, as `jedi push` refuses a survey export
+without it. Every column of the export is listed: under `columns` with a guess of its target (`"?"`
 where there is none: edit those), under `survey_tool_columns` (read by the uploader itself,
 never sent) or under `dropped` (could identify a respondent: dropped while reading). Guesses
 come from the column's name (an item code or a field), Qualtrics' question text or the REDCap
@@ -25,7 +28,7 @@ from typing import TypedDict
 from services.cli.arguments import readable_file
 from services.cli.exports import Export, ExportError, ExportFormat, read_export
 from services.cli.instruments import InstrumentUnavailable, fetch_instrument
-from services.cli.mapping import GROUP_TARGETS, guess_target, is_tool_column
+from services.cli.mapping import GROUP_TARGETS, RESPONSE_ID, guess_target, is_tool_column
 from services.cli.push import add_connection_arguments
 from services.cli.redcap import CHECKBOX, DataDictionary, read_dictionary
 from shared.domain.model import GROUP_VALUES, Department, GroupDimension, Instrument, Role
@@ -44,6 +47,10 @@ _KEYWORDS: tuple[tuple[str, str], ...] = (
     (r"\brole\b|position|job (title|category)", "role"),
 )
 _ENUMS = {"role": Role, "department": Department}
+# A plain CSV's column that looks like a response id: "RespID", "Response ID", "respondent_id", "id".
+_ID_COLUMN = re.compile(
+    r"^(resp(onse|ondent)?|record|submission|survey[ _-]?response)?[ _-]?id$", re.I
+)
 
 
 class MappingDocument(TypedDict):
@@ -155,6 +162,11 @@ def report(document: MappingDocument, out: Path) -> list[str]:
     lines += [
         f"  {column:<28} dropped (could identify a respondent)" for column in document["dropped"]
     ]
+    if RESPONSE_ID not in document["columns"].values():
+        lines.append(
+            "  response_id: no column found   <- edit: add the column holding each response's id "
+            'in the survey tool to columns as "COLUMN": "response_id" (jedi push needs it)'
+        )
     lines += [
         f"  values.{target}: {raw!r} -> ?   <- edit: the platform's value for this answer"
         for target, raw in unknown_values
@@ -180,12 +192,20 @@ def initial_mapping(
     # Only Qualtrics exports have question texts; other formats have none (an empty tuple).
     texts = dict(zip(export.columns, export.question_texts, strict=False))
     columns: dict[str, str] = {}
+    if export.key_columns:
+        columns[export.key_columns[0]] = RESPONSE_ID
+    elif export.format is ExportFormat.CSV and (
+        id_column := next(
+            (c for c in (*export.dropped, *export.columns) if _ID_COLUMN.match(c.strip())), None
+        )
+    ):
+        columns[id_column] = RESPONSE_ID
     tool: list[str] = []
     for column in export.columns:
         match = CHECKBOX.match(column)
         name = match["field"] if match and export.format is ExportFormat.REDCAP else column
         if name in columns:
-            continue
+            continue  # a checkbox field's further choices, or the response id
         if is_tool_column(column, export.format):
             tool.append(column)
             continue
@@ -227,7 +247,7 @@ def initial_mapping(
         "values": values,
         "ignore": [],
         "survey_tool_columns": tool,
-        "dropped": list(export.dropped),
+        "dropped": [column for column in export.dropped if column not in columns],
     }
 
 

@@ -1,16 +1,17 @@
 """`jedi push`: upload a site's survey export (CSV) or intervention events (JSONL) to ingest.
 
 A survey export is read whole first, as the survey tool wrote it (`--format
-qualtrics|redcap|csv`, detected when not given), and checked against the instrument
-registered in ingest (`IngestService.GetInstrument`): the summary says what will be sent,
-what was dropped and what was skipped. Nothing is sent from a file that cannot be read or
-whose mapping is wrong: each problem is one line on stderr, and the exit status is 2.
-`--check` stops after the summary and the first row errors: it sends nothing.
+qualtrics|redcap|csv`, detected when not given), checked against the instrument registered in
+ingest (`IngestService.GetInstrument`) and compared with what ingest holds: the summary says
+what was dropped and skipped, and per file how many rows are new, already sent unchanged,
+changed since sent, rejected and skipped; only the new rows are sent (`survey_push`). Nothing
+is sent from a file that cannot be read or whose mapping is wrong: each problem is one line on
+stderr, and the exit status is 2. `--check` stops after the summary: it stores nothing.
 
-Otherwise the rows are streamed in batches with a progress bar; what ingest could not store
-is retried; every rejected row is written with its reasons to a rejects file; how far it got
-is remembered so an interrupted upload resumes where it stopped. Exits 1 when anything was
-rejected, 2 when the upload could not run at all.
+Intervention events (JSONL) are sent in batches with a progress bar; what ingest could not
+store is retried; every rejected line is written with its reasons to a rejects file; how far it
+got is remembered so an interrupted upload resumes where it stopped. Exits 1 when anything was
+rejected (or, for a survey, changed since sent), 2 when the upload could not run at all.
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
+import hashlib
 import json
 import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import grpc
@@ -31,15 +32,11 @@ from google.protobuf import json_format
 from tqdm import tqdm
 
 from jedi.v1 import events_pb2, ingest_pb2, ingest_pb2_grpc
+from services.cli import survey_push
 from services.cli.arguments import readable_file
-from services.cli.exports import ExportError, ExportFormat, read_export
-from services.cli.instruments import InstrumentUnavailable, fetch_instrument
-from services.cli.mapping import MappingError, SurveyMapping, plan_columns
-from services.cli.redcap import read_dictionary
-from services.cli.summary import FileSummary
-from services.cli.survey_csv import file_digest, read_rows, row_event_id
+from services.cli.exports import ExportFormat
+from services.cli.instruments import InstrumentUnavailable
 from shared.clients import call_metadata, open_channel
-from shared.convert import event_to_proto
 from shared.domain.validation import FieldError
 
 _RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -104,7 +101,8 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--instrument-version", type=int, help="instrument version (overrides the mapping)"
     )
     add_connection_arguments(parser)
-    parser.add_argument("--batch-size", type=int, default=500)
+    survey_push.add_arguments(parser)
+    parser.add_argument("--batch-size", type=int, default=500, help="intervention events per call")
     parser.add_argument(
         "--rejects", type=Path, help="where rejected rows go (default: FILE.rejects.csv)"
     )
@@ -112,10 +110,13 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "--state-dir",
         type=Path,
         default=Path(".jedi-push"),
-        help="where progress is kept for resuming",
+        help="where an intervention upload's progress is kept for resuming (a survey upload "
+        "resumes by pushing the file again: what ingest holds comes back as already sent)",
     )
     parser.add_argument(
-        "--restart", action="store_true", help="ignore saved progress and start over"
+        "--restart",
+        action="store_true",
+        help="ignore an intervention upload's saved progress and start over",
     )
     parser.set_defaults(handler=run)
 
@@ -136,27 +137,26 @@ def run(arguments: argparse.Namespace) -> int:
     if not arguments.api_key:
         print("jedi push: no API key: pass --api-key or set JEDI_API_KEY", file=sys.stderr)
         return 2
+    if arguments.kind == "survey":
+        try:
+            return survey_push.run(arguments)
+        except (InstrumentUnavailable, OSError, ValueError) as error:
+            print(f"jedi push: cannot read {arguments.file}: {error}", file=sys.stderr)
+            return 2
     try:
-        total, submissions = _submissions(arguments)
-    except (ExportError, MappingError) as error:
-        for problem in error.errors:
-            where = "" if problem.field == arguments.file.name else f"{problem.field}: "
-            print(f"jedi push: {arguments.file.name}: {where}{problem.reason}", file=sys.stderr)
-        print(f"jedi push: nothing was sent from {arguments.file}", file=sys.stderr)
-        return 2
-    except (InstrumentUnavailable, OSError, ValueError) as error:
+        total, submissions = _intervention_submissions(arguments.file)
+    except (OSError, ValueError) as error:
         print(f"jedi push: cannot read {arguments.file}: {error}", file=sys.stderr)
         return 2
     if arguments.check:
-        submissions = list(submissions)
-        unreadable = [s for s in submissions if s.errors]
-        if arguments.kind == "interventions":
-            for submission in unreadable[:10]:
-                print(f"line {submission.row_number}: {submission.errors[0].reason}")
-            print(
-                f"{arguments.file}: {len(submissions)} events, {len(unreadable)} unreadable; "
-                "--check: nothing was sent"
-            )
+        every = list(submissions)
+        unreadable = [s for s in every if s.errors]
+        for submission in unreadable[:10]:
+            print(f"line {submission.row_number}: {submission.errors[0].reason}")
+        print(
+            f"{arguments.file}: {len(every)} events, {len(unreadable)} unreadable; "
+            "--check: nothing was sent"
+        )
         return 1 if unreadable else 0
     digest = file_digest(arguments.file)
     state_file = arguments.state_dir / f"{digest}.json"
@@ -176,7 +176,6 @@ def run(arguments: argparse.Namespace) -> int:
     print(
         f"{arguments.file}: {progress.rows_done} rows: {progress.accepted} accepted, "
         f"{progress.duplicates} duplicates, {progress.rejected} rejected"
-        + (f", {progress.skipped} skipped" if progress.skipped else "")
         + (f" (reasons in {rejects_path})" if progress.rejected else "")
     )
     return 1 if progress.rejected else 0
@@ -186,77 +185,17 @@ class _Fatal(Exception):
     """The upload cannot go on; progress so far is saved."""
 
 
-def _submissions(arguments: argparse.Namespace) -> tuple[int, Iterable[Submission]]:
-    if arguments.kind == "survey":
-        return _survey_submissions(arguments)
-    return _intervention_submissions(arguments.file)
-
-
-def _survey_submissions(arguments: argparse.Namespace) -> tuple[int, list[Submission]]:
-    """Every row of the export, read and checked before anything is sent; prints the summary."""
-    export = read_export(
-        arguments.file,
-        format=ExportFormat(arguments.format) if arguments.format else None,
-        encoding=arguments.encoding,
-    )
-    mapping = SurveyMapping.from_file(
-        arguments.mapping,
-        site_id=arguments.site,
-        wave=arguments.wave,
-        timezone=arguments.timezone,
-        instrument_id=arguments.instrument,
-        instrument_version=arguments.instrument_version,
-    )
-    instrument = asyncio.run(
-        fetch_instrument(
-            arguments.address,
-            arguments.api_key,
-            mapping.instrument_id,
-            mapping.instrument_version,
-            ca_file=arguments.ca_file,
-        )
-    )
-    plan = plan_columns(export, mapping, instrument)
-    dictionary = (
-        read_dictionary(arguments.dictionary, arguments.encoding) if arguments.dictionary else None
-    )
-    summary = FileSummary.start(arguments.file.name, export, plan, mapping)
-    submissions = []
-    now = datetime.now(UTC)
-    for outcome in read_rows(
-        export,
-        plan,
-        mapping,
-        instrument,
-        file_digest(arguments.file),
-        now=now,
-        dictionary=dictionary,
-    ):
-        summary.add(outcome)
-        event = event_to_proto(outcome.response) if outcome.response else None
-        submissions.append(
-            Submission(
-                outcome.row_number,
-                outcome.event_id,
-                event,
-                tuple(outcome.errors),
-                skipped=outcome.skipped is not None,
-            )
-        )
-    print("\n".join(summary.lines()), flush=True)
-    if arguments.check:
-        if summary.first_errors:
-            print("first errors:\n" + "\n".join(f"  {line}" for line in summary.first_errors))
-        print(
-            f"--check: nothing was sent (ingest at {arguments.address} would be sent {summary.to_send} responses)"
-        )
-    return len(submissions), submissions
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _intervention_submissions(path: Path) -> tuple[int, Iterator[Submission]]:
     with open(path, encoding="utf-8") as handle:
         total = sum(1 for line in handle if line.strip())
-    digest = file_digest(path)
 
     def generate() -> Iterator[Submission]:
         with open(path, encoding="utf-8") as handle:
@@ -267,7 +206,7 @@ def _intervention_submissions(path: Path) -> tuple[int, Iterator[Submission]]:
                 except json_format.ParseError as error:
                     yield Submission(
                         row_number,
-                        row_event_id(digest, row_number),
+                        "",
                         None,
                         (FieldError("intervention", str(error)),),
                     )

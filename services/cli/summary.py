@@ -18,6 +18,7 @@ class FileSummary:
     format: str
     rows: int = 0
     dropped: tuple[str, ...] = ()
+    key_columns: tuple[str, ...] = ()
     tool_columns: tuple[str, ...] = ()
     ignored: tuple[str, ...] = ()
     skipped: Counter[str] = field(default_factory=Counter)
@@ -35,6 +36,7 @@ class FileSummary:
             name,
             export.format.value,
             dropped=export.dropped,
+            key_columns=export.key_columns,
             tool_columns=plan.tool_columns,
             ignored=plan.ignored,
             timezone=mapping.timezone,
@@ -60,6 +62,11 @@ class FileSummary:
             lines.append(
                 f"  dropped, could identify a respondent (never read, never sent): {', '.join(self.dropped)}"
             )
+        if self.key_columns:
+            lines.append(
+                f"  response id: {', '.join(self.key_columns)} (keyed with the site's response "
+                "key into the event id, then dropped: never sent)"
+            )
         if self.tool_columns:
             lines.append(f"  survey-tool columns, not sent: {', '.join(self.tool_columns)}")
         if self.ignored:
@@ -77,5 +84,5 @@ class FileSummary:
             )
         else:
             lines.append(f"  dates read in {self.timezone}")
-        lines.append(f"  {self.to_send} to send, {self.rejected_rows} with errors (not sent)")
+        lines.append(f"  {self.to_send} readable, {self.rejected_rows} with errors (not sent)")
         return lines

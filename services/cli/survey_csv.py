@@ -15,15 +15,17 @@ the row, named by column. Rules:
 - Each response is validated against the registered instrument (items, wave, wave window,
   dates), the checks ingest makes, so a row's errors are known before anything is sent.
 
-The event id of a row comes from the file's content and the row's number, so uploading the
-same file again is answered with duplicates, never counted twice.
+The event id of a row is its survey-tool id keyed with the site's response key (see
+`shared.domain.response_keys`; `Export.row_keys`), so the same response has the same event id
+in every export of the survey, however the rows are ordered and whatever columns were added:
+ingest answers it as already sent, or, when its content changed, refuses it. A row whose id is
+blank, or repeats an earlier row's, is an error of its own.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -38,7 +40,6 @@ from services.cli.redcap import DataDictionary, checked, combine_checked, is_com
 from shared.domain.model import Department, GroupDimension, Instrument, Role, SurveyResponse, Wave
 from shared.domain.validation import FieldError, index_instruments, validate_survey_response
 
-_EVENT_NAMESPACE = uuid.UUID("6b1d3c2e-2f43-4e0e-9a57-3d1f0c9e1a42")
 LIKERT_LABELS = {
     "strongly disagree": 1,
     "disagree": 2,
@@ -80,24 +81,46 @@ def file_digest(path: Path) -> str:
     return digest.hexdigest()
 
 
-def row_event_id(digest: str, row_number: int) -> str:
-    return str(uuid.uuid5(_EVENT_NAMESPACE, f"{digest}:{row_number}"))
-
-
 def read_rows(
     export: Export,
     plan: ColumnPlan,
     mapping: SurveyMapping,
     instrument: Instrument,
-    digest: str,
     *,
     now: datetime,
     dictionary: DataDictionary | None = None,
 ) -> Iterator[RowOutcome]:
+    if not export.key_columns or len(export.row_keys) != len(export.rows):
+        raise ValueError("the export was read without its response ids (read_export's keyer)")
     zone: tzinfo = ZoneInfo(mapping.timezone) if mapping.timezone else UTC
     registry = index_instruments([instrument])
-    for row_number, record in enumerate(export.records(), start=1):
-        event_id = row_event_id(digest, row_number)
+    key_column = export.key_columns[0]
+    first_row: dict[str, int] = {}  # event id -> the first row that has it
+    for row_number, (record, event_id) in enumerate(
+        zip(export.records(), export.row_keys, strict=True), start=1
+    ):
+        if not event_id:
+            yield RowOutcome(
+                row_number,
+                "",
+                None,
+                [FieldError(key_column, "is blank: every response needs its survey-tool id")],
+            )
+            continue
+        if (earlier := first_row.setdefault(event_id, row_number)) != row_number:
+            yield RowOutcome(
+                row_number,
+                event_id,
+                None,
+                [
+                    FieldError(
+                        key_column,
+                        f"repeats the response id of row {earlier}: "
+                        f"one row per response ({', '.join(export.key_columns)})",
+                    )
+                ],
+            )
+            continue
         skipped = _skip_reason(export.format, record, mapping)
         if skipped:
             yield RowOutcome(row_number, event_id, None, skipped=skipped)

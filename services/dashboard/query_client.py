@@ -9,7 +9,7 @@ from typing import TypedDict
 
 import grpc
 
-from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, query_pb2_grpc
+from jedi.v1 import benchmarks_pb2, common_pb2, flags_pb2, query_pb2, query_pb2_grpc
 from services.dashboard.sessions import Identity, Role
 from shared.clients import call_metadata, open_channel
 
@@ -174,6 +174,11 @@ class QueryClient:
         """The latest release status of every scope the user may see (a site: its own and the cross-site ones)."""
         reply = await self._stub.ListReleases(query_pb2.ListReleasesRequest(), **self._options())
         return list(reply.releases)
+
+    async def flags(self) -> list[flags_pb2.SiteFlag]:
+        """The sites flagged for an implausible upload the user may see (ListReleases' flags)."""
+        reply = await self._stub.ListReleases(query_pb2.ListReleasesRequest(), **self._options())
+        return list(reply.flags)
 
     def watch(self, request: query_pb2.WatchRequest) -> AsyncIterable[query_pb2.WatchResponse]:
         """The Watch stream (no deadline: it lives as long as the browser's SSE stream)."""

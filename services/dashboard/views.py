@@ -5,11 +5,12 @@ than k responses, or hidden by complementary suppression) is marked `suppressed`
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC
 from typing import Any
 
 from google.protobuf.message import Message
 
-from jedi.v1 import benchmarks_pb2, common_pb2, query_pb2, registry_pb2
+from jedi.v1 import benchmarks_pb2, common_pb2, flags_pb2, query_pb2, registry_pb2
 from services.dashboard import labels
 from services.dashboard.query_client import QueryClient
 from services.dashboard.release_status import ReleaseBoard, latest_releases
@@ -212,4 +213,23 @@ async def status(client: QueryClient, board: ReleaseBoard | None = None) -> Json
     """The latest release of each site and wave the user may see, with the responses held back
     since: from ListReleases, or from a board that follows the Watch stream's statuses."""
     rows = await board.rows(client) if board is not None else await latest_releases(client)
-    return {"view": "status", "releases": [row.to_json() for row in rows]}
+    names = {row.site_id: row.site_name for row in rows if row.site_id}
+    return {
+        "view": "status",
+        "releases": [row.to_json() for row in rows],
+        "flags": [flag_json(flag, names) for flag in await client.flags()],
+    }
+
+
+def flag_json(flag: flags_pb2.SiteFlag, names: dict[str, str]) -> Json:
+    """A site flagged by ingest: an upload refused for exceeding its eligible headcount."""
+    return {
+        "site_id": flag.site_id,
+        "site_name": names.get(flag.site_id, flag.site_id),
+        "wave": labels.wave_name(flag.wave),
+        "eligible": flag.eligible_headcount,
+        "stored": flag.stored_responses,
+        "refused": flag.refused_responses,
+        "flagged_at": flag.flagged_at.ToDatetime(tzinfo=UTC).isoformat(),
+        "reason": flag.reason,
+    }

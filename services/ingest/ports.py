@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
-from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse
+from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
 from shared.domain.validation import IncidentTimes
 from shared.event_records import EventRecord
 
@@ -29,9 +29,14 @@ class RecordPublisher(Protocol):
 
 
 class AcceptedEvents(Protocol):
-    """What ingest has already stored: event ids and the incidents' lifecycle times."""
+    """What ingest has already stored: event ids, the incidents' lifecycle times, the survey
+    responses' content fingerprints and their number per site and wave."""
 
     def knows(self, event_id: str) -> bool: ...
+
+    def fingerprint(self, event_id: str) -> str | None: ...
+
+    def responses(self, site_id: str, wave: Wave) -> int: ...
 
     def incident_times(self, site_id: str, incident_id: str) -> IncidentTimes: ...
 

@@ -56,6 +56,7 @@ _STATUS = {
     Outcome.ACCEPTED: ingest_pb2.EVENT_STATUS_ACCEPTED,
     Outcome.DUPLICATE: ingest_pb2.EVENT_STATUS_DUPLICATE,
     Outcome.REJECTED: ingest_pb2.EVENT_STATUS_REJECTED,
+    Outcome.CHANGED: ingest_pb2.EVENT_STATUS_CHANGED,
 }
 STREAM_FACTOR = 20  # a stream may carry this many times a call's events
 
@@ -84,7 +85,13 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         self, request: ingest_pb2.SubmitEventsRequest, context: Context
     ) -> ingest_pb2.SubmitEventsResponse:
         principal = await authenticate(context, self._credentials)
-        results = await self._submit(list(request.events), principal, context, self._max_events)
+        results = await self._submit(
+            list(request.events),
+            principal,
+            context,
+            self._max_events,
+            validate_only=request.validate_only,
+        )
         return ingest_pb2.SubmitEventsResponse(results=results, **_counts(results))
 
     async def StreamEvents(
@@ -95,13 +102,18 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         principal = await authenticate(context, self._credentials)
         limit = self._max_events * STREAM_FACTOR
         events = []
+        validate_only: bool | None = None  # the first message decides
         async for message in request_iterator:
+            if validate_only is None:
+                validate_only = message.validate_only
             events.append(message.event)
             if len(events) > limit:
                 await abort_bad_request(
                     context, "stream too long", [("event", f"at most {limit} events per stream")]
                 )
-        results = await self._submit(events, principal, context, limit)
+        results = await self._submit(
+            events, principal, context, limit, validate_only=bool(validate_only)
+        )
         return ingest_pb2.StreamEventsResponse(results=results, **_counts(results))
 
     async def PutSite(
@@ -163,6 +175,8 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         principal: Principal,
         context: Context,
         limit: int,
+        *,
+        validate_only: bool = False,
     ) -> list[ingest_pb2.EventResult]:
         if not events:
             await abort_bad_request(
@@ -185,16 +199,19 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             for message in events
         ]
         try:
-            verdicts = await self._submissions.submit(principal, candidates)
+            verdicts = await self._submissions.submit(
+                principal, candidates, validate_only=validate_only
+            )
         except WriteRefused as refusal:
             await self._audit_submission(principal, candidates, None, f"refused: {refusal}")
             await context.abort(grpc.StatusCode.PERMISSION_DENIED, str(refusal))
         except NotStored as refusal:
             await self._audit_submission(principal, candidates, None, f"not stored: {refusal}")
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(refusal))
-        # The audit trail's one hook for submissions: recorded before the caller's answer.
-        await self._audit_submission(principal, candidates, verdicts)
-        metrics.count_verdicts([m.WhichOneof("payload") or "none" for m in events], verdicts)
+        if not validate_only:
+            # The audit trail's one hook for submissions: recorded before the caller's answer.
+            await self._audit_submission(principal, candidates, verdicts)
+            metrics.count_verdicts([m.WhichOneof("payload") or "none" for m in events], verdicts)
         return [_result(index, verdict) for index, verdict in enumerate(verdicts)]
 
     async def _audit_submission(
@@ -232,6 +249,7 @@ def _counts(results: Sequence[ingest_pb2.EventResult]) -> dict[str, int]:
         "accepted_count": statuses.count(ingest_pb2.EVENT_STATUS_ACCEPTED),
         "duplicate_count": statuses.count(ingest_pb2.EVENT_STATUS_DUPLICATE),
         "rejected_count": statuses.count(ingest_pb2.EVENT_STATUS_REJECTED),
+        "changed_count": statuses.count(ingest_pb2.EVENT_STATUS_CHANGED),
     }
 
 

@@ -7,6 +7,13 @@ does not, NotStored is raised: what was stored is remembered, so the client's re
 with duplicates for it and publishes the rest. A submission whose caller goes away (killed,
 timed out) still finishes storing and remembering what it began.
 
+A survey response whose event id is stored with other content is refused as CHANGED (the same
+response in the survey tool, edited or completed since it was sent: the version stored first
+is the one counted). New survey responses that would take a site's wave past its registered
+eligible headcount are all rejected, none is stored, and ingest publishes a flag for
+coordinators (`shared.domain.plausibility`). A validate-only submission is judged the same way
+and stores nothing, flags included.
+
 Submissions for different sites run concurrently. Those sharing a site take turns (the incident
 order check must see every earlier outcome of the site), and an event id still being stored by
 another submission is judged once that one knows whether Kafka has it.
@@ -27,14 +34,19 @@ import structlog
 from services.ingest import metrics
 from services.ingest.ports import AcceptedEvents, Event, PublishFailed, RecordPublisher, Registry
 from shared.auth import Principal
+from shared.clock import utc_now
 from shared.domain.model import (
     BiasIncidentAcknowledged,
     BiasIncidentReported,
     BiasIncidentResolved,
     InterventionEvent,
+    SurveyResponse,
+    Wave,
 )
+from shared.domain.plausibility import HeadcountExceeded, check_headcount
+from shared.domain.response_keys import content_fingerprint
 from shared.domain.validation import FieldError, IncidentTimes, validate_incident_transition
-from shared.event_records import event_record
+from shared.event_records import event_record, site_flag_record
 from shared.topics import Topics
 
 log = structlog.get_logger(__name__)
@@ -45,6 +57,7 @@ class Outcome(StrEnum):
     ACCEPTED = "accepted"
     DUPLICATE = "duplicate"
     REJECTED = "rejected"
+    CHANGED = "changed"  # a stored survey response's id with other content: refused
 
 
 class Candidate(NamedTuple):  # not a frozen dataclass: one is made per event, a tuple fastest
@@ -59,6 +72,12 @@ class Verdict(NamedTuple):
     event_id: str
     outcome: Outcome
     errors: tuple[FieldError, ...] = ()
+
+
+CHANGED_REASON = (
+    "this response was sent before with different content (edited or completed in the survey "
+    "tool since): refused; the version sent first stays the one counted, once"
+)
 
 
 class WriteRefused(Exception):
@@ -93,9 +112,19 @@ class EventSubmissions:
         self._storing: dict[str, asyncio.Future[None]] = {}  # event id -> its store finishing
         self._in_flight: set[asyncio.Future[list[Verdict]]] = set()
 
-    async def submit(self, principal: Principal, candidates: Sequence[Candidate]) -> list[Verdict]:
-        """Each candidate's verdict, once every accepted one is stored."""
+    async def submit(
+        self, principal: Principal, candidates: Sequence[Candidate], *, validate_only: bool = False
+    ) -> list[Verdict]:
+        """Each candidate's verdict, once every accepted one is stored (`validate_only`: what
+        the verdicts would be, nothing stored)."""
         self._check_permission(principal, candidates)
+        if validate_only:
+            async with contextlib.AsyncExitStack() as held:
+                for site_id in sorted({c.site_id for c in candidates if c.site_id}):
+                    await held.enter_async_context(self._site_lock(site_id))
+                await self._wait_for_stores_of(candidates)
+                verdicts, _, _ = self._judge(candidates)
+            return verdicts
         # Shielded: a caller that goes away cancels its handler, but what Kafka stores must
         # still reach the ledger, or the caller's retry would publish the same events twice.
         judging = asyncio.ensure_future(self._judge_and_store(candidates))
@@ -126,7 +155,7 @@ class EventSubmissions:
             await self._wait_for_stores_of(candidates)
             # From judging to claiming the accepted ids nothing awaits: no other submission
             # can judge the same ids in between.
-            verdicts, accepted = self._judge(candidates)
+            verdicts, accepted, exceeded = self._judge(candidates)
             stored = asyncio.get_running_loop().create_future()
             for event in accepted:
                 self._storing[event.event_id] = stored
@@ -136,6 +165,7 @@ class EventSubmissions:
                 for event in accepted:
                     del self._storing[event.event_id]
                 stored.set_result(None)
+            await self._flag(exceeded)
         return verdicts
 
     def _site_lock(self, site_id: str) -> asyncio.Lock:
@@ -151,8 +181,11 @@ class EventSubmissions:
         }:
             await asyncio.wait(pending)
 
-    def _judge(self, candidates: Sequence[Candidate]) -> tuple[list[Verdict], list[Event]]:
-        """Each candidate's verdict, and the valid new events to store."""
+    def _judge(
+        self, candidates: Sequence[Candidate]
+    ) -> tuple[list[Verdict], list[Event], list[HeadcountExceeded]]:
+        """Each candidate's verdict, the valid new events to store, and the site waves whose
+        new responses were refused for exceeding the eligible headcount."""
         verdicts: list[Verdict] = []
         accepted: list[Event] = []
         seen: set[str] = set()
@@ -160,7 +193,7 @@ class EventSubmissions:
         for candidate in candidates:
             event_id = candidate.event_id
             if event_id and (event_id in seen or self._ledger.knows(event_id)):
-                verdicts.append(Verdict(event_id, Outcome.DUPLICATE))
+                verdicts.append(self._known(candidate))
                 continue
             event = candidate.decoded
             errors = event if isinstance(event, list) else self._check_history(event, incidents)
@@ -170,7 +203,81 @@ class EventSubmissions:
             seen.add(event_id)
             accepted.append(event)
             verdicts.append(Verdict(event_id, Outcome.ACCEPTED))
-        return verdicts, accepted
+        exceeded = self._check_headcounts(accepted)
+        if exceeded:
+            refused = {(e.site_id, e.wave): e for e in exceeded}
+            for index, verdict in enumerate(verdicts):
+                if verdict.outcome is Outcome.ACCEPTED:
+                    event = candidates[index].decoded
+                    if isinstance(event, SurveyResponse) and (
+                        excess := refused.get((event.site_id, event.wave))
+                    ):
+                        verdicts[index] = Verdict(
+                            verdict.event_id,
+                            Outcome.REJECTED,
+                            (FieldError("survey_response.wave", excess.reason()),),
+                        )
+            accepted = [
+                e
+                for e in accepted
+                if not (isinstance(e, SurveyResponse) and (e.site_id, e.wave) in refused)
+            ]
+        return verdicts, accepted, exceeded
+
+    def _known(self, candidate: Candidate) -> Verdict:
+        """A candidate whose event id is stored (or earlier in the submission): a duplicate,
+        or a survey response changed since it was stored."""
+        stored = self._ledger.fingerprint(candidate.event_id)
+        event = candidate.decoded
+        if (
+            stored is not None
+            and isinstance(event, SurveyResponse)
+            and content_fingerprint(event) != stored
+        ):
+            return Verdict(
+                candidate.event_id,
+                Outcome.CHANGED,
+                (FieldError("survey_response.event_id", CHANGED_REASON),),
+            )
+        return Verdict(candidate.event_id, Outcome.DUPLICATE)
+
+    def _check_headcounts(self, accepted: Sequence[Event]) -> list[HeadcountExceeded]:
+        """The site waves whose new responses would exceed the site's eligible headcount."""
+        arriving: dict[tuple[str, Wave], int] = {}
+        for event in accepted:
+            if isinstance(event, SurveyResponse):
+                key = (event.site_id, event.wave)
+                arriving[key] = arriving.get(key, 0) + 1
+        exceeded = []
+        for (site_id, wave), count in sorted(arriving.items()):
+            site = self._registry.sites.get(site_id)
+            if site is None:
+                continue
+            excess = check_headcount(site, wave, self._ledger.responses(site_id, wave), count)
+            if excess is not None:
+                exceeded.append(excess)
+        return exceeded
+
+    async def _flag(self, exceeded: Sequence[HeadcountExceeded]) -> None:
+        """Tell coordinators which sites' uploads were refused as implausible."""
+        if not exceeded:
+            return
+        for excess in exceeded:
+            log.warning(
+                "upload_exceeds_eligible_headcount",
+                site_id=excess.site_id,
+                wave=str(excess.wave),
+                eligible=excess.eligible,
+                stored=excess.stored,
+                refused=excess.arriving,
+            )
+        now = utc_now()
+        try:
+            await self._publisher.publish(
+                [site_flag_record(self._topics, excess, now) for excess in exceeded]
+            )
+        except PublishFailed as error:
+            log.warning("site_flag_unpublished", error=str(error))
 
     def _check_history(
         self, event: Event, incidents: dict[tuple[str, str], IncidentTimes]

@@ -1,4 +1,5 @@
-"""ListReleases: the latest release status of every scope the caller may see."""
+"""ListReleases: the latest release status of every scope the caller may see, and the sites
+flagged for an implausible upload (a coordinator: every site; a site: its own)."""
 
 from __future__ import annotations
 
@@ -19,4 +20,10 @@ def releases(ask: Ask, request: query_pb2.ListReleasesRequest) -> query_pb2.List
         if only_site is not None and parsed.site_id not in (None, only_site):
             continue
         reply.releases.append(status)
+    for _, flag in sorted(ask.snapshot.flags.items()):
+        if not ask.principal.may_write(flag.site_id):  # a coordinator, or the site itself
+            continue
+        if only_site is not None and flag.site_id != only_site:
+            continue
+        reply.flags.append(flag)
     return reply

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 
-from jedi.v1 import registry_pb2
+from jedi.v1 import flags_pb2, registry_pb2
 from services.query.records import (
     BenchmarkUpdate,
+    FlagUpdate,
     ProgressUpdate,
     ReleaseUpdate,
     SiteUpdate,
@@ -35,7 +36,10 @@ class Applied:
 
 
 def apply_updates(
-    snapshot: Snapshot, updates: Iterable[BenchmarkUpdate], site_updates: Iterable[SiteUpdate]
+    snapshot: Snapshot,
+    updates: Iterable[BenchmarkUpdate],
+    site_updates: Iterable[SiteUpdate],
+    flag_updates: Iterable[FlagUpdate] = (),
 ) -> Applied:
     cells: dict[str, StoredCell[Cell]] = dict(snapshot.cells)
     scopes: dict[str, ScopeState] = dict(snapshot.scopes)
@@ -64,13 +68,21 @@ def apply_updates(
             sites.pop(site_update.site_id, None)
         else:
             sites[site_update.site_id] = site_update.site
-    if not touched and sites is None:
+    flags: dict[str, flags_pb2.SiteFlag] | None = None
+    for flag_update in flag_updates:
+        flags = dict(snapshot.flags) if flags is None else flags
+        if flag_update.flag is None:
+            flags.pop(flag_update.key, None)
+        else:
+            flags[flag_update.key] = flag_update.flag
+    if not touched and sites is None and flags is None:
         return Applied(snapshot, Changes(), tuple(stale))
     next_snapshot = Snapshot(
         snapshot.version + 1,
         MappingProxyType(cells) if touched else snapshot.cells,
         MappingProxyType(sites) if sites is not None else snapshot.sites,
         MappingProxyType(scopes) if touched else snapshot.scopes,
+        MappingProxyType(flags) if flags is not None else snapshot.flags,
     )
     changed_keys = frozenset(
         k for k in candidates if not same_value(snapshot.cells.get(k), cells.get(k))

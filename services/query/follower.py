@@ -1,4 +1,4 @@
-"""Follows the benchmarks and sites topics from the beginning into the view, live."""
+"""Follows the benchmarks, sites and site-flags topics from the beginning into the view, live."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from services.query.records import (
     BenchmarkUpdate,
+    FlagUpdate,
     SiteUpdate,
     decode_benchmark_record,
+    decode_flag_record,
     decode_site_record,
 )
 from services.query.view import View
@@ -21,7 +23,8 @@ log = structlog.get_logger(__name__)
 
 
 class ViewFollower:
-    """Reads both compacted topics into `view`, one applied batch per fetch.
+    """Reads the compacted topics into `view`, one applied batch per fetch (`flags_topic`, the
+    sites flagged by ingest, when given).
 
     Marks the view caught up once every partition reached the end offset it had when
     following began. Remembers its positions, so that running it again after an error goes
@@ -35,12 +38,14 @@ class ViewFollower:
         cells_topic: str,
         sites_topic: str,
         view: View,
+        flags_topic: str | None = None,
         min_cell_size: int,
         min_sites: int,
         max_records: int = 2000,
     ) -> None:
         self.kafka = kafka
         self.cells_topic, self.sites_topic = cells_topic, sites_topic
+        self.flags_topic = flags_topic
         self.view = view
         self.min_cell_size, self.min_sites = min_cell_size, min_sites
         self.max_records = max_records
@@ -62,7 +67,10 @@ class ViewFollower:
             await consumer.stop()
 
     async def _assign(self, consumer: AIOKafkaConsumer) -> list[TopicPartition]:
-        partitions = await topic_partitions(self.kafka, [self.cells_topic, self.sites_topic])
+        names = [self.cells_topic, self.sites_topic]
+        if self.flags_topic is not None:
+            names.append(self.flags_topic)
+        partitions = await topic_partitions(self.kafka, names)
         consumer.assign(partitions)
         for tp in partitions:
             if tp in self._positions:
@@ -75,6 +83,7 @@ class ViewFollower:
         """One fetch, every partition, is one batch of the view: one new snapshot."""
         cell_updates: list[BenchmarkUpdate] = []
         site_updates: list[SiteUpdate] = []
+        flag_updates: list[FlagUpdate] = []
         for tp, records in batches.items():
             for record in records:
                 if tp.topic == self.cells_topic:
@@ -86,14 +95,18 @@ class ViewFollower:
                     )
                     if update is not None:
                         cell_updates.append(update)
+                elif tp.topic == self.flags_topic:
+                    flag_update = decode_flag_record(record.key, record.value)
+                    if flag_update is not None:
+                        flag_updates.append(flag_update)
                 else:
                     site_update = decode_site_record(record.key, record.value)
                     if site_update is not None:
                         site_updates.append(site_update)
             if records:
                 self._positions[tp] = records[-1].offset + 1
-        if cell_updates or site_updates:
-            self.view.apply(cell_updates, site_updates)
+        if cell_updates or site_updates or flag_updates:
+            self.view.apply(cell_updates, site_updates, flag_updates)
 
     async def _check_caught_up(self, consumer: AIOKafkaConsumer) -> None:
         if self.view.ready.is_set() or self._end_offsets is None:

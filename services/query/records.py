@@ -17,7 +17,7 @@ from typing import Generic, TypeGuard, TypeVar
 
 from google.protobuf.message import DecodeError
 
-from jedi.v1 import benchmarks_pb2, registry_pb2
+from jedi.v1 import benchmarks_pb2, flags_pb2, registry_pb2
 from services.query.scopes import Scope, parse_scope
 from shared.convert_releases import PROGRESS_PREFIX, progress_from_proto, release_from_proto
 from shared.domain.benchmark_set import Cell, DistributionCell, RankCell, ReachCell
@@ -177,6 +177,26 @@ def _release(
             kept[cell.key] = StoredCell(cell.key, cell, cell_message, cell_message.revision)
     cells = tuple(kept[cell_key] for cell_key in sorted(kept))
     return ReleaseUpdate(scope, release.number, message.status, cells, tuple(refused))
+
+
+@dataclass(frozen=True)
+class FlagUpdate:
+    """A record of jedi.site-flags.v1: a site and wave flagged, or (None) its flag removed."""
+
+    key: str  # "<site id>/<wave>"
+    flag: flags_pb2.SiteFlag | None
+
+
+def decode_flag_record(key: bytes | None, value: bytes | None) -> FlagUpdate | None:
+    if not key:
+        return None
+    if value is None:
+        return FlagUpdate(key.decode(errors="replace"), None)
+    try:
+        flag = flags_pb2.SiteFlag.FromString(value)
+    except DecodeError:
+        return None
+    return FlagUpdate(key.decode(errors="replace"), flag) if flag.site_id else None
 
 
 def decode_site_record(key: bytes | None, value: bytes | None) -> SiteUpdate | None:

@@ -48,7 +48,7 @@ class QueryServer:
         topics = Topics(settings.topic_namespace)
         await ensure_topics(
             settings.kafka,
-            [topics.benchmarks, topics.sites, topics.audit_trail],
+            [topics.benchmarks, topics.sites, topics.audit_trail, topics.site_flags],
             replication_factor=settings.topic_replication_factor,
         )
         await self._trail.start()
@@ -77,6 +77,7 @@ class QueryServer:
             settings.kafka,
             cells_topic=topics.benchmarks.name,
             sites_topic=topics.sites.name,
+            flags_topic=topics.site_flags.name,
             view=self.view,
             min_cell_size=settings.min_cell_size,
             min_sites=settings.min_sites,

@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from google.protobuf.message import Message
 
-from jedi.v1 import benchmarks_pb2, registry_pb2
+from jedi.v1 import benchmarks_pb2, flags_pb2, registry_pb2
 from services.query.records import StoredCell
 from services.query.scopes import Scope
 from shared.auth import Principal
@@ -79,6 +79,8 @@ class Snapshot:
     cells: Mapping[str, StoredCell[Cell]] = field(default_factory=lambda: MappingProxyType({}))
     sites: Mapping[str, registry_pb2.Site] = field(default_factory=lambda: MappingProxyType({}))
     scopes: Mapping[str, ScopeState] = field(default_factory=lambda: MappingProxyType({}))
+    # Sites flagged by ingest for an implausible upload, by "<site id>/<wave>" (never mutated).
+    flags: Mapping[str, flags_pb2.SiteFlag] = field(default_factory=lambda: MappingProxyType({}))
     # Answers computed from this snapshot, by (answer, caller, request): a snapshot never changes,
     # so neither does an answer from it. Not copied by `replace`; it goes with the snapshot.
     replies: dict[tuple[object, Principal, bytes], Message] = field(

@@ -10,7 +10,13 @@ import structlog
 
 from services.query import metrics
 from services.query.apply import apply_updates
-from services.query.records import BenchmarkUpdate, ReleaseUpdate, SiteUpdate, Withdrawal
+from services.query.records import (
+    BenchmarkUpdate,
+    FlagUpdate,
+    ReleaseUpdate,
+    SiteUpdate,
+    Withdrawal,
+)
 from services.query.snapshot import Changes, Snapshot, changes_between
 
 log = structlog.get_logger(__name__)
@@ -31,10 +37,15 @@ class View:
         self._changed = asyncio.Event()
         self._log: deque[tuple[int, Changes]] = deque(maxlen=change_log_versions)
 
-    def apply(self, updates: Iterable[BenchmarkUpdate], site_updates: Iterable[SiteUpdate]) -> None:
+    def apply(
+        self,
+        updates: Iterable[BenchmarkUpdate],
+        site_updates: Iterable[SiteUpdate],
+        flag_updates: Iterable[FlagUpdate] = (),
+    ) -> None:
         updates = list(updates)
         _report_refusals(updates)
-        applied = apply_updates(self.current, updates, site_updates)
+        applied = apply_updates(self.current, updates, site_updates, flag_updates)
         for scope, number, held in applied.stale:
             metrics.STALE_RELEASES.inc()
             log.info("release_ignored_as_older", scope=scope, number=number, held=held)

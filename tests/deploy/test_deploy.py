@@ -968,12 +968,14 @@ def test_each_kafka_workload_authenticates_as_its_own_user(rendered):
 
 
 def test_readers_get_the_benchmarks_topic_only(rendered):
-    """The query service reads the benchmarks and the sites registry; every other reader the benchmarks only."""
+    """The query service reads the benchmarks, the sites registry and the site flags (counts
+    only); every other reader the benchmarks only."""
     topics = _topic_specs()
     benchmarks = next(spec.name for spec in topics if spec.name.startswith("jedi.benchmarks."))
     sites = next(spec.name for spec in topics if spec.name.startswith("jedi.sites."))
     trail = next(spec.name for spec in topics if spec.name.startswith("jedi.audit-trail."))
-    allowed = {"query": {benchmarks, sites, trail}, "dashboard": {benchmarks}}
+    flags = next(spec.name for spec in topics if spec.name.startswith("jedi.site-flags."))
+    allowed = {"query": {benchmarks, sites, trail, flags}, "dashboard": {benchmarks}}
     for name, topic_names in allowed.items():
         user = rendered.get("KafkaUser", name)
         where = f"{rendered.overlay}: KafkaUser/{name}"
@@ -1010,6 +1012,7 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
             "instruments",
             "deadletter",
             "benchmarks",
+            "site_flags",
         )
     }
     assert set(by_role.values()) <= set(specs)
@@ -1044,6 +1047,8 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
             assert set(readers) <= {"processor", "ingest", "query"}, where
         elif topic == platform.audit_trail.name:  # who did what: coordinators, via query
             assert readers == ["query"], where
+        elif topic == by_role["site_flags"]:  # counts of refused uploads, for coordinators
+            assert set(readers) <= {"query"}, where
         elif topic in events | registry:
             assert set(readers) <= {"processor", "ingest"}, where
         else:  # internal topics and dead letters (which carry raw records)

@@ -1,9 +1,11 @@
-"""`jedi push` uploads a 10,000-row survey export to a real ingest over a real socket."""
+"""`jedi push` uploads a 10,000-row survey export to a real ingest over a real socket; killed
+while ingest holds the upload, it stores nothing, and pushing the file again finishes it."""
 
 from __future__ import annotations
 
 import asyncio
 import csv
+import dataclasses
 import json
 import os
 import random
@@ -15,13 +17,14 @@ from pathlib import Path
 import pytest
 
 from services.ingest.servicer import IngestServicer
+from shared.domain.model import Role
+from shared.domain.response_keys import new_response_key
 from shared.domain.sample_instrument import JEDI_CULTURE
-from tests.support.ingest import running_ingest
+from tests.support.ingest import demo_dataset, running_ingest
 from tests.support.kafka import read_topic
 from tests.support.waiting import eventually
 
 ROWS = 10_000
-BATCHES_BEFORE_THE_KILL = 4  # of 500 rows (the uploader's default batch)
 BAD_ROWS = {17: ("BEL1", "7"), 2500: ("Q_Role", "astronaut"), 9999: ("EndDate", "yesterday")}
 MAPPING = {
     "site_id": "site-north",
@@ -49,10 +52,21 @@ def write_export(path: Path) -> None:
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(
-            ["Progress", "Finished", "EndDate", "Q_Role", "Q_Dept", "Q_URiM", "Q_Disc", *items]
+            [
+                "response_id",
+                "Progress",
+                "Finished",
+                "EndDate",
+                "Q_Role",
+                "Q_Dept",
+                "Q_URiM",
+                "Q_Disc",
+                *items,
+            ]
         )
         for row in range(1, ROWS + 1):
             values = {
+                "response_id": f"resp-{row:05d}",
                 "Progress": "100",
                 "Finished": "True",
                 "EndDate": (start + timedelta(minutes=row)).strftime("%Y-%m-%d %H:%M:%S"),
@@ -68,6 +82,7 @@ def write_export(path: Path) -> None:
             writer.writerow(
                 values[column]
                 for column in [
+                    "response_id",
                     "Progress",
                     "Finished",
                     "EndDate",
@@ -81,33 +96,40 @@ def write_export(path: Path) -> None:
 
 
 class Stall:
-    """Ingest answers the first `answered` SubmitEvents calls; while `on`, every later call is
-    held, never answered, until its client goes away."""
+    """While `on`, ingest holds every StreamEvents call that stores (not the validate-only
+    check), never answering, until its client goes away."""
 
-    def __init__(self, answered: int) -> None:
-        self.answered = answered
+    def __init__(self) -> None:
         self.on = True
-        self.calls = 0
         self.held = 0
+        self.streamed = 0  # events of the held streams that ingest had received
 
 
 @pytest.fixture
 def stall(monkeypatch) -> Stall:
-    stall = Stall(BATCHES_BEFORE_THE_KILL)
-    original = IngestServicer.SubmitEvents
+    stall = Stall()
+    original = IngestServicer.StreamEvents
 
-    async def stalling(self, request, context):
-        stall.calls += 1
-        if stall.on and stall.calls > stall.answered:
-            stall.held += 1
-            await asyncio.Event().wait()  # cancelled when the killed client's connection drops
-        return await original(self, request, context)
+    async def stalling(self, request_iterator, context):
+        if not stall.on:
+            return await original(self, request_iterator, context)
+        messages = [message async for message in request_iterator]
+        if messages and messages[0].validate_only:
+            return await original(self, _replay(messages), context)
+        stall.held += 1
+        stall.streamed = len(messages)
+        await asyncio.Event().wait()  # cancelled when the killed client's connection drops
 
-    monkeypatch.setattr(IngestServicer, "SubmitEvents", stalling)
+    monkeypatch.setattr(IngestServicer, "StreamEvents", stalling)
     return stall
 
 
-async def run_push(export: Path, mapping: Path, address: str, api_key: str, state_dir: Path):
+async def _replay(messages):
+    for message in messages:
+        yield message
+
+
+async def run_push(export: Path, mapping: Path, address: str, api_key: str, key_file: Path):
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -119,8 +141,8 @@ async def run_push(export: Path, mapping: Path, address: str, api_key: str, stat
         str(mapping),
         "--address",
         address,
-        "--state-dir",
-        str(state_dir),
+        "--response-key",
+        str(key_file),
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
         env={**os.environ, "JEDI_API_KEY": api_key},
@@ -128,41 +150,54 @@ async def run_push(export: Path, mapping: Path, address: str, api_key: str, stat
     return process
 
 
-async def test_push_uploads_a_10000_row_export_resumes_after_a_kill_and_summarises(tmp_path, stall):
+async def test_push_uploads_a_10000_row_export_finishes_after_a_kill_and_summarises(
+    tmp_path, stall
+):
     export, mapping = tmp_path / "export.csv", tmp_path / "mapping.json"
     write_export(export)
     mapping.write_text(json.dumps(MAPPING))
-    state_dir = tmp_path / "state"
-    async with running_ingest(tmp_path) as ingest:
+    key_file = tmp_path / "site-north.key"
+    key_file.write_text(new_response_key())
+    good = ROWS - len(BAD_ROWS)
+    # A site large enough for 10,000 responses in a wave (the headcount check allows them).
+    dataset = demo_dataset()
+    sites = tuple(
+        dataclasses.replace(s, eligible_headcount={Role.RESIDENT: 4000, Role.NURSE: 8000})
+        if s.site_id == "site-north"
+        else s
+        for s in dataset.sites
+    )
+    async with running_ingest(
+        tmp_path, dataset=dataclasses.replace(dataset, sites=sites)
+    ) as ingest:
         address, key = f"127.0.0.1:{ingest.server.port}", ingest.keys.sites["site-north"]
 
-        # Interrupted upload: killed once a few batches are in, while ingest holds the next one.
-        first = await run_push(export, mapping, address, key, state_dir)
-
-        def rows_saved() -> int:
-            files = list(state_dir.glob("*.json")) if state_dir.exists() else []
-            return json.loads(files[0].read_text())["rows_done"] if files else 0
-
+        # Interrupted upload: killed once ingest holds the whole upload, before answering it.
+        first = await run_push(export, mapping, address, key, key_file)
         await eventually(
-            lambda: (stall.held, rows_saved()),
-            60,
-            what="2,000 rows saved as done and the next batch held by ingest",
-            until=lambda seen: seen[0] >= 1 and seen[1] >= 2000,
+            lambda: stall.streamed,
+            120,
+            what="the upload's rows streamed to ingest and held there",
+            until=lambda streamed: streamed == good,
         )
         first.send_signal(signal.SIGKILL)
         await first.wait()
         stall.on = False
-        rows_done = rows_saved()
-        assert 2000 <= rows_done < ROWS
+        records = await read_topic(
+            ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name
+        )
+        assert records == []  # an upload is stored whole or not at all
 
-        # Resumed upload finishes the rest.
-        second = await run_push(export, mapping, address, key, state_dir)
+        # Pushed again, it finishes.
+        second = await run_push(export, mapping, address, key, key_file)
         stdout, stderr = await second.communicate()
         assert second.returncode == 1, stderr.decode()  # some rows were rejected
-        assert f"resuming after row {rows_done}" in stderr.decode()
         assert "100%" in stderr.decode()  # the progress bar reached the end
         summary = stdout.decode()
-        assert f"{ROWS} rows" in summary and f"{len(BAD_ROWS)} rejected" in summary, summary
+        assert (
+            f"{ROWS} rows: {good} new (sent), 0 already sent unchanged, 0 changed since sent "
+            f"(refused), {len(BAD_ROWS)} rejected, 0 skipped"
+        ) in summary, summary
 
         with open(tmp_path / "export.csv.rejects.csv", newline="") as handle:
             rejects = list(csv.DictReader(handle))
@@ -174,9 +209,9 @@ async def test_push_uploads_a_10000_row_export_resumes_after_a_kill_and_summaris
             ingest.settings.kafka_bootstrap_servers, ingest.topics.survey_responses.name
         )
         event_ids = [dict(r.headers)["event-id"] for r in records]
-        assert len(event_ids) == len(set(event_ids)) == ROWS - len(BAD_ROWS)
+        assert len(event_ids) == len(set(event_ids)) == good
 
-        # Pushing the same file again adds nothing: every row is a duplicate or rejected again.
-        third = await run_push(export, mapping, address, key, state_dir)
+        # Pushing the same file again adds nothing: every row is already sent or rejected again.
+        third = await run_push(export, mapping, address, key, key_file)
         stdout, _ = await third.communicate()
-        assert f"0 accepted, {ROWS - len(BAD_ROWS)} duplicates" in stdout.decode()
+        assert f"0 new (sent), {good} already sent unchanged" in stdout.decode()

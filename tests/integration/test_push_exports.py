@@ -55,18 +55,21 @@ def copy_sample(tmp_path: Path, *names: str) -> list[Path]:
 
 
 def push_args(ingest, export: Path, mapping: Path, *extra: str) -> list[str]:
+    key = export.parent / "site-north.key"  # the site's response key, made once
+    if not key.exists():
+        assert main(["response-key", "create", "--site", "site-north", "--file", str(key)]) == 0
     return [
         "push",
         "survey",
         str(export),
         "--mapping",
         str(mapping),
+        "--response-key",
+        str(key),
         "--address",
         f"127.0.0.1:{ingest.server.port}",
         "--api-key",
         ingest.keys.sites["site-north"],
-        "--state-dir",
-        str(export.parent / "state"),
         *extra,
     ]
 
@@ -94,8 +97,8 @@ def file_summary(stdout: str) -> list[str]:
     return [
         line
         for line in stdout.splitlines()
-        if not line.startswith(("--check:", "first errors", "    row"))
-        and " accepted, " not in line
+        if not line.startswith(("--check:", "not sent:", "  row", "wrote the response key"))
+        and " rows: " not in line
     ]
 
 
@@ -108,21 +111,26 @@ async def test_a_qualtrics_export_as_written_is_checked_then_pushed(tmp_path, ca
 
         status, checked, _ = await jedi(capsys, *push_args(ingest, export, mapping, "--check"))
         assert status == 0, checked
-        assert "--check: nothing was sent" in checked
+        assert "--check: nothing was stored (ingest at" in checked
+        assert "would store 38 new responses)" in checked
         records_after_check, _ = await all_topic_bytes(ingest)
         assert records_after_check == records_before  # not one record produced
-        assert (
-            not (tmp_path / "state").exists()
-            and not (tmp_path / "qualtrics_culture.csv.rejects.csv").exists()
-        )
+        assert not (tmp_path / "qualtrics_culture.csv.rejects.csv").exists()
 
         status, pushed, stderr = await jedi(capsys, *push_args(ingest, export, mapping))
         assert status == 0, stderr
         assert file_summary(pushed) == file_summary(checked)  # the same summary as the check
-        assert "38 to send, 0 with errors" in pushed
-        assert "40 rows: 38 accepted, 0 duplicates, 0 rejected, 2 skipped" in pushed
+        assert "38 readable, 0 with errors" in pushed
         assert (
-            "dropped, could identify a respondent (never read, never sent): IPAddress, ResponseId, "
+            "40 rows: 38 new (sent), 0 already sent unchanged, 0 changed since sent (refused), "
+            "0 rejected, 2 skipped"
+        ) in pushed
+        assert (
+            "  response id: ResponseId (keyed with the site's response key into the event id, "
+            "then dropped: never sent)"
+        ) in pushed
+        assert (
+            "dropped, could identify a respondent (never read, never sent): IPAddress, "
             "RecipientLastName, RecipientFirstName, RecipientEmail, ExternalReference, LocationLatitude, "
             "LocationLongitude, Q7_TEXT"
         ) in pushed
@@ -150,11 +158,15 @@ async def test_a_redcap_export_with_its_dictionary_is_pushed(tmp_path, capsys):
         assert status == 0, stdout + stderr
         assert "redcap export, 30 responses" in stdout
         assert (
-            "dropped, could identify a respondent (never read, never sent): record_id, "
+            "dropped, could identify a respondent (never read, never sent): "
             "redcap_survey_identifier, email, comments" in stdout
         )
+        assert "  response id: record_id (keyed with the site's response key" in stdout
         assert "skipped: 3 not complete (REDCap status other than 2)" in stdout
-        assert "30 rows: 27 accepted, 0 duplicates, 0 rejected, 3 skipped" in stdout
+        assert (
+            "30 rows: 27 new (sent), 0 already sent unchanged, 0 changed since sent (refused), "
+            "0 rejected, 3 skipped"
+        ) in stdout
         assert len(await survey_records(ingest)) == 27
         _, raw = await all_topic_bytes(ingest)
         assert [value for value in IDENTIFYING if value in raw] == []
@@ -163,7 +175,8 @@ async def test_a_redcap_export_with_its_dictionary_is_pushed(tmp_path, capsys):
             capsys, *push_args(ingest, export, mapping, "--dictionary", str(dictionary))
         )
         assert (
-            "27 duplicates" in stdout and len(await survey_records(ingest)) == 27
+            "30 rows: 0 new (sent), 27 already sent unchanged" in stdout
+            and len(await survey_records(ingest)) == 27
         )  # pushed twice, counted once
 
 
@@ -206,7 +219,7 @@ async def test_bad_files_get_one_clear_line_per_problem_and_send_nothing(tmp_pat
     bad_dates = write(
         tmp_path,
         "bad_dates.csv",
-        "submitted_at,BEL1,PSY2\r\n10/02/2025 09:00,4,5\r\n02.10.2025,3,3\r\n",
+        "response_id,submitted_at,BEL1,PSY2\r\nd1,10/02/2025 09:00,4,5\r\nd2,02.10.2025,3,3\r\n",
     )
     cases = [
         (
@@ -279,7 +292,7 @@ async def test_bad_files_get_one_clear_line_per_problem_and_send_nothing(tmp_pat
 
         # Unreadable dates are row problems: each row rejected here, with the column and the value.
         status, stdout, _ = await jedi(capsys, *push_args(ingest, bad_dates, plain_mapping))
-        assert status == 1 and "0 to send, 2 with errors (not sent)" in stdout
+        assert status == 1 and "0 readable, 2 with errors (not sent)" in stdout
         with open(tmp_path / "bad_dates.csv.rejects.csv", newline="") as handle:
             rejects = list(csv.DictReader(handle))
         assert [(r["row"], r["field"], r["reason"].split(" is not")[0]) for r in rejects] == [
@@ -291,7 +304,7 @@ async def test_bad_files_get_one_clear_line_per_problem_and_send_nothing(tmp_pat
         status, stdout, _ = await jedi(
             capsys, *push_args(ingest, latin1, plain_mapping, "--encoding", "latin-1", "--check")
         )
-        assert status == 1 and "row 1: role: 'Résident' is not one of" in stdout
+        assert status == 1 and "row 1: role: 'Résident' is not one of" in stdout, stdout
         assert await survey_records(ingest) == []  # nothing was sent from any of these files
 
 

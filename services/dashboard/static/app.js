@@ -424,8 +424,18 @@
       { label: "Responses covered", key: "covered", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("covered") },
       { label: "Received since (held back)", key: "held_back", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("held_back") },
     ];
+    const flagged = (data.flags || []).map((f) => ({ ...f, _attrs: { "data-site-id": f.site_id, "data-wave": f.wave } }));
+    const flags = flagged.length ? [figure({ id: "status-flags", title: "Flagged: uploads refused for more responses than eligible staff", columns: [
+      { label: "Site", key: "site_name", header: true },
+      { label: "Wave", key: "wave", format: human },
+      { label: "Eligible headcount", key: "eligible", numeric: true },
+      { label: "Responses stored", key: "stored", numeric: true },
+      { label: "Refused", key: "refused", numeric: true },
+      { label: "Refused at", key: "flagged_at", format: (v) => new Date(v).toLocaleString() },
+      { label: "What the site was told", key: "reason" }], rows: flagged })] : [];
     return [
       el("h1", { text: "Live status" }),
+      ...flags,
       el("p", { class: "desc", text: "The latest release of each site and wave: its number, when it was cut, the responses it covers, and the responses received since. A release shows new responses only when the change is safe to publish (cells grow by none or by at least " + K + " people); until then they are held back here, without saying which cells are waiting. A site's release covers all its waves at once; the cross-site distributions and ranks of a wave are released from the sites' released totals." }),
       figure({ id: "status-table", title: "Latest release by site and wave", columns, rows }),
     ];

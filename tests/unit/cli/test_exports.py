@@ -26,9 +26,9 @@ def test_a_qualtrics_export_as_written_bom_crlf_three_header_rows():
     assert export.columns[0] == "StartDate"  # the byte-order mark is not part of the name
     assert len(export.rows) == 40
     assert export.question_texts[export.columns.index("Q1")] == "What is your current role?"
+    assert export.key_columns == ("ResponseId",)  # read for the event id, then dropped
     assert set(export.dropped) == {
         "IPAddress",
-        "ResponseId",
         "RecipientLastName",
         "RecipientFirstName",
         "RecipientEmail",
@@ -54,8 +54,9 @@ def test_a_redcap_export_is_detected_and_its_record_ids_dropped():
     assert (
         export.format is ExportFormat.REDCAP and export.header_rows == 1 and len(export.rows) == 30
     )
-    assert set(export.dropped) == {"record_id", "redcap_survey_identifier", "email", "comments"}
-    assert "race___3" in export.columns
+    assert export.key_columns == ("record_id",)  # read for the event id, then dropped
+    assert set(export.dropped) == {"redcap_survey_identifier", "email", "comments"}
+    assert "race___3" in export.columns and "record_id" not in export.columns
 
 
 def test_a_plain_csv_is_csv_and_the_format_can_be_forced_only_where_it_fits(tmp_path):

@@ -13,8 +13,9 @@ from services.cli.exports import read_export
 from services.cli.mapping import MappingError, SurveyMapping, plan_columns
 from services.cli.mapping_init import initial_mapping
 from services.cli.redcap import combine_checked, read_dictionary
-from services.cli.survey_csv import read_rows, row_event_id
+from services.cli.survey_csv import read_rows
 from shared.domain.model import Department, GroupDimension, Role
+from shared.domain.response_keys import response_event_id
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.domain.validation import FieldError
 
@@ -39,25 +40,39 @@ DOCUMENTED = SurveyMapping(
 )
 
 
+KEY = bytes(range(32))
+
+
+def keyer(parts):
+    return response_event_id(
+        KEY, site_id="site-north", instrument_id="jedi-culture", wave="baseline", parts=parts
+    )
+
+
+def read(path: Path, **options):
+    return read_export(path, keyer=keyer, **options)
+
+
 def export_of(tmp_path: Path, text: str):
     path = tmp_path / "export.csv"
     path.write_text(text)
-    return read_export(path)
+    return read(path)
 
 
 def outcomes(export, mapping, **options):
     plan = plan_columns(export, mapping, JEDI_CULTURE)
-    return list(read_rows(export, plan, mapping, JEDI_CULTURE, "digest", now=NOW, **options))
+    return list(read_rows(export, plan, mapping, JEDI_CULTURE, now=NOW, **options))
 
 
 def test_the_documented_mapping_reads_item_codes_from_the_instrument(tmp_path):
     export = export_of(
         tmp_path,
-        "EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc,PSY2\n"
-        "2025-10-01 09:00:00,Resident physician,medicine,yes,Agree,no,5\n",
+        "response_id,EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc,PSY2\n"
+        "R_1,2025-10-01 09:00:00,Resident physician,medicine,yes,Agree,no,5\n",
     )
     [row] = outcomes(export, DOCUMENTED)
-    assert row.errors == [] and row.event_id == row_event_id("digest", 1)
+    assert row.errors == [] and row.event_id == keyer(["R_1"])
+    assert "response_id" not in export.columns and export.key_columns == ("response_id",)
     response = row.response
     assert response.answers == {"BEL1": 4, "PSY2": 5} and response.role is Role.RESIDENT
     assert (
@@ -95,16 +110,18 @@ def test_every_mapping_problem_at_once_and_nothing_read(tmp_path):
         ("Q_Extra", "is in the mapping's columns but not in the file"),
         ("Mystery", "unknown column"),
         ("role", "more than one column maps to role"),
+        ("response_id", "no column gives each response's id in the survey tool"),
     ]
-    assert "Q_Role, Q_Other" in raised.value.errors[-1].reason
+    assert "Q_Role, Q_Other" in raised.value.errors[-2].reason
+    assert "call the column 'response_id'" in raised.value.errors[-1].reason
 
 
 def test_a_row_reports_every_problem_at_once_named_by_column(tmp_path):
     export = export_of(
         tmp_path,
-        "EndDate,Q_Role,Q_Dept,Q7_1,PSY2\n"
-        "2027-06-01 09:00:00,astronaut,cardiology,9,Agree\n"
-        "01/10/2025 9:00,faculty,,4,\n",
+        "EndDate,Q_Role,Q_Dept,Q7_1,PSY2,response_id\n"
+        "2027-06-01 09:00:00,astronaut,cardiology,9,Agree,a1\n"
+        "01/10/2025 9:00,faculty,,4,,a2\n",
     )
     future, unreadable = outcomes(
         export,
@@ -126,7 +143,8 @@ def test_a_row_reports_every_problem_at_once_named_by_column(tmp_path):
 
 def test_role_department_and_groups_are_optional(tmp_path):
     export = export_of(
-        tmp_path, "EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc\n2025-10-01 09:00:00,,,,3,\n"
+        tmp_path,
+        "response_id,EndDate,Q_Role,Q_Dept,Q_URiM,Q7_1,Q_Disc\n1,2025-10-01 09:00:00,,,,3,\n",
     )
     [row] = outcomes(export, DOCUMENTED)
     assert row.errors == []
@@ -134,13 +152,15 @@ def test_role_department_and_groups_are_optional(tmp_path):
 
 
 def test_a_file_without_a_department_column_needs_no_department(tmp_path):
-    export = export_of(tmp_path, "submitted_at,role,BEL1\n2025-10-01 09:00:00,nurse,5\n")
+    export = export_of(
+        tmp_path, "submitted_at,role,BEL1,response_id\n2025-10-01 09:00:00,nurse,5,x\n"
+    )
     [row] = outcomes(export, replace(DOCUMENTED, columns={}))
     assert row.errors == [] and row.response.department is None and row.response.role is Role.NURSE
 
 
 def test_qualtrics_policies_previews_unfinished_and_time_zone():
-    export = read_export(SAMPLES / "qualtrics_culture.csv")
+    export = read(SAMPLES / "qualtrics_culture.csv")
     mapping = SurveyMapping.from_file(SAMPLES / "qualtrics_culture_mapping.json")
     rows = outcomes(export, mapping)
     assert {r.row_number: r.skipped for r in rows if r.skipped} == {
@@ -163,7 +183,7 @@ def test_qualtrics_policies_previews_unfinished_and_time_zone():
 
 
 def test_redcap_dictionary_checkboxes_and_complete_status():
-    export = read_export(SAMPLES / "redcap_culture.csv")
+    export = read(SAMPLES / "redcap_culture.csv")
     mapping = SurveyMapping.from_file(SAMPLES / "redcap_culture_mapping.json")
     dictionary = read_dictionary(SAMPLES / "redcap_culture_dictionary.csv")
     rows = outcomes(export, mapping, dictionary=dictionary)
@@ -232,13 +252,15 @@ def test_mapping_init_guesses_from_question_texts_and_marks_the_dropped_columns(
     )
     assert document["columns"]["Q5"] == "experienced_discrimination"
     assert "IPAddress" in document["dropped"] and "Finished" in document["survey_tool_columns"]
+    assert next(iter(document["columns"].items())) == ("ResponseId", "response_id")
     assert document["values"]["role"]["Resident physician"] == "resident"
     assert document["values"]["department"]["Emergency Medicine"] == "emergency"
     assert document["wave"] == "baseline"
     listed = (
         set(document["columns"]) | set(document["dropped"]) | set(document["survey_tool_columns"])
     )
-    assert listed == set(export.columns) | set(export.dropped)  # every column is listed
+    # every column is listed
+    assert listed == set(export.columns) | set(export.dropped) | set(export.key_columns)
 
 
 def test_mapping_init_reads_redcap_labels_from_the_dictionary():
@@ -246,6 +268,7 @@ def test_mapping_init_reads_redcap_labels_from_the_dictionary():
     dictionary = read_dictionary(SAMPLES / "redcap_culture_dictionary.csv")
     document = initial_mapping(export, JEDI_CULTURE, dictionary, site_id=None)
     assert document["site_id"] == "?" and document["columns"]["bel1"] == "item:BEL1"
+    assert document["columns"]["record_id"] == "response_id"
     assert (
         document["columns"]["race"] == "?"
     )  # race is not a dimension of its own: the site decides

@@ -4,10 +4,20 @@ submissions take turns, and an event id being stored elsewhere is judged once th
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
-from services.ingest.submission import Candidate, EventSubmissions, NotStored, Outcome
+from jedi.v1 import flags_pb2
+from services.ingest.ledger import EventLedger
+from services.ingest.submission import (
+    CHANGED_REASON,
+    Candidate,
+    EventSubmissions,
+    NotStored,
+    Outcome,
+)
 from shared.auth import Principal, PrincipalRole
 from shared.domain.model import (
     BiasIncidentAcknowledged,
@@ -16,12 +26,15 @@ from shared.domain.model import (
     Instrument,
     InterventionEvent,
     Site,
+    SurveyResponse,
+    Wave,
 )
-from shared.domain.validation import IncidentTimes
+from shared.domain.validation import FieldError, IncidentTimes
 from shared.event_records import EventRecord
 from shared.topics import Topics
-from tests.unit.domain.factories import site
+from tests.unit.domain.factories import response, site
 
+EASTERN = ZoneInfo("America/New_York")
 COORDINATOR = Principal("coordinator", PrincipalRole.COORDINATOR)
 REPORTED_AT = datetime(2026, 5, 1, tzinfo=UTC)
 
@@ -55,6 +68,12 @@ class Ledger:
 
     def incident_times(self, site_id: str, incident_id: str) -> IncidentTimes:
         return self.incidents.get((site_id, incident_id), IncidentTimes())
+
+    def fingerprint(self, event_id: str) -> str | None:
+        return None  # interventions only
+
+    def responses(self, site_id: str, wave: object) -> int:
+        return 0
 
     def record(self, event: InterventionEvent | object) -> None:
         assert isinstance(event, InterventionEvent)
@@ -177,3 +196,100 @@ async def test_a_submission_whose_caller_went_away_still_remembers_what_was_stor
     verdicts = await use_case.submit(COORDINATOR, [incident("a", "s1")])  # the client's retry
     assert [v.outcome for v in verdicts] == [Outcome.DUPLICATE]
     assert ledger.ids == {"a"} and publisher.published == ["a"]
+
+
+# --- Survey responses: changed since sent, validate-only, the eligible headcount ---------
+
+
+class RecordingPublisher:
+    def __init__(self) -> None:
+        self.records: list[EventRecord] = []
+
+    async def publish(self, records: Iterable[EventRecord]) -> list[bool]:
+        batch = list(records)
+        self.records += batch
+        return [True] * len(batch)
+
+
+def survey_use_case(eligible: int) -> tuple[EventSubmissions, EventLedger, RecordingPublisher]:
+    topics = Topics("unit.")
+    ledger, publisher = EventLedger(topics), RecordingPublisher()
+    use_case = EventSubmissions(
+        registry=Registry([site("s1", resident=eligible)]),
+        ledger=ledger,
+        publisher=publisher,
+        topics=topics,
+    )
+    return use_case, ledger, publisher
+
+
+def as_candidate(event: SurveyResponse) -> Candidate:
+    return Candidate(event.event_id, event.site_id, event)
+
+
+async def test_a_response_sent_again_is_unchanged_or_changed_and_counted_once() -> None:
+    use_case, ledger, publisher = survey_use_case(eligible=100)
+    first = response({"BEL1": 4})
+    [accepted] = await use_case.submit(COORDINATOR, [as_candidate(first)])
+    assert accepted.outcome is Outcome.ACCEPTED
+    same = dataclasses.replace(first, submitted_at=first.submitted_at.astimezone(EASTERN))
+    edited = dataclasses.replace(first, answers={"BEL1": 2})
+    verdicts = await use_case.submit(COORDINATOR, [as_candidate(same)])
+    assert [v.outcome for v in verdicts] == [Outcome.DUPLICATE]
+    [changed] = await use_case.submit(COORDINATOR, [as_candidate(edited)])
+    assert changed.outcome is Outcome.CHANGED
+    assert changed.errors == (FieldError("survey_response.event_id", CHANGED_REASON),)
+    assert [r.event_id for r in publisher.records] == [first.event_id]
+    assert ledger.responses("s1", Wave.BASELINE) == 1
+
+
+async def test_validate_only_judges_as_submitting_would_and_stores_nothing() -> None:
+    use_case, ledger, publisher = survey_use_case(eligible=100)
+    stored, fresh = response({"BEL1": 4}), response({"BEL1": 5})
+    await use_case.submit(COORDINATOR, [as_candidate(stored)])
+    edited = dataclasses.replace(stored, answers={"BEL1": 1})
+    verdicts = await use_case.submit(
+        COORDINATOR,
+        [as_candidate(stored), as_candidate(edited), as_candidate(fresh)],
+        validate_only=True,
+    )
+    assert [v.outcome for v in verdicts] == [Outcome.DUPLICATE, Outcome.CHANGED, Outcome.ACCEPTED]
+    assert len(publisher.records) == 1 and not ledger.knows(fresh.event_id)
+
+
+async def test_responses_beyond_the_eligible_headcount_are_all_refused_and_flagged() -> None:
+    use_case, ledger, publisher = survey_use_case(eligible=5)
+    await use_case.submit(COORDINATOR, [as_candidate(response({"BEL1": 4})) for _ in range(3)])
+    upload = [as_candidate(response({"BEL1": 3})) for _ in range(3)]
+    follow_up = as_candidate(response({"BEL1": 3}, wave=Wave.FOLLOW_UP))  # another wave: fine
+
+    checked = await use_case.submit(COORDINATOR, upload, validate_only=True)
+    assert {v.outcome for v in checked} == {Outcome.REJECTED}
+    assert len(publisher.records) == 3  # a check flags nothing
+
+    verdicts = await use_case.submit(COORDINATOR, [*upload, follow_up])
+    assert [v.outcome for v in verdicts] == [Outcome.REJECTED] * 3 + [Outcome.ACCEPTED]
+    [error] = verdicts[0].errors
+    assert error.field == "survey_response.wave"
+    assert error.reason.startswith(
+        "site 's1' would hold 6 responses for the baseline wave (3 stored + 3 new), more than "
+        "its registered eligible headcount of 5 (a response rate of 120%); none of these "
+        "responses was stored. Check that"
+    )
+    assert ledger.responses("s1", Wave.BASELINE) == 3
+    flags = [r for r in publisher.records if r.topic == "unit.jedi.site-flags.v1"]
+    [flag] = [flags_pb2.SiteFlag.FromString(r.value) for r in flags]
+    assert (
+        flag.site_id,
+        flag.eligible_headcount,
+        flag.stored_responses,
+        flag.refused_responses,
+    ) == (
+        "s1",
+        5,
+        3,
+        3,
+    )
+    assert flags[0].key == b"s1/baseline" and flag.reason == error.reason
+    survey = [r for r in publisher.records if r.topic == "unit.jedi.survey-responses.v1"]
+    assert len(survey) == 4  # the three stored before and the follow-up response
