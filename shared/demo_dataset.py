@@ -149,6 +149,65 @@ def build_demo_dataset(
     return DemoDataset(sites, instrument, tuple(responses), tuple(interventions))
 
 
+# A month's survey as it really arrives: a burst after the invitation, smaller ones after the
+# reminders (days 7 and 14), a trickle in between and a tail. Responses per day.
+ROLLOUT_CURVE = (
+    90,
+    9,
+    7,
+    5,
+    4,
+    3,
+    3,
+    48,
+    8,
+    5,
+    3,
+    3,
+    2,
+    2,
+    38,
+    5,
+    3,
+    2,
+    2,
+    1,
+    1,
+    1,
+    1,
+    1,
+    0,
+    1,
+    0,
+    1,
+    0,
+    1,
+)
+
+
+def rollout(
+    site: Site,
+    instrument: Instrument,
+    wave: Wave,
+    *,
+    opens_at: datetime,
+    seed: int = 7,
+    curve: tuple[int, ...] = ROLLOUT_CURVE,
+) -> list[list[SurveyResponse]]:
+    """One site's survey responses, day by day over `len(curve)` days from `opens_at`: the demo's
+    skewed roles and departments, group dimensions and experience items."""
+    rng = random.Random(seed)
+    climate = rng.gauss(0.0, 0.35)
+    days = []
+    for day, count in enumerate(curve):
+        start = opens_at + timedelta(days=day)
+        end = start + timedelta(hours=23)
+        days.append(
+            [_response(rng, site, instrument, wave, start, end, climate) for _ in range(count)]
+        )
+    return days
+
+
 def _site(spec: _SiteSpec) -> Site:
     site_id, name, region, urbanicity, teaching, respondents = spec
     return Site(

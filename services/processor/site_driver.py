@@ -105,25 +105,37 @@ class SiteDriver:
         # Sites a scheduled time would release (k or more new events of a component, or never
         # released yet): their registry records, for the release clock to forward at the next
         # one (`timers.ReleaseClock`).
-        self._due: dict[str, InputRecord] = {}
+        # A site with an open wave is due at that wave's close (its closing release).
+        self._due: dict[str, tuple[datetime | None, InputRecord]] = {}
 
-    def sites_due(self) -> list[InputRecord]:
-        return list(self._due.values())
+    def sites_due(self, slot: datetime) -> list[InputRecord]:
+        return [record for due_at, record in self._due.values() if due_at is None or due_at <= slot]
 
     def _note_due(self, site_id: str, record: SiteRecord) -> None:
         received = coverage_of(record.state, record.interventions)
         released = coverage_of(released_state(record), record.released_interventions)
         waiting = advancing(released, received, self._settings.min_cell_size)
-        if record.site is None or not (waiting or record.release_number == 0):
+        now = self._settings.now()
+        closes = [
+            window.closes_at
+            for instrument in self._instruments.instruments.values()
+            for window in instrument.waves
+            if window.closes_at > now and received.events.get(window.wave.value)
+        ]
+        due_at = None if waiting or record.release_number == 0 else min(closes, default=None)
+        if record.site is None or (due_at is None and not (waiting or record.release_number == 0)):
             self._due.pop(site_id, None)
             return
-        self._due[site_id] = InputRecord(
-            "sites",
-            0,
-            record.site_version,
-            site_id.encode(),
-            site_to_proto(record.site).SerializeToString(),
-            (),
+        self._due[site_id] = (
+            due_at,
+            InputRecord(
+                "sites",
+                0,
+                record.site_version,
+                site_id.encode(),
+                site_to_proto(record.site).SerializeToString(),
+                (),
+            ),
         )
 
     async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:

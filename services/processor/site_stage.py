@@ -42,6 +42,7 @@ from shared.domain.publication.release_gate import (
     Evaluations,
     held_back,
     next_release,
+    open_waves_at,
     responses_in,
 )
 from shared.domain.published import published_form
@@ -181,6 +182,7 @@ def publication(
     slot: datetime,
     min_cell_size: int,
     items: Mapping[Composite, int] | None = None,
+    instruments: Iterable[Instrument] = (),
     evaluations: Evaluations | None = None,
 ) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None, list[Finding]]:
     """The record after gating, the site's next release (if any), its progress and summary, and
@@ -193,6 +195,8 @@ def publication(
     received = coverage_of(record.state, record.interventions)
     scope = site_scope(record.site_id)
     due = record.considered_slot is not None and slot > record.considered_slot
+    open_waves = open_waves_at(instruments, slot)
+    open_before = open_waves_at(instruments, record.considered_slot or slot)
     if record.considered_slot is None or due:
         record = replace(record, considered_slot=slot)
     release = summary = None
@@ -213,6 +217,8 @@ def publication(
                 scope=scope,
                 number=number,
                 items_per_composite=items,
+                open_waves=open_waves,
+                closed_since_last=bool(open_before - open_waves),
                 evaluations=evaluations,
             )
             cells = tuple(shown)
@@ -292,6 +298,7 @@ def site_step(
         slot=slot,
         min_cell_size=min_cell_size,
         items=items_per_composite(instruments.values()),
+        instruments=list(instruments.values()),
         evaluations=evaluations,
     )
     intent = None

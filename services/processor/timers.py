@@ -107,7 +107,7 @@ class ReleaseClock:
         self,
         *,
         slot: Callable[[], datetime],
-        due: Callable[[], list[InputRecord]],
+        due: Callable[[datetime], list[InputRecord]],
         forward: Callable[[list[InputRecord]], Awaitable[None]],
     ) -> None:
         self._slot = slot
@@ -120,7 +120,7 @@ class ReleaseClock:
         if slot == self._last:
             return 0
         self._last = slot
-        sites = self._due()
+        sites = self._due(slot)
         if sites:
             await self._forward(sites)
         return len(sites)

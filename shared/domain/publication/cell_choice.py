@@ -16,7 +16,7 @@ shown in this release, which adds nothing to what was published before.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 
 from shared.domain.audit import Finding, cross_release_findings
 from shared.domain.benchmark_set import Cell
@@ -60,11 +60,12 @@ def choose_shown(
     number: int,
     k: int,
     items_per_composite: Mapping[Composite, int] | None = None,
+    withheld: Set[str] = frozenset(),
 ) -> tuple[list[Cell], frozenset[str]]:
     """The cells to show in release `number` of `scope`, and the keys hidden only because of
-    earlier releases (what the single-release rules alone would have shown)."""
-    alone = hidden_site_keys(cells, k, items=items_per_composite)
-    forced: set[str] = set()
+    earlier releases (what the single-release rules, and `withheld` by policy, leave shown)."""
+    alone = hidden_site_keys(cells, k, items=items_per_composite, forced=withheld) | withheld
+    forced: set[str] = set(withheld)
     hidden = alone
     while True:
         shown = [cell for cell in cells if cell.key not in hidden]

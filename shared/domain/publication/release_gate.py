@@ -14,7 +14,7 @@ events covered, less whatever earlier releases of the scope make unsafe.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
@@ -28,9 +28,9 @@ from shared.domain.cells import (
     ExperienceCell,
     ResponseCell,
 )
-from shared.domain.model import Composite, Site, Wave
+from shared.domain.model import Composite, Instrument, Site, Wave
 from shared.domain.publication.cell_choice import choose_shown
-from shared.domain.published import PublishedRelease
+from shared.domain.published import PublishedRelease, published_cell
 from shared.domain.reach import reach_cells
 from shared.domain.releases import INTERVENTIONS, site_scope
 from shared.domain.suppression import shown_site_cells
@@ -178,13 +178,29 @@ def next_release(
     scope: str = "",
     number: int = 1,
     items_per_composite: Mapping[Composite, int] | None = None,
+    open_waves: frozenset[Wave] = frozenset(),
+    closed_since_last: bool = False,
     evaluations: Evaluations | None = None,
 ) -> tuple[Coverage, list[Cell], frozenset[str]]:
     """The coverage of release `number` of the site, the cells it shows (safe with `earlier`,
-    the scope's releases before it) and the keys hidden only because of those."""
+    the scope's releases before it) and the keys hidden only because of those.
+
+    Waves still open (`open_waves`: their close is after this release) show their composite and
+    response totals only: an interim release. Every breakdown shown before the close would anchor a value that the
+    closing release must then grow by k from, or hide; with totals only, the release at the close
+    shows nearly every cell that one upload of the same responses would (the rollout test).
+    A release in which nothing advanced, and no wave closed since the last one
+    (`closed_since_last`), keeps the cells about people its scope showed last.
+    """
     known = evaluations if evaluations is not None else Evaluations()
     coverage = next_coverage(released, received, k)
     cells, _ = known.of(coverage.state, site, as_of, k)
+    withheld = {cell.key for cell in cells if _is_interim_breakdown(cell, open_waves)}
+    if earlier and not closed_since_last and not advancing(released, received, k):
+        last = earlier[-1].cells
+        withheld |= {
+            cell.key for cell in cells if cell.key not in last and published_cell(cell) is not None
+        }
     shown, forced = choose_shown(
         cells,
         earlier,
@@ -192,8 +208,33 @@ def next_release(
         number=number,
         k=k,
         items_per_composite=items_per_composite,
+        withheld=withheld,
     )
     return coverage, shown, forced
+
+
+def _is_interim_breakdown(cell: Cell, open_waves: frozenset[Wave]) -> bool:
+    if isinstance(cell, ExperienceCell):
+        # Yes counts too: a rare "yes" (one in six) grows by fewer than k between most interim
+        # releases, and a total shown then would stay hidden at the close (the numerator rule).
+        return cell.wave in open_waves
+    if isinstance(cell, (CompositeCell, ResponseCell)):
+        return cell.wave in open_waves and cell.dimension != TOTAL
+    if isinstance(cell, DisparityCell):
+        return cell.wave in open_waves
+    if isinstance(cell, ChangeCell):
+        return cell.to_wave in open_waves or cell.from_wave in open_waves
+    return False
+
+
+def open_waves_at(instruments: Iterable[Instrument], moment: datetime) -> frozenset[Wave]:
+    """The waves whose close (in any instrument) is after `moment`."""
+    return frozenset(
+        window.wave
+        for instrument in instruments
+        for window in instrument.waves
+        if window.closes_at > moment
+    )
 
 
 def held_back(released: Coverage, received: Coverage) -> dict[Component, int]:
