@@ -27,12 +27,12 @@ from datetime import UTC, datetime
 from benchmarks.progress import say
 from benchmarks.results import ScenarioResult
 from services.processor.cross_driver import CrossDriver
-from services.processor.cross_stage import wave_cells
 from services.processor.inputs import InputRecord
 from services.processor.outbox import KafkaOutbox
-from services.processor.summary import SiteSummary, encode_summary
 from shared.domain.cross_site import SiteScore
 from shared.domain.model import Composite, Wave
+from shared.domain.publication.cross_site_step import wave_cells
+from shared.domain.publication.site_summary import SiteSummary, encode_summary
 
 TOPIC = "site-summaries"
 WAVES = (Wave.BASELINE, Wave.FOLLOW_UP)

@@ -40,7 +40,6 @@ from services.processor.inputs import SITE_VERSION_HEADER, InputRecord, SiteTopi
 from services.processor.outbox import KafkaOutbox
 from services.processor.settings import ProcessorSettings
 from services.processor.site_driver import SiteDriver, SiteStageSettings
-from services.processor.summary import SiteSummary, encode_summary
 from shared.convert import site_to_proto
 from shared.convert_releases import release_from_proto
 from shared.demo_dataset import DemoDataset, build_demo_dataset
@@ -48,6 +47,7 @@ from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.cross_site import SiteScore, cross_site_cells_of
 from shared.domain.model import Composite, Instrument, InterventionEvent, SurveyResponse, Wave
 from shared.domain.publication.calendar import ReleaseCalendar
+from shared.domain.publication.site_summary import SiteSummary, encode_summary
 from shared.domain.releases import Release, covered_events
 from shared.domain.sample_instrument import JEDI_CULTURE
 from shared.domain.suppression import hidden_cross_site_keys

@@ -15,7 +15,7 @@ import structlog
 from aiokafka.errors import KafkaError
 from prometheus_client import start_http_server
 
-from services.processor.app import create_processor
+from services.processor.faust.app import create_processor
 from services.processor.lag import start_lag_sampler
 from services.processor.settings import ProcessorSettings
 from services.processor.topics import ProcessorTopics

@@ -17,7 +17,12 @@ import structlog
 from opentelemetry import trace
 
 from services.processor import metrics
-from services.processor.cross_stage import (
+from services.processor.input_tracker import InputTracker
+from services.processor.inputs import InputRecord
+from services.processor.outbox import Outbox
+from services.processor.ports import InputPartition, RecordStore, Rewind
+from shared.domain.model import Wave
+from shared.domain.publication.cross_site_step import (
     WaveRecord,
     WaveStep,
     decode_wave,
@@ -25,12 +30,7 @@ from services.processor.cross_stage import (
     wave_key,
     wave_step,
 )
-from services.processor.input_tracker import InputTracker
-from services.processor.inputs import InputRecord
-from services.processor.outbox import Outbox
-from services.processor.ports import InputPartition, RecordStore, Rewind
-from services.processor.summary import SiteSummary, decode_summary
-from shared.domain.model import Wave
+from shared.domain.publication.site_summary import SiteSummary, decode_summary
 from shared.telemetry import context_from_headers, inject_trace_headers
 
 log = structlog.get_logger(__name__)

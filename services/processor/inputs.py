@@ -14,8 +14,8 @@ from typing import Any
 from google.protobuf.message import DecodeError
 
 from jedi.v1 import events_pb2, registry_pb2, survey_pb2
-from services.processor.site_stage import SiteChange, SiteEvent, SiteInput
 from shared.convert import intervention_from_proto, site_from_proto, survey_response_from_proto
+from shared.domain.publication.site_step import SiteChange, SiteEvent, SiteInput
 from shared.domain.validation import FieldError
 from shared.event_records import EVENT_ID_HEADER
 from shared.topics import Topics

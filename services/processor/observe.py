@@ -16,7 +16,7 @@ from opentelemetry import trace
 
 from services.processor import metrics
 from services.processor.inputs import InputRecord
-from services.processor.site_stage import Outcome, SiteEvent, SiteInput, SiteStep
+from shared.domain.publication.site_step import Outcome, SiteEvent, SiteInput, SiteStep
 from shared.telemetry import context_from_headers
 
 log = structlog.get_logger("services.processor.site_driver")

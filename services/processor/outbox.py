@@ -13,8 +13,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from services.processor.inputs import SITE_VERSION_HEADER, Headers, InputRecord
-from services.processor.summary import SiteSummary, encode_summary
 from shared.convert_releases import progress_to_proto, record_key, release_to_proto
+from shared.domain.publication.site_summary import SiteSummary, encode_summary
 from shared.domain.releases import Release, ReleaseProgress
 
 # Sends one record; what it returns is the delivery, to await for the acknowledgement.

@@ -1,6 +1,6 @@
 """What the drivers need from the outside, as protocols: tables, the instrument registry, the consumer.
 
-The service gives them Faust tables and consumer (faust_adapters.py); the tests give them lists
+The service gives them Faust tables and consumer (faust/adapters.py); the tests give them lists
 (tests/support/memory_pipeline.py).
 """
 

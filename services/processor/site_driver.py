@@ -1,7 +1,7 @@
 """Stage one's batch loop: records in, cells and summaries out, then the site values stored.
 
 For a batch (any mix of partitions, sites and input topics) it groups the records by site and
-folds each site's inputs into its stored record (`site_stage.site_step`). Then, in order:
+folds each site's inputs into its stored record (`shared.domain.publication.site_step`). Then, in order:
 stores (durably) what each release about to be cut covers; writes the releases, progress
 counts, summaries and dead letters to the outbox and waits for Kafka to acknowledge them all;
 only then stores the new records, and waits for their changelog records before the batch is
@@ -25,18 +25,13 @@ from services.processor.inputs import InputRecord, SiteTopics, site_input
 from services.processor.observe import event_span, publish_span, site_batch_done
 from services.processor.outbox import Outbox
 from services.processor.ports import InputPartition, Instruments, RecordStore, Rewind
-from services.processor.site_record import (
-    SiteRecord,
-    decode_record,
-    encode_record,
-    new_record,
-    released_state,
-)
-from services.processor.site_stage import SiteInput, SiteStep, coverage_of, site_step
+from services.processor.site_record import decode_record, encode_record
 from shared.convert import site_to_proto
 from shared.domain.model import SurveyResponse
 from shared.domain.publication.calendar import ReleaseCalendar
 from shared.domain.publication.release_gate import Evaluations, advancing
+from shared.domain.publication.site_record import SiteRecord, new_record, released_state
+from shared.domain.publication.site_step import SiteInput, SiteStep, coverage_of, site_step
 from shared.telemetry import inject_trace_headers
 
 log = structlog.get_logger(__name__)

@@ -15,13 +15,13 @@ from datetime import UTC, datetime
 import pytest
 
 from jedi.v1 import query_pb2
-from services.processor.cross_stage import wave_cells
 from services.query import enums
 from shared.convert_benchmarks import cell_from_proto
 from shared.convert_releases import record_key, release_to_proto
 from shared.domain.benchmark_set import DistributionCell, RankCell
 from shared.domain.cross_site import SiteScore
 from shared.domain.model import Composite, Wave
+from shared.domain.publication.cross_site_step import wave_cells
 from shared.domain.releases import Release, cross_site_scope
 from shared.kafka import ensure_topics, make_producer
 from shared.topics import MAX_RECORD_BYTES, Topics

@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from services.processor.cross_stage import WaveRecord, wave_step
-from services.processor.site_record import SiteRecord, new_record
-from services.processor.site_stage import SiteChange, SiteEvent, site_step
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
+from shared.domain.publication.cross_site_step import WaveRecord, wave_step
+from shared.domain.publication.site_record import SiteRecord, new_record
+from shared.domain.publication.site_step import SiteChange, SiteEvent, site_step
 from shared.domain.releases import Release
 
 Event = SurveyResponse | InterventionEvent

@@ -9,7 +9,7 @@ import pytest
 import trustme
 from faust.transport.drivers.aiokafka import credentials_to_aiokafka_auth
 
-from services.processor.app import broker_credentials
+from services.processor.faust.app import broker_credentials
 from services.processor.settings import ProcessorSettings
 from services.query.settings import QuerySettings
 from shared.kafka import KafkaConnection, connection, make_admin, make_consumer, make_producer

@@ -5,12 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.processor.cross_stage import WaveRecord, decode_wave, encode_wave
-from services.processor.site_record import SiteRecord, decode_record, encode_record, new_record
-from services.processor.summary import SiteSummary, decode_summary, encode_summary
+from services.processor.site_record import decode_record, encode_record
 from shared.domain.aggregates import apply_intervention, apply_survey_response, empty_site_state
 from shared.domain.cross_site import SiteScore
 from shared.domain.model import Composite, Role, TrainingSession, TrainingTopic, Wave
+from shared.domain.publication.cross_site_step import WaveRecord, decode_wave, encode_wave
+from shared.domain.publication.site_record import SiteRecord, new_record
+from shared.domain.publication.site_summary import SiteSummary, decode_summary, encode_summary
 from tests.unit.domain.factories import INSTRUMENT, intervention, response, site
 
 AS_OF = datetime(2026, 11, 25, tzinfo=UTC)

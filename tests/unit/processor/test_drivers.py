@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 import pytest
 from opentelemetry import trace
 
-from services.processor.summary import SiteSummary, encode_summary
 from shared.convert import survey_response_to_proto
 from shared.domain.cross_site import SiteScore
 from shared.domain.model import Composite, GroupDimension, Wave
+from shared.domain.publication.site_summary import SiteSummary, encode_summary
 from shared.telemetry import inject_trace_headers
 from tests.support.memory_pipeline import SUMMARIES, Crash, MemoryPipeline
 from tests.support.published import latest, latest_releases

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from services.processor.inputs import InputRecord, SiteTopics, site_input
-from services.processor.site_stage import SiteChange, SiteEvent
 from shared.convert import site_to_proto, survey_response_to_proto
+from shared.domain.publication.site_step import SiteChange, SiteEvent
 from tests.unit.domain.factories import response, site
 
 TOPICS = SiteTopics("responses", "interventions", "site-changes")

@@ -18,11 +18,11 @@ from datetime import timedelta
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from services.processor.site_record import SiteRecord, new_record
-from services.processor.site_stage import SiteChange, SiteEvent, coverage_of, site_step
 from shared.domain.audit import audit
 from shared.domain.benchmark_set import DistributionCell, RankCell
 from shared.domain.model import InterventionEvent, Site, SurveyResponse
+from shared.domain.publication.site_record import SiteRecord, new_record
+from shared.domain.publication.site_step import SiteChange, SiteEvent, coverage_of, site_step
 from shared.domain.releases import Release
 from tests.support.published import batch_reference, covered_by
 from tests.unit.domain.factories import AS_OF, INSTRUMENT, interventions, responses, site

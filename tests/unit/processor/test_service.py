@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.processor.app import create_processor
 from services.processor.clock import day_start
+from services.processor.faust.app import create_processor
+from services.processor.faust.timers import RegistryForwarder
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
-from services.processor.timers import RegistryForwarder
 from services.processor.topics import ProcessorTopics
 from services.processor.watchdog import StallWatchdog
 from shared.settings import SettingsError, load_settings

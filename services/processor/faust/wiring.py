@@ -14,7 +14,7 @@ from faust.types import AppT, TopicT
 
 from services.processor import clock
 from services.processor.cross_driver import CrossDriver
-from services.processor.faust_adapters import (
+from services.processor.faust.adapters import (
     AppliedOffsets,
     FaustTableStore,
     changelog_table,
@@ -47,7 +47,7 @@ class Wiring:
     forward_sites: Callable[[Sequence[InputRecord]], Awaitable[None]]
     send: Send
     rewind: Rewind
-    applied_offsets: AppliedOffsets  # read by faust_adapters.seek_to_applied_offsets
+    applied_offsets: AppliedOffsets  # read by adapters.seek_to_applied_offsets
 
 
 def _raw() -> faust.Schema[bytes, bytes]:

@@ -22,8 +22,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Generic, Literal, TypeVar
 
-from services.processor.site_record import SiteRecord, released_state
-from services.processor.summary import SiteSummary
 from shared.domain.aggregates import SiteFold, SiteState
 from shared.domain.audit import Finding, new_release_findings
 from shared.domain.benchmark_set import Cell
@@ -45,6 +43,8 @@ from shared.domain.publication.release_gate import (
     open_waves_at,
     responses_in,
 )
+from shared.domain.publication.site_record import SiteRecord, released_state
+from shared.domain.publication.site_summary import SiteSummary
 from shared.domain.published import published_form
 from shared.domain.releases import INTERVENTIONS, Release, ReleaseProgress, site_scope
 

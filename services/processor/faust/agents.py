@@ -21,12 +21,12 @@ from typing import TYPE_CHECKING
 import structlog
 from faust.types import StreamT
 
-from services.processor.faust_adapters import input_record
+from services.processor.faust.adapters import input_record
 from services.processor.inputs import InputRecord
 from services.processor.settings import ProcessorSettings
 
 if TYPE_CHECKING:
-    from services.processor.wiring import Wiring
+    from services.processor.faust.wiring import Wiring
 
 log = structlog.get_logger(__name__)
 RETRIES = 5

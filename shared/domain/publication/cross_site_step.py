@@ -20,10 +20,10 @@ from datetime import datetime
 from enum import Enum
 from operator import attrgetter
 
-from services.processor.summary import SiteSummary
 from shared.domain.benchmark_set import Cell
 from shared.domain.cross_site import SiteScore, group_cells
 from shared.domain.model import Composite, Wave
+from shared.domain.publication.site_summary import SiteSummary
 from shared.domain.releases import Release, cross_site_scope
 from shared.domain.suppression import hidden_cross_site_keys
 

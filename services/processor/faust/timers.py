@@ -27,7 +27,7 @@ from shared.domain.publication.calendar import ReleaseCalendar
 from shared.kafka import Kafka, replay_topics
 
 if TYPE_CHECKING:
-    from services.processor.wiring import Wiring
+    from services.processor.faust.wiring import Wiring
 
 log = structlog.get_logger(__name__)
 

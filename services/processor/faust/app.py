@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import faust
 
-from services.processor.agents import register_agents
-from services.processor.faust_adapters import seek_to_applied_offsets
+from services.processor.faust.adapters import seek_to_applied_offsets
+from services.processor.faust.agents import register_agents
+from services.processor.faust.timers import register_timers
+from services.processor.faust.wiring import Wiring, wire
 from services.processor.settings import ProcessorSettings
-from services.processor.timers import register_timers
 from services.processor.topics import ProcessorTopics
-from services.processor.wiring import Wiring, wire
 from shared.kafka import KafkaConnection
 from shared.topics import MAX_RECORD_BYTES
 
