@@ -134,13 +134,13 @@ async def test_broker_stopped_and_restarted_during_ingestion(
             await wait_serving(address, ingest)
             await register(address, keys, dataset)
             pushing = asyncio.create_task(
-                push_sites(address, keys, direct, pushed, batch=20, retry_for_s=TIMEOUT_S)
+                push_sites(address, keys, direct, pushed, batch=5, retry_for_s=TIMEOUT_S)
             )
             await eventually(
                 lambda: len(pushed.acknowledged),
                 120,
-                what="a quarter of the events acknowledged",
-                until=lambda n: n >= len(direct) // 4,
+                what="a tenth of the events acknowledged",
+                until=lambda n: n >= len(direct) // 10,
             )
             await asyncio.to_thread(kafka_script, "down")
             broker_down = True
