@@ -37,6 +37,7 @@ def status_to_proto(release: Release) -> benchmarks_pb2.ReleaseStatus:
         number=release.number,
         covered=dict(release.covered),
         held_back=dict(release.held_back),
+        closed_waves=list(release.closed),
     )
     if kind == "site":
         status.site_id = name
@@ -77,6 +78,7 @@ def release_from_proto(message: benchmarks_pb2.Release) -> Release:
         cells=tuple(cell_from_proto(cell) for cell in message.cells),
         covered=dict(status.covered),
         held_back=dict(status.held_back),
+        closed=tuple(status.closed_waves),
     )
 
 

@@ -87,6 +87,7 @@ class Release:
     cells: tuple[Cell, ...]  # every shown cell of the scope, sorted by key
     covered: Mapping[str, int] = field(default_factory=dict)  # wave (or INTERVENTIONS) -> events
     held_back: Mapping[str, int] = field(default_factory=dict)  # wave (or INTERVENTIONS) -> events
+    closed: tuple[str, ...] = ()  # waves closed at its cut: this release is their result
 
     def by_key(self) -> dict[str, Cell]:
         return {cell.key: cell for cell in self.cells}

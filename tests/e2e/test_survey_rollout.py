@@ -132,3 +132,5 @@ async def test_a_month_of_responses_is_released_on_the_calendar_and_whole_at_the
         )
         assert share >= 0.9
         assert len(interim) >= 5
+        assert final.closed == (WAVE.value,)  # what dashboards mark as the wave's result
+        assert all(r.closed == () for r in interim)

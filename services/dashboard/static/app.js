@@ -423,6 +423,7 @@
       { label: "Cut at", key: "cut_at", format: (v) => (v ? new Date(v).toLocaleString() : none), attrs: field("cut_at") },
       { label: "Responses covered", key: "covered", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("covered") },
       { label: "Received since (held back)", key: "held_back", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("held_back") },
+      { label: "Wave's result", key: "result", format: (v) => (v ? "yes: released at or after the close" : "interim"), attrs: field("result") },
     ];
     const flagged = (data.flags || []).map((f) => ({ ...f, _attrs: { "data-site-id": f.site_id, "data-wave": f.wave } }));
     const flags = flagged.length ? [figure({ id: "status-flags", title: "Flagged: uploads refused for more responses than eligible staff", columns: [

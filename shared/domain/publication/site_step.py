@@ -16,7 +16,7 @@ the release gate's decision (`release_gate.next_release`).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -182,7 +182,7 @@ def publication(
     slot: datetime,
     min_cell_size: int,
     items: Mapping[Composite, int] | None = None,
-    instruments: Iterable[Instrument] = (),
+    instruments: Sequence[Instrument] = (),
     evaluations: Evaluations | None = None,
 ) -> tuple[SiteRecord, Release | None, ReleaseProgress | None, SiteSummary | None, list[Finding]]:
     """The record after gating, the site's next release (if any), its progress and summary, and
@@ -224,6 +224,10 @@ def publication(
             cells = tuple(shown)
         digest = _digest(as_of, cells, sorted(covered.events.items()))
         if digest != record.release_digest and (cells or record.release_number):
+            closed = sorted(
+                {window.wave for instrument in instruments for window in instrument.waves}
+                - open_waves
+            )
             candidate = Release(
                 scope,
                 number,
@@ -232,6 +236,7 @@ def publication(
                 cells,
                 dict(covered.events),
                 held_back(covered, received),
+                tuple(wave.value for wave in closed if covered.events.get(wave.value)),
             )
             withheld = new_release_findings(record.history, candidate, min_cell_size, items)
             if (

@@ -174,13 +174,19 @@ async def test_a_wave_that_arrives_in_one_batch_is_released_whole():
         pipeline,
         covered_reference(pipeline, dataset.sites, [JEDI_CULTURE], k=10, min_sites=5, as_of=as_of),
     )
+    # A first release is the single-release rule's, exactly, for the waves already closed (the
+    # follow-up wave is still open at as_of: its interim release shows totals only).
     whole = reference(
         dataset.sites, [JEDI_CULTURE], pipeline.covered(), k=10, min_sites=5, as_of=as_of
     )
-    assert (
-        covered_reference(pipeline, dataset.sites, [JEDI_CULTURE], k=10, min_sites=5, as_of=as_of)
-        == whole
-    )  # a first release is the single-release rule's, exactly
+    released = covered_reference(
+        pipeline, dataset.sites, [JEDI_CULTURE], k=10, min_sites=5, as_of=as_of
+    )
+
+    def closed_waves_only(benchmarks):
+        return {key: c for key, c in benchmarks.by_key().items() if "follow_up" not in key}
+
+    assert closed_waves_only(released) == closed_waves_only(whole)
 
 
 async def test_a_site_removed_from_the_registry_is_withdrawn():
