@@ -11,22 +11,33 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from datetime import UTC
 
 import pytest
 
-from jedi.v1 import common_pb2, ingest_pb2, ingest_pb2_grpc, query_pb2, query_pb2_grpc
+from jedi.v1 import (
+    benchmarks_pb2,
+    common_pb2,
+    ingest_pb2,
+    ingest_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+)
 from shared.clients import call_metadata, open_channel
 from shared.convert import event_to_proto, instrument_to_proto, site_to_proto
 from shared.convert_benchmarks import cell_from_proto
-from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.benchmark_set import Cell
 from shared.domain.cells import CompositeCell
-from shared.domain.model import Wave
+from shared.domain.model import InterventionEvent, SurveyResponse, Wave
+from shared.domain.publication.reference import released_reference
+from shared.domain.releases import covered_events, site_scope
 from tests.support.credentials import write_credentials
-from tests.support.ingest import DATASET_NOW, demo_dataset
+from tests.support.ingest import demo_dataset
 from tests.support.kafka import bootstrap_servers, new_namespace
 from tests.support.platform import ServiceProcess, free_port, wait_serving
 
 SITE = "site-north"
+K = 10
 
 
 def metrics_text(port: int) -> str:
@@ -77,6 +88,7 @@ async def platform(tmp_path):
                     "JEDI_APP_ID": f"{namespace}processor",
                     "JEDI_METRICS_PORT": str(ports["processor_metrics"]),
                     "JEDI_WEB_PORT": str(ports["processor_web"]),
+                    "JEDI_RELEASE_EVERY": "1s",
                 },
                 tmp_path / "processor.log",
             )
@@ -100,19 +112,8 @@ async def platform(tmp_path):
 
 async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmarks(platform):
     dataset, keys, ports, services = platform
-    reference = compute_benchmarks(
-        dataset.sites,
-        [dataset.instrument],
-        dataset.responses,
-        dataset.interventions,
-        as_of=DATASET_NOW,
-    )
-    expected = {
-        cell.key: cell
-        for cell in reference.of_type(CompositeCell)
-        if cell.site_id == SITE and cell.wave is Wave.BASELINE
-    }
-    assert expected, "the reference publishes site-north's baseline composites"
+    baseline = [r for r in dataset.responses if r.site_id == SITE and r.wave is Wave.BASELINE]
+    assert len(baseline) >= 10
 
     async with (
         open_channel(f"127.0.0.1:{ports['ingest']}") as ingest_channel,
@@ -135,18 +136,26 @@ async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmar
             query_pb2.WatchRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE),
             metadata=call_metadata(keys.sites[SITE]),
         )
-        watched: dict[str, object] = {}
+        watched: dict[str, Cell] = {}
+        statuses: dict[str, benchmarks_pb2.ReleaseStatus] = {}
 
         async def follow() -> None:
+            """Until the site's release covers its baseline, but fewer than k waiting."""
             async for message in watch:
+                for key in message.withdrawn_keys:
+                    watched.pop(key, None)
                 for cell in message.cells:
                     watched[cell.key] = cell_from_proto(cell)
-                if all(watched.get(key) == cell for key, cell in expected.items()):
+                for status in message.releases:
+                    statuses[status.scope] = status
+                released = statuses.get(site_scope(SITE))
+                if released is not None and len(baseline) - released.covered.get("baseline", 0) < K:
                     return
 
         follower = asyncio.create_task(follow())
 
         # Each site pushes its own events with its own key, incidents in lifecycle order.
+        pushed: list[SurveyResponse | InterventionEvent] = []
         for site in dataset.sites:
             events = sorted(
                 (
@@ -156,6 +165,7 @@ async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmar
                 ),
                 key=lambda e: getattr(e, "occurred_at", None) or e.submitted_at,
             )
+            pushed += events
             for start in range(0, len(events), 500):
                 reply = await ingest.SubmitEvents(
                     ingest_pb2.SubmitEventsRequest(
@@ -165,8 +175,27 @@ async def test_sites_push_and_coordinators_and_dashboards_read_the_same_benchmar
                 )
                 assert reply.rejected_count == 0, reply
 
-        await asyncio.wait_for(follower, 180)  # the dashboard saw every expected cell arrive
+        await asyncio.wait_for(follower, 180)  # the dashboard saw the site's release arrive
         watch.cancel()
+        # The batch core over what that release covers, on the cells it shows.
+        released = statuses[site_scope(SITE)]
+        covered = covered_events({SITE: dict(released.covered)}, pushed)
+        reference = released_reference(
+            watched.keys(),
+            [s for s in dataset.sites if s.site_id == SITE],
+            [dataset.instrument],
+            covered,
+            min_cell_size=K,
+            min_sites=10,
+            as_of=released.as_of.ToDatetime(tzinfo=UTC),
+        )
+        expected = {
+            cell.key: cell
+            for cell in reference.of_type(CompositeCell)
+            if cell.site_id == SITE and cell.wave is Wave.BASELINE
+        }
+        assert expected, "the site's release shows its baseline composites"
+        assert {key: watched[key] for key in expected} == expected
 
         scorecard = await query.GetSiteScorecard(
             query_pb2.GetSiteScorecardRequest(site_id=SITE, wave=common_pb2.WAVE_BASELINE),
