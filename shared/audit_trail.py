@@ -124,6 +124,9 @@ def new_entry(service: str, principal: Principal, detail: Detail) -> AuditEntry:
     )
 
 
+AUDIT_WAIT_S = 5.0  # how long a caller's answer waits for its audit record
+
+
 class AuditTrailWriter:
     """Appends records to the trail with the platform's producer (acks=all, idempotent).
 
@@ -158,15 +161,25 @@ class AuditTrailWriter:
             log.error("audit_write_failed", audit_id=entry.audit_id, reason="writer not started")
             return entry
         key = entry.site_ids[0].encode() if entry.site_ids else None
+        delivery: asyncio.Future[object] | None = None
         try:
             delivery = await producer.send(
                 self._topic, entry_to_proto(entry).SerializeToString(), key=key
             )
             if wait:
-                await delivery
+                # Bounded: with the broker down a delivery can wait for minutes, and the caller's
+                # answer (often an UNAVAILABLE for that same outage) must not wait behind it.
+                await asyncio.wait_for(asyncio.shield(delivery), AUDIT_WAIT_S)
             else:
                 self._pending.add(delivery)
                 delivery.add_done_callback(lambda done: self._delivered(entry, done))
+        except TimeoutError as error:
+            if delivery is None:  # the send itself timed out
+                _failed(entry, error)
+                return entry
+            self._pending.add(delivery)
+            delivery.add_done_callback(lambda done: self._delivered(entry, done))
+            _failed(entry, TimeoutError(f"not acknowledged within {AUDIT_WAIT_S} s; still sending"))
         except Exception as error:  # noqa: BLE001 -- logged; the caller's call is not failed
             _failed(entry, error)
         return entry
