@@ -38,7 +38,22 @@ _DROPPABLE = (TrainingSession, MentoringPairing, AffinityGroupMeeting)
 
 
 def demo(scale: float = 1.0) -> DemoDataset:
-    return build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=scale)
+    """The demo dataset at `scale`; above 1, its hospitals' eligible headcounts grow with it (the
+    demo's are for scale 1, and ingest refuses more responses than a site's headcount)."""
+    dataset = build_demo_dataset(JEDI_CULTURE, now=DATASET_NOW, scale=scale)
+    if scale <= 1:
+        return dataset
+    sites = tuple(
+        dataclasses.replace(
+            site,
+            eligible_headcount={
+                role: max(1, round(count * scale))
+                for role, count in site.eligible_headcount.items()
+            },
+        )
+        for site in dataset.sites
+    )
+    return dataclasses.replace(dataset, sites=sites)
 
 
 def arrival_order(events: Iterable[Event]) -> list[Event]:

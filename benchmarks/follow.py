@@ -1,9 +1,13 @@
 """Follows the benchmarks topic until it shows complete benchmarks equal to the batch reference.
 
-Complete: every event sent has been received by the processor (each site's latest release
-covers or holds it back, as the release and its progress record say), every latest release
-carries the same `as_of`, and the cells of the latest releases equal `compute_benchmarks` over
-the events they cover, in the order the sites sent them (as services/demo_check.py compares).
+Complete (releases on a calendar, issue 22): every event sent has been received by the
+processor (each site's latest release covers or holds it back, as the release and its progress
+record say); each site's latest release covers all it was sent but fewer than k per wave and for
+the interventions (a wave advances at a scheduled time only with k new events, so up to k-1 may
+wait for good); every latest release carries the same `as_of`; and the cells of the latest
+releases equal the batch reference of those releases: which cells from the releases, every value
+from the batch core over the events they cover, in the order the sites sent them (as
+`shared.domain.publication.reference.released_reference` and services/demo_check.py compare).
 
 The moment of completion is the broker timestamp of the last record needed (the producer's
 clock, the same machine's): checking against the reference takes seconds at national scale,
@@ -15,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer
@@ -25,10 +30,15 @@ from jedi.v1 import benchmarks_pb2
 from services.processor.clock import current_as_of
 from shared.convert_releases import progress_from_proto, release_from_proto
 from shared.demo_dataset import DemoDataset
-from shared.domain.benchmark_set import Cell
-from shared.domain.benchmarks import compute_benchmarks
+from shared.domain.benchmark_set import Cell, DistributionCell, RankCell
+from shared.domain.benchmarks import benchmark_cells, fold_site_states
 from shared.domain.model import InterventionEvent, SurveyResponse
 from shared.domain.releases import Release, ReleaseProgress, covered_events, event_counts
+from shared.domain.suppression import (
+    DEFAULT_MIN_CELL_SIZE,
+    DEFAULT_MIN_SITES,
+    shown_cross_site_cells,
+)
 from shared.kafka import topic_partitions
 
 
@@ -108,6 +118,14 @@ class BenchmarksTopic:
             if scope.startswith("site/")
         }
 
+    def waiting(self, sent: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
+        """Per (site, wave or "interventions") sent, what the latest release does not cover."""
+        covered = self.covered()
+        return {
+            (site_id, component): count - min(count, covered.get(site_id, {}).get(component, 0))
+            for (site_id, component), count in sent.items()
+        }
+
     def cells(self) -> dict[str, Cell]:
         return {cell.key: cell for release in self.releases.values() for cell in release.cells}
 
@@ -116,15 +134,32 @@ class BenchmarksTopic:
 
 
 class Reference:
-    """The batch reference over the events a state of the topic covers, computed once per state."""
+    """The batch reference of the topic's latest releases.
 
-    def __init__(self, dataset: DemoDataset, arrivals: Sequence[Event]) -> None:
+    The same as `released_reference(releases, ...)`, in two steps so that the expensive one is
+    computed once per set of covered events: the batch core's cells over the events the
+    releases cover (`fold_site_states`, `benchmark_cells`), cached; then, per comparison, the
+    site cells the releases show, with the cross-site cells over those (`shown_cross_site_cells`).
+    tests/unit/test_bench_reference.py checks that the two agree.
+    """
+
+    def __init__(
+        self,
+        dataset: DemoDataset,
+        arrivals: Sequence[Event],
+        *,
+        min_cell_size: int = DEFAULT_MIN_CELL_SIZE,
+        min_sites: int = DEFAULT_MIN_SITES,
+    ) -> None:
         self._dataset = dataset
         self._arrivals = arrivals
+        self.min_cell_size = min_cell_size
+        self._min_sites = min_sites
         self._cache: dict[object, dict[str, Cell]] = {}
-        self.seconds = 0.0  # spent computing references
+        self.seconds = 0.0  # spent computing the batch core's cells
 
-    def cells(self, covered: dict[str, dict[str, int]], as_of: datetime) -> dict[str, Cell]:
+    def computed(self, covered: dict[str, dict[str, int]], as_of: datetime) -> dict[str, Cell]:
+        """Every cell the batch core computes over the events `covered` counts, by key."""
         key = (
             as_of,
             tuple(sorted((site, tuple(sorted(c.items()))) for site, c in covered.items())),
@@ -132,26 +167,51 @@ class Reference:
         if key not in self._cache:
             started = time.perf_counter()
             events = covered_events(covered, self._arrivals)
-            reference = compute_benchmarks(
+            states = fold_site_states(
                 self._dataset.sites,
                 [self._dataset.instrument],
                 [e for e in events if isinstance(e, SurveyResponse)],
                 [e for e in events if isinstance(e, InterventionEvent)],
-                as_of=as_of,
             )
-            self._cache[key] = reference.by_key()
+            self._cache[key] = benchmark_cells(
+                states, self._dataset.sites, as_of=as_of, min_cell_size=self.min_cell_size
+            ).by_key()
             self.seconds += time.perf_counter() - started
         return self._cache[key]
 
+    def cells(
+        self, releases: dict[str, Release], covered: dict[str, dict[str, int]], as_of: datetime
+    ) -> dict[str, Cell]:
+        """The reference of `releases` (latest by scope), covering `covered`, by key."""
+        computed = self.computed(covered, as_of)
+        keys = {cell.key for release in releases.values() for cell in release.cells}
+        own: list[Cell] = [
+            cell
+            for key, cell in sorted(computed.items())
+            if key in keys and not isinstance(cell, (DistributionCell, RankCell))
+        ]
+        cross = shown_cross_site_cells(own, self.min_cell_size, self._min_sites)
+        return {cell.key: cell for cell in [*own, *cross]}
+
     def prime(self) -> float:
-        """The reference over every event, for today's `as_of` (what the processor stamps),
-        computed before the clock starts; the seconds it took."""
+        """The batch core over every event, for today's `as_of` (what the processor stamps),
+        computed before the clock starts; the seconds it took. (The releases cover every event
+        only when no wave ends with fewer than k waiting: otherwise this is computed again.)"""
         covered: dict[str, dict[str, int]] = {}
         for (site_id, component), n in event_counts(self._arrivals).items():
             covered.setdefault(site_id, {})[component] = n
         before = self.seconds
-        self.cells(covered, current_as_of())
+        self.computed(covered, current_as_of())
         return self.seconds - before
+
+
+@dataclass
+class Completion:
+    """When the topic first showed every event received (broker time of the record that made it
+    so), and when it showed complete benchmarks equal to the reference."""
+
+    received_at: float | None = None
+    done_at: float | None = None
 
 
 async def wait_complete(
@@ -162,14 +222,17 @@ async def wait_complete(
     timeout: float,
     alive: object = None,
     label: str = "processor",
+    completion: Completion | None = None,
 ) -> float:
     """Until the topic shows complete benchmarks equal to the reference; returns the wall-clock
     time (time.time()) of the last record that made them so."""
     sent = event_counts(arrivals)
     total = sum(sent.values())
+    k = reference.min_cell_size
     progress = bar(total, f"{label}: events received")
     deadline = time.monotonic() + timeout
     checked_at = -1
+    completion = completion if completion is not None else Completion()
     try:
         while time.monotonic() < deadline:
             if callable(alive):
@@ -179,19 +242,28 @@ async def wait_complete(
             progress.update(sum(received.values()) - progress.n)
             if received != sent or (not new and checked_at == topic.records):
                 continue
+            if completion.received_at is None:
+                completion.received_at = topic.last_timestamp_s
+            if any(n >= k for n in topic.waiting(sent).values()):
+                continue  # k or more of a wave not yet released: a scheduled release is due
             checked_at = topic.records
             stamps = topic.as_of()
             if len(stamps) != 1:
                 continue
             # In a thread, so that what else runs on the loop (the national wave's polls of the
             # query service) goes on while the reference is computed.
-            expected = await asyncio.to_thread(reference.cells, topic.covered(), next(iter(stamps)))
+            releases = dict(topic.releases)
+            expected = await asyncio.to_thread(
+                reference.cells, releases, topic.covered(), next(iter(stamps))
+            )
             if topic.cells() == expected:
+                completion.done_at = topic.last_timestamp_s
                 return topic.last_timestamp_s
     finally:
         progress.close()
     received_total = sum(topic.received().values())
+    waiting = sum(topic.waiting(sent).values())
     raise TimeoutError(
         f"{label}: no complete benchmarks after {timeout:.0f} s: received {received_total} of "
-        f"{total} events, {len(topic.releases)} scopes released"
+        f"{total} events, {waiting} not covered, {len(topic.releases)} scopes released"
     )

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks.dataset import Event, describe, events_of
-from benchmarks.follow import BenchmarksTopic, Reference, wait_complete
+from benchmarks.follow import BenchmarksTopic, Completion, Reference, wait_complete
 from benchmarks.platform import BATCH, LocalPlatform, register, requests_of, submit_all
 from benchmarks.processor_throughput import produce_and_read_back
 from benchmarks.progress import say
@@ -176,11 +176,17 @@ async def _wave(
     requests = requests_of(events)
     say(f"national wave: {describe(dataset)}; pushing through ingest, {STREAMS} sites at a time")
     started = time.time()
-    pushing = asyncio.create_task(
-        submit_all(
+    acked: list[float] = []  # when ingest had acknowledged every event
+
+    async def push() -> float:
+        seconds = await submit_all(
             platform.ingest_address, platform.keys, requests, streams=STREAMS, label="ingest"
         )
-    )
+        acked.append(time.time())
+        return seconds
+
+    pushing = asyncio.create_task(push())
+    completion = Completion()
     listings = QueryListings(platform)
     stop_polling = asyncio.Event()
     polling = asyncio.create_task(listings.poll(stop_polling))
@@ -192,6 +198,7 @@ async def _wave(
             timeout=TIMEOUT_S,
             alive=platform.check_alive,
             label="national",
+            completion=completion,
         )
         ingest_seconds = await pushing
         listed = await listings.wait_listed(topic, 600)
@@ -219,6 +226,32 @@ async def _wave(
     )
     result.add("ingest: every event accepted", len(events) / ingest_seconds, "ev/s")
     result.add("processor: benchmarks complete on the topic", done - started, "s")
+    # Issue 22's goal: the first (complete) release of the whole wave, once all of it arrived.
+    after_arrival = done - acked[0]
+    result.add(
+        "first complete release after ingest acknowledged every event",
+        after_arrival,
+        "s",
+    )
+    if completion.received_at is not None:
+        result.add(
+            "first complete release after the processor counted every event",
+            done - completion.received_at,
+            "s",
+        )
+        result.add(
+            "processor: every event counted (progress), after ingest acknowledged the last",
+            completion.received_at - acked[0],
+            "s",
+        )
+    peaks = platform.peak_mib()
+    result.notes.append(
+        f"goal (issue 22) first release of the wave < 60 s after it all arrived: "
+        f"{'met' if after_arrival < 60 else 'NOT met'} ({after_arrival:.1f} s); every service "
+        f"< 1 GiB: {'met' if max(peaks.values()) < 1024 else 'NOT met'} ("
+        + ", ".join(f"{name} {peak:,.0f} MiB" for name, peak in peaks.items())
+        + ")"
+    )
     if batch_core is None:
         batch_core = reference.seconds
     result.add("batch core over the same events", batch_core, "s")

@@ -36,6 +36,10 @@ from shared.kafka import make_producer
 from shared.topics import Topics
 
 BATCH = 500  # events per SubmitEvents call, as the demo and the push command send them
+# The processor's release calendar (JEDI_RELEASE_EVERY): a scheduled release every 2 s, so that
+# the bench measures to releases; JEDI_BENCH_RELEASE_EVERY sets another (e.g. "1h", for runs
+# that cut no release during the load).
+RELEASE_EVERY = os.environ.get("JEDI_BENCH_RELEASE_EVERY", "2s")
 
 
 def bootstrap_servers() -> str:
@@ -161,7 +165,7 @@ def processor_env(
         "JEDI_STATE_DIR": str(state_dir),
         "JEDI_METRICS_PORT": "0",
         "JEDI_REGISTRY_CHECK_INTERVAL_S": "1",
-        "JEDI_RELEASE_EVERY": "2s",  # a scheduled release every 2 s: the bench measures to it
+        "JEDI_RELEASE_EVERY": RELEASE_EVERY,
         "JEDI_WEB_ENABLED": "false" if web_port is None else "true",
     }
     if web_port is not None:
@@ -196,32 +200,38 @@ async def register(address: str, keys: Keys, dataset: DemoDataset) -> None:
 
 def requests_of(
     events: Sequence[Event], batch: int = BATCH
-) -> list[ingest_pb2.SubmitEventsRequest]:
-    """Each site's events in batches (in the order given), ready to send."""
+) -> list[list[ingest_pb2.SubmitEventsRequest]]:
+    """Each site's events in batches (in the order given), ready to send: a list per site."""
     by_site: dict[str, list[Event]] = {}
     for event in events:
         by_site.setdefault(event.site_id, []).append(event)
     return [
-        ingest_pb2.SubmitEventsRequest(
-            events=[event_to_proto(event) for event in site_events[start : start + batch]]
-        )
+        [
+            ingest_pb2.SubmitEventsRequest(
+                events=[event_to_proto(event) for event in site_events[start : start + batch]]
+            )
+            for start in range(0, len(site_events), batch)
+        ]
         for site_events in by_site.values()
-        for start in range(0, len(site_events), batch)
     ]
 
 
 async def submit_all(
     address: str,
     keys: Keys,
-    requests: Sequence[ingest_pb2.SubmitEventsRequest],
+    requests: Sequence[Sequence[ingest_pb2.SubmitEventsRequest]],
     *,
     streams: int = 1,
     label: str = "ingest",
 ) -> float:
-    """Send every request through ingest (coordinator key), `streams` calls at a time; the
-    seconds taken. Raises if ingest rejects an event."""
+    """Send every site's requests (`requests_of`) through ingest (coordinator key), `streams`
+    calls at a time; the seconds taken. Raises if ingest rejects an event.
+
+    Each stream takes a site whole and sends its requests one after another, so a site's events
+    arrive in the order given (ingest refuses an incident step before the one it follows, e.g.
+    "acknowledged before reported"); `streams` sites push at once, as separate systems would."""
     queue = list(reversed(requests))
-    total = sum(len(r.events) for r in requests)
+    total = sum(len(r.events) for site in requests for r in site)
     progress = bar(total, label)
     async with open_channel(address) as channel:
         stub = ingest_pb2_grpc.IngestServiceStub(channel)
@@ -229,12 +239,14 @@ async def submit_all(
 
         async def stream() -> None:
             while queue:
-                request = queue.pop()
-                reply = await stub.SubmitEvents(request, metadata=metadata, timeout=120)
-                if reply.rejected_count:
-                    reasons = [str(list(r.errors)) for r in reply.results if r.errors][:3]
-                    raise RuntimeError(f"ingest rejected {reply.rejected_count} events: {reasons}")
-                progress.update(len(request.events))
+                for request in queue.pop():
+                    reply = await stub.SubmitEvents(request, metadata=metadata, timeout=120)
+                    if reply.rejected_count:
+                        reasons = [str(list(r.errors)) for r in reply.results if r.errors][:3]
+                        raise RuntimeError(
+                            f"ingest rejected {reply.rejected_count} events: {reasons}"
+                        )
+                    progress.update(len(request.events))
 
         started = time.perf_counter()
         await asyncio.gather(*(stream() for _ in range(streams)))

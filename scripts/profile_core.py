@@ -16,6 +16,10 @@ Two measurements over the demo dataset (`shared.demo_dataset`, scaled):
     python scripts/profile_core.py --scale 1 4            # figures only
     python scripts/profile_core.py --profile stages       # with pyinstrument's call tree
     python scripts/profile_core.py --profile cross --sites 13 100 300 1000 --updates 100 [--no-tree]
+    # the site stage as the freshness scenario loads it: 100 sites, 1,000 records a batch, a
+    # scheduled time passed at every batch (--release-every 1) or never (86400)
+    PYTHONPATH=. python scripts/profile_core.py --national 100 12000 --batch-size 1000 \
+        --release-every 86400 --profile stages
 
 On a shared machine the CPU time of this process is the steadier figure; both are printed.
 """
@@ -47,6 +51,7 @@ from shared.domain.benchmarks import compute_benchmarks
 from shared.domain.cross_site import SiteScore, cross_site_cells_of
 from shared.domain.model import Composite, Instrument, InterventionEvent, SurveyResponse, Wave
 from shared.domain.publication.calendar import ReleaseCalendar
+from shared.domain.publication.reference import released_reference
 from shared.domain.publication.site_summary import SiteSummary, encode_summary
 from shared.domain.releases import Release, covered_events
 from shared.domain.sample_instrument import JEDI_CULTURE
@@ -150,8 +155,12 @@ def input_records(dataset: DemoDataset, events: Sequence[Event]) -> list[InputRe
     return records
 
 
-async def run_stages(dataset: DemoDataset, events: Sequence[Event], batch_size: int) -> Log:
-    """Both stages over every record; the published topics."""
+async def run_stages(
+    dataset: DemoDataset, events: Sequence[Event], batch_size: int, release_every_s: float = 1.0
+) -> Log:
+    """Both stages over every record; the published topics. The clock moves a second each time
+    it is read, so with the default calendar (a release every second) every batch passes a
+    scheduled time, as in a backlog; a calendar of a day (86400) cuts no release at all."""
     out = Log()
     records = input_records(dataset, events)
     clock = iter(range(10**9))
@@ -171,7 +180,7 @@ async def run_stages(dataset: DemoDataset, events: Sequence[Event], batch_size: 
             ProcessorSettings().min_cell_size,
             lambda: NOW,
             now,
-            ReleaseCalendar(timedelta(seconds=1)),
+            ReleaseCalendar(timedelta(seconds=release_every_s)),
         ),
         rewind=no_rewind,
     )
@@ -194,7 +203,8 @@ async def run_stages(dataset: DemoDataset, events: Sequence[Event], batch_size: 
 
 
 def check(dataset: DemoDataset, events: Sequence[Event], out: Log) -> int:
-    """Raise unless the latest releases equal the batch reference over what they cover."""
+    """Raise unless the latest releases equal their batch reference (`released_reference`: the
+    cells they show, every value from the batch core over what they cover)."""
     latest: dict[str, Release] = {}
     for (topic, _), records in out.partitions.items():
         for record in records if topic == BENCHMARKS else ():
@@ -211,17 +221,19 @@ def check(dataset: DemoDataset, events: Sequence[Event], out: Log) -> int:
         },
         events,
     )
-    reference = compute_benchmarks(
+    reference = released_reference(
+        latest,
         dataset.sites,
         [dataset.instrument],
-        [e for e in covered if isinstance(e, SurveyResponse)],
-        [e for e in covered if isinstance(e, InterventionEvent)],
+        covered,
+        min_cell_size=ProcessorSettings().min_cell_size,
+        min_sites=ProcessorSettings().min_sites,
         as_of=NOW,
     )
     shown = {cell.key: cell for release in latest.values() for cell in release.cells}
     if shown != reference.by_key():
         raise AssertionError(
-            f"the releases differ from the batch reference: {len(shown)} cells shown,"
+            f"the releases differ from their batch reference: {len(shown)} cells shown,"
             f" {len(reference.cells)} expected"
         )
     return len(covered)
@@ -353,20 +365,43 @@ def main() -> None:
     parser.add_argument("--sites", type=int, nargs="+", default=[13, 100, 300])
     parser.add_argument("--updates", type=int, help="cross: how many updates (default: --sites)")
     parser.add_argument("--no-tree", action="store_true", help="cross: figures only")
+    parser.add_argument(
+        "--release-every", type=float, default=1.0, help="stages: the calendar, in seconds"
+    )
+    parser.add_argument(
+        "--national",
+        type=int,
+        nargs=2,
+        metavar=("SITES", "RESPONSES"),
+        help="stages: a national dataset of survey responses only (as the freshness scenario)",
+    )
     arguments = parser.parse_args()
     structlog.configure(wrapper_class=structlog.make_filtering_bound_logger(logging.WARNING))
     if arguments.profile == "cross":
         for sites in arguments.sites:
             measure_cross(sites, arguments.updates, not arguments.no_tree)
         return
+    if arguments.national:
+        # The benchmarks' builder (not an installed package: PYTHONPATH=. for this option).
+        from benchmarks.dataset import national
+
+        sites, responses = arguments.national
+        dataset = national(sites, responses, 0, seed=77)
+        dataset = DemoDataset(dataset.sites, dataset.instrument, dataset.responses, ())
+        label = f"national dataset of {sites} sites"
+        measure(dataset, label, arguments.profile, arguments.batch_size, arguments.release_every)
+        return
     for scale in arguments.scale:
-        measure(scale, arguments.profile, arguments.batch_size)
+        dataset = build_demo_dataset(JEDI_CULTURE, now=NOW, scale=scale)
+        label = f"demo dataset x{scale:g}"
+        measure(dataset, label, arguments.profile, arguments.batch_size, arguments.release_every)
 
 
-def measure(scale: float, profile: str, batch_size: int) -> None:
-    dataset = build_demo_dataset(JEDI_CULTURE, now=NOW, scale=scale)
+def measure(
+    dataset: DemoDataset, label: str, profile: str, batch_size: int, release_every_s: float
+) -> None:
     events = arrival_order([*dataset.responses, *dataset.interventions])
-    print(f"demo dataset x{scale:g}: {len(dataset.sites)} sites, {len(events)} events")
+    print(f"{label}: {len(dataset.sites)} sites, {len(events)} events")
     timed(
         "  batch core (compute_benchmarks)",
         len(events),
@@ -382,7 +417,7 @@ def measure(scale: float, profile: str, batch_size: int) -> None:
     out = timed(
         f"  processor stages in memory (batches of {batch_size})",
         len(events),
-        lambda: asyncio.run(run_stages(dataset, events, batch_size)),
+        lambda: asyncio.run(run_stages(dataset, events, batch_size, release_every_s)),
         profile == "stages",
     )
     covered = check(dataset, events, out)

@@ -56,6 +56,7 @@ class CrossDriver:
         self._now = now
         self._decoded: dict[Wave, tuple[bytes, WaveRecord]] = {}  # the last stored, by wave
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
+        self._batches_running = 0  # batches under way (the watchdog leaves a busy stage alone)
 
     def resume_offsets(
         self, inputs: Iterable[InputPartition], *, default: int | None = None
@@ -86,8 +87,18 @@ class CrossDriver:
         return latest
 
     async def process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
-        with metrics.BATCH_SECONDS.labels("cross_site").time():
-            return await self._process(records)
+        self._batches_running += 1
+        try:
+            with metrics.BATCH_SECONDS.labels("cross_site").time():
+                return await self._process(records)
+        finally:
+            self._batches_running -= 1
+
+    def last_active_at(self) -> float:
+        """When the stage was last at work, for the stall watchdog: now while a batch runs (a
+        batch can outlast the watchdog's patience: a thousand sites' releases at a scheduled
+        time), else when its last batch was done."""
+        return time.monotonic() if self._batches_running else self.last_batch_at
 
     async def _process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
         if not records:

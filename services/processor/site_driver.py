@@ -97,6 +97,7 @@ class SiteDriver:
         self._tracker = InputTracker(store, compacted=[topics.site_changes])
         self._decoded = DecodedRecords()
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
+        self._batches_running = 0  # batches under way (the watchdog leaves a busy stage alone)
         # Sites a scheduled time would release (k or more new events of a component, or never
         # released yet): their registry records, for the release clock to forward at the next
         # one (`timers.ReleaseClock`).
@@ -134,8 +135,18 @@ class SiteDriver:
         )
 
     async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
-        with metrics.BATCH_SECONDS.labels("site").time():
-            return await self._process(records)
+        self._batches_running += 1
+        try:
+            with metrics.BATCH_SECONDS.labels("site").time():
+                return await self._process(records)
+        finally:
+            self._batches_running -= 1
+
+    def last_active_at(self) -> float:
+        """When the stage was last at work, for the stall watchdog: now while a batch runs (a
+        batch can outlast the watchdog's patience: a thousand sites' releases at a scheduled
+        time), else when its last batch was done."""
+        return time.monotonic() if self._batches_running else self.last_batch_at
 
     async def _process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
         admitted = self._tracker.admit(records)

@@ -158,7 +158,7 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForw
         rewind=wiring.rewind,
         patience_s=settings.stall_patience_s,
         last_batch_at=lambda: max(
-            wiring.site_driver.last_batch_at, wiring.cross_driver.last_batch_at
+            wiring.site_driver.last_active_at(), wiring.cross_driver.last_active_at()
         ),
     )
 

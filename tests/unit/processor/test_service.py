@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -131,3 +132,25 @@ async def test_the_watchdog_reads_again_a_partition_stuck_behind_its_end_once_th
     assert not await watchdog.check()
     now[0] = 126.0
     assert await watchdog.check() and rewinds == [{("events", 0): 7}]
+
+
+async def test_a_stage_is_active_while_a_batch_runs_however_long_it_takes():
+    """The watchdog reads a partition again only once the stages are idle: a batch that outlasts
+    its patience (a thousand sites' releases at a scheduled time) is work, not a stall."""
+    from services.processor.site_driver import SiteDriver
+
+    class Slow(SiteDriver):
+        def __init__(self) -> None:
+            self.last_batch_at = 0.0
+            self._batches_running = 0
+            self.seen: list[float] = []
+
+        async def _process(self, records):
+            self.seen.append(self.last_active_at())
+            return []
+
+    driver = Slow()
+    before = time.monotonic()
+    await driver.process([])
+    assert driver.seen[0] >= before  # during the batch: now, not the last batch's end
+    assert driver.last_active_at() == 0.0  # after it: when the last batch was done (unchanged)
