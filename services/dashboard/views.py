@@ -12,8 +12,8 @@ from google.protobuf.message import Message
 
 from jedi.v1 import benchmarks_pb2, common_pb2, flags_pb2, query_pb2, registry_pb2
 from services.dashboard import labels
-from services.dashboard.reach_charts import reach_figures
 from services.dashboard.query_client import QueryClient
+from services.dashboard.reach_charts import reach_figures
 from services.dashboard.release_status import ReleaseBoard, latest_releases
 
 Json = dict[str, Any]
