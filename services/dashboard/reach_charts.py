@@ -215,7 +215,9 @@ def sessions_series(metrics: Sequence[Json]) -> Json:
         "unit": "sessions",
         "title": "Training sessions per quarter",
         "description": "Training sessions held in each calendar quarter, from the first quarter "
-        f"with a session to the last (a quarter without one counts 0).{recent}",
+        f"with a session to the last (a quarter without one counts 0).{recent}"
+        if points
+        else f"No training session recorded yet.{recent}",
         "axis": axis_for((p["value"] for p in points), whole=True).to_json("Sessions ↑"),
         "n_label": None,
         "rows": points,

@@ -173,7 +173,9 @@ def result_text(status, component: str) -> str:
         return "—"
     if component in status.closed_waves:
         return "yes: the wave's result"
-    return "interim: totals only" if status.number else "not yet"
+    if not status.number or (status.site_id and not status.covered.get(component, 0)):
+        return "not yet"
+    return "interim: totals only" if status.site_id else "interim"
 
 
 async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> None:
@@ -240,6 +242,14 @@ async def table_headings(page, figure: str) -> list[str]:
         await toggle.click()
     await page.wait_for_selector(f"#{figure} thead")
     return await page.locator(f"#{figure} thead th").all_inner_texts()
+
+
+async def show_chart(page, figure: str) -> None:
+    """Back to a figure's chart (the table view is remembered across pages, as a user's choice)."""
+    toggle = page.locator(f"#{figure}-figure .toolbar button[aria-pressed]")
+    if await toggle.count() and await toggle.get_attribute("aria-pressed") == "true":
+        await toggle.click()
+        await page.wait_for_selector(f"#{figure}-figure svg")
 
 
 async def check_interventions(page, site_id: str) -> dict[str, dict]:
@@ -349,6 +359,8 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
                 programme = await page.locator("#reach-programme").inner_text()
                 assert "sessions per quarter" not in programme.lower()
             axe_found["interventions-tables"] = await run_axe(page, "interventions-tables")
+            for figure in REACH_CHARTS:
+                await show_chart(page, figure)
 
             zero = await check_interventions(page, ZERO_SITE)
             for figure in ("reach-coverage", "reach-backlog"):

@@ -426,7 +426,14 @@
     const field = (name) => () => ({ "data-field": name });
     const rows = data.releases.map((r) => ({ ...r, _attrs: { "data-scope": r.scope, "data-site-id": r.site_id, "data-wave": r.wave } }));
     const none = "none yet";
-    const NOT_APPLICABLE = "—";
+    // Whether the row's release is its wave's result (the release names the wave in its
+    // closed_waves); intervention events have no wave: not applicable.
+    const resultText = (v, r) => {
+      if (v == null) return "—";
+      if (v) return "yes: the wave's result";
+      if (!r.release || r.covered === 0) return "not yet";
+      return r.site_id ? "interim: totals only" : "interim";
+    };
     const columns = [
       { label: "Site", key: "site_name", header: true },
       { label: "Wave", key: "wave", format: (v) => (v === "interventions" ? "Intervention events" : human(v)) },
@@ -434,7 +441,7 @@
       { label: "Cut at", key: "cut_at", format: (v) => (v ? new Date(v).toLocaleString() : none), attrs: field("cut_at") },
       { label: "Responses covered", key: "covered", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("covered") },
       { label: "Received since (held back)", key: "held_back", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("held_back") },
-      { label: "Wave's result", key: "result", format: (v, r) => (v == null ? NOT_APPLICABLE : v ? "yes: the wave's result" : r.release ? "interim: totals only" : "not yet"), attrs: field("result") },
+      { label: "Wave's result", key: "result", format: (v, r) => resultText(v, r), attrs: field("result") },
     ];
     const flagged = (data.flags || []).map((f) => ({ ...f, _attrs: { "data-site-id": f.site_id, "data-wave": f.wave } }));
     const flags = flagged.length ? [figure({ id: "status-flags", title: "Flagged: uploads refused for more responses than eligible staff", columns: [
@@ -448,7 +455,7 @@
     return [
       el("h1", { text: "Live status" }),
       ...flags,
-      el("p", { class: "desc", text: `The latest release of each site and wave: its number, when it was cut, the responses it covers, and the responses received since. Releases are cut on a calendar announced in advance, never because of what the responses say: at every scheduled release time and at each wave's close. At a scheduled time a wave advances when at least ${K} new responses arrived since its last release, and the release then covers every response received up to that time; fewer than ${K} wait for the next scheduled time, shown here as received since (held back). While a wave is open its releases are interim and show totals only; the release at or after its close is the wave's result, with its breakdowns. Intervention events have no wave: their row has no wave's result (—, not applicable). A site's release covers all its waves at once; the cross-site distributions and ranks of a wave are released from the sites' released totals.` }),
+      el("p", { class: "desc", text: `The latest release of each site and wave: its number, when it was cut, the responses it covers, and the responses received since. Releases are cut on a calendar announced in advance, never because of what the responses say: at every scheduled release time and at each wave's close. At a scheduled time a wave advances when at least ${K} new responses arrived since its last release, and the release then covers every response received up to that time; fewer than ${K} wait for the next scheduled time, shown here as received since (held back). While a wave is open its releases are interim and show totals only; the release at or after its close is the wave's result, with its breakdowns. A row reads "not yet" while none of its wave's responses is released. Intervention events have no wave: their row has no wave's result (—, not applicable). A site's release covers all its waves at once; the cross-site distributions and ranks of a wave are released from the sites' released totals.` }),
       figure({ id: "status-table", title: "Latest release by site and wave", columns, rows }),
     ];
   }

@@ -123,6 +123,7 @@ def test_an_all_zero_site_gets_empty_bars_on_a_sensible_axis():
     assert all(r["value"] is None for r in times["rows"]) and times["axis"]["top"] == 1
     # No session at all: an empty series, its axis still sensible.
     assert figures["reach-sessions"]["rows"] == []
+    assert figures["reach-sessions"]["description"].startswith("No training session recorded")
     assert figures["reach-sessions"]["axis"]["ticks"] == [0, 1]
 
 
