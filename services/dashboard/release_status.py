@@ -9,6 +9,12 @@ releases, and progress: new held-back counts while no release can be cut).
 A site's release covers every wave of its survey at once (and its intervention events), so its
 rows share one release number and cut time; a cross-site release (the distributions and ranks
 of one wave) is computed from the sites' released totals and counts no responses of its own.
+
+A wave's row says whether the release is that wave's result: the processor names, in the
+status's `closed_waves`, the waves whose close the release is at or after (and that it covers).
+Earlier releases of the wave are interim (totals only). Intervention events have no wave, so
+their row has no result: not applicable. A cross-site row reads its own release's
+`closed_waves` for its wave, like a site's row.
 """
 
 from __future__ import annotations
@@ -40,6 +46,9 @@ class ReleaseRow:
     cut_at: datetime | None
     covered: int | None  # responses (events) the release covers; None for a cross-site release
     held_back: int | None  # received since and not covered yet; None for a cross-site release
+    # True: this release is the wave's result (at or after its close); False: interim (or no
+    # release of the wave yet); None: not applicable (a site's intervention events).
+    result: bool | None = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -51,6 +60,7 @@ class ReleaseRow:
             "cut_at": self.cut_at.isoformat() if self.cut_at else None,
             "covered": self.covered,
             "held_back": self.held_back,
+            "result": self.result,
         }
 
 
@@ -70,6 +80,7 @@ def rows_of(statuses: Iterable[Status], names: Mapping[str, str]) -> list[Releas
                     cut_at,
                     None,
                     None,
+                    labels.wave_name(status.wave) in status.closed_waves,
                 )
             )
             continue
@@ -87,6 +98,7 @@ def rows_of(statuses: Iterable[Status], names: Mapping[str, str]) -> list[Releas
                         cut_at,
                         status.covered.get(component, 0),
                         status.held_back.get(component, 0),
+                        None if component == INTERVENTIONS else component in status.closed_waves,
                     )
                 )
     order = {name: index for index, name in enumerate(_COMPONENTS)}

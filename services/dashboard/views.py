@@ -13,6 +13,7 @@ from google.protobuf.message import Message
 from jedi.v1 import benchmarks_pb2, common_pb2, flags_pb2, query_pb2, registry_pb2
 from services.dashboard import labels
 from services.dashboard.query_client import QueryClient
+from services.dashboard.reach_charts import reach_figures
 from services.dashboard.release_status import ReleaseBoard, latest_releases
 
 Json = dict[str, Any]
@@ -191,7 +192,8 @@ def _change(cell: benchmarks_pb2.ChangeCell) -> Json:
 
 
 async def interventions(client: QueryClient, site_id: str, min_cell_size: int) -> Json:
-    """One site's intervention reach: training, incidents, lever and principle coverage."""
+    """One site's intervention reach: training, incidents, lever and principle coverage, and
+    the figures that draw it (`reach_charts`)."""
     reply: query_pb2.GetInterventionReachResponse = await client.reach(site_id)
     metrics = []
     for stored in reply.reach:
@@ -206,7 +208,12 @@ async def interventions(client: QueryClient, site_id: str, min_cell_size: int) -
                 "describes_people": cell.describes_people,
             }
         )
-    return {"view": "interventions", "site": site_json(reply.site), "metrics": metrics}
+    return {
+        "view": "interventions",
+        "site": site_json(reply.site),
+        "metrics": metrics,
+        "figures": reach_figures(metrics),
+    }
 
 
 async def status(client: QueryClient, board: ReleaseBoard | None = None) -> Json:

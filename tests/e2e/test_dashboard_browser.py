@@ -3,8 +3,9 @@
 A coordinator's overview lists every demo site and agrees with CompareSites; a site's pages
 and network traffic never name a peer; ingested events change the open page without a
 reload (the time from ingest's acknowledgement to the page's change is measured); a
-suppressed cell says "fewer than k responses"; axe-core finds no serious or critical
-violation; 50 open sessions are measured for the dashboard's resident memory.
+suppressed cell says "fewer than k responses"; the interventions page draws one chart per
+unit, empty bars on a 0-to-1 axis for a site without intervention events, and the training
+sessions per quarter as a time series; axe-core finds no serious or critical violation; 50 open sessions are measured for the dashboard's resident memory.
 Screenshots, the axe report and the measurements go to the artefacts folder.
 """
 
@@ -31,6 +32,16 @@ from tests.support.waiting import eventually
 
 K = 10
 LIVE_SITE = "site-north"
+# A site with survey responses and no intervention event: every count on its page is 0.
+ZERO_SITE = "site-east"
+# The interventions page's charts: one per unit (services/dashboard/reach_charts.py).
+REACH_CHARTS = {
+    "reach-training": ("percent", "Percent"),
+    "reach-sessions": ("sessions", "Sessions"),
+    "reach-incident-times": ("hours", "Hours"),
+    "reach-backlog": ("incidents", "Open incidents"),
+    "reach-coverage": ("events", "Tagged events"),
+}
 ROUNDS = 5
 CAPTURE_SSE = """
 (() => {
@@ -55,7 +66,11 @@ def chromium() -> str:
 
 @pytest.fixture
 async def platform(tmp_path, chromium):
-    async with running_platform(tmp_path, demo_dataset()) as platform:
+    dataset = demo_dataset()
+    dataset = dataclasses.replace(
+        dataset, interventions=tuple(e for e in dataset.interventions if e.site_id != ZERO_SITE)
+    )
+    async with running_platform(tmp_path, dataset) as platform:
         await platform.push_dataset()
         await wait_for_benchmarks(platform)
         yield platform
@@ -151,6 +166,18 @@ async def check_status_table(
     )
 
 
+def result_text(status, component: str) -> str:
+    """The "Wave's result" a status's row should read: intervention events have none (not
+    applicable); a wave's row is its result when the release names the wave in closed_waves."""
+    if component == "interventions":
+        return "—"
+    if component in status.closed_waves:
+        return "yes: the wave's result"
+    if not status.number or (status.site_id and not status.covered.get(component, 0)):
+        return "not yet"
+    return "interim: totals only" if status.site_id else "interim"
+
+
 async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> None:
     table = page.locator("#status-table")
     assert statuses, "no releases"
@@ -162,6 +189,10 @@ async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> No
                 status.scope
             )
             assert int(await rows.locator("[data-field='release']").inner_text()) >= status.number
+            if int(await rows.locator("[data-field='release']").inner_text()) == status.number:
+                assert await rows.locator("[data-field='result']").inner_text() == result_text(
+                    status, wave
+                ), status.scope
             continue
         assert await rows.count() == len(set(status.covered) | set(status.held_back)), status.scope
         for component in set(status.covered) | set(status.held_back):
@@ -183,6 +214,60 @@ async def _status_table_shows(page, statuses: list, names: dict[str, str]) -> No
                     component,
                     shown,
                 )
+                result = await row.locator("[data-field='result']").inner_text()
+                assert result == result_text(status, component), (status.scope, component, result)
+
+
+async def chart_of(page, figure: str) -> dict:
+    """What a figure's chart draws: its unit, its texts (axis label and ticks), the widths of its
+    bars, its line paths and points."""
+    return await page.locator(f"#{figure}-figure").evaluate(
+        """section => {
+          const svg = section.querySelector('svg');
+          return {
+            unit: section.dataset.unit, kind: section.dataset.kind,
+            texts: svg ? [...svg.querySelectorAll('text')].map(t => t.textContent) : [],
+            bars: svg ? [...svg.querySelectorAll('.reach-bar rect')].map(r => Number(r.getAttribute('width'))) : [],
+            lines: svg ? svg.querySelectorAll('.reach-line path').length : 0,
+            points: svg ? svg.querySelectorAll('.reach-point circle').length : 0,
+          };
+        }"""
+    )
+
+
+async def table_headings(page, figure: str) -> list[str]:
+    """The column headings of a figure's table view (switched to it first)."""
+    toggle = page.locator(f"#{figure}-figure .toolbar button[aria-pressed]")
+    if await toggle.count() and await toggle.get_attribute("aria-pressed") == "false":
+        await toggle.click()
+    await page.wait_for_selector(f"#{figure} thead")
+    return await page.locator(f"#{figure} thead th").all_inner_texts()
+
+
+async def show_chart(page, figure: str) -> None:
+    """Back to a figure's chart (the table view is remembered across pages, as a user's choice)."""
+    toggle = page.locator(f"#{figure}-figure .toolbar button[aria-pressed]")
+    if await toggle.count() and await toggle.get_attribute("aria-pressed") == "true":
+        await toggle.click()
+        await page.wait_for_selector(f"#{figure}-figure svg")
+
+
+async def check_interventions(page, site_id: str) -> dict[str, dict]:
+    """The interventions page of a site (as the coordinator): one chart per unit, each with its
+    own axis, none with a degenerate one; the training sessions per quarter as a time series."""
+    await open_view(page, f"#/interventions?site={site_id}")
+    charts = {figure: await chart_of(page, figure) for figure in REACH_CHARTS}
+    for figure, (unit, label) in REACH_CHARTS.items():
+        chart = charts[figure]
+        assert chart["unit"] == unit, (figure, chart)
+        if not chart["texts"]:
+            continue  # no value shown: the figure is its table
+        assert any(t.startswith(label) for t in chart["texts"]), (figure, chart["texts"])
+        others = [other for f, (_, other) in REACH_CHARTS.items() if f != figure]
+        assert not any(t.startswith(o) for t in chart["texts"] for o in others), (figure, chart)
+        assert not any("0.000" in t for t in chart["texts"]), (figure, chart["texts"])
+    assert charts["reach-sessions"]["kind"] == "series"
+    return charts
 
 
 async def run_axe(page, name: str) -> list[dict]:
@@ -251,6 +336,40 @@ async def test_dashboard_in_a_real_browser(platform, chromium):
             assert await island.inner_text() == f"fewer than {K} responses"
             await page.screenshot(path=str(out / "overview.png"), full_page=True)
             axe_found["overview"] = await run_axe(page, "overview")
+
+            # ---- interventions: a chart per unit; a site without events gets empty bars on 0..1
+            busy = await check_interventions(page, LIVE_SITE)
+            sessions = busy["reach-sessions"]
+            assert sessions["lines"] == 1 and sessions["points"] >= 2, sessions
+            quarters = [t for t in sessions["texts"] if len(t) == 7 and t[4:6] == "-Q"]
+            assert len(quarters) == sessions["points"], sessions
+            assert busy["reach-coverage"]["bars"] and max(busy["reach-coverage"]["bars"]) > 0
+            await page.screenshot(path=str(out / "interventions.png"), full_page=True)
+            axe_found["interventions-coordinator"] = await run_axe(page, "interventions")
+            assert await table_headings(page, "reach-training") == ["Measure", "Value", "Of (n)"]
+            assert await table_headings(page, "reach-incident-times") == [
+                "Measure",
+                "Value",
+                "Incidents (n)",
+            ]
+            for counts in ("reach-coverage", "reach-backlog"):  # a count has no "of n"
+                assert await table_headings(page, counts) == ["Measure", "Value"], counts
+            assert await table_headings(page, "reach-sessions") == ["Quarter", "Sessions"]
+            if await page.locator("#reach-programme").count():
+                programme = await page.locator("#reach-programme").inner_text()
+                assert "sessions per quarter" not in programme.lower()
+            axe_found["interventions-tables"] = await run_axe(page, "interventions-tables")
+            for figure in REACH_CHARTS:
+                await show_chart(page, figure)
+
+            zero = await check_interventions(page, ZERO_SITE)
+            for figure in ("reach-coverage", "reach-backlog"):
+                chart = zero[figure]
+                assert chart["bars"] and set(chart["bars"]) == {0}, (figure, chart)
+                assert "0" in chart["texts"] and "1" in chart["texts"], (figure, chart["texts"])
+            assert zero["reach-sessions"]["points"] == 0
+            await page.screenshot(path=str(out / "interventions-zero.png"), full_page=True)
+            axe_found["interventions-zero"] = await run_axe(page, "interventions-zero")
 
             # ---- the live status agrees with ListReleases; ingested responses change it without a reload
             await open_view(page, "#/status")

@@ -371,44 +371,54 @@
     ];
   }
 
-  const REACH_GROUPS = [
-    ["training", "Training reach", "Share of eligible residents trained on health equity, and completion rates (completed / invited).",
-      [["health_equity_trained_share", ["resident"]], ["training_completion_rate", ["all"]]], (m) => m.metric === "health_equity_trained_share" || m.metric === "training_completion_rate", "share"],
-    ["incidents", "Bias incidents", "Hours from report to acknowledgement and to resolution (median and 90th percentile), and the open backlog.",
-      [["incident_hours_to_acknowledge", ["median"]], ["incident_hours_to_acknowledge", ["p90"]], ["incident_hours_to_resolve", ["median"]], ["incident_hours_to_resolve", ["p90"]], ["incident_open_backlog", []]],
-      (m) => m.metric.startsWith("incident_"), "hours"],
-    ["coverage", "Lever and principle coverage", "Intervention events tagged with each of the three levers and four principles.",
-      [...["awareness", "connection", "speaking_up"].map((l) => ["lever_coverage", [l]]),
-        ...["acknowledge_and_learn", "visible_leadership_commitment", "confront_devaluing_practices", "empathy_and_intersectionality"].map((p) => ["principle_coverage", [p]])],
-      (m) => m.metric === "lever_coverage" || m.metric === "principle_coverage", "count"],
-  ];
+  // The figures come described by the server (services/dashboard/reach_charts.py): one chart
+  // per unit, each with its own axis (0 to a round top; all zeros give 0 to 1 and empty bars).
+  function reachAxis(axis, label = axis.label) {
+    return { domain: [0, axis.top], ticks: axis.ticks, tickFormat: (d) => Number(d).toFixed(axis.decimals), label, grid: true };
+  }
+
+  function reachBars(fig, shown) {
+    return Plot.plot({
+      width: 900, height: 60 + 28 * Math.max(shown.length, 1), marginLeft: 330, marginRight: 40,
+      x: reachAxis(fig.axis), y: { domain: shown.map((r) => r.label), label: null },
+      style: { fontSize: "12px", color: "#1a1a1a", background: "#ffffff" },
+      marks: [
+        Plot.barX(shown, { y: "label", x1: 0, x2: "plotted", fill: C.iqr, className: "reach-bar", title: (r) => `${r.label}: ${r.text}` }),
+        Plot.ruleX([0]),
+      ],
+    });
+  }
+
+  function reachSeries(fig) {
+    const points = fig.rows;
+    return Plot.plot({
+      width: 900, height: 300, marginLeft: 60, marginRight: 40, marginBottom: 50,
+      x: { domain: points.map((p) => p.quarter), label: "Quarter", type: "point", padding: 0.3 },
+      y: reachAxis(fig.axis),
+      style: { fontSize: "12px", color: "#1a1a1a", background: "#ffffff" },
+      marks: [
+        Plot.ruleY([0]),
+        Plot.lineY(points, { x: "quarter", y: "value", stroke: C.iqr, strokeWidth: 2, className: "reach-line" }),
+        Plot.dot(points, { x: "quarter", y: "value", r: 4, fill: C.iqr, className: "reach-point", title: (p) => `${p.quarter}: ${p.text}` }),
+      ],
+    });
+  }
 
   function interventions(data) {
-    const key = (metric, qualifier) => `${metric}/${qualifier.join("/")}`;
-    const byKey = new Map(data.metrics.map((m) => [key(m.metric, m.qualifier), m]));
-    const used = new Set();
     const parts = [el("h1", { text: `${data.site.name}: interventions` })];
-    for (const [id, title, description, expected, match, unit] of REACH_GROUPS) {
-      const rows = expected.map(([metric, qualifier]) => byKey.get(key(metric, qualifier)) || { metric, qualifier, value: null, n: null, missing: true });
-      for (const m of data.metrics) if (match(m) && !rows.includes(m)) rows.push(m);
-      rows.forEach((r) => { used.add(r); r.label = `${human(r.metric)}${r.qualifier.length ? ` (${r.qualifier.map(human).join(", ")})` : ""}`; });
+    for (const fig of data.figures) {
       const value = (r) => (r.value == null ? HIDDEN_REACH : r.value);
-      const fmt = (v, r) => (r.metric.endsWith("_share") || r.metric.endsWith("_rate") ? rate(v) : r.metric.startsWith("incident_hours") ? `${num(v, 1)} h` : String(Math.round(v)));
-      const columns = [{ label: "Measure", key: "label", header: true }, { label: "Value", value, format: fmt, numeric: true }, { label: "Of (n)", key: "n", numeric: true }];
-      const shown = rows.filter((r) => r.value != null);
-      const chart = () => Plot.plot({
-        width: 900, height: 50 + 28 * Math.max(shown.length, 1), marginLeft: 330, marginRight: 40,
-        x: { label: unit === "share" ? "Percent →" : unit === "hours" ? "Hours (backlog: open incidents) →" : "Events →", grid: true },
-        y: { domain: shown.map((r) => r.label), label: null }, style: { fontSize: "12px", color: "#1a1a1a", background: "#ffffff" },
-        marks: [Plot.barX(shown, { y: "label", x: (r) => (unit === "share" ? r.value * 100 : r.value), fill: C.iqr, title: (r) => `${r.label}: ${fmt(r.value, r)}` }), Plot.ruleX([0])],
-      });
-      parts.push(figure({ id, title, description, chart, columns, rows }));
+      const columns = fig.kind === "series"
+        ? [{ label: "Quarter", key: "quarter", header: true }, { label: "Sessions", key: "value", format: (v, r) => r.text, numeric: true }]
+        : [{ label: "Measure", key: "label", header: true }, { label: "Value", value, format: (v, r) => r.text, numeric: true },
+          ...(fig.n_label ? [{ label: fig.n_label, key: "n", numeric: true }] : [])];
+      const shown = fig.rows.filter((r) => r.value != null);
+      const chart = fig.kind === "table" || !shown.length ? null : fig.kind === "series" ? () => reachSeries(fig) : () => reachBars(fig, shown);
+      const section = figure({ id: fig.id, title: fig.title, description: fig.description, chart, columns, rows: fig.rows });
+      section.dataset.unit = fig.unit;
+      section.dataset.kind = fig.kind;
+      parts.push(section);
     }
-    const rest = data.metrics.filter((m) => !used.has(m)).map((m) => ({ ...m, label: `${human(m.metric)}${m.qualifier.length ? ` (${m.qualifier.map(human).join(", ")})` : ""}` }));
-    if (rest.length) parts.push(figure({ id: "programme", title: "Other programme activity", columns: [
-      { label: "Measure", key: "label", header: true },
-      { label: "Value", value: (r) => (r.value == null ? HIDDEN_REACH : r.value), format: (v, r) => (r.metric.endsWith("_share") ? rate(v) : String(Math.round(v))), numeric: true },
-      { label: "Of (n)", key: "n", numeric: true }], rows: rest }));
     return parts;
   }
 
@@ -416,6 +426,14 @@
     const field = (name) => () => ({ "data-field": name });
     const rows = data.releases.map((r) => ({ ...r, _attrs: { "data-scope": r.scope, "data-site-id": r.site_id, "data-wave": r.wave } }));
     const none = "none yet";
+    // Whether the row's release is its wave's result (the release names the wave in its
+    // closed_waves); intervention events have no wave: not applicable.
+    const resultText = (v, r) => {
+      if (v == null) return "—";
+      if (v) return "yes: the wave's result";
+      if (!r.release || r.covered === 0) return "not yet";
+      return r.site_id ? "interim: totals only" : "interim";
+    };
     const columns = [
       { label: "Site", key: "site_name", header: true },
       { label: "Wave", key: "wave", format: (v) => (v === "interventions" ? "Intervention events" : human(v)) },
@@ -423,7 +441,7 @@
       { label: "Cut at", key: "cut_at", format: (v) => (v ? new Date(v).toLocaleString() : none), attrs: field("cut_at") },
       { label: "Responses covered", key: "covered", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("covered") },
       { label: "Received since (held back)", key: "held_back", format: (v) => (v == null ? "see the sites' rows" : String(v)), numeric: true, attrs: field("held_back") },
-      { label: "Wave's result", key: "result", format: (v) => (v ? "yes: released at or after the close" : "interim"), attrs: field("result") },
+      { label: "Wave's result", key: "result", format: (v, r) => resultText(v, r), attrs: field("result") },
     ];
     const flagged = (data.flags || []).map((f) => ({ ...f, _attrs: { "data-site-id": f.site_id, "data-wave": f.wave } }));
     const flags = flagged.length ? [figure({ id: "status-flags", title: "Flagged: uploads refused for more responses than eligible staff", columns: [
@@ -437,7 +455,7 @@
     return [
       el("h1", { text: "Live status" }),
       ...flags,
-      el("p", { class: "desc", text: "The latest release of each site and wave: its number, when it was cut, the responses it covers, and the responses received since. A release shows new responses only when the change is safe to publish (cells grow by none or by at least " + K + " people); until then they are held back here, without saying which cells are waiting. A site's release covers all its waves at once; the cross-site distributions and ranks of a wave are released from the sites' released totals." }),
+      el("p", { class: "desc", text: `The latest release of each site and wave: its number, when it was cut, the responses it covers, and the responses received since. Releases are cut on a calendar announced in advance, never because of what the responses say: at every scheduled release time and at each wave's close. At a scheduled time a wave advances when at least ${K} new responses arrived since its last release, and the release then covers every response received up to that time; fewer than ${K} wait for the next scheduled time, shown here as received since (held back). While a wave is open its releases are interim and show totals only; the release at or after its close is the wave's result, with its breakdowns. A row reads "not yet" while none of its wave's responses is released. Intervention events have no wave: their row has no wave's result (—, not applicable). A site's release covers all its waves at once; the cross-site distributions and ranks of a wave are released from the sites' released totals.` }),
       figure({ id: "status-table", title: "Latest release by site and wave", columns, rows }),
     ];
   }

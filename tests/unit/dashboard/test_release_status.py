@@ -21,7 +21,7 @@ CUT = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
 def site_status(
-    site_id: str, number: int, *, covered=None, held_back=None, cut=CUT
+    site_id: str, number: int, *, covered=None, held_back=None, cut=CUT, closed=()
 ) -> benchmarks_pb2.ReleaseStatus:
     status = benchmarks_pb2.ReleaseStatus(
         scope=f"site/{site_id}",
@@ -29,6 +29,7 @@ def site_status(
         number=number,
         covered=covered or {},
         held_back=held_back or {},
+        closed_waves=list(closed),
     )
     if cut is not None:
         stamp = Timestamp()
@@ -37,9 +38,11 @@ def site_status(
     return status
 
 
-def cross_status(wave: int, number: int) -> benchmarks_pb2.ReleaseStatus:
+def cross_status(wave: int, number: int, closed=()) -> benchmarks_pb2.ReleaseStatus:
     name = common_pb2.Wave.Name(wave).removeprefix("WAVE_").lower()
-    status = benchmarks_pb2.ReleaseStatus(scope=f"cross-site/{name}", wave=wave, number=number)
+    status = benchmarks_pb2.ReleaseStatus(
+        scope=f"cross-site/{name}", wave=wave, number=number, closed_waves=list(closed)
+    )
     status.cut_at.FromDatetime(CUT)
     return status
 
@@ -87,6 +90,39 @@ def test_rows_per_site_and_wave_then_the_cross_site_releases():
     ]
     assert rows[0].cut_at == CUT and rows[0].to_json()["cut_at"] == CUT.isoformat()
     assert rows[-1].site_id is None and rows[-1].to_json()["covered"] is None
+
+
+def test_the_wave_s_result_is_what_the_release_names_in_closed_waves():
+    """A wave's row is its result when the release's closed_waves names the wave (the processor
+    names the waves closed at the cut that the release covers); earlier releases are interim.
+    Intervention events have no wave: no result, not applicable. A cross-site row reads its own
+    release's closed_waves for its wave."""
+    north = site_status(
+        "site-north",
+        4,
+        covered={"baseline": 40, "follow_up": 12, "interventions": 9},
+        held_back={"follow_up": 2},
+        closed=("baseline",),
+    )
+    rows = rows_of(
+        [
+            north,
+            cross_status(common_pb2.WAVE_BASELINE, 3, closed=("baseline",)),
+            cross_status(common_pb2.WAVE_FOLLOW_UP, 1),
+        ],
+        {"site-north": "Northern General"},
+    )
+    assert [(r.site_id, r.wave, r.result) for r in rows] == [
+        ("site-north", "baseline", True),
+        ("site-north", "follow_up", False),
+        ("site-north", "interventions", None),
+        (None, "baseline", True),
+        (None, "follow_up", False),
+    ]
+    assert [r.to_json()["result"] for r in rows] == [True, False, None, True, False]
+    # A release cut before the close names no wave: every wave's row is interim.
+    early = site_status("site-north", 2, covered={"baseline": 30, "interventions": 4})
+    assert [r.result for r in rows_of([early], {})] == [False, None]
 
 
 def test_a_scope_without_a_release_shows_number_0_and_what_it_holds_back():
