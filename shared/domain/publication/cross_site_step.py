@@ -38,7 +38,8 @@ class WaveRecord:
     scores: Mapping[str, tuple[SiteScore, ...]] = field(default_factory=dict)  # by site id
     as_of: datetime | None = None  # of the last release
     number: int = 0  # of the last release
-    digest: str = ""  # of the last release's cells and as_of
+    digest: str = ""  # of the last release's cells, as_of and whether it is the wave's result
+    results: frozenset[str] = frozenset()  # sites whose latest summary is this wave's result
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,15 @@ def _scores_after(
         if mine:
             scores[summary.site_id] = mine
     return scores
+
+
+def _results_after(record: WaveRecord, summaries: Iterable[SiteSummary]) -> frozenset[str]:
+    results = set(record.results)
+    for summary in summaries:
+        results.discard(summary.site_id)
+        if record.wave in summary.results:
+            results.add(summary.site_id)
+    return frozenset(results)
 
 
 def wave_cells(
@@ -89,9 +99,10 @@ def _field_values(cell_type: type) -> Callable[[Cell], tuple[object, ...]]:
     return found
 
 
-def cells_digest(as_of: datetime, cells: Iterable[Cell]) -> str:
-    """Of a release's as_of and cells: each cell as its type and every field's value."""
-    material = [as_of.isoformat()]
+def cells_digest(as_of: datetime, cells: Iterable[Cell], closed: Iterable[str] = ()) -> str:
+    """Of a release's as_of, closed waves and cells: each cell as its type and every field's
+    value."""
+    material = [as_of.isoformat(), *(f"closed {wave}" for wave in closed)]
     material.extend(repr((type(c).__name__, _field_values(type(c))(c))) for c in cells)
     return hashlib.sha256("\n".join(material).encode()).hexdigest()
 
@@ -107,17 +118,29 @@ def wave_step(
     )
     if as_of is None:
         return None
+    results = _results_after(record, summaries)
     cells = wave_cells(record.wave, scores, min_sites=min_sites)
-    digest = cells_digest(as_of, cells)
+    # The wave's result once every site it compares has published its own wave's result.
+    closed = (record.wave.value,) if scores and results >= scores.keys() else ()
+    digest = cells_digest(as_of, cells, closed)
     if digest == record.digest or (not cells and not record.number):
+        unchanged = scores == dict(record.scores) and results == record.results
         return (
-            None
-            if scores == dict(record.scores)
-            else WaveStep(replace(record, scores=scores), None)
+            None if unchanged else WaveStep(replace(record, scores=scores, results=results), None)
         )
-    release = Release(cross_site_scope(record.wave), record.number + 1, cut_at, as_of, cells)
+    release = Release(
+        cross_site_scope(record.wave), record.number + 1, cut_at, as_of, cells, closed=closed
+    )
     return WaveStep(
-        replace(record, scores=scores, as_of=as_of, number=release.number, digest=digest), release
+        replace(
+            record,
+            scores=scores,
+            as_of=as_of,
+            number=release.number,
+            digest=digest,
+            results=results,
+        ),
+        release,
     )
 
 
@@ -132,6 +155,7 @@ def encode_wave(record: WaveRecord) -> bytes:
             "as_of": None if record.as_of is None else record.as_of.isoformat(),
             "number": record.number,
             "digest": record.digest,
+            "results": sorted(record.results),
         },
         separators=(",", ":"),
     ).encode()
@@ -151,4 +175,5 @@ def decode_wave(data: bytes) -> WaveRecord:
         as_of=None if document["as_of"] is None else datetime.fromisoformat(document["as_of"]),
         number=document["number"],
         digest=document["digest"],
+        results=frozenset(document.get("results", ())),  # absent before
     )

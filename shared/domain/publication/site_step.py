@@ -244,7 +244,10 @@ def publication(
             ):  # fail closed: a release the auditor finds anything in stays unpublished
                 release = candidate
                 summary = SiteSummary(
-                    record.site_id, as_of, tuple(site_scores(cells, min_cell_size=min_cell_size))
+                    record.site_id,
+                    as_of,
+                    tuple(site_scores(cells, min_cell_size=min_cell_size)),
+                    tuple(Wave(wave) for wave in release.closed),
                 )
                 record = replace(
                     record,

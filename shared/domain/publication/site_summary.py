@@ -21,6 +21,7 @@ class SiteSummary:
     site_id: str
     as_of: datetime
     scores: tuple[SiteScore, ...] = ()  # empty: the site takes part in no comparison
+    results: tuple[Wave, ...] = ()  # the waves its release is the result of (closed, covered)
 
 
 def encode_summary(summary: SiteSummary) -> bytes:
@@ -32,6 +33,7 @@ def encode_summary(summary: SiteSummary) -> bytes:
                 [s.wave.value, s.composite.value, s.percent_positive, s.mean]
                 for s in summary.scores
             ],
+            "results": [wave.value for wave in summary.results],
         },
         separators=(",", ":"),
     ).encode()
@@ -47,4 +49,5 @@ def decode_summary(data: bytes) -> SiteSummary:
             SiteScore(site_id, Wave(wave), Composite(composite), percent_positive, mean)
             for wave, composite, percent_positive, mean in document["scores"]
         ),
+        results=tuple(Wave(wave) for wave in document.get("results", ())),  # absent before
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -48,8 +50,19 @@ def test_a_site_record_round_trips_exactly_and_encodes_the_same_however_built():
 
 def test_a_summary_and_a_wave_record_round_trip_with_exact_floats():
     score = SiteScore("s1", Wave.BASELINE, Composite.INCLUSION, 100 / 3, 3.7142857142857144)
-    summary = SiteSummary("s1", AS_OF, (score,))
+    summary = SiteSummary("s1", AS_OF, (score,), (Wave.BASELINE,))
     assert decode_summary(encode_summary(summary)) == summary
-    wave = WaveRecord(Wave.BASELINE, {"s1": (score,)}, AS_OF, 9, "digest")
+    wave = WaveRecord(Wave.BASELINE, {"s1": (score,)}, AS_OF, 9, "digest", frozenset({"s1"}))
     assert decode_wave(encode_wave(wave)) == wave
     assert decode_wave(encode_wave(WaveRecord(Wave.FOLLOW_UP))) == WaveRecord(Wave.FOLLOW_UP)
+
+
+def test_summaries_and_wave_records_written_before_wave_results_still_read():
+    summary = SiteSummary("s1", AS_OF)
+    old = json.loads(encode_summary(summary))
+    del old["results"]
+    assert decode_summary(json.dumps(old).encode()) == summary
+    wave = WaveRecord(Wave.BASELINE, {}, AS_OF, 2, "digest")
+    old = json.loads(encode_wave(wave))
+    del old["results"]
+    assert decode_wave(json.dumps(old).encode()) == wave
