@@ -1,9 +1,10 @@
-"""How the site and instrument registries are stored on Kafka, and read back.
+"""How the site, instrument and survey cycle registries are stored on Kafka, and read back.
 
-Both are compacted topics. Ingest writes them (PutSite, PutInstrument); ingest and the
-processor follow them. A site's key is its id, an instrument version's key is
-`<instrument_id>:<version>`, and the value is the `jedi.v1.Site` or `jedi.v1.Instrument`
-message. A record without a value (a tombstone) removes what its key names.
+All are compacted topics. Ingest writes them (PutSite, PutInstrument, PutCycle); ingest and
+the processor follow them (the processor not the cycles, yet). A site's key is its id, an
+instrument version's key is `<instrument_id>:<version>`, a cycle's key is its id, and the
+value is the `jedi.v1.Site`, `jedi.v1.Instrument` or `jedi.v1.SurveyCycle` message. A record
+without a value (a tombstone) removes what its key names.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ from google.protobuf.message import DecodeError
 
 from jedi.v1 import registry_pb2
 from shared.convert import instrument_from_proto, site_from_proto
+from shared.convert_cycles import cycle_from_proto, validated_cycle_errors
+from shared.domain.cycles import SurveyCycle
 from shared.domain.model import Instrument, Site
 
 __all__ = [
     "InstrumentVersion",
     "Removed",
     "Unreadable",
+    "cycle_key",
+    "decode_cycle_record",
     "decode_instrument_record",
     "decode_site_record",
     "instrument_key",
@@ -55,6 +60,10 @@ def instrument_key(instrument_id: str, version: int) -> bytes:
     return f"{instrument_id}:{version}".encode()
 
 
+def cycle_key(cycle_id: str) -> bytes:
+    return cycle_id.encode()
+
+
 def decode_site_record(key: bytes | None, value: bytes | None) -> Site | Removed[str] | Unreadable:
     if value is None:
         if not key:
@@ -84,3 +93,21 @@ def decode_instrument_record(
     if isinstance(instrument, list):
         return Unreadable("; ".join(f"{e.field}: {e.reason}" for e in instrument))
     return instrument
+
+
+def decode_cycle_record(
+    key: bytes | None, value: bytes | None
+) -> SurveyCycle | Removed[str] | Unreadable:
+    """A cycle as registered, judged on its own fields (the registry it was checked against
+    when it was written may have changed since: that is not the reader's to judge)."""
+    if value is None:
+        if not key:
+            return Unreadable("a tombstone without a key")
+        return Removed(key.decode(errors="replace"))
+    try:
+        cycle, errors = cycle_from_proto(registry_pb2.SurveyCycle.FromString(value))
+    except DecodeError as error:
+        return Unreadable(f"not a jedi.v1.SurveyCycle: {error}")
+    if errors := validated_cycle_errors(cycle, errors):
+        return Unreadable("; ".join(f"{e.field}: {e.reason}" for e in errors))
+    return cycle

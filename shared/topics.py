@@ -66,6 +66,11 @@ class Topics:
         return self._spec("jedi.instruments.v1", 1, COMPACTED)
 
     @property
+    def cycles(self) -> TopicSpec:
+        """Survey cycles (`jedi.v1.SurveyCycle`, PutCycle), keyed by cycle id: the latest of each."""
+        return self._spec("jedi.cycles.v1", 1, COMPACTED)
+
+    @property
     def deadletter(self) -> TopicSpec:
         return self._spec("jedi.deadletter.v1", 1, {"retention.ms": str(30 * 24 * 3600 * 1000)})
 
@@ -103,6 +108,7 @@ class Topics:
             self.survey_responses,
             self.sites,
             self.instruments,
+            self.cycles,
             self.deadletter,
             self.benchmarks,
             self.site_flags,

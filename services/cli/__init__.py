@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import sys
 
-from services.cli import audit, credentials, mapping_init, push, query, response_key
+from services.cli import audit, credentials, cycles, mapping_init, push, query, response_key
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jedi", description=__doc__.splitlines()[0])
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in (audit, credentials, mapping_init, push, query, response_key):
+    for module in (audit, credentials, cycles, mapping_init, push, query, response_key):
         module.add_parser(subparsers)
     return parser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Protocol
 
+from shared.domain.cycles import SurveyCycle
 from shared.domain.model import Instrument, InterventionEvent, Site, SurveyResponse, Wave
 from shared.domain.validation import IncidentTimes
 from shared.event_records import EventRecord
@@ -44,7 +45,7 @@ class AcceptedEvents(Protocol):
 
 
 class Registry(Protocol):
-    """The registered sites by id and instruments by (id, version)."""
+    """The registered sites by id, instruments by (id, version) and survey cycles by id."""
 
     @property
     def sites(self) -> Mapping[str, Site]: ...
@@ -52,6 +53,11 @@ class Registry(Protocol):
     @property
     def instruments(self) -> Mapping[tuple[str, int], Instrument]: ...
 
+    @property
+    def cycles(self) -> Mapping[str, SurveyCycle]: ...
+
     def put_site(self, site: Site) -> None: ...
 
     def put_instrument(self, instrument: Instrument) -> None: ...
+
+    def put_cycle(self, cycle: SurveyCycle) -> None: ...

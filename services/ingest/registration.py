@@ -1,10 +1,15 @@
-"""Registering sites and instruments: validate, publish to the compacted topic, then serve it.
+"""Registering sites, instruments and survey cycles: validate, publish to the compacted topic,
+then serve it.
 
 Only a coordinator changes the registry. An instrument version is immutable: registering the
-same version again is accepted only with the same content.
+same version again is accepted only with the same content. A cycle, like a site, is created or
+replaced; it must name registered sites and a registered instrument version. A site reads only
+the cycles it takes part in, and sees no other site in them.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from google.protobuf.message import Message
 
@@ -12,10 +17,12 @@ from services.ingest.ports import PublishFailed, RecordPublisher, Registry
 from services.ingest.submission import NotStored
 from shared.auth import Principal, PrincipalRole
 from shared.convert import instrument_to_proto, site_to_proto
+from shared.convert_cycles import cycle_to_proto, validated_cycle_errors
+from shared.domain.cycles import SurveyCycle
 from shared.domain.model import Instrument, Site
 from shared.domain.validation import FieldError, validate_instrument, validate_site
 from shared.event_records import EventRecord
-from shared.registry_records import instrument_key
+from shared.registry_records import cycle_key, instrument_key
 from shared.topics import Topics
 
 
@@ -24,7 +31,7 @@ class NotACoordinator(Exception):
 
 
 class InvalidEntry(Exception):
-    """The site or instrument is invalid; `errors` says why, field by field."""
+    """The site, instrument or cycle is invalid; `errors` says why, field by field."""
 
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__(f"{len(errors)} invalid fields")
@@ -37,6 +44,10 @@ class InstrumentConflict(Exception):
 
 class UnknownInstrument(Exception):
     """No such instrument, or no such version of it."""
+
+
+class UnknownCycle(Exception):
+    """No such cycle, or none the caller may read."""
 
 
 class Registration:
@@ -95,6 +106,42 @@ class Registration:
         """Every registered instrument, by id and version."""
         return [self._registry.instruments[key] for key in sorted(self._registry.instruments)]
 
+    async def put_cycle(
+        self,
+        principal: Principal,
+        cycle: SurveyCycle,
+        conversion_errors: list[FieldError] | None = None,
+    ) -> SurveyCycle:
+        """Registers the cycle once Kafka has confirmed it; refuses it with every error at once
+        (`conversion_errors`: what of the request did not convert into `cycle`)."""
+        _require_coordinator(principal)
+        errors = validated_cycle_errors(
+            cycle,
+            conversion_errors or [],
+            sites=self._registry.sites.keys(),
+            instruments=self._registry.instruments.keys(),
+        )
+        if errors:
+            raise InvalidEntry(errors)
+        await self._publish(
+            self._topics.cycles.name, cycle_key(cycle.cycle_id), cycle_to_proto(cycle)
+        )
+        self._registry.put_cycle(cycle)
+        return cycle
+
+    def cycle(self, principal: Principal, cycle_id: str) -> SurveyCycle:
+        """The cycle as the caller may see it (a site: only one it takes part in)."""
+        cycle = self._registry.cycles.get(cycle_id)
+        seen = _as_seen_by(principal, cycle) if cycle is not None else None
+        if seen is None:
+            raise UnknownCycle(f"cycle {cycle_id!r} is not registered")
+        return seen
+
+    def cycles(self, principal: Principal) -> list[SurveyCycle]:
+        """The cycles the caller may see, by opens_at then cycle_id."""
+        seen = (_as_seen_by(principal, c) for c in self._registry.cycles.values())
+        return sorted((c for c in seen if c is not None), key=lambda c: (c.opens_at, c.cycle_id))
+
     async def _publish(self, topic: str, key: bytes, message: Message) -> None:
         record = EventRecord(topic=topic, key=key, value=message.SerializeToString(), event_id="")
         try:
@@ -108,3 +155,14 @@ class Registration:
 def _require_coordinator(principal: Principal) -> None:
     if principal.role is not PrincipalRole.COORDINATOR:
         raise NotACoordinator("only a coordinator may change the registry")
+
+
+def _as_seen_by(principal: Principal, cycle: SurveyCycle) -> SurveyCycle | None:
+    """A coordinator sees the whole cycle; a site only a cycle it takes part in, naming itself
+    alone among the sites (its peers are never named to it); anyone else, nothing."""
+    if principal.role is PrincipalRole.COORDINATOR:
+        return cycle
+    site_id = principal.site_id
+    if site_id is None or not cycle.takes_part(site_id):
+        return None
+    return replace(cycle, site_ids=(site_id,))

@@ -1,14 +1,16 @@
-"""Ingest's live view of the site and instrument registries (compacted topics)."""
+"""Ingest's live view of the site, instrument and survey cycle registries (compacted topics)."""
 
 from __future__ import annotations
 
 import structlog
 from aiokafka import ConsumerRecord
 
+from shared.domain.cycles import SurveyCycle
 from shared.domain.model import Instrument, Site
 from shared.registry_records import (
     Removed,
     Unreadable,
+    decode_cycle_record,
     decode_instrument_record,
     decode_site_record,
 )
@@ -18,26 +20,33 @@ log = structlog.get_logger(__name__)
 
 
 class RegistryView:
-    """Sites by id and instruments by (id, version), as last published."""
+    """Sites by id, instruments by (id, version) and survey cycles by id, as last published."""
 
     def __init__(self, topics: Topics) -> None:
         self._sites_topic = topics.sites.name
         self._instruments_topic = topics.instruments.name
-        self.topics = (self._sites_topic, self._instruments_topic)
+        self._cycles_topic = topics.cycles.name
+        self.topics = (self._sites_topic, self._instruments_topic, self._cycles_topic)
         self.sites: dict[str, Site] = {}
         self.instruments: dict[tuple[str, int], Instrument] = {}
+        self.cycles: dict[str, SurveyCycle] = {}
 
     def apply_record(self, record: ConsumerRecord) -> None:
         if record.topic == self._sites_topic:
             self._apply_site(record)
         elif record.topic == self._instruments_topic:
             self._apply_instrument(record)
+        elif record.topic == self._cycles_topic:
+            self._apply_cycle(record)
 
     def put_site(self, site: Site) -> None:
         self.sites[site.site_id] = site
 
     def put_instrument(self, instrument: Instrument) -> None:
         self.instruments[(instrument.instrument_id, instrument.version)] = instrument
+
+    def put_cycle(self, cycle: SurveyCycle) -> None:
+        self.cycles[cycle.cycle_id] = cycle
 
     def _apply_site(self, record: ConsumerRecord) -> None:
         match decode_site_record(record.key, record.value):
@@ -56,3 +65,12 @@ class RegistryView:
                 log.error("bad_registry_record", topic=record.topic, key=record.key, reason=reason)
             case instrument:
                 self.put_instrument(instrument)
+
+    def _apply_cycle(self, record: ConsumerRecord) -> None:
+        match decode_cycle_record(record.key, record.value):
+            case Removed(cycle_id):
+                self.cycles.pop(cycle_id, None)
+            case Unreadable(reason):
+                log.error("bad_registry_record", topic=record.topic, key=record.key, reason=reason)
+            case cycle:
+                self.put_cycle(cycle)

@@ -22,6 +22,7 @@ from services.ingest.registration import (
     InvalidEntry,
     NotACoordinator,
     Registration,
+    UnknownCycle,
     UnknownInstrument,
 )
 from services.ingest.submission import (
@@ -45,6 +46,7 @@ from shared.convert import (
     submitted_event_id,
     validated_event_from_proto,
 )
+from shared.convert_cycles import cycle_from_proto, cycle_to_proto
 from shared.domain.trail import RegistryChange, Submission
 from shared.domain.validation import FieldError
 from shared.grpc_support import abort_bad_request, authenticate
@@ -167,6 +169,39 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
         await authenticate(context, self._credentials)
         return ingest_pb2.ListInstrumentsResponse(
             instruments=[instrument_to_proto(i) for i in self._registration.instruments()]
+        )
+
+    async def PutCycle(
+        self, request: ingest_pb2.PutCycleRequest, context: Context
+    ) -> ingest_pb2.PutCycleResponse:
+        principal = await authenticate(context, self._credentials)
+        converted, conversion_errors = cycle_from_proto(request.cycle)
+        try:
+            cycle = await self._registration.put_cycle(principal, converted, conversion_errors)
+        except (NotACoordinator, InvalidEntry, NotStored) as refusal:
+            await _abort(context, refusal, "cycle")
+        log.info("cycle_registered", cycle_id=cycle.cycle_id, sites=len(cycle.site_ids))
+        await self._audit(principal, RegistryChange("cycle", cycle.cycle_id))
+        return ingest_pb2.PutCycleResponse(cycle=cycle_to_proto(cycle))
+
+    async def GetCycle(
+        self, request: ingest_pb2.GetCycleRequest, context: Context
+    ) -> ingest_pb2.GetCycleResponse:
+        principal = await authenticate(context, self._credentials)
+        if not request.cycle_id:
+            await abort_bad_request(context, "no cycle", [("cycle_id", "is required")])
+        try:
+            cycle = self._registration.cycle(principal, request.cycle_id)
+        except UnknownCycle as refusal:
+            await context.abort(grpc.StatusCode.NOT_FOUND, str(refusal))
+        return ingest_pb2.GetCycleResponse(cycle=cycle_to_proto(cycle))
+
+    async def ListCycles(
+        self, request: ingest_pb2.ListCyclesRequest, context: Context
+    ) -> ingest_pb2.ListCyclesResponse:
+        principal = await authenticate(context, self._credentials)
+        return ingest_pb2.ListCyclesResponse(
+            cycles=[cycle_to_proto(c) for c in self._registration.cycles(principal)]
         )
 
     async def _submit(

@@ -36,7 +36,7 @@ class Submission:
 
 @dataclass(frozen=True)
 class RegistryChange:
-    entity: str  # "site" or "instrument"
+    entity: str  # "site", "instrument" or "cycle"
     entity_id: str
 
 

@@ -1010,6 +1010,7 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
             "survey_responses",
             "sites",
             "instruments",
+            "cycles",
             "deadletter",
             "benchmarks",
             "site_flags",
@@ -1018,7 +1019,7 @@ def test_only_the_processor_reads_unsuppressed_topics(rendered):
     assert set(by_role.values()) <= set(specs)
     app_id, internal = _internal_topics(rendered)
     events = {by_role["interventions"], by_role["survey_responses"]}
-    registry = {by_role["sites"], by_role["instruments"]}
+    registry = {by_role["sites"], by_role["instruments"], by_role["cycles"]}
     users = {user["metadata"]["name"]: user for user in rendered.of_kind("KafkaUser")}
     processor, ingest = users["processor"], users["ingest"]
 

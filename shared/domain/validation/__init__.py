@@ -33,7 +33,8 @@ reading, before any of its values is held.
 
 One module per concern: `errors` (FieldError and the field paths), `checks` (one field
 at a time), `survey`, `interventions`, `incidents` (the lifecycle order), `registry` (sites
-and instruments) and `identifying_columns` (export columns). Import from this package.
+and instruments), `cycles` (survey cycles, checked against the registry when the caller has
+it) and `identifying_columns` (export columns). Import from this package.
 """
 
 from shared.domain.validation.checks import (
@@ -45,7 +46,13 @@ from shared.domain.validation.checks import (
     MAX_LABEL_LENGTH,
     MAX_SHORT_ID_LENGTH,
 )
+from shared.domain.validation.cycles import (
+    MAX_CYCLE_SITES,
+    MAX_INTERIM_RELEASES,
+    validate_cycle,
+)
 from shared.domain.validation.errors import (
+    CYCLE,
     INSTRUMENT,
     INTERVENTION,
     SITE,
@@ -69,12 +76,15 @@ from shared.domain.validation.survey import (
 
 __all__ = [
     "CLOCK_SKEW_ALLOWANCE",
+    "CYCLE",
     "EARLIEST_PLAUSIBLE_TIME",
     "INSTRUMENT",
     "INTERVENTION",
     "LIKERT_MAX",
     "LIKERT_MIN",
+    "MAX_CYCLE_SITES",
     "MAX_ID_LENGTH",
+    "MAX_INTERIM_RELEASES",
     "MAX_LABEL_LENGTH",
     "MAX_SHORT_ID_LENGTH",
     "SITE",
@@ -88,6 +98,7 @@ __all__ = [
     "identifying_columns",
     "index_instruments",
     "map_key_path",
+    "validate_cycle",
     "validate_incident_transition",
     "validate_instrument",
     "validate_intervention",

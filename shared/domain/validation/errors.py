@@ -6,11 +6,12 @@ import json
 from dataclasses import dataclass
 
 # The field path prefixes: the names of the `payload` oneof in jedi.v1.Event and of the
-# message fields in PutSiteRequest / PutInstrumentRequest.
+# message fields in PutSiteRequest / PutInstrumentRequest / PutCycleRequest.
 INTERVENTION = "intervention"
 SURVEY_RESPONSE = "survey_response"
 SITE = "site"
 INSTRUMENT = "instrument"
+CYCLE = "cycle"
 
 
 @dataclass(frozen=True)

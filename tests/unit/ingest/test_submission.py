@@ -19,6 +19,7 @@ from services.ingest.submission import (
     Outcome,
 )
 from shared.auth import Principal, PrincipalRole
+from shared.domain.cycles import SurveyCycle
 from shared.domain.model import (
     BiasIncidentAcknowledged,
     BiasIncidentReported,
@@ -54,7 +55,14 @@ class Registry:
     def put_site(self, site: Site) -> None:
         self._sites[site.site_id] = site
 
+    @property
+    def cycles(self) -> Mapping[str, SurveyCycle]:
+        return {}
+
     def put_instrument(self, instrument: Instrument) -> None:
+        raise NotImplementedError
+
+    def put_cycle(self, cycle: SurveyCycle) -> None:
         raise NotImplementedError
 
 
