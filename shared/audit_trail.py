@@ -146,7 +146,11 @@ class AuditTrailWriter:
 
     async def start(self) -> None:
         producer = make_producer(self._kafka)
-        await producer.start()
+        try:
+            await producer.start()
+        except BaseException:  # a failed or cancelled start leaves a client to close
+            await producer.stop()
+            raise
         self._producer = producer
 
     async def stop(self) -> None:

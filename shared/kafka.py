@@ -252,8 +252,8 @@ async def replay_topics(
             caught_up.set()
         return
     consumer = make_consumer(kafka)
-    await consumer.start()
-    try:
+    try:  # a stop can cancel the start itself, whose client must still be closed
+        await consumer.start()
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end_offsets = await consumer.end_offsets(partitions)

@@ -54,8 +54,8 @@ class ViewFollower:
 
     async def run(self, stop: asyncio.Event) -> None:
         consumer = make_consumer(self.kafka)
-        await consumer.start()
-        try:
+        try:  # a stop can cancel the start itself, whose client must still be closed
+            await consumer.start()
             partitions = await self._assign(consumer)
             if self._end_offsets is None:
                 self._end_offsets = await consumer.end_offsets(partitions)
