@@ -72,7 +72,9 @@ def record_document(record: SiteRecord) -> dict[str, Any]:
 
 
 def _site_text(site: Site | None) -> str | None:
-    return None if site is None else base64.b64encode(site_to_proto(site).SerializeToString()).decode()
+    return (
+        None if site is None else base64.b64encode(site_to_proto(site).SerializeToString()).decode()
+    )
 
 
 def _time(moment: datetime | None) -> str | None:
@@ -216,7 +218,9 @@ def _state_text(parts: _Parts, state: SiteState) -> str:
 def _record_text(record: SiteRecord) -> str:
     parts = _fragments.of(record.site_id)
     parts.begin()
-    site = "null" if record.site is None else parts.text(record.site, lambda s: _dumps(_site_text(s)))
+    site = (
+        "null" if record.site is None else parts.text(record.site, lambda s: _dumps(_site_text(s)))
+    )
     history = ",".join(parts.text(release, _release_text) for release in record.history)
     released = "null" if record.released is None else _state_text(parts, record.released)
     # The document's keys in sorted order, as json.dumps(sort_keys=True) writes them.
