@@ -41,6 +41,12 @@ Planned = tuple[list[SiteInput[InputRecord]], str, SiteRecord, SiteStep[InputRec
 RECORD_CACHE_SITES = 256
 
 
+def _due(record: SiteRecord, slot: datetime) -> bool:
+    """Whether a step of the site may cut a release at `slot` (`site_step.publication`: a
+    scheduled time it has not looked at yet)."""
+    return record.considered_slot is not None and slot > record.considered_slot
+
+
 class DecodedRecords:
     """The last record stored of the most recently busy sites, decoded, with the cells of its
     last release (`Evaluations`): a site's next batch finds them again when the table still holds
@@ -107,17 +113,23 @@ class SiteDriver:
     def sites_due(self, slot: datetime) -> list[InputRecord]:
         return [record for due_at, record in self._due.values() if due_at is None or due_at <= slot]
 
-    def _note_due(self, site_id: str, record: SiteRecord) -> None:
+    def _open_windows(self) -> list[tuple[datetime, str]]:
+        """(closes_at, wave) of the instruments' waves still open now: read once per batch."""
+        now = self._settings.now()
+        return [
+            (window.closes_at, window.wave.value)
+            for instrument in self._instruments.instruments.values()
+            for window in instrument.waves
+            if window.closes_at > now
+        ]
+
+    def _note_due(
+        self, site_id: str, record: SiteRecord, open_windows: Sequence[tuple[datetime, str]]
+    ) -> None:
         received = coverage_of(record.state, record.interventions)
         released = coverage_of(released_state(record), record.released_interventions)
         waiting = advancing(released, received, self._settings.min_cell_size)
-        now = self._settings.now()
-        closes = [
-            window.closes_at
-            for instrument in self._instruments.instruments.values()
-            for window in instrument.waves
-            if window.closes_at > now and received.events.get(window.wave.value)
-        ]
+        closes = [closes_at for closes_at, wave in open_windows if received.events.get(wave)]
         due_at = None if waiting or record.release_number == 0 else min(closes, default=None)
         if record.site is None or (due_at is None and not (waiting or record.release_number == 0)):
             self._due.pop(site_id, None)
@@ -162,30 +174,27 @@ class SiteDriver:
         as_of = self._settings.as_of()
         calendar = self._settings.calendar.for_instruments(self._instruments.instruments.values())
         slot = calendar.slot(self._settings.now())
+        # Sites without a scheduled time passed first: their steps cannot cut a release, so their
+        # progress records (counts since a release the reader already has) and dead letters go
+        # out at once, not after the releases of the others are chosen and audited.
+        groups = [
+            (site_id, inputs, *self._decoded.get(site_id, self._store.load(inputs[0].ref, site_id)))
+            for (_, site_id), inputs in by_site.items()
+        ]
         planned: list[Planned] = []
-        for (_, site_id), inputs in by_site.items():
-            stored = self._store.load(inputs[0].ref, site_id)
-            before, evaluations = self._decoded.get(site_id, stored)
-            step = site_step(
-                before,
-                inputs,
-                self._instruments.instruments,
-                as_of=as_of,
-                slot=slot,
-                min_cell_size=self._settings.min_cell_size,
-                around=event_span,
-                evaluations=evaluations,
-            )
-            if step.withheld:
-                metrics.RELEASES_WITHHELD.labels("site").inc()
-                log.error(
-                    "release_withheld",
-                    site_id=site_id,
-                    findings=[f"{f.kind}: {f.description}" for f in step.withheld[:5]],
-                )
+        headers: list[list[tuple[str, bytes]]] = []
+        due = [group for group in groups if _due(group[2], slot)]
+        for site_id, inputs, before, evaluations in [g for g in groups if not _due(g[2], slot)]:
+            step = self._step(site_id, inputs, before, evaluations, as_of, slot)
             planned.append((inputs, site_id, before, step))
-        await self._declare_intent(planned)
-        headers = [await self._publish(step, inputs, as_of) for inputs, _, _, step in planned]
+            headers.append(await self._publish(step, inputs, as_of))
+        cutting: list[Planned] = []
+        for site_id, inputs, before, evaluations in due:
+            step = self._step(site_id, inputs, before, evaluations, as_of, slot)
+            cutting.append((inputs, site_id, before, step))
+        await self._declare_intent(cutting)
+        headers += [await self._publish(step, inputs, as_of) for inputs, _, _, step in cutting]
+        planned += cutting
         await self._outbox.flush()
         # Summaries only once the releases they come from are on Kafka: a cross-site release
         # never ranks a site whose total a reader cannot see yet.
@@ -193,16 +202,45 @@ class SiteDriver:
             if step.summary is not None:
                 await self._outbox.summary(step.summary, headers=trace_headers)
         await self._outbox.flush()  # everything is on Kafka: now the values may say so
+        open_windows = self._open_windows()
         for inputs, site_id, _, step in planned:
             value = encode_record(step.record)
             self._store.save(inputs[0].ref, site_id, value)
             self._decoded.put(site_id, value, step.record)
-            self._note_due(site_id, step.record)
+            self._note_due(site_id, step.record, open_windows)
         await self._tracker.close_batch(admitted, self._rewind)
         self.last_batch_at = time.monotonic()
         done = [step for _, _, _, step in planned]
         site_batch_done(records, len(admitted.records), done)
         return done
+
+    def _step(
+        self,
+        site_id: str,
+        inputs: list[SiteInput[InputRecord]],
+        before: SiteRecord,
+        evaluations: Evaluations,
+        as_of: datetime,
+        slot: datetime,
+    ) -> SiteStep[InputRecord]:
+        step = site_step(
+            before,
+            inputs,
+            self._instruments.instruments,
+            as_of=as_of,
+            slot=slot,
+            min_cell_size=self._settings.min_cell_size,
+            around=event_span,
+            evaluations=evaluations,
+        )
+        if step.withheld:
+            metrics.RELEASES_WITHHELD.labels("site").inc()
+            log.error(
+                "release_withheld",
+                site_id=site_id,
+                findings=[f"{f.kind}: {f.description}" for f in step.withheld[:5]],
+            )
+        return step
 
     async def _declare_intent(self, planned: list[Planned]) -> None:
         """Before a release is published, store what it covers (`SiteStep.intent`).

@@ -133,35 +133,68 @@ def _coded_answers(
     return by_composite
 
 
-class _OpenComposite:
-    """A `CompositeTally` being added to."""
+_NO_TALLY = CompositeTally()
+# Item tallies are small immutable values that recur (every cell of every site counts answers
+# from 0 up): one object per value, instead of one per cell and batch. Emptied when full.
+_ITEM_TALLIES: dict[tuple[int, int], ItemTally] = {}
 
-    __slots__ = ("items", "respondents", "totals")
+
+def _item_tally(answered: int, positive: int) -> ItemTally:
+    found = _ITEM_TALLIES.get((answered, positive))
+    if found is None:
+        if len(_ITEM_TALLIES) >= 1 << 18:
+            _ITEM_TALLIES.clear()
+        found = _ITEM_TALLIES[(answered, positive)] = ItemTally(answered, positive)
+    return found
+
+
+class _OpenComposite:
+    """A `CompositeTally` being added to: what the batch adds, kept apart from the tally before,
+    so that opening it copies nothing and freezing it keeps the counts the batch left alone."""
+
+    __slots__ = ("before", "items", "respondents", "totals")
 
     def __init__(self, tally: CompositeTally | None) -> None:
-        self.respondents = tally.respondents if tally else 0
-        self.totals = (
-            {m: [t.total, t.square_total] for m, t in tally.totals.items()} if tally else {}
-        )
-        self.items = (
-            {code: [i.answered, i.positive] for code, i in tally.items.items()} if tally else {}
-        )
+        self.before = tally if tally is not None else _NO_TALLY
+        self.respondents = self.before.respondents
+        self.totals: dict[int, list[int]] = {}  # added, by items answered
+        self.items: dict[str, list[int]] = {}  # added, by item
 
     def add(self, coded: list[tuple[str, int]], total: int) -> None:
         self.respondents += 1
-        sums = self.totals.setdefault(len(coded), [0, 0])
+        sums = self.totals.get(len(coded))
+        if sums is None:
+            sums = self.totals[len(coded)] = [0, 0]
         sums[0] += total
         sums[1] += total * total
+        items = self.items
         for code, answer in coded:
-            item = self.items.setdefault(code, [0, 0])
+            item = items.get(code)
+            if item is None:
+                item = items[code] = [0, 0]
             item[0] += 1
-            item[1] += answer >= 4
+            if answer >= 4:
+                item[1] += 1
 
     def freeze(self) -> CompositeTally:
+        totals = dict(self.before.totals)
+        for m, (total, square_total) in self.totals.items():
+            sums = totals.get(m)
+            totals[m] = (
+                ScoreTotals(total, square_total)
+                if sums is None
+                else ScoreTotals(sums.total + total, sums.square_total + square_total)
+            )
+        items = dict(self.before.items)
+        for code, (answered, positive) in self.items.items():
+            item = items.get(code)
+            items[code] = (
+                _item_tally(answered, positive)
+                if item is None
+                else _item_tally(item.answered + answered, item.positive + positive)
+            )
         return CompositeTally(
-            self.respondents,
-            {m: ScoreTotals(*sums) for m, sums in sorted(self.totals.items())},
-            {code: ItemTally(*counts) for code, counts in sorted(self.items.items())},
+            self.respondents, dict(sorted(totals.items())), dict(sorted(items.items()))
         )
 
 

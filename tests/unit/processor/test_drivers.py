@@ -196,3 +196,23 @@ async def test_records_the_consumer_skipped_are_read_again_before_anything_after
 
 async def _record(calls, offsets):
     calls.append(dict(offsets))
+
+
+async def test_progress_of_sites_without_a_scheduled_time_goes_out_before_the_releases_cut():
+    """A batch publishes the progress of its sites that cannot cut a release first: counts since
+    a release the reader already has, not held back while the other sites' releases are chosen."""
+    pipeline = MemoryPipeline([INSTRUMENT], AS_OF, min_cell_size=1, min_sites=1)
+    driver = pipeline.site_driver
+    first = [*pipeline.publish_sites([SITES[0]]), *pipeline.publish_events([response({"B1": 4})])]
+    await driver.process(first)  # s1 looks at its first scheduled time: its release waits
+    second = [
+        *pipeline.publish_events([response({"B1": 2}, site_id="s1")]),
+        *pipeline.publish_sites([SITES[1]]),
+        *pipeline.publish_events([response({"B1": 5}, site_id="s2")]),
+    ]
+    pipeline.outbox.attempted.clear()
+    await driver.process(second)  # the next scheduled time: s1 cuts a release, s2 is new
+    sent = pipeline.outbox.attempted[0]
+    kinds = [("release" if r.release else "progress", r.key) for r in sent]
+    assert kinds[0] == ("progress", "progress/site/s2"), kinds
+    assert ("release", "site/s1") in kinds[1:]
