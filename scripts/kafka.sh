@@ -61,6 +61,7 @@ MARKER="$CACHE_DIR/.complete"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 JAVA=""
 LIBS=""
+STARTED_PID=""  # the broker this invocation started, once its pid is known
 
 log() { echo "kafka.sh: $*"; }
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -328,6 +329,9 @@ fail_start() {
   tail -n 40 "$LOG_FILE" >&2 || true
   echo "kafka.sh: (data formatted by another Kafka version? 'bash scripts/kafka.sh reset' wipes $DATA_DIR)" >&2
   stop_broker >/dev/null 2>&1 || true
+  if [[ -n "$STARTED_PID" ]] && kill -0 "$STARTED_PID" 2>/dev/null; then
+    kill -KILL "$STARTED_PID" 2>/dev/null || true
+  fi
   exit 1
 }
 
@@ -338,21 +342,40 @@ transient_start_failure() {
   grep -qE "Address already in use|BindException|Failed to acquire lock|OverlappingFileLockException" "$LOG_FILE" 2>/dev/null
 }
 
+# What the pid file says and what that pid is, for a failed start's message.
+startup_state() {
+  local pid
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  if [[ ! "$pid" =~ ^[0-9]+$ ]]; then
+    echo "no pid in $PID_FILE"
+  elif ! kill -0 "$pid" 2>/dev/null; then
+    echo "pid $pid is gone"
+  else
+    echo "pid $pid runs: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
+  fi
+}
+
 # Ready means a real client round trip (metadata via the admin client), not just an open port.
 # Returns 2 when the broker exited during startup for a transient reason (see above).
 wait_until_ready() {
   local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) pid client=() born=$SECONDS
   [[ "$KAFKA_SECURITY" == sasl_ssl ]] && client=(--command-config "$ADMIN_CONFIG")
   while ((SECONDS < deadline)); do
-    if ! pid="$(running_pid)"; then
-      # The pid file is written by the detached child: on a loaded machine that can take a
-      # few seconds (a single second's grace once read a slow start as a failed one).
-      if [[ ! -s "$PID_FILE" ]] && ((SECONDS - born < 15)); then
-        sleep 0.5
-        continue
-      fi
+    # The pid file is written by the detached child: on a loaded machine that can take a few
+    # seconds. The pid is ours (just started), so only its being gone is a failed start: its
+    # command line may not say kafka.Kafka yet while it execs java (read then, /proc gives an
+    # empty one), and a start read as failed that way left a broker running that `up` said had
+    # exited.
+    pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+    if [[ ! "$pid" =~ ^[0-9]+$ ]]; then
+      ((SECONDS - born < 15)) || fail_start "the broker wrote no pid to $PID_FILE within 15s"
+      sleep 0.5
+      continue
+    fi
+    STARTED_PID="$pid"
+    if ! kill -0 "$pid" 2>/dev/null; then
       transient_start_failure && return 2
-      fail_start "the broker exited during startup"
+      fail_start "the broker exited during startup ($(startup_state))"
     fi
     if port_open "$KAFKA_PORT" &&
       run_kafka_class ERROR org.apache.kafka.tools.TopicCommand \
@@ -446,7 +469,7 @@ cmd_up() {
     sleep $((2 * attempt))
   done
   write_env "$BOOTSTRAP"
-  log "broker ready on $BOOTSTRAP (pid $(running_pid)) after $((SECONDS - started))s; wrote $ENV_FILE"
+  log "broker ready on $BOOTSTRAP (pid $STARTED_PID) after $((SECONDS - started))s; wrote $ENV_FILE"
 }
 
 cmd_status() {

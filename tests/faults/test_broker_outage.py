@@ -60,26 +60,30 @@ SUMMARY = re.compile(
 
 async def jedi_push(path: Path, address: str, key: str, state_dir: Path) -> int:
     """`jedi push interventions` as a site runs it; its exit status."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "services.cli",
-        "push",
-        "interventions",
-        str(path),
-        "--address",
-        address,
-        "--api-key",
-        key,
-        "--batch-size",
-        "5",
-        "--state-dir",
-        str(state_dir),
-        cwd=ROOT,
-        stdout=path.with_suffix(".stdout").open("ab"),
-        stderr=path.with_suffix(".stderr").open("ab"),
-    )
-    return await process.wait()
+    with (
+        path.with_suffix(".stdout").open("ab") as stdout,
+        path.with_suffix(".stderr").open("ab") as stderr,
+    ):
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "services.cli",
+            "push",
+            "interventions",
+            str(path),
+            "--address",
+            address,
+            "--api-key",
+            key,
+            "--batch-size",
+            "5",
+            "--state-dir",
+            str(state_dir),
+            cwd=ROOT,
+            stdout=stdout,
+            stderr=stderr,
+        )
+        return await process.wait()
 
 
 def pushed_summary(stdout: Path) -> dict[str, int]:
