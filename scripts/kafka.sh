@@ -61,6 +61,7 @@ MARKER="$CACHE_DIR/.complete"
 BOOTSTRAP="127.0.0.1:$KAFKA_PORT"
 JAVA=""
 LIBS=""
+STARTED_PID=""  # the broker this invocation started, once its pid is known
 
 log() { echo "kafka.sh: $*"; }
 die() { echo "kafka.sh: $*" >&2; exit 1; }
@@ -328,18 +329,54 @@ fail_start() {
   tail -n 40 "$LOG_FILE" >&2 || true
   echo "kafka.sh: (data formatted by another Kafka version? 'bash scripts/kafka.sh reset' wipes $DATA_DIR)" >&2
   stop_broker >/dev/null 2>&1 || true
+  if [[ -n "$STARTED_PID" ]] && kill -0 "$STARTED_PID" 2>/dev/null; then
+    kill -KILL "$STARTED_PID" 2>/dev/null || true
+  fi
   exit 1
 }
 
+# Whether the broker's start failed for a reason that passes by itself: the ports or the data
+# dir's lock still held by the broker just stopped (its sockets and file lock go a moment after
+# its pid), so a second try is worth it.
+transient_start_failure() {
+  grep -qE "Address already in use|BindException|Failed to acquire lock|OverlappingFileLockException" "$LOG_FILE" 2>/dev/null
+}
+
+# What the pid file says and what that pid is, for a failed start's message.
+startup_state() {
+  local pid
+  pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+  if [[ ! "$pid" =~ ^[0-9]+$ ]]; then
+    echo "no pid in $PID_FILE"
+  elif ! kill -0 "$pid" 2>/dev/null; then
+    echo "pid $pid is gone"
+  else
+    echo "pid $pid runs: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | cut -c1-120)"
+  fi
+}
+
 # Ready means a real client round trip (metadata via the admin client), not just an open port.
+# Returns 2 when the broker exited during startup for a transient reason (see above).
 wait_until_ready() {
-  local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) pid client=()
+  local deadline=$((SECONDS + KAFKA_START_TIMEOUT)) pid client=() born=$SECONDS
   [[ "$KAFKA_SECURITY" == sasl_ssl ]] && client=(--command-config "$ADMIN_CONFIG")
   while ((SECONDS < deadline)); do
-    pid="$(running_pid)" || {
-      sleep 1 # the pid file is written by the child; give it a moment once
-      pid="$(running_pid)" || fail_start "the broker exited during startup"
-    }
+    # The pid file is written by the detached child: on a loaded machine that can take a few
+    # seconds. The pid is ours (just started), so only its being gone is a failed start: its
+    # command line may not say kafka.Kafka yet while it execs java (read then, /proc gives an
+    # empty one), and a start read as failed that way left a broker running that `up` said had
+    # exited.
+    pid="$(cat "$PID_FILE" 2>/dev/null || true)"
+    if [[ ! "$pid" =~ ^[0-9]+$ ]]; then
+      ((SECONDS - born < 15)) || fail_start "the broker wrote no pid to $PID_FILE within 15s"
+      sleep 0.5
+      continue
+    fi
+    STARTED_PID="$pid"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      transient_start_failure && return 2
+      fail_start "the broker exited during startup ($(startup_state))"
+    fi
     if port_open "$KAFKA_PORT" &&
       run_kafka_class ERROR org.apache.kafka.tools.TopicCommand \
         --bootstrap-server "$BOOTSTRAP" "${client[@]}" --list >/dev/null 2>&1; then
@@ -372,7 +409,16 @@ stop_broker() {
     fi
   done
   rm -f "$PID_FILE"
+  wait_ports_free
   log "broker stopped"
+}
+
+# The next `up` must find the ports free: wait (bounded) until nothing listens on them.
+wait_ports_free() {
+  local deadline=$((SECONDS + STOP_TIMEOUT))
+  while (port_open "$KAFKA_PORT" || port_open "$KAFKA_CONTROLLER_PORT") && ((SECONDS < deadline)); do
+    sleep 0.5
+  done
 }
 
 # --- Commands ------------------------------------------------------------------------------
@@ -410,10 +456,20 @@ cmd_up() {
   [[ -n "${KAFKA_HOME:-}" ]] && what="Kafka from $KAFKA_HOME"
   [[ "$KAFKA_SECURITY" == sasl_ssl ]] && what="$what (SASL_SSL, SCRAM-SHA-512, ACLs)"
   log "starting $what on $BOOTSTRAP (log: $LOG_FILE)"
-  start_broker
-  wait_until_ready
+  local attempt status
+  for attempt in 1 2 3; do
+    start_broker
+    status=0
+    wait_until_ready || status=$?
+    ((status == 0)) && break
+    cp "$LOG_FILE" "$LOG_FILE.attempt$attempt"
+    ((attempt == 3)) && fail_start "the broker exited during startup, 3 times (logs: $LOG_FILE.attempt*)"
+    log "the broker exited during startup (its ports or data dir still held: $LOG_FILE.attempt$attempt); starting it again"
+    rm -f "$PID_FILE"
+    sleep $((2 * attempt))
+  done
   write_env "$BOOTSTRAP"
-  log "broker ready on $BOOTSTRAP (pid $(running_pid)) after $((SECONDS - started))s; wrote $ENV_FILE"
+  log "broker ready on $BOOTSTRAP (pid $STARTED_PID) after $((SECONDS - started))s; wrote $ENV_FILE"
 }
 
 cmd_status() {

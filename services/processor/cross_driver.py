@@ -57,6 +57,8 @@ class CrossDriver:
         self._decoded: dict[Wave, tuple[bytes, WaveRecord]] = {}  # the last stored, by wave
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
         self._batches_running = 0  # batches under way (the watchdog leaves a busy stage alone)
+        self._seen_at: dict[InputPartition, float] = {}  # when a record of each input last came
+        self._made_at = time.monotonic()
 
     def resume_offsets(
         self, inputs: Iterable[InputPartition], *, default: int | None = None
@@ -88,17 +90,25 @@ class CrossDriver:
 
     async def process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
         self._batches_running += 1
+        now = time.monotonic()
+        for record in records:
+            self._seen_at[(record.topic, record.partition)] = now
         try:
             with metrics.BATCH_SECONDS.labels("cross_site").time():
                 return await self._process(records)
         finally:
             self._batches_running -= 1
 
-    def last_active_at(self) -> float:
-        """When the stage was last at work, for the stall watchdog: now while a batch runs (a
-        batch can outlast the watchdog's patience: a thousand sites' releases at a scheduled
-        time), else when its last batch was done."""
-        return time.monotonic() if self._batches_running else self.last_batch_at
+    def busy(self) -> bool:
+        """Whether a batch is under way (the watchdog never reads a partition again mid-batch:
+        a batch can outlast its patience, a thousand sites' releases at a scheduled time)."""
+        return self._batches_running > 0
+
+    def last_seen_at(self, partition: InputPartition) -> float:
+        """When a record of `partition` last reached this stage (applied, skipped or not), or
+        when the stage was made: a partition whose records stopped coming is the one stalled,
+        however busy other partitions (the site-changes ticks of every release) keep the stage."""
+        return self._seen_at.get(partition, self._made_at)
 
     async def _process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
         if not records:

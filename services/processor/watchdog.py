@@ -3,8 +3,16 @@
 The stages notice records Faust dropped when a later record of the same partition arrives
 (input_tracker). Records dropped at the end of a partition leave nothing to notice them by:
 the partition's watermark stays behind the end of the log while nothing arrives. This
-watchdog looks for that: a watermark behind the end, unchanged for `patience_s` while the
-stages processed no batch for as long; then the partition is read again from the watermark.
+watchdog looks for that: a watermark behind the end, unchanged for `patience_s`, and no record
+of that partition reaching the stages for as long; then, between batches, the partition is read
+again from the watermark, and again after as long if that read did not come either.
+
+Whether a partition is stalled is told by its own records, not by the stages' activity: with
+releases every second the site-changes ticks keep the site stage at work all the time, and a
+partition whose read again was lost (Faust's fetcher can put back the read offset of a batch it
+was delivering over the seek, then drops what the seek fetched as read already) would wait for
+an idle stage for ever. A partition that is only waiting its turn behind a backlog still has
+records arriving, mixed with the others'.
 """
 
 from __future__ import annotations
@@ -25,13 +33,15 @@ class StallWatchdog:
         *,
         lagging: Callable[[], Mapping[InputPartition, int]],
         rewind: Rewind,
-        last_batch_at: Callable[[], float],
+        seen_at: Callable[[InputPartition], float],
+        busy: Callable[[], bool],
         patience_s: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._lagging = lagging
         self._rewind = rewind
-        self._last_batch_at = last_batch_at
+        self._seen_at = seen_at
+        self._busy = busy
         self._patience_s = patience_s
         self._clock = clock
         self._seen: dict[InputPartition, tuple[int, float]] = {}  # watermark, since when
@@ -47,14 +57,15 @@ class StallWatchdog:
         stalled = {
             tp: offset
             for tp, (offset, since) in self._seen.items()
-            if now - since >= self._patience_s
+            if now - since >= self._patience_s and now - self._seen_at(tp) >= self._patience_s
         }
-        if not stalled or now - self._last_batch_at() < self._patience_s:
-            return False  # the stages are busy: the partition may just be waiting its turn
+        if not stalled or self._busy():
+            return False  # records of it still come (its turn), or a batch is under way
         log.warning(
             "input_stalled_reading_again",
             partitions={f"{t}:{p}": o for (t, p), o in stalled.items()},
         )
         await self._rewind(stalled)
-        self._seen.clear()
+        for tp in stalled:  # patience starts again for these: the read again takes a moment
+            self._seen[tp] = (stalled[tp], now)
         return True

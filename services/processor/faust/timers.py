@@ -157,9 +157,10 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForw
         lagging=partial(lagging_inputs, wiring),
         rewind=wiring.rewind,
         patience_s=settings.stall_patience_s,
-        last_batch_at=lambda: max(
-            wiring.site_driver.last_active_at(), wiring.cross_driver.last_active_at()
+        seen_at=lambda tp: max(
+            wiring.site_driver.last_seen_at(tp), wiring.cross_driver.last_seen_at(tp)
         ),
+        busy=lambda: wiring.site_driver.busy() or wiring.cross_driver.busy(),
     )
 
     @wiring.app.timer(max(settings.stall_patience_s / 4, 1.0), name="stall-watchdog")  # type: ignore[untyped-decorator]  # as above

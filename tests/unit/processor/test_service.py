@@ -106,9 +106,10 @@ async def test_the_leader_forwards_new_registrations_and_every_site_when_the_day
     assert forwarded == [[0, 1, 2], [3], [0, 1, 2, 3]]
 
 
-async def test_the_watchdog_reads_again_a_partition_stuck_behind_its_end_once_the_stages_are_idle():
-    now, last_batch = [100.0], [100.0]
+async def test_the_watchdog_reads_again_a_partition_stuck_behind_its_end_whose_records_stopped():
+    now, seen = [100.0], {("events", 0): 100.0}
     lagging = {("events", 0): 5}
+    busy = [False]
     rewinds = []
 
     async def rewind(offsets):
@@ -117,40 +118,74 @@ async def test_the_watchdog_reads_again_a_partition_stuck_behind_its_end_once_th
     watchdog = StallWatchdog(
         lagging=lambda: dict(lagging),
         rewind=rewind,
-        last_batch_at=lambda: last_batch[0],
+        seen_at=lambda tp: seen[tp],
+        busy=lambda: busy[0],
         patience_s=10,
         clock=lambda: now[0],
     )
     assert not await watchdog.check()
-    now[0], last_batch[0] = (
-        111.0,
-        105.0,
-    )  # the stages were busy a moment ago: it may be waiting its turn
+    now[0], seen[("events", 0)] = 111.0, 105.0  # its records still come: it waits its turn
     assert not await watchdog.check()
     lagging[("events", 0)] = 7  # it moved: patience starts again
-    now[0], last_batch[0] = 115.0, 100.0
+    now[0] = 115.0
     assert not await watchdog.check()
-    now[0] = 126.0
+    now[0], busy[0] = 126.0, True  # never in the middle of a batch
+    assert not await watchdog.check()
+    busy[0] = False
     assert await watchdog.check() and rewinds == [{("events", 0): 7}]
+    now[0] = 130.0  # the read again gets its patience before it is asked again
+    assert not await watchdog.check()
+    now[0] = 136.0  # and it is asked again if nothing came of it (a read again Faust lost)
+    assert await watchdog.check() and rewinds[-1] == {("events", 0): 7}
 
 
-async def test_a_stage_is_active_while_a_batch_runs_however_long_it_takes():
-    """The watchdog reads a partition again only once the stages are idle: a batch that outlasts
-    its patience (a thousand sites' releases at a scheduled time) is work, not a stall."""
+async def test_a_partition_is_stalled_however_busy_other_partitions_keep_the_stage():
+    """Issue 20's kill run: after a restart the event partitions' read again was lost while the
+    site-changes ticks of every one-second release kept the stage at work. The old watchdog
+    waited for an idle stage, which never came; the stalled partition is read again."""
+    now = [0.0]
+    seen = {("events", 0): 0.0, ("site-changes", 0): 0.0}
+    lagging = {("events", 0): 116}
+    rewinds = []
+
+    async def rewind(offsets):
+        rewinds.append(dict(offsets))
+
+    watchdog = StallWatchdog(
+        lagging=lambda: dict(lagging),
+        rewind=rewind,
+        seen_at=lambda tp: seen[tp],
+        busy=lambda: False,
+        patience_s=6,
+        clock=lambda: now[0],
+    )
+    for second in range(1, 13):  # a tick batch every second; no event record comes
+        now[0] = float(second)
+        seen[("site-changes", 0)] = now[0]
+        await watchdog.check()
+    assert rewinds and rewinds[0] == {("events", 0): 116}
+
+
+async def test_a_stage_is_busy_while_a_batch_runs_and_knows_when_each_partition_was_seen():
+    """The watchdog reads a partition again only between batches (a batch can outlast its
+    patience: a thousand sites' releases at a scheduled time), and only one whose own records
+    stopped coming."""
     from services.processor.site_driver import SiteDriver
 
     class Slow(SiteDriver):
         def __init__(self) -> None:
-            self.last_batch_at = 0.0
             self._batches_running = 0
-            self.seen: list[float] = []
+            self._seen_at = {}
+            self._made_at = 0.0
+            self.busy_during: list[bool] = []
 
         async def _process(self, records):
-            self.seen.append(self.last_active_at())
+            self.busy_during.append(self.busy())
             return []
 
     driver = Slow()
     before = time.monotonic()
-    await driver.process([])
-    assert driver.seen[0] >= before  # during the batch: now, not the last batch's end
-    assert driver.last_active_at() == 0.0  # after it: when the last batch was done (unchanged)
+    await driver.process([InputRecord("events", 3, 17, b"s1", b"")])
+    assert driver.busy_during == [True] and not driver.busy()
+    assert driver.last_seen_at(("events", 3)) >= before
+    assert driver.last_seen_at(("events", 4)) == 0.0  # never seen: since the stage was made
