@@ -164,7 +164,7 @@ class SurveyMapping:
             errors.append(
                 FieldError(
                     "cycle",
-                    f"must be a registered cycle's id, as a string (\"cycle\": \"2026\"), "
+                    f'must be a registered cycle\'s id, as a string ("cycle": "2026"), '
                     f"not {cycle!r}",
                 )
             )

@@ -243,7 +243,9 @@ def _check_cycle(
         cycle.instrument_version,
     ):
         which = (
-            "instrument_id" if response.instrument_id != cycle.instrument_id else "instrument_version"
+            "instrument_id"
+            if response.instrument_id != cycle.instrument_id
+            else "instrument_version"
         )
         errors.append(
             FieldError(

@@ -83,10 +83,8 @@ def test_the_window_holds_its_opening_and_the_last_moment_before_the_close() -> 
     assert judged(replace(RESPONSE, submitted_at=CLOSES - timedelta(microseconds=1))) == []
 
 
-def test_the_brief_example_message() -> None:
-    early = replace(
-        RESPONSE, wave=Wave.MIDPOINT, submitted_at=datetime(2026, 3, 1, tzinfo=UTC)
-    )
+def test_a_refusal_before_the_opening_reads_as_a_sentence() -> None:
+    early = replace(RESPONSE, wave=Wave.MIDPOINT, submitted_at=datetime(2026, 3, 1, tzinfo=UTC))
     [error] = judged(early)
     assert error.reason == (
         "submitted_at 2026-03-01T00:00:00Z is outside cycle '2026' "
