@@ -37,6 +37,7 @@ from shared.domain.validation import (
     INTERVENTION,
     SITE,
     SURVEY_RESPONSE,
+    CycleRegistry,
     FieldError,
     InstrumentRegistry,
     validate_intervention,
@@ -133,9 +134,16 @@ def submitted_event_id(message: ingest_pb2.Event) -> str:
 
 
 def validated_event_from_proto(
-    message: ingest_pb2.Event, instrument_registry: InstrumentRegistry, *, now: datetime
+    message: ingest_pb2.Event,
+    instrument_registry: InstrumentRegistry,
+    *,
+    now: datetime,
+    cycles: CycleRegistry | None = None,
 ) -> model.InterventionEvent | model.SurveyResponse | list[FieldError]:
     """Convert and validate a submitted event: a valid domain event, or every reason it is not.
+
+    `cycles`, the registered survey cycles, judge a response that names its cycle (None: only
+    the cycle id's form is checked).
 
     Incident lifecycle order needs what ingest remembers about the incident, so
     `validation.validate_incident_transition` is left to the caller.
@@ -149,7 +157,9 @@ def validated_event_from_proto(
         validation_errors = validate_intervention(event, now=now)
     elif kind == SURVEY_RESPONSE:
         event = _SURVEY_RESPONSE.decode(message.survey_response, SURVEY_RESPONSE, errors)
-        validation_errors = validate_survey_response(event, instrument_registry, now=now)
+        validation_errors = validate_survey_response(
+            event, instrument_registry, now=now, cycles=cycles
+        )
     else:
         return [_NO_PAYLOAD]
     # Every reason at once: what did not convert, and what validation finds in the rest

@@ -2,7 +2,8 @@
 
     {
       "site_id": "site-north", "instrument_id": "jedi-culture", "instrument_version": 1,
-      "wave": "baseline", "source_system": "qualtrics", "timezone": "America/New_York",
+      "wave": "baseline", "cycle": "2026", "source_system": "qualtrics",
+      "timezone": "America/New_York",
       "columns": {"EndDate": "submitted_at", "Q_Role": "role", "Q_Dept": "department",
                   "Q_URiM": "group:urim", "Q7_1": "item:BEL1", "Q_Disc": "experienced_discrimination"},
       "values": {"role": {"Resident physician": "resident"}},
@@ -22,7 +23,10 @@ Targets: `item:CODE` (CODE an item of the registered instrument version), `group
 `department`, `submitted_at`, `wave`, `experienced_discrimination`, `witnessed_discrimination`.
 A REDCap checkbox field is mapped, or listed under `ignore`, by its name (`"race": "group:urim"`
 or `"ignore": ["race"]` for `race___1` .. `race___6`). `values` translates a target's answers (labels, or codes) to the platform's
-values, before they are read. `timezone` is the zone the export's dates are written in
+values, before they are read. `cycle` (optional; `jedi push --cycle` overrides it) names
+the registered survey cycle every response of the file belongs to: ingest then refuses a
+response of a site not taking part, of another instrument version or submitted outside the
+cycle's window. `timezone` is the zone the export's dates are written in
 (default UTC, with a warning); `include_incomplete` (REDCap) also takes rows whose
 `*_complete` status is not 2.
 
@@ -73,6 +77,7 @@ _KEYS = {
     "instrument_id",
     "instrument_version",
     "wave",
+    "cycle",
     "source_system",
     "timezone",
     "columns",
@@ -119,6 +124,8 @@ class SurveyMapping:
     instrument_id: str
     instrument_version: int
     wave: str | None = None
+    # The registered survey cycle each response names; None: the responses name none.
+    cycle: str | None = None
     source_system: str = "csv-upload"
     columns: Mapping[str, str] = field(default_factory=dict)
     values: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
@@ -152,6 +159,15 @@ class SurveyMapping:
             for name in ("site_id", "instrument_id", "instrument_version")
             if not document.get(name)
         ]
+        cycle = document.get("cycle")
+        if cycle is not None and (not isinstance(cycle, str) or not cycle.strip()):
+            errors.append(
+                FieldError(
+                    "cycle",
+                    f'must be a registered cycle\'s id, as a string ("cycle": "2026"), '
+                    f"not {cycle!r}",
+                )
+            )
         if document.get("timezone"):
             try:
                 ZoneInfo(document["timezone"])
@@ -170,6 +186,7 @@ class SurveyMapping:
             instrument_id=document["instrument_id"],
             instrument_version=int(document["instrument_version"]),
             wave=document.get("wave"),
+            cycle=cycle.strip() if isinstance(cycle, str) else None,
             source_system=document.get("source_system", "csv-upload"),
             columns=document.get("columns", {}),
             values=document.get("values", {}),

@@ -96,6 +96,11 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
     )
     parser.add_argument("--site", help="site id (overrides the mapping)")
     parser.add_argument("--wave", help="survey wave (overrides the mapping)")
+    parser.add_argument(
+        "--cycle",
+        help="the registered survey cycle the responses belong to (overrides the mapping's "
+        '"cycle"; see jedi cycle list)',
+    )
     parser.add_argument("--instrument", help="instrument id (overrides the mapping)")
     parser.add_argument(
         "--instrument-version", type=int, help="instrument version (overrides the mapping)"

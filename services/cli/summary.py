@@ -26,6 +26,7 @@ class FileSummary:
     to_send: int = 0
     rejected_rows: int = 0
     timezone: str | None = None
+    cycle: str | None = None
     first_errors: list[str] = field(default_factory=list)
 
     @classmethod
@@ -40,6 +41,7 @@ class FileSummary:
             tool_columns=plan.tool_columns,
             ignored=plan.ignored,
             timezone=mapping.timezone,
+            cycle=mapping.cycle,
         )
 
     def add(self, outcome: RowOutcome) -> None:
@@ -84,5 +86,7 @@ class FileSummary:
             )
         else:
             lines.append(f"  dates read in {self.timezone}")
+        if self.cycle is not None:
+            lines.append(f"  survey cycle: {self.cycle} (ingest checks each response against it)")
         lines.append(f"  {self.to_send} readable, {self.rejected_rows} with errors (not sent)")
         return lines

@@ -227,6 +227,7 @@ def _response(
         groups=groups,
         experienced_discrimination=discrimination.get("experienced_discrimination"),
         witnessed_discrimination=discrimination.get("witnessed_discrimination"),
+        cycle_id=mapping.cycle,
     )
 
 

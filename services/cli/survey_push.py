@@ -141,6 +141,7 @@ def read_and_check(arguments: argparse.Namespace) -> tuple[Report, str]:
         arguments.mapping,
         site_id=arguments.site,
         wave=arguments.wave,
+        cycle=arguments.cycle,
         timezone=arguments.timezone,
         instrument_id=arguments.instrument,
         instrument_version=arguments.instrument_version,

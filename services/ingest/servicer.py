@@ -225,11 +225,12 @@ class IngestServicer(ingest_pb2_grpc.IngestServiceServicer):
             )
         now = self._clock()
         instruments = self._registry.instruments
+        cycles = self._registry.cycles
         candidates = [
             Candidate(
                 event_id=submitted_event_id(message),
                 site_id=_claimed_site_id(message),
-                decoded=validated_event_from_proto(message, instruments, now=now),
+                decoded=validated_event_from_proto(message, instruments, now=now, cycles=cycles),
             )
             for message in events
         ]

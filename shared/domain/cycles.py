@@ -4,9 +4,10 @@ A coordinator registers a cycle (PutCycle): which instrument version it uses, wh
 part, when it opens and closes, its release calendar (interim release times; the final release
 is always at the close) and, optionally, the deadline by which each site approves its data.
 
-This is the registry's first step towards cycles in place of the fixed waves (issue 19): the
-`Wave` enum is still what responses name and what ingest and the processor use; nothing reads
-a cycle yet but the registry itself. Plain frozen dataclass, standard library only; its checks
+This is a step towards cycles in place of the fixed waves (issue 19): the `Wave` enum is still
+what every response names and what the processor uses. A response may also name its cycle
+(`SurveyResponse.cycle_id`), and ingest then checks it against the registered cycle
+(`shared.domain.validation.survey`). Plain frozen dataclass, standard library only; its checks
 are in `shared.domain.validation.cycles`.
 """
 

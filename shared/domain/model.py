@@ -189,6 +189,9 @@ class SurveyResponse:
     groups: Mapping[GroupDimension, str] = field(default_factory=dict)
     experienced_discrimination: bool | None = None
     witnessed_discrimination: bool | None = None
+    # The registered survey cycle (`shared.domain.cycles`) the response belongs to; None in a
+    # response that names none (every response sent before cycles were registered).
+    cycle_id: str | None = None
 
 
 # --- Intervention events -------------------------------------------------------------

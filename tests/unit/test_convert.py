@@ -62,6 +62,29 @@ def test_survey_response_round_trip() -> None:
     assert convert.survey_response_from_proto(wire) == answered_only
 
 
+def test_a_responses_cycle_travels_and_an_old_response_names_none() -> None:
+    named = replace(VALID_RESPONSE, answers={"BEL1": 4}, cycle_id="2026")
+    message = convert.survey_response_to_proto(named)
+    assert message.HasField("cycle_id") and message.cycle_id == "2026"
+    wire = survey_pb2.SurveyResponse.FromString(message.SerializeToString())
+    assert convert.survey_response_from_proto(wire) == named
+    # An event written before cycles (no field 14) reads as naming no cycle, and is valid.
+    old = survey_pb2.SurveyResponse.FromString(message.SerializeToString())
+    old.ClearField("cycle_id")
+    decoded = convert.survey_response_from_proto(old)
+    assert isinstance(decoded, model.SurveyResponse) and decoded.cycle_id is None
+    envelope = ingest_pb2.Event(survey_response=old)
+    assert isinstance(
+        convert.validated_event_from_proto(envelope, REGISTRY, now=NOW, cycles={}),
+        model.SurveyResponse,
+    )
+    # A response naming a cycle that is not registered is refused on that field.
+    envelope = ingest_pb2.Event(survey_response=message)
+    assert fields(convert.validated_event_from_proto(envelope, REGISTRY, now=NOW, cycles={})) == [
+        "survey_response.cycle_id"
+    ]
+
+
 def test_unanswered_discrimination_items_stay_unanswered() -> None:
     unanswered = replace(
         VALID_RESPONSE,

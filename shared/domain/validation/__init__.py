@@ -19,7 +19,9 @@ Rules enforced here, beyond what the types already guarantee:
   instrument defines; it was submitted inside that wave's window, which is half-open,
   `[opens_at, closes_at)`; late responses are rejected; its answers are Likert 1..5 on
   the instrument's items, and at least one item is answered; group values are among
-  `model.GROUP_VALUES`;
+  `model.GROUP_VALUES`; a response naming its survey cycle names a registered one, of a site
+  taking part, with the cycle's instrument version, submitted in the cycle's half-open
+  window `[opens_at, closes_at)` (each refusal names the cycle and its dates);
 - counts are non-negative and consistent: completed <= attended <= invited; the
   recruitment funnel narrows (applicants >= interviewed >= ranked >= matched), as do
   its under-represented-in-medicine counts, each of which is at most its stage total;
@@ -69,6 +71,7 @@ from shared.domain.validation.incidents import IncidentTimes, validate_incident_
 from shared.domain.validation.interventions import detail_field_name, validate_intervention
 from shared.domain.validation.registry import validate_instrument, validate_site
 from shared.domain.validation.survey import (
+    CycleRegistry,
     InstrumentRegistry,
     index_instruments,
     validate_survey_response,
@@ -89,6 +92,7 @@ __all__ = [
     "MAX_SHORT_ID_LENGTH",
     "SITE",
     "SURVEY_RESPONSE",
+    "CycleRegistry",
     "FieldError",
     "IncidentTimes",
     "InstrumentRegistry",

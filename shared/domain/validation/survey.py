@@ -1,4 +1,5 @@
-"""Survey responses: a registered instrument and wave, answers on its items, inside the wave's window."""
+"""Survey responses: a registered instrument and wave, answers on its items, inside the wave's
+window; and, when a response names its survey cycle, inside that registered cycle."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 
 from shared.domain import model
+from shared.domain.cycles import SurveyCycle
 from shared.domain.model import (
     Instrument,
     SurveyResponse,
@@ -30,6 +32,9 @@ from shared.domain.validation.errors import (
 InstrumentRegistry = Mapping[tuple[str, int], Instrument]
 """Registered instruments keyed by (instrument_id, version)."""
 
+CycleRegistry = Mapping[str, SurveyCycle]
+"""Registered survey cycles keyed by cycle id."""
+
 
 def index_instruments(instruments: Iterable[Instrument]) -> dict[tuple[str, int], Instrument]:
     """Key instruments by (instrument_id, version), the shape validators look them up in."""
@@ -39,9 +44,15 @@ def index_instruments(instruments: Iterable[Instrument]) -> dict[tuple[str, int]
 
 
 def validate_survey_response(
-    response: SurveyResponse, instrument_registry: InstrumentRegistry, *, now: datetime
+    response: SurveyResponse,
+    instrument_registry: InstrumentRegistry,
+    *,
+    now: datetime,
+    cycles: CycleRegistry | None = None,
 ) -> list[FieldError]:
-    """Check one anonymous survey response against the registered instruments."""
+    """Check one anonymous survey response against the registered instruments and, when it
+    names a cycle, against that registered cycle (`cycles`: None when the caller has no
+    registry of cycles, which leaves only the cycle id's form checked)."""
     require_aware_now(now)
     prefix = SURVEY_RESPONSE
     errors: list[FieldError] = []
@@ -64,6 +75,14 @@ def validate_survey_response(
     errors += _check_answers(response.answers, instrument)
     if instrument is not None and not submitted_at_errors:
         errors += _check_wave_window(response, instrument)
+    if response.cycle_id is not None:
+        errors += _check_cycle(
+            response,
+            cycles,
+            site_ok=not any(e.field == f"{prefix}.site_id" for e in errors),
+            instrument_ok=instrument is not None,
+            submitted_at_ok=not submitted_at_errors,
+        )
     errors += _check_groups(response.groups)
     for name in ("experienced_discrimination", "witnessed_discrimination"):
         value = getattr(response, name)
@@ -178,6 +197,79 @@ def _check_wave_window(response: SurveyResponse, instrument: Instrument) -> list
             )
         ]
     return []
+
+
+def _check_cycle(
+    response: SurveyResponse,
+    cycles: CycleRegistry | None,
+    *,
+    site_ok: bool,
+    instrument_ok: bool,
+    submitted_at_ok: bool,
+) -> list[FieldError]:
+    """The response against the cycle it names: registered, its site taking part, the cycle's
+    instrument version, submitted within the cycle's half-open window [opens_at, closes_at).
+
+    Each refusal names the cycle and its dates. A field already refused for its own sake (a
+    malformed site id, an unregistered instrument, an implausible time) is not judged again.
+    The cycle's other sites are never named: a site sees only itself in a cycle.
+    """
+    field = f"{SURVEY_RESPONSE}.cycle_id"
+    id_errors = check_id(field, response.cycle_id, max_length=MAX_SHORT_ID_LENGTH)
+    if id_errors or cycles is None:
+        return id_errors
+    cycle_id = str(response.cycle_id)
+    cycle = cycles.get(cycle_id)
+    if cycle is None:
+        return [
+            FieldError(
+                field,
+                f"cycle {cycle_id!r} is not registered (jedi cycle list shows the cycles "
+                "a credential may read)",
+            )
+        ]
+    dates = f"(opens {format_time(cycle.opens_at)}, closes {format_time(cycle.closes_at)})"
+    named = f"cycle {cycle.cycle_id!r} {dates}"
+    errors: list[FieldError] = []
+    if site_ok and not cycle.takes_part(response.site_id):
+        errors.append(
+            FieldError(
+                f"{SURVEY_RESPONSE}.site_id",
+                f"site {response.site_id!r} does not take part in {named}",
+            )
+        )
+    if instrument_ok and (response.instrument_id, response.instrument_version) != (
+        cycle.instrument_id,
+        cycle.instrument_version,
+    ):
+        which = (
+            "instrument_id"
+            if response.instrument_id != cycle.instrument_id
+            else "instrument_version"
+        )
+        errors.append(
+            FieldError(
+                f"{SURVEY_RESPONSE}.{which}",
+                f"instrument {response.instrument_id!r} version {response.instrument_version} "
+                f"is not the instrument of {named}: it uses {cycle.instrument_id!r} version "
+                f"{cycle.instrument_version}",
+            )
+        )
+    submitted_at = response.submitted_at
+    if (
+        submitted_at_ok
+        and is_aware(cycle.opens_at)
+        and is_aware(cycle.closes_at)
+        and not cycle.opens_at <= submitted_at < cycle.closes_at
+    ):
+        errors.append(
+            FieldError(
+                f"{SURVEY_RESPONSE}.submitted_at",
+                f"submitted_at {format_time(submitted_at)} is outside cycle "
+                f"{cycle.cycle_id!r} {dates}",
+            )
+        )
+    return errors
 
 
 def _check_groups(groups: Mapping[model.GroupDimension, str]) -> list[FieldError]:
