@@ -14,7 +14,7 @@
 #   KAFKA_VERSION            broker version (default below)
 #   KAFKA_HOME               an unpacked Kafka distribution whose libs/ to use as is
 #   KAFKA_PORT               client port (default 19092)
-#   KAFKA_CONTROLLER_PORT    KRaft controller port (default 19093)
+#   KAFKA_CONTROLLER_PORT    KRaft controller port (default KAFKA_PORT + 1, so 19093)
 #   KAFKA_HEAP_OPTS          JVM heap flags (default -Xms256m -Xmx512m)
 #   KAFKA_START_TIMEOUT      seconds to wait for the broker to answer (default 90)
 #   KAFKA_LOCAL_DIR          where its data, pid, log, config and kafka.env go (default .local),
@@ -38,7 +38,7 @@ HERE="$ROOT/scripts/kafka"
 KAFKA_VERSION="${KAFKA_VERSION:-4.1.1}"
 SCALA_VERSION="2.13"
 KAFKA_PORT="${KAFKA_PORT:-19092}"
-KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-19093}"
+KAFKA_CONTROLLER_PORT="${KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_HEAP_OPTS="${KAFKA_HEAP_OPTS:--Xms256m -Xmx512m}"
 KAFKA_START_TIMEOUT="${KAFKA_START_TIMEOUT:-90}"
 KAFKA_SECURITY="${KAFKA_SECURITY:-plaintext}"
