@@ -21,6 +21,7 @@ from services.processor.input_tracker import InputTracker
 from services.processor.inputs import InputRecord
 from services.processor.outbox import Outbox
 from services.processor.ports import InputPartition, RecordStore, Rewind
+from services.processor.stage_activity import StageActivity
 from shared.domain.model import Wave
 from shared.domain.publication.cross_site_step import (
     WaveRecord,
@@ -56,9 +57,7 @@ class CrossDriver:
         self._now = now
         self._decoded: dict[Wave, tuple[bytes, WaveRecord]] = {}  # the last stored, by wave
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
-        self._batches_running = 0  # batches under way (the watchdog leaves a busy stage alone)
-        self._seen_at: dict[InputPartition, float] = {}  # when a record of each input last came
-        self._made_at = time.monotonic()
+        self.activity = StageActivity()  # what the stall watchdog reads of this stage
 
     def resume_offsets(
         self, inputs: Iterable[InputPartition], *, default: int | None = None
@@ -89,26 +88,8 @@ class CrossDriver:
         return latest
 
     async def process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
-        self._batches_running += 1
-        now = time.monotonic()
-        for record in records:
-            self._seen_at[(record.topic, record.partition)] = now
-        try:
-            with metrics.BATCH_SECONDS.labels("cross_site").time():
-                return await self._process(records)
-        finally:
-            self._batches_running -= 1
-
-    def busy(self) -> bool:
-        """Whether a batch is under way (the watchdog never reads a partition again mid-batch:
-        a batch can outlast its patience, a thousand sites' releases at a scheduled time)."""
-        return self._batches_running > 0
-
-    def last_seen_at(self, partition: InputPartition) -> float:
-        """When a record of `partition` last reached this stage (applied, skipped or not), or
-        when the stage was made: a partition whose records stopped coming is the one stalled,
-        however busy other partitions (the site-changes ticks of every release) keep the stage."""
-        return self._seen_at.get(partition, self._made_at)
+        with self.activity.batch(records), metrics.BATCH_SECONDS.labels("cross_site").time():
+            return await self._process(records)
 
     async def _process(self, records: Sequence[InputRecord]) -> list[WaveStep]:
         if not records:

@@ -26,6 +26,7 @@ from services.processor.observe import event_span, publish_span, site_batch_done
 from services.processor.outbox import Outbox
 from services.processor.ports import InputPartition, Instruments, RecordStore, Rewind
 from services.processor.site_record import decode_record, encode_record
+from services.processor.stage_activity import StageActivity
 from shared.convert import site_to_proto
 from shared.domain.model import SurveyResponse
 from shared.domain.publication.calendar import ReleaseCalendar
@@ -103,9 +104,7 @@ class SiteDriver:
         self._tracker = InputTracker(store, compacted=[topics.site_changes])
         self._decoded = DecodedRecords()
         self.last_batch_at = time.monotonic()  # when a batch was last done (for the stall watchdog)
-        self._batches_running = 0  # batches under way (the watchdog leaves a busy stage alone)
-        self._seen_at: dict[InputPartition, float] = {}  # when a record of each input last came
-        self._made_at = time.monotonic()
+        self.activity = StageActivity()  # what the stall watchdog reads of this stage
         # Sites a scheduled time would release (k or more new events of a component, or never
         # released yet): their registry records, for the release clock to forward at the next
         # one (`timers.ReleaseClock`).
@@ -149,26 +148,8 @@ class SiteDriver:
         )
 
     async def process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
-        self._batches_running += 1
-        now = time.monotonic()
-        for record in records:
-            self._seen_at[(record.topic, record.partition)] = now
-        try:
-            with metrics.BATCH_SECONDS.labels("site").time():
-                return await self._process(records)
-        finally:
-            self._batches_running -= 1
-
-    def busy(self) -> bool:
-        """Whether a batch is under way (the watchdog never reads a partition again mid-batch:
-        a batch can outlast its patience, a thousand sites' releases at a scheduled time)."""
-        return self._batches_running > 0
-
-    def last_seen_at(self, partition: InputPartition) -> float:
-        """When a record of `partition` last reached this stage (applied, skipped or not), or
-        when the stage was made: a partition whose records stopped coming is the one stalled,
-        however busy other partitions (the site-changes ticks of every release) keep the stage."""
-        return self._seen_at.get(partition, self._made_at)
+        with self.activity.batch(records), metrics.BATCH_SECONDS.labels("site").time():
+            return await self._process(records)
 
     async def _process(self, records: Sequence[InputRecord]) -> list[SiteStep[InputRecord]]:
         admitted = self._tracker.admit(records)

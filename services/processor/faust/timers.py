@@ -158,9 +158,10 @@ def register_timers(wiring: Wiring, settings: ProcessorSettings) -> RegistryForw
         rewind=wiring.rewind,
         patience_s=settings.stall_patience_s,
         seen_at=lambda tp: max(
-            wiring.site_driver.last_seen_at(tp), wiring.cross_driver.last_seen_at(tp)
+            wiring.site_driver.activity.last_seen_at(tp),
+            wiring.cross_driver.activity.last_seen_at(tp),
         ),
-        busy=lambda: wiring.site_driver.busy() or wiring.cross_driver.busy(),
+        busy=lambda: wiring.site_driver.activity.busy() or wiring.cross_driver.activity.busy(),
     )
 
     @wiring.app.timer(max(settings.stall_patience_s / 4, 1.0), name="stall-watchdog")  # type: ignore[untyped-decorator]  # as above

@@ -171,21 +171,22 @@ async def test_a_stage_is_busy_while_a_batch_runs_and_knows_when_each_partition_
     patience: a thousand sites' releases at a scheduled time), and only one whose own records
     stopped coming."""
     from services.processor.site_driver import SiteDriver
+    from services.processor.stage_activity import StageActivity
 
     class Slow(SiteDriver):
         def __init__(self) -> None:
-            self._batches_running = 0
-            self._seen_at = {}
-            self._made_at = 0.0
+            self.activity = StageActivity(made_at=0.0)
             self.busy_during: list[bool] = []
 
         async def _process(self, records):
-            self.busy_during.append(self.busy())
+            self.busy_during.append(self.activity.busy())
             return []
 
     driver = Slow()
     before = time.monotonic()
     await driver.process([InputRecord("events", 3, 17, b"s1", b"")])
-    assert driver.busy_during == [True] and not driver.busy()
-    assert driver.last_seen_at(("events", 3)) >= before
-    assert driver.last_seen_at(("events", 4)) == 0.0  # never seen: since the stage was made
+    assert driver.busy_during == [True] and not driver.activity.busy()
+    assert driver.activity.last_seen_at(("events", 3)) >= before
+    assert (
+        driver.activity.last_seen_at(("events", 4)) == 0.0
+    )  # never seen: since the stage was made
