@@ -122,12 +122,20 @@ class QueryServer:
             raise
 
     async def stop(self, grace: float | None = None) -> None:
+        grace_s = self.settings.shutdown_grace_s if grace is None else grace
         self._closing.set()  # Watch streams end with UNAVAILABLE: clients reconnect elsewhere
         if self._server is not None:
-            await self._server.stop(self.settings.shutdown_grace_s if grace is None else grace)
+            await self._server.stop(grace_s)
         self._stop_following.set()
-        for task in self._tasks:
+        # The followers see the stop within a poll and close their consumers themselves; a
+        # cancel landing while one is already closing would cut its close short and leave its
+        # Kafka client's tasks running. So only what has not ended by the grace is cancelled.
+        _, unfinished = (
+            await asyncio.wait(self._tasks, timeout=grace_s) if self._tasks else ((), ())
+        )
+        for task in unfinished:
             task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await self._trail.stop()
